@@ -1,0 +1,251 @@
+//! Evidence: random-access, read-only views of the bytes of a disk image.
+//!
+//! Every container (raw/dd, split raw, and the formats of [`open`]'s detection list) implements
+//! [`Evidence`]: its media length, reads at an offset, and — where the media bytes sit plainly in
+//! memory, as in a memory-mapped raw image — a borrowed slice, so callers can hash and scan
+//! without copying. [`Region`] is a bounds-checked window (a partition or volume) over any
+//! evidence.
+//!
+//! Evidence is only ever opened read-only: [`open_read_only`] is the one place in the library
+//! that opens an evidence file.
+
+mod raw;
+
+pub use raw::RawImage;
+
+use crate::error::{Error, Result};
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Random-access, read-only media bytes of a piece of evidence.
+///
+/// Implementations must be cheap to share between threads: reads take `&self`.
+pub trait Evidence: Send + Sync + std::fmt::Debug {
+    /// Length of the media (the virtual disk), in bytes.
+    fn len(&self) -> u64;
+
+    /// True when the media has no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Fills `buf` with the media bytes at `offset`. A read past the end is an
+    /// [`Error::OutOfBounds`]; nothing is ever partially filled silently.
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()>;
+
+    /// The media bytes `offset..offset + len` as a borrowed slice, when they sit plainly in
+    /// memory (a memory-mapped raw image). `None` when they would need decoding or copying.
+    fn slice(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let _ = (offset, len);
+        None
+    }
+
+    /// Name of the container format, e.g. `raw`, `raw (split)`, `E01`, `VHDX`.
+    fn format(&self) -> String;
+}
+
+/// Checks that `offset..offset+len` lies inside `size`.
+pub(crate) fn check_bounds(offset: u64, len: usize, size: u64) -> Result<()> {
+    match offset.checked_add(len as u64) {
+        Some(end) if end <= size => Ok(()),
+        _ => Err(Error::OutOfBounds {
+            offset,
+            len: len as u64,
+            size,
+        }),
+    }
+}
+
+/// Opens a file for reading only. This is the single place in deadbox that opens evidence;
+/// no code path opens evidence for writing.
+pub fn open_read_only(path: &Path) -> Result<File> {
+    File::options()
+        .read(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Opens evidence at `path`, detecting the container by its magic bytes (not its extension).
+///
+/// Anything not recognised as a container is treated as a raw image; a raw image named
+/// `x.001` is opened together with `x.002`, `x.003`, … as one split image.
+pub fn open(path: &Path) -> Result<Arc<dyn Evidence>> {
+    Ok(Arc::new(RawImage::open(path)?))
+}
+
+/// A bounds-checked window `start..start+len` over some evidence: a partition or a volume.
+#[derive(Debug, Clone)]
+pub struct Region {
+    evidence: Arc<dyn Evidence>,
+    start: u64,
+    len: u64,
+}
+
+impl Region {
+    /// A window over `evidence`; fails when it does not lie inside the evidence.
+    pub fn new(evidence: Arc<dyn Evidence>, start: u64, len: u64) -> Result<Self> {
+        let size = evidence.len();
+        match start.checked_add(len) {
+            Some(end) if end <= size => Ok(Region {
+                evidence,
+                start,
+                len,
+            }),
+            _ => Err(Error::OutOfBounds {
+                offset: start,
+                len,
+                size,
+            }),
+        }
+    }
+
+    /// A window clipped to the end of the evidence (for partitions that claim more than the image
+    /// holds, e.g. a truncated acquisition).
+    pub fn clipped(evidence: Arc<dyn Evidence>, start: u64, len: u64) -> Result<Self> {
+        let size = evidence.len();
+        if start >= size {
+            return Err(Error::OutOfBounds {
+                offset: start,
+                len,
+                size,
+            });
+        }
+        let len = len.min(size - start);
+        Ok(Region {
+            evidence,
+            start,
+            len,
+        })
+    }
+
+    /// The whole evidence as a region.
+    pub fn whole(evidence: Arc<dyn Evidence>) -> Self {
+        let len = evidence.len();
+        Region {
+            evidence,
+            start: 0,
+            len,
+        }
+    }
+
+    /// Absolute offset of the window in the evidence.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// Length of the window.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when the window is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The evidence behind the window.
+    pub fn evidence(&self) -> &Arc<dyn Evidence> {
+        &self.evidence
+    }
+
+    /// Reads `buf.len()` bytes at `offset` relative to the window.
+    pub fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        check_bounds(offset, buf.len(), self.len).map_err(|_| Error::OutOfBounds {
+            offset: self.start.saturating_add(offset),
+            len: buf.len() as u64,
+            size: self.start + self.len,
+        })?;
+        self.evidence.read_exact_at(self.start + offset, buf)
+    }
+
+    /// Borrowed bytes at `offset` relative to the window, where the evidence has them in memory.
+    pub fn slice(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        check_bounds(offset, len, self.len).ok()?;
+        self.evidence.slice(self.start + offset, len)
+    }
+}
+
+/// A `Read + Seek` cursor over a region, for crates (like `ntfs`) that want one.
+#[derive(Debug, Clone)]
+pub struct RegionReader {
+    region: Region,
+    pos: u64,
+}
+
+impl RegionReader {
+    /// A cursor at offset 0 of `region`.
+    pub fn new(region: Region) -> Self {
+        RegionReader { region, pos: 0 }
+    }
+}
+
+impl std::io::Read for RegionReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.region.len().saturating_sub(self.pos);
+        let n = (buf.len() as u64).min(left) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.region
+            .read_exact_at(self.pos, &mut buf[..n])
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for RegionReader {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        let new = match pos {
+            std::io::SeekFrom::Start(p) => Some(p),
+            std::io::SeekFrom::End(d) => self.region.len().checked_add_signed(d),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        match new {
+            Some(p) => {
+                self.pos = p;
+                Ok(p)
+            }
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before start",
+            )),
+        }
+    }
+}
+
+/// Evidence held in memory (tests, fuzzing, and bytes already extracted).
+#[derive(Debug, Clone)]
+pub struct MemoryEvidence {
+    bytes: Arc<[u8]>,
+}
+
+impl MemoryEvidence {
+    /// Wraps `bytes` as evidence.
+    pub fn new(bytes: impl Into<Arc<[u8]>>) -> Self {
+        MemoryEvidence {
+            bytes: bytes.into(),
+        }
+    }
+}
+
+impl Evidence for MemoryEvidence {
+    fn len(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        check_bounds(offset, buf.len(), self.len())?;
+        let o = offset as usize;
+        buf.copy_from_slice(&self.bytes[o..o + buf.len()]);
+        Ok(())
+    }
+    fn slice(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        check_bounds(offset, len, self.len()).ok()?;
+        let o = offset as usize;
+        self.bytes.get(o..o + len)
+    }
+    fn format(&self) -> String {
+        "memory".into()
+    }
+}

@@ -1,0 +1,194 @@
+//! Typed findings: what a scan reports, with exact provenance.
+//!
+//! A [`Finding`] has a [`FindingKind`], a [`Severity`], a title, a [`Location`] that says exactly
+//! where it came from (evidence file, partition, volume offset, path, stream, MFT entry and
+//! sequence, deleted or not; for a log, the line or EVTX record), the [`FileFacts`] of the
+//! stream it is about, and kind-specific detail. Serialised with serde, it is the JSON contract
+//! of `deadbox scan --format jsonl`.
+
+use serde::{Deserialize, Serialize};
+
+/// How much a finding matters. Ordered: `Info < Low < Medium < High < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Context for the analyst (log coverage, diagnostics).
+    Info,
+    /// Worth a look, usually benign.
+    Low,
+    /// Suspicious.
+    Medium,
+    /// Very likely malicious.
+    High,
+    /// Malicious, confirmed by several independent signals.
+    Critical,
+}
+
+impl Severity {
+    /// The lowercase name used in JSON and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a finding is. Serialised in snake_case (`yara_match`, `ioc_hash`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FindingKind {
+    /// A YARA rule matched a stream.
+    YaraMatch,
+    /// A stream's hash is on an IOC list.
+    IocHash,
+    /// Something could not be read or scanned; the scan went on.
+    Diagnostic,
+    /// A web script judged to be a web shell from several signals.
+    WebShell,
+    /// An LSASS process dump.
+    LsassDump,
+    /// An archive staged for exfiltration.
+    StagedArchive,
+    /// `$STANDARD_INFORMATION` times that look set back.
+    Timestomp,
+    /// CVE-2021-26855 SSRF traces in HttpProxy logs.
+    ProxylogonSsrf,
+    /// CVE-2021-27065 virtual-directory write traces (ECP / HttpProxy Ecp logs).
+    ProxylogonVdirWrite,
+    /// CVE-2021-26858 OAB arbitrary file write traces.
+    ProxylogonOabWrite,
+    /// CVE-2021-26857 Unified Messaging deserialization traces.
+    ProxylogonUmDeserialization,
+    /// A suspicious request in an IIS access log.
+    IisSuspiciousRequest,
+    /// Oldest and newest entry of a log folder.
+    LogCoverage,
+    /// Where (and from what) an Exchange install was found.
+    ExchangeInstall,
+}
+
+/// The four timestamps of `$STANDARD_INFORMATION` or `$FILE_NAME`, as RFC 3339 UTC strings with
+/// 7 fractional digits (NTFS resolution is 100 ns).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Times {
+    /// Creation time.
+    pub created: String,
+    /// Last content modification.
+    pub modified: String,
+    /// Last MFT record change.
+    pub mft_modified: String,
+    /// Last access.
+    pub accessed: String,
+}
+
+/// Where a finding came from. For a loose host file, `path` is its host path and the MFT
+/// fields are `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// Evidence file as given on the command line (or the loose file's root).
+    pub evidence: String,
+    /// Partition index as listed by `deadbox info`; `None` for a bare volume or a loose file.
+    pub partition: Option<u32>,
+    /// Absolute byte offset of the volume in the evidence; `None` for a loose file.
+    pub volume_offset: Option<u64>,
+    /// Volume-rooted `/`-separated path (or host path for a loose file).
+    pub path: String,
+    /// Alternate data stream name; `None` for the unnamed stream.
+    pub stream: Option<String>,
+    /// MFT entry number.
+    pub mft_entry: Option<u64>,
+    /// MFT sequence number.
+    pub mft_sequence: Option<u16>,
+    /// True when the MFT record is not in use (deleted file).
+    pub deleted: bool,
+    /// 1-based line in a text log, for findings from logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// EVTX record id, for findings from event logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<u64>,
+}
+
+/// Facts about the stream a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FileFacts {
+    /// Logical size in bytes.
+    pub size: u64,
+    /// MD5, lowercase hex, when computed.
+    pub md5: Option<String>,
+    /// SHA-1, lowercase hex, when computed.
+    pub sha1: Option<String>,
+    /// SHA-256, lowercase hex, when computed.
+    pub sha256: Option<String>,
+    /// `$STANDARD_INFORMATION` times (NTFS only).
+    pub si: Option<Times>,
+    /// `$FILE_NAME` times of the name the path was built from (NTFS only).
+    #[serde(rename = "fn")]
+    pub fn_: Option<Times>,
+}
+
+/// One string match of a YARA rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatternMatch {
+    /// Pattern identifier, e.g. `$eval`.
+    pub id: String,
+    /// Offset in the stream.
+    pub offset: u64,
+    /// Length of the match.
+    pub length: u64,
+    /// Matched bytes, escaped as printable text (at most 64 bytes shown).
+    pub data: String,
+}
+
+/// A matching YARA rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleMatch {
+    /// Rule identifier.
+    pub name: String,
+    /// Namespace (the rule file's stem).
+    pub namespace: String,
+    /// Rule tags.
+    pub tags: Vec<String>,
+    /// Rule metadata.
+    pub meta: serde_json::Map<String, serde_json::Value>,
+    /// String matches (at most 16 per pattern are kept).
+    pub matches: Vec<PatternMatch>,
+}
+
+/// A typed finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// What it is.
+    pub kind: FindingKind,
+    /// How much it matters.
+    pub severity: Severity,
+    /// One-line human summary.
+    pub title: String,
+    /// Where it came from.
+    pub location: Location,
+    /// The stream's facts, when the finding is about a stream.
+    pub file: Option<FileFacts>,
+    /// CVE ids this finding is evidence of.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub cve: Vec<String>,
+    /// The matching rule, for `yara_match`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rule: Option<RuleMatch>,
+    /// The quoted log entry, for findings from logs.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub quote: Option<String>,
+    /// Kind-specific detail (signals, reasons, parsed log fields, …).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null", default)]
+    pub detail: serde_json::Value,
+}

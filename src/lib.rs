@@ -1,0 +1,8 @@
+//! deadbox
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod evidence;
+pub mod finding;
+
+pub use error::{Error, Result};
