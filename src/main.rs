@@ -1,1 +1,806 @@
-fn main() {}
+//! The `deadbox` command line: flags to library calls, a printer, an exit code. No forensic
+//! logic lives here.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use deadbox::hash::HashSet;
+use deadbox::ntfs::NtfsVolume;
+use deadbox::rows::{hash_listing, FileRow};
+use deadbox::volume::VolumeSelect;
+use deadbox::Image;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "deadbox",
+    version,
+    about = "Offline forensic triage of Windows disk images (NTFS read straight from the image)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Container, partitions and NTFS volumes of an image.
+    Info {
+        /// Evidence file (raw/dd, split raw `.001`, E01, VHD, VHDX, VMDK, qcow2).
+        evidence: PathBuf,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Every file stream and directory, deleted ones included.
+    Ls {
+        /// Evidence file.
+        evidence: PathBuf,
+        #[command(flatten)]
+        vol: VolArgs,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// MD5, SHA-1 and SHA-256 of every file stream (deleted ones too, when readable).
+    Hash {
+        /// Evidence file.
+        evidence: PathBuf,
+        #[command(flatten)]
+        vol: VolArgs,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Hashes to compute (comma-separated: md5,sha1,sha256).
+        #[arg(long, default_value = "md5,sha1,sha256")]
+        hashes: String,
+        /// Largest stream read, in bytes (larger ones get an error row).
+        #[arg(long, default_value_t = 64 << 30)]
+        max_read: u64,
+    },
+    /// Hash and YARA-scan an image (every NTFS volume), a loose file or a folder; print findings.
+    Scan(ScanArgs),
+    /// Writes a stream's bytes to stdout.
+    Cat {
+        /// Evidence file.
+        evidence: PathBuf,
+        /// Volume path, optionally with `:STREAM` (e.g. `/inetpub/x.htm:hidden.aspx`).
+        path: Option<String>,
+        /// MFT entry number instead of a path, optionally with `:STREAM`.
+        #[arg(long)]
+        entry: Option<String>,
+        #[command(flatten)]
+        vol: VolArgs,
+    },
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    /// Evidence: disk images, loose files or folders.
+    #[arg(required = true)]
+    evidence: Vec<PathBuf>,
+    #[command(flatten)]
+    vol: VolArgs,
+    /// Rule file (.yar/.yara) or folder of them; repeatable; one namespace per file.
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Leave the built-in rule pack and IOC list out.
+    #[arg(long)]
+    no_builtin_rules: bool,
+    /// Drop rule files that fail to compile (with a warning) instead of stopping.
+    #[arg(long)]
+    skip_bad_rules: bool,
+    /// IOC hash list (`hash[;comment]` lines; MD5/SHA-1/SHA-256); repeatable.
+    #[arg(long = "ioc", value_name = "FILE")]
+    ioc: Vec<PathBuf>,
+    /// Known-good hash list (plain hashes or the Exchange baseline CSV); repeatable.
+    #[arg(long = "known-good", value_name = "FILE")]
+    known_good: Vec<PathBuf>,
+    /// Scan every stream, not just the triage selection.
+    #[arg(long)]
+    all_files: bool,
+    /// Only paths matching this glob (case-insensitive); repeatable.
+    #[arg(long = "include", value_name = "GLOB")]
+    include: Vec<String>,
+    /// Leave out paths matching this glob; repeatable.
+    #[arg(long = "exclude", value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Leave out streams larger than this many bytes.
+    #[arg(long)]
+    max_size: Option<u64>,
+    /// Leave out deleted files.
+    #[arg(long)]
+    no_deleted: bool,
+    /// Hashes to compute (comma-separated: md5,sha1,sha256, or none).
+    #[arg(long, default_value = "md5,sha1,sha256")]
+    hashes: String,
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write findings to this file (must not exist yet).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// YARA timeout per stream, in seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Largest stream stored in pieces that is assembled in memory for YARA, in bytes.
+    #[arg(long, default_value_t = 1 << 30)]
+    max_in_memory: u64,
+    /// Largest stream read at all, in bytes.
+    #[arg(long, default_value_t = 64 << 30)]
+    max_read: u64,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Args, Clone, Copy)]
+struct VolArgs {
+    /// Only this partition (index as listed by `deadbox info`).
+    #[arg(long)]
+    partition: Option<u32>,
+    /// Open an NTFS volume at this byte offset.
+    #[arg(long)]
+    offset: Option<u64>,
+}
+
+impl From<VolArgs> for VolumeSelect {
+    fn from(v: VolArgs) -> Self {
+        VolumeSelect {
+            partition: v.partition,
+            offset: v.offset,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+enum Format {
+    Jsonl,
+    Json,
+    Csv,
+    Table,
+}
+
+fn default_format(f: Option<Format>) -> Format {
+    f.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Jsonl
+    })
+}
+
+/// What went wrong, and the exit code it maps to.
+enum Fail {
+    /// Evidence unreadable, bad arguments: exit 2.
+    Error(String),
+    /// stdout closed (e.g. `| head`): not an error.
+    BrokenPipe,
+}
+
+impl From<deadbox::Error> for Fail {
+    fn from(e: deadbox::Error) -> Self {
+        Fail::Error(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Fail {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Fail::BrokenPipe
+        } else {
+            Fail::Error(e.to_string())
+        }
+    }
+}
+
+impl From<serde_json::Error> for Fail {
+    fn from(e: serde_json::Error) -> Self {
+        match e.io_error_kind() {
+            Some(std::io::ErrorKind::BrokenPipe) => Fail::BrokenPipe,
+            _ => Fail::Error(e.to_string()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Info { evidence, format } => info(&evidence, default_format(format)),
+        Cmd::Ls {
+            evidence,
+            vol,
+            format,
+        } => ls(&evidence, vol.into(), default_format(format)),
+        Cmd::Hash {
+            evidence,
+            vol,
+            format,
+            hashes,
+            max_read,
+        } => HashSet::parse(&hashes)
+            .map_err(Fail::from)
+            .and_then(|set| hash(&evidence, vol.into(), default_format(format), set, max_read)),
+        Cmd::Cat {
+            evidence,
+            path,
+            entry,
+            vol,
+        } => cat(&evidence, path, entry, vol.into()),
+        Cmd::Scan(args) => scan(args),
+    };
+    match r {
+        Ok(code) => ExitCode::from(code),
+        Err(Fail::BrokenPipe) => ExitCode::SUCCESS,
+        Err(Fail::Error(msg)) => {
+            eprintln!("deadbox: error: {}", msg.replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn warn_diagnostics(image: &Image) {
+    for d in image.diagnostics() {
+        eprintln!("deadbox: warning: {}: {d}", image.path().display());
+    }
+}
+
+fn info(path: &std::path::Path, format: Format) -> Result<u8, Fail> {
+    let image = Image::open(path, VolumeSelect::default());
+    let ev = match &image {
+        Ok(i) => i.evidence().clone(),
+        Err(_) => deadbox::evidence::open(path)?,
+    };
+    let layout = match &image {
+        Ok(i) => i.layout().clone(),
+        Err(_) => deadbox::volume::detect(&ev)?,
+    };
+    let volumes: Vec<serde_json::Value> = image
+        .as_ref()
+        .map(|i| {
+            i.volumes()
+                .iter()
+                .map(|v| {
+                    let g = v.geometry();
+                    serde_json::json!({
+                        "partition": v.partition(),
+                        "offset": v.offset(),
+                        "label": v.label(),
+                        "serial": format!("{:016X}", g.serial),
+                        "sector_size": g.sector_size,
+                        "cluster_size": g.cluster_size,
+                        "record_size": g.record_size,
+                        "record_count": v.record_count(),
+                        "size": g.size,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut diagnostics = layout.diagnostics.clone();
+    match &image {
+        Ok(i) => diagnostics = i.diagnostics().to_vec(),
+        Err(e) => diagnostics.push(e.to_string()),
+    }
+    let doc = serde_json::json!({
+        "evidence": path.display().to_string(),
+        "container": ev.format(),
+        "size": ev.len(),
+        "scheme": layout.scheme,
+        "sector_size": layout.sector_size,
+        "partitions": layout.partitions,
+        "volumes": volumes,
+        "diagnostics": diagnostics,
+    });
+    let mut out = std::io::stdout().lock();
+    if format == Format::Table {
+        writeln!(out, "evidence:   {}", path.display())?;
+        writeln!(out, "container:  {}", ev.format())?;
+        writeln!(out, "size:       {} bytes", ev.len())?;
+        writeln!(
+            out,
+            "scheme:     {:?} ({}-byte sectors)",
+            layout.scheme, layout.sector_size
+        )?;
+        if !layout.partitions.is_empty() {
+            writeln!(out, "partitions:")?;
+            writeln!(
+                out,
+                "  {:>5}  {:>14}  {:>14}  {:<5}  type",
+                "index", "offset", "size", "ntfs"
+            )?;
+            for p in &layout.partitions {
+                writeln!(
+                    out,
+                    "  {:>5}  {:>14}  {:>14}  {:<5}  {}{}",
+                    p.index,
+                    p.offset,
+                    p.size,
+                    if p.ntfs { "yes" } else { "no" },
+                    p.type_name,
+                    p.name
+                        .as_deref()
+                        .map(|n| format!(" \"{n}\""))
+                        .unwrap_or_default()
+                )?;
+            }
+        }
+        writeln!(out, "ntfs volumes:")?;
+        for v in &volumes {
+            writeln!(
+                out,
+                "  partition {}  offset {}  label {}  serial {}  cluster {}  records {}",
+                v["partition"],
+                v["offset"],
+                v["label"],
+                v["serial"],
+                v["cluster_size"],
+                v["record_count"]
+            )?;
+        }
+        for d in &diagnostics {
+            writeln!(out, "warning: {d}")?;
+        }
+    } else {
+        serde_json::to_writer(&mut out, &doc)?;
+        writeln!(out)?;
+    }
+    Ok(if image.is_ok() { 0 } else { 2 })
+}
+
+fn table_time(t: &Option<deadbox::finding::Times>) -> &str {
+    t.as_ref()
+        .map(|t| &t.modified[..19.min(t.modified.len())])
+        .unwrap_or("-")
+}
+
+fn print_rows<T: serde::Serialize>(
+    out: &mut impl Write,
+    format: Format,
+    rows: &[T],
+    table: impl Fn(&T) -> String,
+    header: &str,
+) -> Result<(), Fail> {
+    match format {
+        Format::Table => {
+            writeln!(out, "{header}")?;
+            for r in rows {
+                writeln!(out, "{}", table(r))?;
+            }
+        }
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, rows)?;
+            writeln!(out)?;
+        }
+        Format::Jsonl | Format::Csv => {
+            for r in rows {
+                serde_json::to_writer(&mut *out, r)?;
+                writeln!(out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn for_each_volume(
+    path: &std::path::Path,
+    sel: VolumeSelect,
+    mut f: impl FnMut(&NtfsVolume, &deadbox::ntfs::Listing) -> Result<(), Fail>,
+) -> Result<u8, Fail> {
+    let image = Image::open(path, sel)?;
+    warn_diagnostics(&image);
+    for v in image.volumes() {
+        let listing = v.walk();
+        for d in &listing.diagnostics {
+            eprintln!(
+                "deadbox: warning: {}{}: {}",
+                v.partition()
+                    .map(|p| format!("partition {p}: "))
+                    .unwrap_or_default(),
+                d.entry.map(|e| format!("entry {e}")).unwrap_or_default(),
+                d.message
+            );
+        }
+        f(v, &listing)?;
+    }
+    Ok(0)
+}
+
+fn ls(path: &std::path::Path, sel: VolumeSelect, format: Format) -> Result<u8, Fail> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut header = true;
+    let code = for_each_volume(path, sel, |v, listing| {
+        let rows: Vec<FileRow> = listing
+            .items()
+            .map(|i| FileRow::new(&i, v.partition()))
+            .collect();
+        let h = if std::mem::take(&mut header) {
+            format!(
+                "{:>4} {:>8} {:>5} {:>3} {:>12} {:<19} path",
+                "part", "entry", "seq", "del", "size", "modified (SI)"
+            )
+        } else {
+            String::new()
+        };
+        print_rows(
+            &mut out,
+            format,
+            &rows,
+            |r| {
+                format!(
+                    "{:>4} {:>8} {:>5} {:>3} {:>12} {:<19} {}{}{}",
+                    r.partition
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    r.mft_entry,
+                    r.mft_sequence,
+                    if r.deleted { "*" } else { "" },
+                    if r.is_dir {
+                        "<dir>".to_string()
+                    } else {
+                        r.size.to_string()
+                    },
+                    table_time(&r.si),
+                    r.path,
+                    r.stream
+                        .as_deref()
+                        .map(|s| format!(":{s}"))
+                        .unwrap_or_default(),
+                    if r.is_dir { "/" } else { "" }
+                )
+            },
+            &h,
+        )
+    })?;
+    out.flush()?;
+    Ok(code)
+}
+
+fn hash(
+    path: &std::path::Path,
+    sel: VolumeSelect,
+    format: Format,
+    set: HashSet,
+    max_read: u64,
+) -> Result<u8, Fail> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut header = true;
+    let code = for_each_volume(path, sel, |v, listing| {
+        let rows = hash_listing(v, listing, set, max_read);
+        for r in rows.iter().filter(|r| r.row.error.is_some()) {
+            eprintln!(
+                "deadbox: warning: {}{} (entry {}): {}",
+                r.row.path,
+                r.row
+                    .stream
+                    .as_deref()
+                    .map(|s| format!(":{s}"))
+                    .unwrap_or_default(),
+                r.row.mft_entry,
+                r.row.error.as_deref().unwrap_or("")
+            );
+        }
+        let h = if std::mem::take(&mut header) {
+            format!("{:<64} {:>12} {:>8} path", "sha256", "size", "entry")
+        } else {
+            String::new()
+        };
+        print_rows(
+            &mut out,
+            format,
+            &rows,
+            |r| {
+                format!(
+                    "{:<64} {:>12} {:>8} {}{}{}",
+                    r.sha256.as_deref().or(r.md5.as_deref()).unwrap_or("-"),
+                    r.row.size,
+                    r.row.mft_entry,
+                    r.row.path,
+                    r.row
+                        .stream
+                        .as_deref()
+                        .map(|s| format!(":{s}"))
+                        .unwrap_or_default(),
+                    if r.row.deleted { " (deleted)" } else { "" }
+                )
+            },
+            &h,
+        )
+    })?;
+    out.flush()?;
+    Ok(code)
+}
+
+/// Splits `name:stream` at the last `:` after the last `/`.
+fn split_stream(spec: &str) -> (&str, Option<&str>) {
+    let slash = spec.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match spec[slash..].find(':') {
+        Some(i) => (&spec[..slash + i], Some(&spec[slash + i + 1..])),
+        None => (spec, None),
+    }
+}
+
+fn cat(
+    path: &std::path::Path,
+    spec: Option<String>,
+    entry: Option<String>,
+    sel: VolumeSelect,
+) -> Result<u8, Fail> {
+    let (target, stream) = match (&spec, &entry) {
+        (Some(p), None) => split_stream(p),
+        (None, Some(e)) => split_stream(e),
+        _ => return Err(Fail::Error("give either a PATH or --entry N".into())),
+    };
+    let by_entry = entry.is_some();
+    let entry_no: Option<u64> = if by_entry {
+        Some(
+            target
+                .parse()
+                .map_err(|_| Fail::Error(format!("--entry needs a number, got {target:?}")))?,
+        )
+    } else {
+        None
+    };
+    let want = target.trim_end_matches('/').to_lowercase();
+    let image = Image::open(path, sel)?;
+    for v in image.volumes() {
+        let listing = v.walk();
+        // Live entries before deleted ones with the same path.
+        let mut candidates: Vec<_> = listing
+            .items()
+            .filter(|i| !i.is_dir_row)
+            .filter(|i| match entry_no {
+                Some(n) => i.file.entry == n,
+                None => i.path().to_lowercase() == want,
+            })
+            .filter(|i| match stream {
+                Some(s) => i.stream_name().is_some_and(|n| n.eq_ignore_ascii_case(s)),
+                None => {
+                    i.stream.is_some_and(|s| {
+                        s.name.is_none() && s.kind == deadbox::ntfs::StreamKind::Data
+                    }) || i.stream.is_none()
+                }
+            })
+            .collect();
+        candidates.sort_by_key(|i| i.file.deleted);
+        if let Some(item) = candidates.first() {
+            let mut out = std::io::stdout().lock();
+            if let Some(s) = item.stream {
+                let mut werr = None;
+                let r = v.visit_stream(s, &mut |c| {
+                    out.write_all(c).map_err(|e| {
+                        let msg = e.to_string();
+                        werr = Some(e);
+                        deadbox::Error::Invalid(msg)
+                    })
+                });
+                if let Some(e) = werr {
+                    return Err(e.into());
+                }
+                r?;
+            }
+            out.flush()?;
+            return Ok(0);
+        }
+    }
+    Err(Fail::Error(format!(
+        "{}{} not found in {}",
+        if by_entry { "entry " } else { "" },
+        spec.or(entry).unwrap_or_default(),
+        path.display()
+    )))
+}
+
+/// Prints findings as they come.
+struct Printer<W: Write> {
+    out: W,
+    format: Format,
+    all: Vec<deadbox::finding::Finding>,
+    error: Option<std::io::Error>,
+    header_done: bool,
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+impl<W: Write> Printer<W> {
+    fn write(&mut self, f: &deadbox::finding::Finding) -> std::io::Result<()> {
+        let loc = &f.location;
+        let where_ = format!(
+            "{}{}",
+            loc.path,
+            loc.stream
+                .as_deref()
+                .map(|s| format!(":{s}"))
+                .unwrap_or_default()
+        );
+        match self.format {
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.out, f)?;
+                writeln!(self.out)
+            }
+            Format::Json => {
+                self.all.push(f.clone());
+                Ok(())
+            }
+            Format::Csv => {
+                if !std::mem::replace(&mut self.header_done, true) {
+                    writeln!(
+                        self.out,
+                        "kind,severity,title,evidence,partition,path,stream,mft_entry,mft_sequence,deleted,line,size,md5,sha1,sha256,rule"
+                    )?;
+                }
+                let kind = serde_json::to_value(f.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let file = f.file.as_ref();
+                let opt = |v: Option<String>| v.unwrap_or_default();
+                let cols = [
+                    kind,
+                    f.severity.to_string(),
+                    f.title.clone(),
+                    loc.evidence.clone(),
+                    opt(loc.partition.map(|p| p.to_string())),
+                    loc.path.clone(),
+                    opt(loc.stream.clone()),
+                    opt(loc.mft_entry.map(|p| p.to_string())),
+                    opt(loc.mft_sequence.map(|p| p.to_string())),
+                    loc.deleted.to_string(),
+                    opt(loc.line.or(loc.record_id).map(|p| p.to_string())),
+                    opt(file.map(|x| x.size.to_string())),
+                    opt(file.and_then(|x| x.md5.clone())),
+                    opt(file.and_then(|x| x.sha1.clone())),
+                    opt(file.and_then(|x| x.sha256.clone())),
+                    opt(f
+                        .rule
+                        .as_ref()
+                        .map(|r| format!("{}:{}", r.namespace, r.name))),
+                ];
+                let line: Vec<String> = cols.iter().map(|c| csv_field(c)).collect();
+                writeln!(self.out, "{}", line.join(","))
+            }
+            Format::Table => {
+                let entry = loc
+                    .mft_entry
+                    .map(|e| format!(" [entry {e}{}]", if loc.deleted { ", deleted" } else { "" }))
+                    .unwrap_or_default();
+                let line = loc.line.map(|l| format!(" line {l}")).unwrap_or_default();
+                writeln!(
+                    self.out,
+                    "{:<8} {:<24} {}{}{}\n         {}",
+                    f.severity.as_str().to_uppercase(),
+                    serde_json::to_value(f.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    where_,
+                    line,
+                    entry,
+                    f.title
+                )
+            }
+        }
+    }
+}
+
+impl<W: Write> deadbox::scan::FindingSink for Printer<W> {
+    fn finding(&mut self, f: deadbox::finding::Finding) -> bool {
+        match self.write(&f) {
+            Ok(()) => true,
+            Err(e) => {
+                self.error = Some(e);
+                false
+            }
+        }
+    }
+    fn finish(&mut self) {
+        let r = (|| -> std::io::Result<()> {
+            if self.format == Format::Json {
+                serde_json::to_writer_pretty(&mut self.out, &self.all)?;
+                writeln!(self.out)?;
+                self.all.clear();
+            }
+            self.out.flush()
+        })();
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+fn scan(a: ScanArgs) -> Result<u8, Fail> {
+    use deadbox::scan::{Scan, Selection};
+    let selection = Selection::triage()
+        .all_files(a.all_files)
+        .include(&a.include)?
+        .exclude(&a.exclude)?
+        .max_size(a.max_size)
+        .deleted(!a.no_deleted);
+    let mut b = Scan::builder()
+        .builtin_rules(!a.no_builtin_rules)
+        .skip_bad_rules(a.skip_bad_rules)
+        .selection(selection)
+        .hashes(HashSet::parse(&a.hashes)?)
+        .timeout(std::time::Duration::from_secs(a.timeout.max(1)))
+        .max_in_memory(a.max_in_memory)
+        .max_read(a.max_read)
+        .volumes(a.vol.into())
+        .progress(!a.quiet);
+    if let Some(n) = a.threads {
+        b = b.threads(n);
+    }
+    for r in &a.rules {
+        b = b.rules(r);
+    }
+    for f in &a.ioc {
+        b = b.ioc_file(f);
+    }
+    for f in &a.known_good {
+        b = b.known_good_file(f);
+    }
+    let scan = b.build()?;
+    for w in &scan.rules().warnings {
+        eprintln!("deadbox: rule warning: {w}");
+    }
+    for s in &scan.rules().skipped {
+        eprintln!("deadbox: warning: rule file skipped: {s}");
+    }
+    let format = match (a.format, &a.output) {
+        (Some(f), _) => f,
+        (None, Some(_)) => Format::Jsonl,
+        (None, None) => default_format(None),
+    };
+    let out: Box<dyn Write> = match &a.output {
+        Some(p) => {
+            // Never overwrite: `-o` pointed at evidence must not destroy it.
+            let f = std::fs::File::options()
+                .write(true)
+                .create_new(true)
+                .open(p)
+                .map_err(|e| {
+                    Fail::Error(format!(
+                        "{}: {e} (the output file must not exist)",
+                        p.display()
+                    ))
+                })?;
+            Box::new(std::io::BufWriter::new(f))
+        }
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut printer = Printer {
+        out,
+        format,
+        all: Vec::new(),
+        error: None,
+        header_done: false,
+    };
+    let mut worst = None;
+    for ev in &a.evidence {
+        let s = scan.run(ev, &mut printer)?;
+        if let Some(e) = printer.error.take() {
+            return Err(e.into());
+        }
+        worst = worst.max(s.max_severity);
+        if !a.quiet {
+            eprintln!(
+                "deadbox: {}: {} streams ({}) scanned, {} findings ({} diagnostics), {} known-good",
+                ev.display(),
+                s.streams,
+                indicatif::HumanBytes(s.bytes),
+                s.findings,
+                s.diagnostics,
+                s.known_good
+            );
+        }
+    }
+    Ok(if worst >= Some(deadbox::finding::Severity::Medium) {
+        1
+    } else {
+        0
+    })
+}

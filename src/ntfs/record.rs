@@ -1,0 +1,383 @@
+//! MFT file records: fixups and attribute parsing, from raw bytes.
+//!
+//! Hand-written rather than taken from the `ntfs` crate because the bulk walk parses hundreds of
+//! thousands of records in parallel from large buffers: the crate re-reads every record through a
+//! `Read + Seek` and does not expose records parsed from memory. Every offset and length read
+//! from disk is checked before it is used.
+
+use super::runs::{decode_runs, Run};
+
+/// Attribute type codes used by deadbox.
+pub(crate) const AT_STANDARD_INFORMATION: u32 = 0x10;
+pub(crate) const AT_ATTRIBUTE_LIST: u32 = 0x20;
+pub(crate) const AT_FILE_NAME: u32 = 0x30;
+pub(crate) const AT_VOLUME_NAME: u32 = 0x60;
+pub(crate) const AT_DATA: u32 = 0x80;
+pub(crate) const AT_INDEX_ROOT: u32 = 0x90;
+const AT_END: u32 = 0xFFFF_FFFF;
+
+/// Most attributes a record may hold before it is treated as corrupt.
+const MAX_ATTRIBUTES: usize = 512;
+
+pub(crate) fn u16_at(b: &[u8], o: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?))
+}
+pub(crate) fn u32_at(b: &[u8], o: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
+}
+pub(crate) fn u64_at(b: &[u8], o: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?))
+}
+
+/// Decodes UTF-16LE, replacing invalid code units (lone surrogates) with U+FFFD; `lossy` tells
+/// whether anything was replaced.
+pub(crate) fn utf16_name(b: &[u8]) -> (String, bool) {
+    let units = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+    let mut lossy = false;
+    let s = char::decode_utf16(units)
+        .map(|r| {
+            r.unwrap_or_else(|_| {
+                lossy = true;
+                char::REPLACEMENT_CHARACTER
+            })
+        })
+        .collect();
+    (s, lossy)
+}
+
+/// Applies the update sequence array (fixups) of a multi-sector record in place.
+pub(crate) fn apply_fixups(rec: &mut [u8]) -> Result<(), String> {
+    let usa_off = u16_at(rec, 4).ok_or("record too short")? as usize;
+    let usa_count = u16_at(rec, 6).ok_or("record too short")? as usize;
+    if usa_count < 2 {
+        return Err(format!("update sequence count {usa_count} too small"));
+    }
+    let strides = usa_count - 1;
+    if rec.len() % strides != 0 || rec.len() / strides < 256 {
+        return Err(format!(
+            "update sequence count {usa_count} does not fit a {}-byte record",
+            rec.len()
+        ));
+    }
+    let stride = rec.len() / strides;
+    let usa_end = usa_off + 2 * usa_count;
+    if usa_off < 0x28 || usa_end > stride {
+        return Err(format!(
+            "update sequence array at {usa_off:#x} out of place"
+        ));
+    }
+    let usn = [rec[usa_off], rec[usa_off + 1]];
+    for i in 0..strides {
+        let pos = (i + 1) * stride - 2;
+        if rec[pos..pos + 2] != usn {
+            return Err(format!(
+                "fixup mismatch in sector {i} (torn write or damaged record)"
+            ));
+        }
+        let fix = usa_off + 2 + 2 * i;
+        rec[pos] = rec[fix];
+        rec[pos + 1] = rec[fix + 1];
+    }
+    Ok(())
+}
+
+/// The parsed `$STANDARD_INFORMATION` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StdInfo {
+    /// FILETIMEs: created, modified, MFT modified, accessed.
+    pub times: [u64; 4],
+    /// File attribute flags (`FILE_ATTRIBUTE_*`).
+    pub attributes: u32,
+}
+
+/// One `$FILE_NAME` attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileName {
+    /// MFT entry of the parent directory.
+    pub parent_entry: u64,
+    /// Sequence number of the parent directory the name was created in.
+    pub parent_sequence: u16,
+    /// FILETIMEs: created, modified, MFT modified, accessed.
+    pub times: [u64; 4],
+    /// Namespace: 0 POSIX, 1 Win32, 2 DOS, 3 Win32 and DOS.
+    pub namespace: u8,
+    /// The name.
+    pub name: String,
+    /// The name was not valid UTF-16 (invalid units replaced by U+FFFD).
+    pub lossy: bool,
+    /// Logical size recorded in the name (not updated reliably by Windows).
+    pub size: u64,
+}
+
+/// A non-resident or resident attribute that carries content (`$DATA`, named `$INDEX_ROOT`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawAttr {
+    pub type_code: u32,
+    pub name: String,
+    pub flags: u16,
+    pub id: u16,
+    pub body: AttrBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AttrBody {
+    Resident(Vec<u8>),
+    NonResident {
+        start_vcn: u64,
+        last_vcn: u64,
+        compression_unit: u8,
+        allocated: u64,
+        size: u64,
+        initialized: u64,
+        runs: Vec<Run>,
+        runs_error: Option<String>,
+    },
+}
+
+/// An `$ATTRIBUTE_LIST` (parsed when resident; position given when not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AttrListBody {
+    Resident(Vec<u8>),
+    NonResident { runs: Vec<Run>, size: u64 },
+}
+
+/// A record parsed from the MFT.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Record {
+    pub entry: u64,
+    pub sequence: u16,
+    pub in_use: bool,
+    pub is_dir: bool,
+    /// Base record reference (entry, sequence) for extension records; None for a base record.
+    pub base: Option<(u64, u16)>,
+    pub si: Option<StdInfo>,
+    pub names: Vec<FileName>,
+    pub attrs: Vec<RawAttr>,
+    pub attr_list: Option<AttrListBody>,
+    pub volume_name: Option<String>,
+    pub errors: Vec<String>,
+}
+
+/// What a record slot holds.
+pub(crate) enum Slot {
+    /// Never used or wiped: no `FILE` signature.
+    Empty,
+    /// A record (possibly with per-attribute errors in `errors`).
+    Record(Box<Record>),
+    /// A record with a `FILE`/`BAAD` signature that could not be parsed at all.
+    Broken(String),
+}
+
+/// Parses one record; `buf` is modified by the fixups.
+pub(crate) fn parse_record(entry: u64, buf: &mut [u8]) -> Slot {
+    match buf.get(0..4) {
+        Some(b"FILE") => {}
+        Some(b"BAAD") => {
+            return Slot::Broken("record marked BAAD (failed multi-sector transfer)".into())
+        }
+        _ => return Slot::Empty,
+    }
+    if let Err(e) = apply_fixups(buf) {
+        return Slot::Broken(e);
+    }
+    let buf: &[u8] = buf;
+    let (Some(sequence), Some(attrs_off), Some(flags), Some(used), Some(base_ref)) = (
+        u16_at(buf, 16),
+        u16_at(buf, 20),
+        u16_at(buf, 22),
+        u32_at(buf, 24),
+        u64_at(buf, 32),
+    ) else {
+        return Slot::Broken("record header truncated".into());
+    };
+    let mut rec = Record {
+        entry,
+        sequence,
+        in_use: flags & 1 != 0,
+        is_dir: flags & 2 != 0,
+        ..Record::default()
+    };
+    let base_entry = base_ref & 0xFFFF_FFFF_FFFF;
+    if base_entry != 0 {
+        rec.base = Some((base_entry, (base_ref >> 48) as u16));
+    }
+    let end = (used as usize).min(buf.len());
+    let mut off = attrs_off as usize;
+    for _ in 0..MAX_ATTRIBUTES {
+        let Some(t) = u32_at(buf, off) else {
+            rec.errors
+                .push(format!("attribute at {off:#x} past the record end"));
+            break;
+        };
+        if t == AT_END {
+            break;
+        }
+        let Some(len) = u32_at(buf, off + 4) else {
+            break;
+        };
+        let len = len as usize;
+        if len < 16 || len % 8 != 0 || off + len > end {
+            rec.errors.push(format!(
+                "attribute {t:#x} at {off:#x} has impossible length {len}"
+            ));
+            break;
+        }
+        let a = &buf[off..off + len];
+        if let Err(e) = parse_attr(&mut rec, t, a) {
+            rec.errors
+                .push(format!("attribute {t:#x} at {off:#x}: {e}"));
+        }
+        off += len;
+    }
+    Slot::Record(Box::new(rec))
+}
+
+fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
+    let non_res = a[8] != 0;
+    let name_len = a[9] as usize;
+    let name_off = u16_at(a, 10).ok_or("truncated")? as usize;
+    let flags = u16_at(a, 12).ok_or("truncated")?;
+    let id = u16_at(a, 14).ok_or("truncated")?;
+    let name = if name_len > 0 {
+        let nb = a
+            .get(name_off..name_off + 2 * name_len)
+            .ok_or("name out of bounds")?;
+        utf16_name(nb).0
+    } else {
+        String::new()
+    };
+    let body = if non_res {
+        let start_vcn = u64_at(a, 16).ok_or("truncated")?;
+        let last_vcn = u64_at(a, 24).ok_or("truncated")?;
+        let runs_off = u16_at(a, 32).ok_or("truncated")? as usize;
+        let cu = *a.get(34).ok_or("truncated")?;
+        let allocated = u64_at(a, 40).ok_or("truncated")?;
+        let size = u64_at(a, 48).ok_or("truncated")?;
+        let initialized = u64_at(a, 56).ok_or("truncated")?;
+        let run_bytes = a.get(runs_off..).ok_or("run list out of bounds")?;
+        let (runs, runs_error) = match decode_runs(run_bytes, start_vcn) {
+            Ok(r) => (r, None),
+            Err((r, e)) => (r, Some(e)),
+        };
+        AttrBody::NonResident {
+            start_vcn,
+            last_vcn,
+            compression_unit: cu,
+            allocated,
+            size,
+            initialized,
+            runs,
+            runs_error,
+        }
+    } else {
+        let vlen = u32_at(a, 16).ok_or("truncated")? as usize;
+        let voff = u16_at(a, 20).ok_or("truncated")? as usize;
+        let v = a
+            .get(voff..voff.checked_add(vlen).ok_or("overflow")?)
+            .ok_or("resident value out of bounds")?;
+        AttrBody::Resident(v.to_vec())
+    };
+    match (t, &body) {
+        (AT_STANDARD_INFORMATION, AttrBody::Resident(v)) => {
+            if v.len() < 36 {
+                return Err("$STANDARD_INFORMATION too short".into());
+            }
+            let mut times = [0u64; 4];
+            for (i, t) in times.iter_mut().enumerate() {
+                *t = u64_at(v, i * 8).unwrap_or(0);
+            }
+            rec.si = Some(StdInfo {
+                times,
+                attributes: u32_at(v, 32).unwrap_or(0),
+            });
+        }
+        (AT_FILE_NAME, AttrBody::Resident(v)) => {
+            let pref = u64_at(v, 0).ok_or("$FILE_NAME too short")?;
+            let n = *v.get(64).ok_or("$FILE_NAME too short")? as usize;
+            let ns = v[65];
+            let nb = v
+                .get(66..66 + 2 * n)
+                .ok_or("$FILE_NAME name out of bounds")?;
+            let (name, lossy) = utf16_name(nb);
+            let mut times = [0u64; 4];
+            for (i, t) in times.iter_mut().enumerate() {
+                *t = u64_at(v, 8 + i * 8).unwrap_or(0);
+            }
+            rec.names.push(FileName {
+                parent_entry: pref & 0xFFFF_FFFF_FFFF,
+                parent_sequence: (pref >> 48) as u16,
+                times,
+                namespace: ns,
+                name,
+                lossy,
+                size: u64_at(v, 48).unwrap_or(0),
+            });
+        }
+        (AT_ATTRIBUTE_LIST, AttrBody::Resident(v)) => {
+            rec.attr_list = Some(AttrListBody::Resident(v.clone()));
+        }
+        (AT_ATTRIBUTE_LIST, AttrBody::NonResident { runs, size, .. }) => {
+            rec.attr_list = Some(AttrListBody::NonResident {
+                runs: runs.clone(),
+                size: *size,
+            });
+        }
+        (AT_VOLUME_NAME, AttrBody::Resident(v)) => {
+            rec.volume_name = Some(utf16_name(v).0);
+        }
+        (AT_DATA, _) => rec.attrs.push(RawAttr {
+            type_code: t,
+            name,
+            flags,
+            id,
+            body,
+        }),
+        (AT_INDEX_ROOT, AttrBody::Resident(_)) if name != "$I30" && !name.is_empty() => {
+            rec.attrs.push(RawAttr {
+                type_code: t,
+                name,
+                flags,
+                id,
+                body,
+            })
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// One entry of an `$ATTRIBUTE_LIST`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AttrListEntry {
+    pub type_code: u32,
+    pub start_vcn: u64,
+    pub entry: u64,
+    pub sequence: u16,
+}
+
+/// Parses the entries of an attribute list value.
+pub(crate) fn parse_attr_list(v: &[u8]) -> Vec<AttrListEntry> {
+    let mut out = Vec::new();
+    let mut off = 0usize;
+    while off + 26 <= v.len() && out.len() < 65_536 {
+        let (Some(t), Some(len), Some(vcn), Some(r)) = (
+            u32_at(v, off),
+            u16_at(v, off + 4),
+            u64_at(v, off + 8),
+            u64_at(v, off + 16),
+        ) else {
+            break;
+        };
+        if len < 26 || t == AT_END {
+            break;
+        }
+        out.push(AttrListEntry {
+            type_code: t,
+            start_vcn: vcn,
+            entry: r & 0xFFFF_FFFF_FFFF,
+            sequence: (r >> 48) as u16,
+        });
+        off += len as usize;
+    }
+    out
+}

@@ -1,0 +1,57 @@
+//! NTFS FILETIME (100 ns ticks since 1601-01-01 UTC) to RFC 3339.
+
+/// Formats a FILETIME as RFC 3339 UTC with 7 fractional digits, e.g.
+/// `2021-03-02T04:05:06.1234567Z`. Values past year 9999 are clamped to the format's range.
+pub fn filetime_to_rfc3339(ft: u64) -> String {
+    let ticks = ft % 10_000_000;
+    let secs = ft / 10_000_000;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Days from 1601-01-01 to 1970-01-01: 134774.
+    let z = days as i64 - 134_774;
+    let (y, mo, d) = civil_from_days(z);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{ticks:07}Z")
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// FILETIME of a Unix timestamp in seconds (for tests and loose files).
+pub fn unix_to_filetime(secs: i64, nanos: u32) -> u64 {
+    let t = (secs + 11_644_473_600) as i128 * 10_000_000 + (nanos / 100) as i128;
+    t.clamp(0, u64::MAX as i128) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_times() {
+        assert_eq!(filetime_to_rfc3339(0), "1601-01-01T00:00:00.0000000Z");
+        assert_eq!(
+            filetime_to_rfc3339(unix_to_filetime(0, 0)),
+            "1970-01-01T00:00:00.0000000Z"
+        );
+        // 2021-03-02T04:05:06.1234567Z
+        let ft = unix_to_filetime(1_614_657_906, 123_456_700);
+        assert_eq!(filetime_to_rfc3339(ft), "2021-03-02T04:05:06.1234567Z");
+        assert_eq!(
+            filetime_to_rfc3339(unix_to_filetime(951_782_400, 0)),
+            "2000-02-29T00:00:00.0000000Z"
+        );
+        let _ = filetime_to_rfc3339(u64::MAX);
+    }
+}

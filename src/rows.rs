@@ -1,0 +1,172 @@
+//! Rows of `deadbox ls` and `deadbox hash`: one per file stream or directory, with identity
+//! fields shared with findings.
+
+use crate::error::Result;
+use crate::finding::Times;
+use crate::hash::{Digests, HashSet, MultiHasher};
+use crate::ntfs::{filetime_to_rfc3339, Item, Listing, NtfsVolume};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Formats four FILETIMEs (created, modified, MFT modified, accessed).
+pub fn times(t: &[u64; 4]) -> Times {
+    Times {
+        created: filetime_to_rfc3339(t[0]),
+        modified: filetime_to_rfc3339(t[1]),
+        mft_modified: filetime_to_rfc3339(t[2]),
+        accessed: filetime_to_rfc3339(t[3]),
+    }
+}
+
+/// One row of `deadbox ls`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileRow {
+    /// Partition index (`None` for a bare volume).
+    pub partition: Option<u32>,
+    /// Volume-rooted path.
+    pub path: String,
+    /// Stream name (`None` for the unnamed stream and for directory rows).
+    pub stream: Option<String>,
+    /// MFT entry.
+    pub mft_entry: u64,
+    /// MFT sequence number.
+    pub mft_sequence: u16,
+    /// The record is not in use.
+    pub deleted: bool,
+    /// Directory row.
+    pub is_dir: bool,
+    /// Logical size of the stream.
+    pub size: u64,
+    /// Allocated size.
+    pub allocated: u64,
+    /// Initialized size.
+    pub initialized: u64,
+    /// Storage flags: `resident`, `compressed`, `sparse`, `encrypted`.
+    pub storage: Vec<&'static str>,
+    /// `$STANDARD_INFORMATION` file attributes.
+    pub attributes: Option<u32>,
+    /// `$STANDARD_INFORMATION` times.
+    pub si: Option<Times>,
+    /// `$FILE_NAME` times of this name.
+    #[serde(rename = "fn")]
+    pub fn_: Option<Times>,
+    /// Problems reading this entry or stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl FileRow {
+    /// The row of a listing item on a volume reported as `partition`.
+    pub fn new(item: &Item<'_>, partition: Option<u32>) -> Self {
+        let f = item.file;
+        let s = item.stream;
+        let mut storage = Vec::new();
+        if let Some(s) = s {
+            if s.resident {
+                storage.push("resident");
+            }
+            if s.compressed {
+                storage.push("compressed");
+            }
+            if s.sparse {
+                storage.push("sparse");
+            }
+            if s.encrypted {
+                storage.push("encrypted");
+            }
+        }
+        let mut errors: Vec<String> = f.errors.clone();
+        if let Some(e) = s.and_then(|s| s.error.clone()) {
+            errors.push(e);
+        }
+        FileRow {
+            partition,
+            path: item.path().to_string(),
+            stream: item.stream_name().map(str::to_string),
+            mft_entry: f.entry,
+            mft_sequence: f.sequence,
+            deleted: f.deleted,
+            is_dir: item.is_dir_row,
+            size: item.size(),
+            allocated: s.map(|s| s.allocated).unwrap_or(0),
+            initialized: s.map(|s| s.initialized).unwrap_or(0),
+            storage,
+            attributes: f.si.map(|si| si.attributes),
+            si: f.si.map(|si| times(&si.times)),
+            fn_: item.name.map(|n| times(&n.times)),
+            error: (!errors.is_empty()).then(|| errors.join("; ")),
+        }
+    }
+}
+
+/// One row of `deadbox hash`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HashRow {
+    /// The identity and metadata of the stream.
+    #[serde(flatten)]
+    pub row: FileRow,
+    /// MD5 (null when not selected or unreadable).
+    pub md5: Option<String>,
+    /// SHA-1.
+    pub sha1: Option<String>,
+    /// SHA-256.
+    pub sha256: Option<String>,
+}
+
+/// Hashes one stream by visiting its content; fails with the read error, or
+/// [`crate::Error::Limit`] past `max_read` bytes.
+pub fn hash_stream(
+    vol: &NtfsVolume,
+    s: &crate::ntfs::Stream,
+    set: HashSet,
+    max_read: u64,
+) -> Result<Digests> {
+    if s.size > max_read {
+        return Err(crate::Error::Limit(format!(
+            "stream of {} bytes exceeds the read limit of {max_read} bytes",
+            s.size
+        )));
+    }
+    let mut h = MultiHasher::new(set);
+    vol.visit_stream(s, &mut |c| {
+        h.update(c);
+        Ok(())
+    })?;
+    Ok(h.finish())
+}
+
+/// Hashes every file stream of a listing (directories left out), files in parallel; output in
+/// listing order. Unreadable streams give a row with null digests and `error` set.
+pub fn hash_listing(
+    vol: &NtfsVolume,
+    listing: &Listing,
+    set: HashSet,
+    max_read: u64,
+) -> Vec<HashRow> {
+    let items: Vec<Item<'_>> = listing.items().filter(|i| !i.is_dir_row).collect();
+    items
+        .par_iter()
+        .map(|item| {
+            let mut row = FileRow::new(item, vol.partition());
+            let d = match item.stream {
+                Some(s) => match hash_stream(vol, s, set, max_read) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        row.error = Some(match row.error.take() {
+                            Some(prev) => format!("{prev}; {e}"),
+                            None => e.to_string(),
+                        });
+                        Digests::default()
+                    }
+                },
+                None => crate::hash::digest(set, &[]),
+            };
+            HashRow {
+                row,
+                md5: d.md5,
+                sha1: d.sha1,
+                sha256: d.sha256,
+            }
+        })
+        .collect()
+}

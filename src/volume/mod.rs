@@ -1,0 +1,494 @@
+//! Partition tables and volume discovery: bare volumes, MBR (with extended/logical chains) and
+//! GPT (with protective MBR, CRC checks and the backup header), 512- and 4096-byte sectors.
+//!
+//! Hand-written: `mbrman` needs a `Read + Seek` per call and stops at the first damaged EBR;
+//! `gpt` wants a writable device. Both tables are a few dozen bytes of well-known layout, and
+//! hostile tables (loops, overlaps, entries past the end) must become diagnostics, not errors
+//! that hide the rest of the disk.
+//!
+//! NTFS volumes are identified by their boot sector, never by the partition type byte.
+//! Partition indexes: MBR primaries by slot (1–4), logical partitions from 5 in chain order; GPT
+//! entries by their position in the entry array (1-based).
+
+use crate::error::{Error, Result};
+use crate::evidence::{Evidence, Region};
+use crate::ntfs::looks_like_ntfs;
+use std::sync::Arc;
+
+/// The partitioning scheme found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// No partition table: a file system starts at offset 0.
+    None,
+    /// DOS/MBR partition table.
+    Mbr,
+    /// GUID partition table.
+    Gpt,
+}
+
+/// One partition of the table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Partition {
+    /// Index (MBR: slot 1–4, logicals from 5; GPT: entry number from 1).
+    pub index: u32,
+    /// Type: MBR type byte as `0x07`, or GPT type GUID, with a description.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Byte offset in the evidence.
+    pub offset: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// GPT partition name, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// An NTFS boot sector sits at the partition start.
+    pub ntfs: bool,
+}
+
+/// The layout of a disk image.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Layout {
+    /// Partitioning scheme.
+    pub scheme: Scheme,
+    /// Logical sector size in bytes.
+    pub sector_size: u32,
+    /// Partitions in index order.
+    pub partitions: Vec<Partition>,
+    /// Problems in the tables (bad CRCs, loops, entries out of range).
+    pub diagnostics: Vec<String>,
+}
+
+fn rd32(b: &[u8], o: usize) -> u32 {
+    b.get(o..o + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .unwrap_or(0)
+}
+fn rd64(b: &[u8], o: usize) -> u64 {
+    b.get(o..o + 8)
+        .map(|s| u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]))
+        .unwrap_or(0)
+}
+
+fn read_vec(ev: &dyn Evidence, off: u64, len: usize) -> Option<Vec<u8>> {
+    let mut b = vec![0u8; len];
+    ev.read_exact_at(off, &mut b).ok()?;
+    Some(b)
+}
+
+fn is_ntfs_at(ev: &Arc<dyn Evidence>, off: u64) -> bool {
+    Region::clipped(ev.clone(), off, 512)
+        .map(|r| looks_like_ntfs(&r))
+        .unwrap_or(false)
+}
+
+/// Most logical partitions followed in an extended chain.
+const MAX_LOGICAL: usize = 256;
+/// Largest GPT entry array read (bytes).
+const MAX_GPT_ARRAY: u64 = 4 << 20;
+
+/// Reads the partition layout of `ev`.
+pub fn detect(ev: &Arc<dyn Evidence>) -> Result<Layout> {
+    let len = ev.len();
+    if len < 512 {
+        return Err(Error::format(
+            "disk",
+            0,
+            format!("only {len} bytes: too small for a disk or volume"),
+        ));
+    }
+    let mbr = read_vec(ev.as_ref(), 0, 512)
+        .ok_or_else(|| Error::format("disk", 0, "unreadable first sector"))?;
+    if &mbr[3..11] == b"NTFS    " {
+        return Ok(Layout {
+            scheme: Scheme::None,
+            sector_size: 512,
+            partitions: Vec::new(),
+            diagnostics: Vec::new(),
+        });
+    }
+    for ss in [512u64, 4096] {
+        if let Some(h) = read_vec(ev.as_ref(), ss, 8) {
+            if &h == b"EFI PART" {
+                return gpt(ev, ss);
+            }
+        }
+    }
+    if mbr[510] != 0x55 || mbr[511] != 0xAA {
+        return Err(Error::format(
+            "disk",
+            0,
+            "neither an NTFS boot sector, an MBR nor a GPT at the start",
+        ));
+    }
+    let has_protective = (0..4).any(|i| mbr[446 + 16 * i + 4] == 0xEE);
+    if has_protective {
+        // Protective MBR but no readable primary GPT header: try the backup at the last sector.
+        for ss in [512u64, 4096] {
+            if len >= 2 * ss {
+                if let Some(h) = read_vec(ev.as_ref(), len / ss * ss - ss, 8) {
+                    if &h == b"EFI PART" {
+                        return gpt(ev, ss);
+                    }
+                }
+            }
+        }
+    }
+    mbr_layout(ev, &mbr)
+}
+
+fn mbr_type_name(t: u8) -> String {
+    let d = match t {
+        0x01 => "FAT12",
+        0x04 | 0x06 | 0x0E => "FAT16",
+        0x05 | 0x0F | 0x85 => "Extended",
+        0x07 => "NTFS / exFAT",
+        0x0B | 0x0C => "FAT32",
+        0x27 => "Windows recovery",
+        0x82 => "Linux swap",
+        0x83 => "Linux",
+        0xEE => "GPT protective",
+        _ => "unknown",
+    };
+    format!("{d} ({t:#04x})")
+}
+
+fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
+    let len = ev.len();
+    let mut diagnostics = Vec::new();
+    let mut raw = Vec::new(); // (index, type, lba, count)
+    let mut ext: Option<u64> = None;
+    for i in 0..4 {
+        let e = &mbr[446 + 16 * i..462 + 16 * i];
+        let t = e[4];
+        let lba = rd32(e, 8) as u64;
+        let cnt = rd32(e, 12) as u64;
+        if t == 0 || cnt == 0 {
+            continue;
+        }
+        if matches!(t, 0x05 | 0x0F | 0x85) {
+            if ext.is_none() {
+                ext = Some(lba);
+            } else {
+                diagnostics.push(format!("slot {}: second extended partition ignored", i + 1));
+            }
+            continue;
+        }
+        raw.push((i as u32 + 1, t, lba, cnt));
+    }
+    if let Some(ext_lba) = ext {
+        let mut visited = std::collections::HashSet::new();
+        let mut ebr_lba = ext_lba;
+        let mut index = 5u32;
+        loop {
+            if !visited.insert(ebr_lba) {
+                diagnostics.push(format!(
+                    "extended partition chain loops back to sector {ebr_lba}"
+                ));
+                break;
+            }
+            if visited.len() > MAX_LOGICAL {
+                diagnostics.push(format!(
+                    "more than {MAX_LOGICAL} logical partitions; rest ignored"
+                ));
+                break;
+            }
+            let Some(ebr) = ebr_lba
+                .checked_mul(512)
+                .and_then(|o| read_vec(ev.as_ref(), o, 512))
+            else {
+                diagnostics.push(format!(
+                    "extended boot record at sector {ebr_lba} is past the end"
+                ));
+                break;
+            };
+            if ebr[510] != 0x55 || ebr[511] != 0xAA {
+                diagnostics.push(format!(
+                    "extended boot record at sector {ebr_lba} has no signature"
+                ));
+                break;
+            }
+            let (t, rel, cnt) = (
+                ebr[446 + 4],
+                rd32(&ebr, 446 + 8) as u64,
+                rd32(&ebr, 446 + 12) as u64,
+            );
+            if t != 0 && cnt != 0 {
+                raw.push((index, t, ebr_lba + rel, cnt));
+                index += 1;
+            }
+            let (nt, nrel) = (ebr[462 + 4], rd32(&ebr, 462 + 8) as u64);
+            if nt == 0 || nrel == 0 {
+                break;
+            }
+            ebr_lba = ext_lba + nrel;
+        }
+    }
+    // Sector size: 512 unless partitions only make sense (an NTFS boot sector) at 4096.
+    let ntfs512 = raw.iter().filter(|p| is_ntfs_at(ev, p.2 * 512)).count();
+    let ntfs4k = raw
+        .iter()
+        .filter(|p| is_ntfs_at(ev, p.2.saturating_mul(4096)))
+        .count();
+    let ss: u64 = if ntfs4k > ntfs512 { 4096 } else { 512 };
+    let mut partitions = Vec::new();
+    for (index, t, lba, cnt) in raw {
+        let (Some(offset), Some(size)) = (lba.checked_mul(ss), cnt.checked_mul(ss)) else {
+            diagnostics.push(format!("partition {index}: offset overflows"));
+            continue;
+        };
+        if offset >= len {
+            diagnostics.push(format!(
+                "partition {index} starts at byte {offset}, past the end of the evidence ({len} bytes)"
+            ));
+            continue;
+        }
+        if offset + size > len {
+            diagnostics.push(format!(
+                "partition {index} runs past the end of the evidence (truncated image?)"
+            ));
+        }
+        partitions.push(Partition {
+            index,
+            type_name: mbr_type_name(t),
+            offset,
+            size,
+            name: None,
+            ntfs: is_ntfs_at(ev, offset),
+        });
+    }
+    check_overlaps(&partitions, &mut diagnostics);
+    Ok(Layout {
+        scheme: Scheme::Mbr,
+        sector_size: ss as u32,
+        partitions,
+        diagnostics,
+    })
+}
+
+fn check_overlaps(parts: &[Partition], diagnostics: &mut Vec<String>) {
+    for (i, a) in parts.iter().enumerate() {
+        for b in &parts[i + 1..] {
+            if a.offset < b.offset.saturating_add(b.size)
+                && b.offset < a.offset.saturating_add(a.size)
+            {
+                diagnostics.push(format!("partitions {} and {} overlap", a.index, b.index));
+            }
+        }
+    }
+}
+
+fn guid_string(g: &[u8]) -> String {
+    format!(
+        "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}",
+        rd32(g, 0),
+        u16::from_le_bytes([g[4], g[5]]),
+        u16::from_le_bytes([g[6], g[7]]),
+        g[8],
+        g[9],
+        g[10],
+        g[11],
+        g[12],
+        g[13],
+        g[14],
+        g[15]
+    )
+}
+
+fn gpt_type_name(guid: &str) -> String {
+    let d = match guid {
+        "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" => "Microsoft basic data",
+        "E3C9E316-0B5C-4DB8-817D-F92DF00215AE" => "Microsoft reserved",
+        "DE94BBA4-06D1-4D40-A16A-BFD50179D6AC" => "Windows recovery",
+        "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" => "EFI System",
+        "0FC63DAF-8483-4772-8E79-3D69D8477DE4" => "Linux filesystem",
+        "5808C8AA-7E8F-42E0-85D2-E1E90434CFB3" => "Windows LDM metadata",
+        "AF9B60A0-1431-4F62-BC68-3311714A69AD" => "Windows LDM data",
+        _ => "unknown",
+    };
+    format!("{d} ({guid})")
+}
+
+/// Reads and checks a GPT header at byte `off`; returns (entries_lba, count, entry_size).
+fn gpt_header(ev: &dyn Evidence, off: u64) -> std::result::Result<(u64, u32, u32, u32), String> {
+    let h = read_vec(ev, off, 512).ok_or("header unreadable")?;
+    if &h[0..8] != b"EFI PART" {
+        return Err("no EFI PART signature".into());
+    }
+    let hsize = rd32(&h, 12) as usize;
+    if !(92..=512).contains(&hsize) {
+        return Err(format!("header size {hsize}"));
+    }
+    let mut copy = h[..hsize].to_vec();
+    copy[16..20].fill(0);
+    if crc32fast::hash(&copy) != rd32(&h, 16) {
+        return Err("header CRC mismatch".into());
+    }
+    Ok((rd64(&h, 72), rd32(&h, 80), rd32(&h, 84), rd32(&h, 88)))
+}
+
+fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
+    let len = ev.len();
+    let mut diagnostics = Vec::new();
+    let last = len / ss * ss - ss;
+    let mut chosen = None;
+    for (what, off) in [("primary", ss), ("backup", last)] {
+        match gpt_header(ev.as_ref(), off) {
+            Ok(h) => {
+                let (lba, n, esize, crc) = h;
+                let bytes = n as u64 * esize as u64;
+                if esize < 128 || bytes > MAX_GPT_ARRAY {
+                    diagnostics.push(format!(
+                        "{what} GPT: entry array of {n} × {esize} bytes refused"
+                    ));
+                    continue;
+                }
+                let Some(arr) = lba
+                    .checked_mul(ss)
+                    .and_then(|o| read_vec(ev.as_ref(), o, bytes as usize))
+                else {
+                    diagnostics.push(format!("{what} GPT: entry array unreadable"));
+                    continue;
+                };
+                if crc32fast::hash(&arr) != crc {
+                    diagnostics.push(format!("{what} GPT: entry array CRC mismatch"));
+                    continue;
+                }
+                chosen = Some((arr, esize as usize));
+                break;
+            }
+            Err(e) => diagnostics.push(format!("{what} GPT header at byte {off}: {e}")),
+        }
+    }
+    let Some((arr, esize)) = chosen else {
+        return Err(Error::format("GPT", ss, diagnostics.join("; ")));
+    };
+    let mut partitions = Vec::new();
+    for (i, e) in arr.chunks_exact(esize).enumerate() {
+        if e[0..16].iter().all(|&b| b == 0) {
+            continue;
+        }
+        let first = rd64(e, 32);
+        let lastlba = rd64(e, 40);
+        let index = i as u32 + 1;
+        if lastlba < first {
+            diagnostics.push(format!("partition {index}: last LBA before first"));
+            continue;
+        }
+        let (Some(offset), Some(size)) =
+            (first.checked_mul(ss), (lastlba - first + 1).checked_mul(ss))
+        else {
+            diagnostics.push(format!("partition {index}: offset overflows"));
+            continue;
+        };
+        if offset >= len {
+            diagnostics.push(format!(
+                "partition {index} starts past the end of the evidence"
+            ));
+            continue;
+        }
+        if offset + size > len {
+            diagnostics.push(format!(
+                "partition {index} runs past the end of the evidence (truncated image?)"
+            ));
+        }
+        let name: String = char::decode_utf16(
+            e[56..128.min(e.len())]
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .take_while(|&u| u != 0),
+        )
+        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect();
+        partitions.push(Partition {
+            index,
+            type_name: gpt_type_name(&guid_string(&e[0..16])),
+            offset,
+            size,
+            name: (!name.is_empty()).then_some(name),
+            ntfs: is_ntfs_at(ev, offset),
+        });
+    }
+    check_overlaps(&partitions, &mut diagnostics);
+    Ok(Layout {
+        scheme: Scheme::Gpt,
+        sector_size: ss as u32,
+        partitions,
+        diagnostics,
+    })
+}
+
+/// Which volumes to open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VolumeSelect {
+    /// Only this partition index.
+    pub partition: Option<u32>,
+    /// A volume at this explicit byte offset (overrides the table).
+    pub offset: Option<u64>,
+}
+
+/// A volume found in the evidence: where it is and which partition it is.
+#[derive(Debug, Clone)]
+pub struct VolumeSpot {
+    /// Partition index (`None` for a bare volume or an explicit offset).
+    pub partition: Option<u32>,
+    /// The window of the evidence the volume may occupy.
+    pub region: Region,
+}
+
+/// The NTFS volumes of `ev` selected by `sel`: all NTFS partitions by default, or the bare
+/// volume. Errors when nothing matches.
+pub fn ntfs_volumes(
+    ev: &Arc<dyn Evidence>,
+    layout: &Layout,
+    sel: VolumeSelect,
+) -> Result<Vec<VolumeSpot>> {
+    if let Some(off) = sel.offset {
+        let region = Region::clipped(ev.clone(), off, ev.len().saturating_sub(off))?;
+        if !looks_like_ntfs(&region) {
+            return Err(Error::format(
+                "volume",
+                off,
+                "no NTFS boot sector at this offset",
+            ));
+        }
+        return Ok(vec![VolumeSpot {
+            partition: None,
+            region,
+        }]);
+    }
+    if layout.scheme == Scheme::None {
+        if sel.partition.is_some() {
+            return Err(Error::NotFound(
+                "partitions: the evidence is a bare volume".into(),
+            ));
+        }
+        return Ok(vec![VolumeSpot {
+            partition: None,
+            region: Region::whole(ev.clone()),
+        }]);
+    }
+    let mut out = Vec::new();
+    for p in &layout.partitions {
+        if sel.partition.is_some_and(|i| i != p.index) {
+            continue;
+        }
+        if !p.ntfs {
+            if sel.partition.is_some() {
+                return Err(Error::NoVolume(format!("partition {} (not NTFS)", p.index)));
+            }
+            continue;
+        }
+        out.push(VolumeSpot {
+            partition: Some(p.index),
+            region: Region::clipped(ev.clone(), p.offset, p.size)?,
+        });
+    }
+    if out.is_empty() {
+        return Err(match sel.partition {
+            Some(i) => Error::NotFound(format!("partition {i}")),
+            None => Error::NoVolume("the partition table".into()),
+        });
+    }
+    Ok(out)
+}
