@@ -176,7 +176,7 @@ mod tests {
             b.update(c);
         }
         assert_eq!(a.finish(), b.finish());
-        assert_eq!(HashSet::parse("sha256").unwrap().md5, false);
+        assert!(!HashSet::parse("sha256").unwrap().md5);
         assert!(HashSet::parse("crc").is_err());
     }
 }

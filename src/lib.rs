@@ -1,4 +1,39 @@
-//! deadbox
+//! # deadbox: offline forensic triage of Windows disk images
+//!
+//! deadbox reads NTFS straight from a disk image — never mounting it, never writing to it — and
+//! answers triage questions fast: what files, streams and timestamps are there (deleted ones,
+//! alternate data streams and `$FILE_NAME` times included), which of them are web shells, LSASS
+//! dumps or staged archives, and what the logs say. Results are typed [`finding::Finding`]s
+//! that say exactly where they came from.
+//!
+//! The pipeline, data flowing one way:
+//!
+//! - [`evidence`]: the bytes of the image ([`evidence::Evidence`]: raw/dd memory-mapped
+//!   read-only, split raw, and the container formats), with [`evidence::Region`] windows;
+//! - [`volume`]: partition tables (MBR with logical chains, GPT) and the NTFS volumes in them;
+//! - [`ntfs`]: an [`ntfs::NtfsVolume`] and its bulk MFT walk ([`ntfs::Listing`]): entries, names,
+//!   paths, streams, content as borrowed slices of the memory map or assembled buffers;
+//! - [`Image`]: evidence + layout + volumes, opened in one call;
+//! - [`rows`] and [`hash`]: the `ls` and `hash` rows;
+//! - [`scan`]: the scan engine ([`scan::Scan::builder`]) — selection, hashing, YARA-X, IOC and
+//!   known-good lists — delivering findings to a [`scan::FindingSink`].
+//!
+//! Errors are values ([`Error`]); a damaged record or stream becomes a diagnostic and the walk
+//! goes on.
+//!
+//! ```
+//! use deadbox::{Image, volume::VolumeSelect};
+//! # fn main() -> deadbox::Result<()> {
+//! let image = Image::open("fixtures/ntfs-basic.img".as_ref(), VolumeSelect::default())?;
+//! for volume in image.volumes() {
+//!     let listing = volume.walk();
+//!     for item in listing.items().filter(|i| !i.is_dir_row).take(3) {
+//!         println!("{} ({} bytes, entry {})", item.path(), item.size(), item.file.entry);
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 pub mod error;

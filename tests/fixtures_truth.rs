@@ -12,6 +12,8 @@ use deadbox::Image;
 use std::collections::HashMap;
 use std::path::Path;
 
+type Rows = HashMap<(Option<u32>, String, Option<String>), (FileRow, Option<String>)>;
+
 struct Truth {
     partition: Option<u32>,
     offset: u64,
@@ -49,8 +51,7 @@ fn truth(name: &str) -> Vec<Truth> {
 fn check(path: &Path, name: &str) {
     let image = Image::open(path, VolumeSelect::default()).unwrap();
     let sha = HashSet::parse("sha256").unwrap();
-    let mut rows: HashMap<(Option<u32>, String, Option<String>), (FileRow, Option<String>)> =
-        HashMap::new();
+    let mut rows: Rows = HashMap::new();
     let mut offsets = HashMap::new();
     for v in image.volumes() {
         offsets.insert(v.partition(), v.offset());

@@ -564,7 +564,7 @@ impl NtfsVolume {
         let mut names = base.names.clone();
         let mut si = base.si;
         // (type, name) -> fragments
-        let mut groups: Vec<((u32, String), Vec<(&record::RawAttr, u64)>)> = Vec::new();
+        let mut groups: Vec<AttrGroup<'_>> = Vec::new();
         for rec in std::iter::once(base).chain(exts.iter().copied()) {
             if rec.entry != base.entry {
                 errors.extend(
@@ -833,6 +833,9 @@ impl NtfsVolume {
         Some(self.region.start() + r.lcn? * self.geometry.cluster_size)
     }
 }
+
+/// Fragments of one attribute (type, name) across a base record and its extensions.
+type AttrGroup<'a> = ((u32, String), Vec<(&'a record::RawAttr, u64)>);
 
 fn emit_zeros(mut n: u64, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
     static ZEROS: [u8; 65536] = [0; 65536];

@@ -755,10 +755,18 @@ fn scan_rules(
                         });
                     }
                 }
-                let meta = match r.metadata().into_json() {
-                    serde_json::Value::Object(m) => m,
-                    _ => serde_json::Map::new(),
-                };
+                let mut meta = serde_json::Map::new();
+                for (k, v) in r.metadata() {
+                    let v = match v {
+                        yara_x::MetaValue::Integer(i) => serde_json::Value::from(i),
+                        yara_x::MetaValue::Float(f) => serde_json::Value::from(f),
+                        yara_x::MetaValue::Bool(b) => serde_json::Value::from(b),
+                        yara_x::MetaValue::String(s) => serde_json::Value::from(s),
+                        yara_x::MetaValue::Bytes(b) => serde_json::Value::from(escape_bytes(b)),
+                    };
+                    // The first value of a repeated key wins.
+                    meta.entry(k.to_string()).or_insert(v);
+                }
                 RuleMatch {
                     name: r.identifier().to_string(),
                     namespace: r.namespace().to_string(),
