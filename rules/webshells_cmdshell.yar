@@ -19,7 +19,6 @@ rule cmdshell_process_start_shell
         $use1 = "RedirectStandardOutput" nocase
         $use2 = "StandardOutput.ReadToEnd" nocase
         $use3 = /["' ]\/c\s/ nocase
-        $use4 = /(-noninteractive|-executionpolicy|-encodedcommand|-command)/ nocase
         $use5 = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params)/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase

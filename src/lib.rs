@@ -4,5 +4,6 @@
 pub mod error;
 pub mod evidence;
 pub mod finding;
+pub mod rules;
 
 pub use error::{Error, Result};
