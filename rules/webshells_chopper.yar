@@ -42,14 +42,18 @@ rule chopper_jscript_eval_obfuscated
         $unsafe_x = "\\x75\\x6e\\x73\\x61\\x66\\x65" nocase
         $unsafe_u = "\\u0075\\u006e\\u0073\\u0061\\u0066\\u0065" nocase
         $eval = "eval("
+        // two-argument eval() is JScript.NET only: require the page to be JScript
+        $js = /language\s*=\s*["']?jscript/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}Page/ nocase
         $ss3 = "<%eval" nocase
         $ss4 = "<% eval" nocase
         $ss5 = "System.Web.HttpContext" nocase
     condition:
-        uint16(0) != 0x5A4D and any of ($ss*) and
-        (any of ($esc_x, $esc_u, $concat, $charcode) or ($eval and any of ($unsafe_x, $unsafe_u)))
+        uint16(0) != 0x5A4D and any of ($ss*) and (
+            ($js and any of ($esc_x, $esc_u, $concat, $charcode)) or
+            ($eval and any of ($unsafe_x, $unsafe_u))
+        )
 }
 
 rule chopper_jscript_eval_request
@@ -69,6 +73,23 @@ rule chopper_jscript_eval_request
         $ss2 = /<%@\s{0,8}Page/ nocase
     condition:
         uint16(0) != 0x5A4D and any of ($eval_req*) and any of ($js*) and any of ($ss*)
+}
+
+rule chopper_jscript_server_eval
+{
+    meta:
+        description = "Server-side JScript.NET page or script block that calls eval() and reads the request (China Chopper with the input passed through variables)"
+        severity = "high"
+        category = "webshell"
+        author = "deadbox"
+    strings:
+        $page = /<%@\s{0,8}Page[^>]{0,200}Language\s*=\s*["']?JScript/ nocase
+        $block1 = /<script[^>]{0,100}language\s*=\s*["']?JScript["']?[^>]{0,100}runat\s*=\s*["']?server/ nocase
+        $block2 = /<script[^>]{0,100}runat\s*=\s*["']?server["']?[^>]{0,100}language\s*=\s*["']?JScript/ nocase
+        $eval = /[^A-Za-z0-9_.]eval\s*\(/
+        $req = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params|\.Cookies|\.Headers|\.BinaryRead|\.InputStream)/
+    condition:
+        uint16(0) != 0x5A4D and any of ($page, $block1, $block2) and $eval and $req
 }
 
 rule chopper_csharp_jscriptevaluate
@@ -96,7 +117,8 @@ rule chopper_classic_asp_eval_request
         category = "webshell"
         author = "deadbox"
     strings:
-        $x1 = /(eval|execute|executeglobal)[\s\(]{1,8}request\s*(\(|\[|\.form|\.item|\.querystring|\.cookies|\.servervariables)/ nocase
+        // not Server.Execute(...): that runs another page, not code
+        $x1 = /[^.A-Za-z_](eval|execute|executeglobal)[\s\(]{1,8}request\s*(\(|\[|\.form|\.item|\.querystring|\.cookies|\.servervariables)/ nocase
     condition:
         uint16(0) != 0x5A4D and $x1
 }
@@ -126,8 +148,8 @@ rule oab_vdir_script_in_url
         category = "oab_vdir"
         author = "deadbox"
     strings:
-        $url_script = /(External|Internal)Url[^\r\n<]{0,300}<script[^>\r\n]{0,200}runat/ nocase
-        $url_code = /(External|Internal)Url[^\r\n<]{0,300}<%/ nocase
+        // the script tag sits inside the URL value itself (http://f/<script ... runat="server">)
+        $url_script = /(External|Internal)Url[^\r\n<]{0,60}[a-z]{2,8}:\/\/[^\s"'<>]{0,200}<script[^>\r\n]{0,200}runat/ nocase
     condition:
         uint16(0) != 0x5A4D and any of them
 }

@@ -42,11 +42,14 @@ rule cmdshell_process_start_request
         $t1 = /ProcessStartInfo\s*\(\s*[^);]{0,80}\.Text\s*[\),+]/ nocase
         $t2 = /Process\s*\.\s*Start\s*\(\s*[^;]{0,80}\.Text\s*[\),+]/ nocase
         $t3 = /\.(Arguments|FileName)\s*=\s*[^;\r\n]{0,80}\.Text\s*[;\r\n]/ nocase
+        $proc1 = "ProcessStartInfo" nocase
+        $proc2 = /Process\s*\.\s*Start\s*\(/ nocase
+        $proc3 = /\.StartInfo\s*\.\s*(FileName|Arguments)/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase
     condition:
-        uint16(0) != 0x5A4D and any of ($ss*) and (any of ($a*) or any of ($t*))
+        uint16(0) != 0x5A4D and any of ($ss*) and any of ($proc*) and (any of ($a*) or any of ($t*))
 }
 
 rule cmdshell_wscript_shell
@@ -73,4 +76,62 @@ rule cmdshell_wscript_shell
             ($ax_obj and $runat) or
             (($any_obj or $clsid_obj) and $req and ($runat or $srv or $dir))
         )
+}
+
+rule cmdshell_powershell_runspace
+{
+    meta:
+        description = "ASP.NET page running PowerShell in-process (runspace / PowerShell.Create) on a script taken from the request or a form field"
+        severity = "high"
+        category = "cmdshell"
+        author = "deadbox"
+    strings:
+        $ps1 = "RunspaceFactory" nocase
+        $ps2 = /PowerShell\s*\.\s*Create\s*\(/ nocase
+        $add = /\.(AddScript|AddCommand)\s*\(/ nocase
+        $in1 = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params)/ nocase
+        $in2 = /\.(AddScript|AddCommand)\s*\(\s*[^;)]{0,80}\.Text\s*[\),]/ nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+    condition:
+        uint16(0) != 0x5A4D and any of ($ps*) and $add and any of ($in*) and any of ($ss*)
+}
+
+rule cmdshell_wmi_process_create
+{
+    meta:
+        description = "ASP.NET page creating processes through WMI Win32_Process.Create"
+        severity = "high"
+        category = "cmdshell"
+        author = "deadbox"
+    strings:
+        $wmi = "Win32_Process" nocase
+        $create = /InvokeMethod\s*\(\s*["']Create["']/ nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+    condition:
+        uint16(0) != 0x5A4D and $wmi and $create and any of ($ss*)
+}
+
+rule cmdshell_sql_xp_cmdshell
+{
+    meta:
+        description = "Server-side page sending xp_cmdshell / sp_oacreate commands to SQL Server (command execution through the database)"
+        severity = "high"
+        category = "cmdshell"
+        author = "deadbox"
+    strings:
+        $xp1 = "xp_cmdshell" nocase
+        $xp2 = "sp_oacreate" nocase
+        $db1 = "SqlConnection" nocase
+        $db2 = "OleDbConnection" nocase
+        $db3 = "ADODB.Connection" nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+        $ss4 = "Server.CreateObject" nocase
+    condition:
+        uint16(0) != 0x5A4D and any of ($xp*) and any of ($db*) and any of ($ss*)
 }

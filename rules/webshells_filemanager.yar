@@ -13,7 +13,6 @@ rule filemanager_browse_upload_delete_download
     strings:
         $list1 = /\.GetFiles\s*\(/ nocase
         $list2 = /\.GetDirectories\s*\(/ nocase
-        $list3 = "GetLogicalDrives" nocase
         $list4 = "GetFileSystemInfos" nocase
         $list5 = "GetFileSystemEntries" nocase
         $del1 = /File\s*\.\s*Delete\s*\(/ nocase
@@ -24,11 +23,19 @@ rule filemanager_browse_upload_delete_download
         $up2 = "PostedFile" nocase
         $up3 = /Request\s*\.\s*Files/ nocase
         $req = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params|\.Cookies)/ nocase
+        // reach beyond the application's own folders: drives, or paths straight from the request
+        $reach1 = "GetLogicalDrives" nocase
+        $reach2 = "DriveInfo" nocase
+        $reach3 = /(File|Directory)\s*\.\s*Delete\s*\(\s*Request/ nocase
+        $reach4 = /(WriteFile|TransmitFile)\s*\(\s*Request/ nocase
+        $reach5 = /DirectoryInfo\s*\(\s*Request/ nocase
+        $reach6 = /SaveAs\s*\(\s*Request/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase
     condition:
-        uint16(0) != 0x5A4D and any of ($ss*) and any of ($list*) and any of ($del*) and any of ($dl*) and any of ($up*) and $req
+        uint16(0) != 0x5A4D and any of ($ss*) and any of ($list*) and any of ($del*) and
+        any of ($dl*) and any of ($up*) and $req and any of ($reach*)
 }
 
 rule filemanager_drive_enumeration

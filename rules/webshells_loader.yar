@@ -88,3 +88,22 @@ rule loader_dynamic_compile_request
     condition:
         uint16(0) != 0x5A4D and ($compile or $script_eval) and $req1 and any of ($ss*)
 }
+
+rule loader_request_body_assembly_load
+{
+    meta:
+        description = "ASP.NET page loading an assembly and reading the raw request body (in-memory loader fed by POST data)"
+        severity = "high"
+        category = "loader"
+        author = "deadbox"
+    strings:
+        $load1 = /Assembly\]?\s*\.\s*Load\s*\(/ nocase
+        $load2 = /GetMethod\s*\(\s*["']Load["']/ nocase
+        $body1 = /Request\s*\.\s*(BinaryRead|InputStream)/ nocase
+        $body2 = "GetBufferlessInputStream" nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+    condition:
+        uint16(0) != 0x5A4D and any of ($load*) and any of ($body*) and any of ($ss*)
+}

@@ -35,7 +35,7 @@ rule tunnel_socket_relay
         $req2 = /[^A-Za-z]Request\s*\[/ nocase
         $send = /\.(Send|Write|BeginSend)\s*\(/ nocase
         $recv = /\.(Receive|Read|BeginReceive)\s*\(/ nocase
-        $keep1 = /Session\s*(\[|\(|\.Add\s*\()/ nocase
+        $keep1 = /(Session|Application)\s*(\[|\(|\.Add\s*\()/ nocase
         $keep2 = /Response\s*\.\s*(BinaryWrite|OutputStream)/ nocase
         $keep3 = "ToBase64String" nocase
         $keep4 = "FromBase64String" nocase

@@ -5,7 +5,7 @@ rule xslt_script_shell
 {
     meta:
         description = "Server-side page running an XSLT stylesheet with embedded msxsl:script code and scripting enabled (XSLT web shell)"
-        severity = "critical"
+        severity = "high"
         category = "xslt"
         author = "deadbox"
     strings:
@@ -33,12 +33,13 @@ rule xslt_stylesheet_from_request
         $en1 = "TrustedXslt" nocase
         $en2 = /XsltSettings\s*\(\s*true/ nocase
         $en3 = /EnableScript\s*=\s*true/ nocase
-        $req = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params|\.InputStream|\.BinaryRead)/ nocase
+        // the stylesheet handed to Load() comes from the request
+        $load_req = /\.Load\s*\([^;]{0,160}[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params|\.InputStream|\.BinaryRead)/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase
     condition:
-        uint16(0) != 0x5A4D and $xct and any of ($en*) and $req and any of ($ss*)
+        uint16(0) != 0x5A4D and $xct and any of ($en*) and $load_req and any of ($ss*)
 }
 
 rule xslt_script_dangerous_code
@@ -80,7 +81,6 @@ rule handler_executes_request_data
         $cap_eval = "JScriptEvaluate" nocase
         $cap_drives = "GetLogicalDrives" nocase
         $cap_del = /Directory\s*\.\s*Delete\s*\(/ nocase
-        $cap_sql = /SqlConnection\s*\(\s*[A-Za-z_][A-Za-z0-9_]{0,31}\s*\)/ nocase
         $cap_redirect = "RedirectStandardOutput" nocase
         $cap_stomp = /File\s*\.\s*SetCreationTime/ nocase
     condition:
