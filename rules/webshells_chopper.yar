@@ -10,7 +10,7 @@
 rule chopper_jscript_eval_unsafe
 {
     meta:
-        description = "Server-side JScript eval with the \"unsafe\" option (China Chopper one-liner)"
+        description = "Server-side JScript eval with the 'unsafe' option (China Chopper one-liner)"
         severity = "critical"
         category = "webshell"
         author = "deadbox"
@@ -112,7 +112,7 @@ rule chopper_csharp_jscriptevaluate
 rule chopper_classic_asp_eval_request
 {
     meta:
-        description = "Classic ASP / VB page executing request data (eval, execute, executeglobal of Request)"
+        description = "Page executing request data directly: eval, execute or executeglobal of Request (classic ASP, VBScript or JScript)"
         severity = "critical"
         category = "webshell"
         author = "deadbox"

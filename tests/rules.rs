@@ -56,6 +56,7 @@ fn meta_str(rule: &yara_x::Rule<'_, '_>, key: &str) -> String {
         .find(|(k, _)| *k == key)
         .and_then(|(_, v)| match v {
             MetaValue::String(s) => Some(s.to_string()),
+            MetaValue::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
             _ => None,
         })
         .unwrap_or_default()
@@ -122,6 +123,35 @@ fn pack_compiles_without_warnings() {
     let (rules, warnings) = compile();
     assert!(warnings.is_empty(), "warnings:\n{}", warnings.join("\n"));
     assert!(rules.iter().len() >= 20, "pack unexpectedly small");
+}
+
+/// Performance contract: every pattern is searched through atoms of at least 4 bytes (short
+/// atoms match everywhere and make every scan slow).
+#[test]
+fn every_atom_is_at_least_four_bytes() {
+    let (rules, _) = compile();
+    for rule in rules.iter() {
+        for pattern in rule.patterns() {
+            let atoms: Vec<Vec<u8>> = pattern.atoms().map(|a| a.as_slice().to_vec()).collect();
+            assert!(
+                !atoms.is_empty(),
+                "{}.{} {}: no atoms",
+                rule.namespace(),
+                rule.identifier(),
+                pattern.identifier()
+            );
+            for atom in &atoms {
+                assert!(
+                    atom.len() >= 4,
+                    "{}.{} {}: short atom {:?}",
+                    rule.namespace(),
+                    rule.identifier(),
+                    pattern.identifier(),
+                    String::from_utf8_lossy(atom)
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -234,6 +264,22 @@ fn synthetic_obfuscations_hit_their_specific_rule() {
         ("tunnel__socket_relay.txt", "tunnel_socket_relay"),
         ("xslt__msxsl_script.txt", "xslt_script_shell"),
         ("handler__ashx_exec.txt", "handler_executes_request_data"),
+        (
+            "webshell__chopper_jscript_vars.txt",
+            "chopper_jscript_server_eval",
+        ),
+        (
+            "cmdshell__powershell_runspace.txt",
+            "cmdshell_powershell_runspace",
+        ),
+        (
+            "filemanager__aspxspy_like.txt",
+            "filemanager_browse_upload_delete_download",
+        ),
+        (
+            "filemanager__upload_next_to_self.txt",
+            "filemanager_upload_to_own_folder",
+        ),
     ];
     for (file, rule) in cases {
         let data = std::fs::read(data_dir("positive").join(file)).expect("read");
