@@ -153,3 +153,19 @@ rule oab_vdir_script_in_url
     condition:
         uint16(0) != 0x5A4D and any of them
 }
+
+rule chopper_compiled_page
+{
+    meta:
+        description = "ASP.NET page assembly (Temporary ASP.NET Files App_Web_*.dll) compiled from a JScript page that evaluates code with the 'unsafe' option: a China Chopper page that already ran"
+        severity = "high"
+        category = "webshell"
+        author = "deadbox"
+    strings:
+        $eval = "JScriptEvaluate"
+        $unsafe = "unsafe" wide
+        $page1 = /_(aspx|ashx|asmx)\x00/
+        $page2 = /App_Web_[a-z0-9]{8}/
+    condition:
+        uint16(0) == 0x5A4D and $eval and $unsafe and any of ($page*) and filesize < 4MB
+}

@@ -18,8 +18,12 @@ rule loader_aes_assembly_load
         $dec2 = "TransformFinalBlock" nocase
         $req1 = /[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.BinaryRead|\.InputStream|\.Params|\.QueryString|\.Headers|\.Cookies)/ nocase
         $req2 = "GetBufferlessInputStream" nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+        $ss4 = "HttpContext" nocase
     condition:
-        uint16(0) != 0x5A4D and any of ($load*) and any of ($dec*) and any of ($req*)
+        uint16(0) != 0x5A4D and any of ($load*) and any of ($dec*) and any of ($req*) and any of ($ss*)
 }
 
 rule loader_base64_assembly_load
@@ -33,8 +37,12 @@ rule loader_base64_assembly_load
         $direct = /Assembly\]?\s*\.\s*Load\s*\(\s*(System\.)?Convert\.FromBase64String\s*\(/ nocase
         $req1 = /[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.BinaryRead|\.InputStream|\.Params|\.QueryString|\.Headers|\.Cookies)/ nocase
         $req2 = "GetBufferlessInputStream" nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+        $ss4 = "HttpContext" nocase
     condition:
-        uint16(0) != 0x5A4D and $direct and any of ($req*)
+        uint16(0) != 0x5A4D and $direct and any of ($req*) and any of ($ss*)
 }
 
 rule loader_base64_request_assembly_load

@@ -412,3 +412,25 @@ fn corrupt_minidumps_scan_cleanly() {
     wild_name[48 + 20..48 + 24].copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes()); // ModuleNameRva
     assert!(!critical(&wild_name));
 }
+
+/// A compiled page assembly (App_Web_*.dll) of a JScript chopper page, reduced to the strings
+/// the rule looks at; the JScript runtime itself (same API names, no page class) is not flagged.
+#[test]
+fn compiled_chopper_page_detected() {
+    let (rules, _) = compile();
+    let mut page = b"MZ".to_vec();
+    page.extend_from_slice(&[0; 126]);
+    page.extend_from_slice(b"App_Web_k3j2h1g0\0ASP.errorpage_aspx\0JScriptEvaluate\0");
+    page.extend_from_slice(&utf16("unsafe"));
+    let hits = scan(&rules, &page);
+    assert!(
+        hits.iter()
+            .any(|h| h.rule.ends_with(".chopper_compiled_page") && h.rank() >= 2),
+        "{hits:?}"
+    );
+    let mut runtime = b"MZ".to_vec();
+    runtime.extend_from_slice(&[0; 126]);
+    runtime.extend_from_slice(b"Microsoft.JScript\0Eval\0JScriptEvaluate\0");
+    runtime.extend_from_slice(&utf16("unsafe"));
+    assert!(scan(&rules, &runtime).is_empty());
+}
