@@ -1,0 +1,125 @@
+// File managers and droppers (AspxSpy-like): a server-side page that browses directories
+// or drives, deletes, downloads and uploads files on behalf of the request, or writes an
+// uploaded file next to itself. Content-management pages do some of these; a web shell
+// does them all, or does them where a normal application never would.
+
+rule filemanager_browse_upload_delete_download
+{
+    meta:
+        description = "Server-side page that lists directories, deletes files, serves files for download and saves uploads (web file manager)"
+        severity = "high"
+        category = "filemanager"
+        author = "deadbox"
+    strings:
+        $list1 = /\.GetFiles\s*\(/ nocase
+        $list2 = /\.GetDirectories\s*\(/ nocase
+        $list4 = "GetFileSystemInfos" nocase
+        $list5 = "GetFileSystemEntries" nocase
+        $del1 = /File\s*\.\s*Delete\s*\(/ nocase
+        $del2 = /Directory\s*\.\s*Delete\s*\(/ nocase
+        $dl1 = /Response\s*\.\s*(WriteFile|TransmitFile)\s*\(/ nocase
+        $dl2 = /Content-Disposition["']?\s*,\s*["']attachment/ nocase
+        $up1 = /\.SaveAs\s*\(/ nocase
+        $up2 = "PostedFile" nocase
+        $up3 = /Request\s*\.\s*Files/ nocase
+        $req = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params|\.Cookies)/ nocase
+        // reach beyond the application's own folders: drives, or paths straight from the request
+        $reach1 = "GetLogicalDrives" nocase
+        $reach2 = "DriveInfo" nocase
+        $reach3 = /(File|Directory)\s*\.\s*Delete\s*\(\s*Request/ nocase
+        $reach4 = /(WriteFile|TransmitFile)\s*\(\s*Request/ nocase
+        $reach5 = /DirectoryInfo\s*\(\s*Request/ nocase
+        $reach6 = /SaveAs\s*\(\s*Request/ nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+    condition:
+        uint16(0) != 0x5A4D and any of ($ss*) and any of ($list*) and any of ($del*) and
+        any of ($dl*) and any of ($up*) and $req and any of ($reach*)
+}
+
+rule filemanager_drive_enumeration
+{
+    meta:
+        description = "Server-side page enumerating the server's drives and changing files (web file manager)"
+        severity = "high"
+        category = "filemanager"
+        author = "deadbox"
+    strings:
+        $drives = /(Directory|Environment)\s*\.\s*GetLogicalDrives/ nocase
+        $list1 = /\.GetFiles\s*\(/ nocase
+        $list2 = /\.GetDirectories\s*\(/ nocase
+        $chg1 = /(File|Directory)\s*\.\s*(Delete|Move|Copy)\s*\(/ nocase
+        $chg2 = /\.SaveAs\s*\(/ nocase
+        $chg3 = /StreamWriter\s*\(/ nocase
+        $chg4 = "FileMode.Create" nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+    condition:
+        uint16(0) != 0x5A4D and $drives and any of ($list*) and any of ($chg*) and any of ($ss*)
+}
+
+rule filemanager_upload_to_own_folder
+{
+    meta:
+        description = "Server-side page saving an uploaded file into its own folder or to a path chosen by the request (web shell uploader)"
+        severity = "high"
+        category = "filemanager"
+        author = "deadbox"
+    strings:
+        $src1 = "PostedFile" nocase
+        $src2 = /Request\s*\.\s*Files/ nocase
+        $dst1 = /Request\s*\.\s*PhysicalPath/ nocase
+        $dst2 = /MapPath\s*\(\s*["']\.?\/?["']\s*\)/ nocase
+        $dst3 = /SaveAs\s*\([^;]{0,120}[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.QueryString|\.Params|\.Files)/ nocase
+        $dst4 = /MapPath\s*\(\s*Request\s*[\.\[\(]/ nocase
+        $sink1 = /\.SaveAs\s*\(/ nocase
+        $sink2 = "FileMode.Create" nocase
+        $sink3 = "WriteAllBytes" nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+        $ss4 = /<%\s{0,8}if\s*\(\s*Request/ nocase
+    condition:
+        uint16(0) != 0x5A4D and any of ($src*) and any of ($dst*) and any of ($sink*) and any of ($ss*)
+}
+
+rule filemanager_timestomp
+{
+    meta:
+        description = "Server-side page that rewrites both file and directory timestamps (timestomping file manager)"
+        severity = "medium"
+        category = "filemanager"
+        author = "deadbox"
+    strings:
+        $f = /File\s*\.\s*Set(CreationTime|LastWriteTime|LastAccessTime)\s*\(/ nocase
+        $d = /Directory\s*\.\s*Set(CreationTime|LastWriteTime|LastAccessTime)\s*\(/ nocase
+        $req = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params)/ nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+    condition:
+        uint16(0) != 0x5A4D and $f and $d and $req and any of ($ss*)
+}
+
+rule filemanager_classic_asp_fso
+{
+    meta:
+        description = "Classic ASP page browsing drives/folders and deleting or writing files through FileSystemObject on request (ASP file manager)"
+        severity = "high"
+        category = "filemanager"
+        author = "deadbox"
+    strings:
+        $fso = "Scripting.FileSystemObject" nocase
+        $list1 = /\.GetFolder\s*\(/ nocase
+        $list2 = /\.Drives[\s\)]/ nocase
+        $list3 = /\.SubFolders[\s\)]/ nocase
+        $chg1 = /\.DeleteFile\s*[\( ]/ nocase
+        $chg2 = /\.DeleteFolder\s*[\( ]/ nocase
+        $chg3 = "ADODB.Stream" nocase
+        $chg4 = /\.CreateTextFile\s*\(/ nocase
+        $req = /[^A-Za-z]Request\s*(\(|\.Form|\.QueryString|\.BinaryRead)/ nocase
+    condition:
+        uint16(0) != 0x5A4D and $fso and 2 of ($list*) and 2 of ($chg*) and $req
+}
