@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod evidence;
+pub mod exchange;
 pub mod finding;
 
 pub use error::{Error, Result};
