@@ -72,3 +72,29 @@ fn real_evtx_parses_without_false_hit() {
     assert!(r.oldest.is_some() && r.newest.is_some());
     assert!(r.oldest <= r.newest);
 }
+
+/// The CVE-2021-26857 matcher on a record exactly as the `evtx` crate renders the real file,
+/// then patched into the shape of a UM error: provider, level and exception text all needed.
+#[test]
+fn um_matcher_on_real_evtx_rendering() {
+    let Some(evtx) = corpus("evtx/MSExchange_Management_wec.evtx") else {
+        return;
+    };
+    let mut parser = evtx::EvtxParser::from_buffer(evtx).unwrap();
+    let rec = parser.records_json_value().next().unwrap().unwrap().data;
+    assert!(deadbox::exchange::match_um_event(&rec).is_none());
+    let mut um = rec.clone();
+    let system = &mut um["Event"]["System"];
+    system["Provider"]["#attributes"]["Name"] = "MSExchange Unified Messaging".into();
+    system["Level"] = 2.into();
+    assert!(
+        deadbox::exchange::match_um_event(&um).is_none(),
+        "no exception text yet"
+    );
+    um["Event"]["EventData"] = serde_json::json!({"Data": {"#text": [
+        "UMWorkerProcess", "System.InvalidCastException: Unable to cast object"]}});
+    let hit = deadbox::exchange::match_um_event(&um).unwrap();
+    assert!(hit.starts_with("System.InvalidCastException"));
+    um["Event"]["System"]["Level"] = 4.into();
+    assert!(deadbox::exchange::match_um_event(&um).is_none());
+}

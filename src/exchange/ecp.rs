@@ -15,6 +15,8 @@ use super::text::{for_each_csv_row, percent_decode, quote, truncate, Coverage, D
 use super::{LogReport, Trace};
 use crate::finding::{FindingKind, Severity};
 
+/// At most this many `…Url=` parameters are examined per field.
+const MAX_URL_PARAMS: usize = 32;
 /// Longest parameter value examined.
 const MAX_VALUE: usize = 4096;
 
@@ -81,6 +83,7 @@ pub(crate) fn has_tag(v: &str) -> bool {
 pub(crate) fn url_param_with_tag(s: &str, from: usize) -> Option<(String, String)> {
     let lower = s.to_ascii_lowercase();
     let mut pos = from;
+    let mut examined = 0;
     while let Some(p) = lower.get(pos..).and_then(|r| r.find("url")) {
         let at = pos + p;
         pos = at + 3;
@@ -88,6 +91,11 @@ pub(crate) fn url_param_with_tag(s: &str, from: usize) -> Option<(String, String
         let Some(value_rest) = after.strip_prefix('=').or_else(|| after.strip_prefix(':')) else {
             continue;
         };
+        // A hostile line full of `url=` must stay linear.
+        examined += 1;
+        if examined > MAX_URL_PARAMS {
+            return None;
+        }
         let value_start = s.len() - value_rest.len();
         let head = lower.get(..at + 3)?;
         let name_start = head

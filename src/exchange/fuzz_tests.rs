@@ -180,3 +180,33 @@ fn run_evtx(seed: &[u8]) {
         );
     }
 }
+
+/// Large hostile inputs that would be slow with a quadratic scan; they must simply finish
+/// (a regression shows up as a hanging test, no time is asserted).
+#[test]
+fn large_hostile_lines_finish() {
+    let mut ecp = b"2021-03-03T05:10:00Z,S:CMD=Set-OabVirtualDirectory.".to_vec();
+    ecp.extend(b"ExternalUrl=".repeat(100_000));
+    ecp.extend(b"\n");
+    ecp.extend(b"Set-".repeat(100_000));
+    let r = check_log(&LogKind::EcpServer, &ecp);
+    assert_eq!(r.entries, 2);
+    let mut proxy = b"#Fields: DateTime,AnchorMailbox,UrlStem\n".to_vec();
+    for i in 0..20_000 {
+        proxy.extend(format!("2021-03-03T05:10:00Z,ServerInfo~x/y,/ecp/{i}.js\n").bytes());
+    }
+    let r = check_log(
+        &LogKind::HttpProxy {
+            protocol: "Ecp".into(),
+        },
+        &proxy,
+    );
+    assert_eq!(r.traces.len(), MAX_TRACES);
+    assert!(r.diagnostics.iter().any(|d| d.contains("trace limit")));
+    let mut oab = b"\"".to_vec();
+    oab.extend(b",\"\"".repeat(200_000));
+    let _ = check_log(&LogKind::OabGenerator, &oab);
+    let mut iis = b"#Fields: date time cs-method cs-uri-stem\n2021-03-03 01:00:00 POST /".to_vec();
+    iis.extend(b"%41".repeat(200_000));
+    let _ = check_log(&LogKind::Iis, &iis);
+}

@@ -54,7 +54,9 @@ pub use paths::{
 pub use registry::{msi_install_paths, Hive};
 pub use timestomp::timestomp_reasons;
 
-use crate::finding::{FindingKind, Severity};
+use serde::Serialize;
+
+use crate::finding::{FileFacts, Finding, FindingKind, Location, Severity};
 
 /// At most this many traces are kept per log; a diagnostic says when the cap was hit.
 pub const MAX_TRACES: usize = 1000;
@@ -68,7 +70,7 @@ pub const MAX_GROUP_LINES: usize = 10;
 pub const MAX_EVTX_RECORDS: u64 = 2_000_000;
 
 /// One suspicious entry (or a group of repeated ones) found in a log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trace {
     /// What the entry is evidence of.
     pub kind: FindingKind,
@@ -89,8 +91,28 @@ pub struct Trace {
     pub detail: serde_json::Value,
 }
 
+impl Trace {
+    /// The finding for this trace, found in the log at `location` (whose `line` and
+    /// `record_id` are set from the trace) with the log file's `file` facts.
+    pub fn into_finding(self, mut location: Location, file: Option<FileFacts>) -> Finding {
+        location.line = self.line;
+        location.record_id = self.record_id;
+        Finding {
+            kind: self.kind,
+            severity: self.severity,
+            title: self.title,
+            location,
+            file,
+            cve: self.cve,
+            rule: None,
+            quote: Some(self.quote),
+            detail: self.detail,
+        }
+    }
+}
+
 /// What a log check found in one log file.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct LogReport {
     /// Suspicious entries, grouped, in order of first appearance (at most [`MAX_TRACES`]).
     pub traces: Vec<Trace>,
@@ -105,7 +127,7 @@ pub struct LogReport {
 }
 
 /// Which log check applies to a file (see [`classify_log`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum LogKind {
     /// `<install>/Logging/HttpProxy/<Protocol>/*.log` (CVE-2021-26855, CVE-2021-27065).
     HttpProxy {
@@ -131,5 +153,42 @@ pub fn check_log(kind: &LogKind, bytes: &[u8]) -> LogReport {
         LogKind::OabGenerator => oab::check(bytes),
         LogKind::Iis => iis::check(bytes),
         LogKind::ApplicationEvtx => application::check_application_evtx(bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_into_finding() {
+        let t = Trace {
+            kind: FindingKind::ProxylogonSsrf,
+            severity: Severity::High,
+            cve: vec!["CVE-2021-26855".into()],
+            title: "t".into(),
+            line: Some(7),
+            record_id: None,
+            quote: "q".into(),
+            detail: serde_json::json!({"count": 1}),
+        };
+        let loc = Location {
+            evidence: "e.raw".into(),
+            partition: Some(1),
+            volume_offset: Some(1_048_576),
+            path: "/x.log".into(),
+            stream: None,
+            mft_entry: Some(40),
+            mft_sequence: Some(2),
+            deleted: false,
+            line: None,
+            record_id: Some(9),
+        };
+        let f = t.into_finding(loc, None);
+        assert_eq!(f.location.line, Some(7));
+        assert_eq!(f.location.record_id, None);
+        assert_eq!(f.quote.as_deref(), Some("q"));
+        assert_eq!(f.cve, ["CVE-2021-26855"]);
+        assert_eq!(f.detail["count"], 1);
     }
 }

@@ -117,7 +117,7 @@ pub(crate) fn col(header: &[String], name: &str) -> Option<usize> {
 }
 
 /// The value of column `idx` in a record, `None` when absent or empty.
-pub(crate) fn get<'a>(rec: &'a [String], idx: Option<usize>) -> Option<&'a str> {
+pub(crate) fn get(rec: &[String], idx: Option<usize>) -> Option<&str> {
     let v = rec.get(idx?)?.as_str();
     if v.is_empty() {
         None
