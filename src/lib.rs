@@ -38,6 +38,7 @@
 
 pub mod error;
 pub mod evidence;
+pub mod exchange;
 pub mod finding;
 pub mod hash;
 pub mod image;

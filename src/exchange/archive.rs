@@ -1,0 +1,224 @@
+//! Staged archives: magic bytes of zip/7z/rar, and zip member names from the central directory.
+
+use super::le::{slice, u16_at, u32_at, u64_at};
+use crate::{Error, Result};
+
+/// At most this many zip member names are read.
+pub const MAX_ZIP_MEMBERS: u64 = 100_000;
+const EOCD_SIG: &[u8] = b"PK\x05\x06";
+const EOCD_SIZE: usize = 22;
+const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
+const CDFH_SIG: u32 = 0x0201_4b50;
+const CDFH_SIZE: u64 = 46;
+
+/// `"zip"`, `"7z"` or `"rar"` from the first bytes, else `None`. Empty and spanned zips count
+/// as zip.
+pub fn archive_kind(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"PK\x03\x04")
+        || bytes.starts_with(b"PK\x05\x06")
+        || bytes.starts_with(b"PK\x07\x08")
+    {
+        Some("zip")
+    } else if bytes.starts_with(b"7z\xBC\xAF\x27\x1C") {
+        Some("7z")
+    } else if bytes.starts_with(b"Rar!\x1A\x07\x00") || bytes.starts_with(b"Rar!\x1A\x07\x01\x00") {
+        Some("rar")
+    } else {
+        None
+    }
+}
+
+fn fmt(offset: u64, reason: impl Into<String>) -> Error {
+    Error::format("zip", offset, reason)
+}
+
+/// Member names of a zip archive, from its central directory: the end-of-central-directory
+/// record is searched in the last 64 KiB + 22 bytes; ZIP64 archives are read through their
+/// ZIP64 end record; archives with data prepended (self-extractors) are handled by locating
+/// the directory relative to the end record. Names are UTF-8 when the entry says so (flag bit
+/// 11), else read as Latin-1 (an approximation of CP437). More than [`MAX_ZIP_MEMBERS`] entries is an [`Error::Limit`].
+pub fn zip_members(bytes: &[u8]) -> Result<Vec<String>> {
+    let size = bytes.len() as u64;
+    let search_from = bytes.len().saturating_sub(0xFFFF + EOCD_SIZE);
+    let tail = bytes.get(search_from..).unwrap_or_default();
+    let eocd_rel = tail
+        .windows(4)
+        .rposition(|w| w == EOCD_SIG)
+        .ok_or_else(|| fmt(size, "no end of central directory record"))?;
+    let eocd = (search_from + eocd_rel) as u64;
+    let trunc = || fmt(eocd, "truncated end of central directory record");
+    let mut entries = u64::from(u16_at(bytes, eocd + 10).ok_or_else(trunc)?);
+    let mut cd_size = u64::from(u32_at(bytes, eocd + 12).ok_or_else(trunc)?);
+    let mut cd_offset = u64::from(u32_at(bytes, eocd + 16).ok_or_else(trunc)?);
+    let mut cd_end = eocd;
+    if entries == 0xFFFF || cd_size == 0xFFFF_FFFF || cd_offset == 0xFFFF_FFFF {
+        let loc = eocd
+            .checked_sub(20)
+            .filter(|&l| u32_at(bytes, l) == Some(ZIP64_LOCATOR_SIG))
+            .ok_or_else(|| fmt(eocd, "ZIP64 values without a ZIP64 locator"))?;
+        let z = u64_at(bytes, loc + 8).ok_or_else(|| fmt(loc, "truncated ZIP64 locator"))?;
+        if u32_at(bytes, z) != Some(ZIP64_EOCD_SIG) {
+            return Err(fmt(z, "no ZIP64 end of central directory record"));
+        }
+        let t = || fmt(z, "truncated ZIP64 end of central directory record");
+        entries = u64_at(bytes, z.checked_add(32).ok_or_else(t)?).ok_or_else(t)?;
+        cd_size = u64_at(bytes, z.checked_add(40).ok_or_else(t)?).ok_or_else(t)?;
+        cd_offset = u64_at(bytes, z.checked_add(48).ok_or_else(t)?).ok_or_else(t)?;
+        cd_end = z;
+    }
+    if entries > MAX_ZIP_MEMBERS {
+        return Err(Error::Limit(format!(
+            "zip: {entries} entries (at most {MAX_ZIP_MEMBERS} read)"
+        )));
+    }
+    // Where the directory really starts: as recorded, or right before the end record when
+    // data was prepended to the archive.
+    let start = if u32_at(bytes, cd_offset) == Some(CDFH_SIG) || entries == 0 {
+        cd_offset
+    } else {
+        cd_end
+            .checked_sub(cd_size)
+            .filter(|&s| u32_at(bytes, s) == Some(CDFH_SIG))
+            .ok_or_else(|| fmt(cd_offset, "no central directory at the recorded offset"))?
+    };
+    let mut names = Vec::new();
+    let mut at = start;
+    for i in 0..entries {
+        let hdr = slice(bytes, at, CDFH_SIZE).ok_or(Error::OutOfBounds {
+            offset: at,
+            len: CDFH_SIZE,
+            size,
+        })?;
+        if u32_at(hdr, 0) != Some(CDFH_SIG) {
+            return Err(fmt(
+                at,
+                format!("entry {i}: bad central directory signature"),
+            ));
+        }
+        let flags = u16_at(hdr, 8).unwrap_or(0);
+        let name_len = u64::from(u16_at(hdr, 28).unwrap_or(0));
+        let extra_len = u64::from(u16_at(hdr, 30).unwrap_or(0));
+        let comment_len = u64::from(u16_at(hdr, 32).unwrap_or(0));
+        let raw = slice(bytes, at + CDFH_SIZE, name_len).ok_or(Error::OutOfBounds {
+            offset: at + CDFH_SIZE,
+            len: name_len,
+            size,
+        })?;
+        names.push(if flags & 0x0800 != 0 {
+            String::from_utf8_lossy(raw).into_owned()
+        } else {
+            // CP437 in the spec; Latin-1 is close enough for ASCII-heavy names.
+            raw.iter().map(|&b| char::from(b)).collect()
+        });
+        at += CDFH_SIZE + name_len + extra_len + comment_len;
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A stored-only zip with the given member names (and optional prefix, ZIP64 records).
+    pub(crate) fn build(names: &[&str], prefix: &[u8], zip64: bool) -> Vec<u8> {
+        let mut b = prefix.to_vec();
+        let mut offsets = Vec::new();
+        for n in names {
+            offsets.push(b.len() as u32);
+            b.extend_from_slice(b"PK\x03\x04");
+            b.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            b.extend_from_slice(&[0; 8]); // sizes
+            b.extend_from_slice(&(n.len() as u16).to_le_bytes());
+            b.extend_from_slice(&0u16.to_le_bytes());
+            b.extend_from_slice(n.as_bytes());
+        }
+        let cd_start = b.len();
+        for (n, off) in names.iter().zip(&offsets) {
+            b.extend_from_slice(b"PK\x01\x02");
+            b.extend_from_slice(&[20, 0, 20, 0]);
+            b.extend_from_slice(&0x0800u16.to_le_bytes()); // UTF-8 names
+            b.extend_from_slice(&[0; 18]); // method, time, date, crc, sizes
+            b.extend_from_slice(&(n.len() as u16).to_le_bytes());
+            b.extend_from_slice(&4u16.to_le_bytes()); // extra
+            b.extend_from_slice(&1u16.to_le_bytes()); // comment
+            b.extend_from_slice(&[0; 8]); // disk, attrs
+            b.extend_from_slice(&off.to_le_bytes());
+            b.extend_from_slice(n.as_bytes());
+            b.extend_from_slice(&[0xAA; 4]);
+            b.push(b'c');
+        }
+        let cd_size = b.len() - cd_start;
+        // Offsets are recorded as if there were no prefix (like a self-extractor).
+        let cd_off_recorded = cd_start - prefix.len();
+        if zip64 {
+            let z = b.len();
+            b.extend_from_slice(&ZIP64_EOCD_SIG.to_le_bytes());
+            b.extend_from_slice(&44u64.to_le_bytes());
+            b.extend_from_slice(&[45, 0, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            b.extend_from_slice(&(names.len() as u64).to_le_bytes());
+            b.extend_from_slice(&(names.len() as u64).to_le_bytes());
+            b.extend_from_slice(&(cd_size as u64).to_le_bytes());
+            b.extend_from_slice(&(cd_off_recorded as u64).to_le_bytes());
+            b.extend_from_slice(&ZIP64_LOCATOR_SIG.to_le_bytes());
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b.extend_from_slice(&(z as u64).to_le_bytes());
+            b.extend_from_slice(&1u32.to_le_bytes());
+        }
+        b.extend_from_slice(EOCD_SIG);
+        b.extend_from_slice(&[0; 4]);
+        let n = if zip64 { 0xFFFF } else { names.len() as u16 };
+        b.extend_from_slice(&n.to_le_bytes());
+        b.extend_from_slice(&n.to_le_bytes());
+        b.extend_from_slice(&(cd_size as u32).to_le_bytes());
+        let off = if zip64 {
+            u32::MAX
+        } else {
+            cd_off_recorded as u32
+        };
+        b.extend_from_slice(&off.to_le_bytes());
+        b.extend_from_slice(&3u16.to_le_bytes());
+        b.extend_from_slice(b"PK!"); // comment that looks like nothing
+        b
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(archive_kind(b"PK\x03\x04rest"), Some("zip"));
+        assert_eq!(archive_kind(b"7z\xBC\xAF\x27\x1C\0\x04"), Some("7z"));
+        assert_eq!(archive_kind(b"Rar!\x1A\x07\x00"), Some("rar"));
+        assert_eq!(archive_kind(b"Rar!\x1A\x07\x01\x00"), Some("rar"));
+        assert_eq!(archive_kind(b"MZ"), None);
+        assert_eq!(archive_kind(b""), None);
+    }
+
+    #[test]
+    fn members() {
+        let names = ["lsass.dmp", "dir/ü.txt", "x"];
+        assert_eq!(zip_members(&build(&names, b"", false)).unwrap(), names);
+        assert_eq!(
+            zip_members(&build(&names, b"MZ stub", false)).unwrap(),
+            names
+        );
+        assert_eq!(zip_members(&build(&names, b"", true)).unwrap(), names);
+        assert_eq!(
+            zip_members(&build(&[], b"", false)).unwrap(),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn corrupt() {
+        assert!(zip_members(b"").is_err());
+        assert!(zip_members(b"PK\x05\x06").is_err());
+        let z = build(&["a.txt", "b.txt"], b"", true);
+        for n in 0..z.len() {
+            let _ = zip_members(&z[..n]);
+            let _ = zip_members(&z[n..]);
+        }
+        let mut big = build(&["a"], b"", false);
+        let l = big.len();
+        big[l - 15..l - 13].copy_from_slice(&0xFFFEu16.to_le_bytes());
+        assert!(zip_members(&big).is_err());
+    }
+}

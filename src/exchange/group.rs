@@ -1,0 +1,140 @@
+//! Groups repeated suspicious entries into one [`Trace`] with count, first/last seen and the
+//! first line numbers, and enforces [`MAX_TRACES`].
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use super::text::{time_key, Diags};
+use super::{LogReport, Trace, MAX_GROUP_LINES, MAX_TRACES};
+
+struct Group {
+    trace: Trace,
+    count: u64,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+    lines: Vec<u64>,
+    records: Vec<u64>,
+}
+
+/// Collects traces, merging those with the same key.
+#[derive(Default)]
+pub(crate) struct Grouper {
+    groups: Vec<Group>,
+    index: HashMap<String, usize>,
+    dropped: u64,
+}
+
+impl Grouper {
+    /// Adds one matching entry. `make` builds the trace for the first entry of a group; later
+    /// entries only update the count, times and line list, and raise the group's severity to
+    /// the highest seen (`trace.severity` of the new entry is passed as `severity`).
+    pub(crate) fn add(
+        &mut self,
+        key: String,
+        severity: crate::finding::Severity,
+        time: Option<&str>,
+        make: impl FnOnce() -> Trace,
+    ) {
+        if let Some(&i) = self.index.get(&key) {
+            if let Some(g) = self.groups.get_mut(i) {
+                g.count = g.count.saturating_add(1);
+                if severity > g.trace.severity {
+                    g.trace.severity = severity;
+                }
+                if let Some(t) = time {
+                    if g.first_seen
+                        .as_deref()
+                        .is_none_or(|f| time_key(t) < time_key(f))
+                    {
+                        g.first_seen = Some(t.to_string());
+                    }
+                    if g.last_seen
+                        .as_deref()
+                        .is_none_or(|l| time_key(t) > time_key(l))
+                    {
+                        g.last_seen = Some(t.to_string());
+                    }
+                }
+                // Line/record of the new entry is only known to the caller's trace; callers
+                // pass it through `add_position`.
+            }
+            return;
+        }
+        if self.groups.len() >= MAX_TRACES {
+            self.dropped = self.dropped.saturating_add(1);
+            return;
+        }
+        let trace = make();
+        let mut g = Group {
+            lines: trace.line.into_iter().collect(),
+            records: trace.record_id.into_iter().collect(),
+            trace,
+            count: 1,
+            first_seen: time.map(str::to_string),
+            last_seen: time.map(str::to_string),
+        };
+        g.trace.severity = g.trace.severity.max(severity);
+        self.index.insert(key, self.groups.len());
+        self.groups.push(g);
+    }
+
+    /// Records the line (or EVTX record) of an entry already merged by [`Grouper::add`].
+    pub(crate) fn add_position(&mut self, key: &str, line: Option<u64>, record: Option<u64>) {
+        let Some(g) = self.index.get(key).and_then(|&i| self.groups.get_mut(i)) else {
+            return;
+        };
+        if let Some(l) = line {
+            if g.lines.len() < MAX_GROUP_LINES && g.lines.last() != Some(&l) {
+                g.lines.push(l);
+            }
+        }
+        if let Some(r) = record {
+            if g.records.len() < MAX_GROUP_LINES && g.records.last() != Some(&r) {
+                g.records.push(r);
+            }
+        }
+    }
+
+    /// Convenience: [`Grouper::add`] then [`Grouper::add_position`].
+    pub(crate) fn push(
+        &mut self,
+        key: String,
+        line: Option<u64>,
+        record: Option<u64>,
+        severity: crate::finding::Severity,
+        time: Option<&str>,
+        make: impl FnOnce() -> Trace,
+    ) {
+        self.add(key.clone(), severity, time, make);
+        self.add_position(&key, line, record);
+    }
+
+    /// Moves the traces into the report, adding group fields to each `detail`.
+    pub(crate) fn finish(self, report: &mut LogReport, diags: &mut Diags) {
+        if self.dropped > 0 {
+            diags.push(format!(
+                "trace limit of {MAX_TRACES} reached: {} further matching entries in new groups not reported",
+                self.dropped
+            ));
+        }
+        for g in self.groups {
+            let mut t = g.trace;
+            if !t.detail.is_object() {
+                t.detail = json!({});
+            }
+            if let Value::Object(m) = &mut t.detail {
+                m.insert("count".into(), json!(g.count));
+                m.insert("first_seen".into(), json!(g.first_seen));
+                m.insert("last_seen".into(), json!(g.last_seen));
+                if !g.lines.is_empty() {
+                    m.insert("lines".into(), json!(g.lines));
+                }
+                if !g.records.is_empty() {
+                    m.insert("record_ids".into(), json!(g.records));
+                }
+            }
+            report.traces.push(t);
+        }
+    }
+}

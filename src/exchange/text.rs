@@ -1,0 +1,401 @@
+//! Shared text-log plumbing: decoding, line iteration, `#Fields:` headers, CSV splitting,
+//! timestamp normalisation, log coverage and capped diagnostics.
+
+use std::borrow::Cow;
+
+use super::{LogReport, MAX_DIAGNOSTICS, MAX_QUOTE};
+
+/// Decodes a text log: UTF-16LE when it starts with its BOM, else UTF-8 (lossy, BOM dropped).
+pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        let units = rest
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        return Cow::Owned(
+            char::decode_utf16(units)
+                .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect(),
+        );
+    }
+    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    String::from_utf8_lossy(bytes)
+}
+
+/// Lines of a decoded log with their 1-based numbers, `\r` stripped.
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = (u64, &str)> {
+    text.split('\n').enumerate().map(|(i, l)| {
+        (
+            (i as u64).saturating_add(1),
+            l.strip_suffix('\r').unwrap_or(l),
+        )
+    })
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default().to_string()
+}
+
+/// A log line as quoted in a trace.
+pub(crate) fn quote(line: &str) -> String {
+    truncate(line, MAX_QUOTE)
+}
+
+/// Splits one CSV record: `,` separated, fields optionally in `"…"` with `""` as an escaped
+/// quote. An unterminated quote runs to the end of the line.
+pub(crate) fn split_csv(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = line.chars().peekable();
+    let mut in_quotes = false;
+    let mut at_field_start = true;
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    cur.push('"');
+                } else {
+                    in_quotes = false;
+                }
+            } else {
+                cur.push(c);
+            }
+            continue;
+        }
+        match c {
+            ',' => {
+                out.push(std::mem::take(&mut cur));
+                at_field_start = true;
+                continue;
+            }
+            '"' if at_field_start => in_quotes = true,
+            _ => cur.push(c),
+        }
+        at_field_start = false;
+    }
+    out.push(cur);
+    out
+}
+
+/// Column names of a `#Fields:` header line (lowercased), split on `,` (Exchange) or on
+/// whitespace (IIS W3C). `None` when `line` is not a `#Fields:` line.
+pub(crate) fn fields_header(line: &str) -> Option<Vec<String>> {
+    let rest = strip_prefix_ci(line.trim_start(), "#Fields:")?;
+    let names: Vec<String> = if rest.contains(',') {
+        rest.split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .collect()
+    } else {
+        rest.split_whitespace()
+            .map(|s| s.to_ascii_lowercase())
+            .collect()
+    };
+    Some(names)
+}
+
+/// `s` without `prefix`, compared ASCII case-insensitively.
+pub(crate) fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    if head.eq_ignore_ascii_case(prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
+/// Index of the column `name` (lowercase) in a header.
+pub(crate) fn col(header: &[String], name: &str) -> Option<usize> {
+    header.iter().position(|h| h == name)
+}
+
+/// The value of column `idx` in a record, `None` when absent or empty.
+pub(crate) fn get(rec: &[String], idx: Option<usize>) -> Option<&str> {
+    let v = rec.get(idx?)?.as_str();
+    if v.is_empty() {
+        None
+    } else {
+        Some(v)
+    }
+}
+
+/// Normalises `YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z]` (leading/trailing spaces allowed) to RFC
+/// 3339 UTC `YYYY-MM-DDTHH:MM:SS[.fraction]Z`. Exchange and IIS logs are written in UTC.
+pub(crate) fn norm_time(s: &str) -> Option<String> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    let ok = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+        .iter()
+        .all(|&i| digit(i))
+        && at(4, b'-')
+        && at(7, b'-')
+        && (at(10, b'T') || at(10, b't') || at(10, b' '))
+        && at(13, b':')
+        && at(16, b':');
+    if !ok {
+        return None;
+    }
+    let month: u32 = s.get(5..7)?.parse().ok()?;
+    let day: u32 = s.get(8..10)?.parse().ok()?;
+    let hour: u32 = s.get(11..13)?.parse().ok()?;
+    let min: u32 = s.get(14..16)?.parse().ok()?;
+    let sec: u32 = s.get(17..19)?.parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = s.get(19..)?;
+    let mut frac = "";
+    if let Some(r) = rest.strip_prefix('.') {
+        let n = r.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 || n > 9 {
+            return None;
+        }
+        frac = r.get(..n)?;
+        rest = r.get(n..)?;
+    }
+    if !(rest.is_empty() || rest == "Z" || rest == "z" || rest == "+00:00") {
+        return None;
+    }
+    let mut out = String::with_capacity(31);
+    out.push_str(s.get(..10)?);
+    out.push('T');
+    out.push_str(s.get(11..19)?);
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    out.push('Z');
+    Some(out)
+}
+
+/// Sort key of a normalised time: fractions of different lengths compare correctly.
+pub(crate) fn time_key(t: &str) -> (String, String) {
+    let head = t.get(..19).unwrap_or(t).to_string();
+    let frac: String = t
+        .get(19..)
+        .unwrap_or("")
+        .trim_start_matches('.')
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    (head, format!("{frac:0<9}"))
+}
+
+/// Oldest and newest entry time seen so far.
+#[derive(Default)]
+pub(crate) struct Coverage {
+    oldest: Option<((String, String), String)>,
+    newest: Option<((String, String), String)>,
+}
+
+impl Coverage {
+    /// Records one (normalised) entry time.
+    pub(crate) fn see(&mut self, t: &str) {
+        let k = time_key(t);
+        if self.oldest.as_ref().is_none_or(|(o, _)| &k < o) {
+            self.oldest = Some((k.clone(), t.to_string()));
+        }
+        if self.newest.as_ref().is_none_or(|(n, _)| &k > n) {
+            self.newest = Some((k, t.to_string()));
+        }
+    }
+
+    /// Writes oldest/newest into the report.
+    pub(crate) fn finish(self, report: &mut LogReport) {
+        report.oldest = self.oldest.map(|(_, t)| t);
+        report.newest = self.newest.map(|(_, t)| t);
+    }
+}
+
+/// Diagnostics, capped at [`MAX_DIAGNOSTICS`].
+#[derive(Default)]
+pub(crate) struct Diags {
+    list: Vec<String>,
+    dropped: u64,
+}
+
+impl Diags {
+    /// Adds one diagnostic (or counts it as dropped past the cap).
+    pub(crate) fn push(&mut self, msg: impl Into<String>) {
+        if self.list.len() < MAX_DIAGNOSTICS.saturating_sub(1) {
+            self.list.push(truncate(&msg.into(), 512));
+        } else {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+
+    /// Moves the diagnostics into the report, with a last line counting dropped ones.
+    pub(crate) fn finish(mut self, report: &mut LogReport) {
+        if self.dropped > 0 {
+            self.list
+                .push(format!("{} more diagnostics not shown", self.dropped));
+        }
+        report.diagnostics = self.list;
+    }
+}
+
+/// Percent-decodes `%XX` sequences (and `+` as space when `plus` is set), lossy.
+pub(crate) fn percent_decode(s: &str, plus: bool) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            if let Some(v) = hex {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if plus && c == b'+' { b' ' } else { c });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One data row of an Exchange CSV log (`#Fields:`-headed, comma separated).
+pub(crate) struct Row<'a> {
+    /// 1-based line number.
+    pub(crate) line_no: u64,
+    /// The raw line.
+    pub(crate) line: &'a str,
+    /// Lowercased column names of the header in force (empty when none was seen).
+    pub(crate) header: &'a [String],
+    /// The row's fields.
+    pub(crate) rec: &'a [String],
+    /// The row's normalised time (`DateTime`/`date-time` column, else the first field).
+    pub(crate) time: Option<String>,
+}
+
+impl Row<'_> {
+    /// Value of a column by lowercase name.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        get(self.rec, col(self.header, name))
+    }
+}
+
+/// Walks the data rows of an Exchange CSV log, following every `#Fields:` header (a file may
+/// hold several, with different column orders), counting entries and recording coverage.
+pub(crate) fn for_each_csv_row(
+    bytes: &[u8],
+    report: &mut LogReport,
+    cov: &mut Coverage,
+    diags: &mut Diags,
+    mut f: impl FnMut(&Row<'_>),
+) {
+    let text = decode(bytes);
+    let mut header: Vec<String> = Vec::new();
+    for (line_no, line) in lines(&text) {
+        if line.starts_with('#') {
+            if let Some(h) = fields_header(line) {
+                header = h;
+            }
+            continue;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        report.entries = report.entries.saturating_add(1);
+        let rec = split_csv(line);
+        let time_col = col(&header, "datetime").or_else(|| col(&header, "date-time"));
+        let time = get(&rec, time_col)
+            .or_else(|| rec.first().map(String::as_str))
+            .and_then(norm_time);
+        match &time {
+            Some(t) => cov.see(t),
+            None => diags.push(format!("line {line_no}: no entry time")),
+        }
+        f(&Row {
+            line_no,
+            line,
+            header: &header,
+            rec: &rec,
+            time,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_commas() {
+        assert_eq!(
+            split_csv(r#"a,"b,c","say ""hi""",,"unterminated,x"#),
+            vec!["a", "b,c", r#"say "hi""#, "", "unterminated,x"]
+        );
+        assert_eq!(split_csv(""), vec![""]);
+        // A quote inside an unquoted field is kept literally.
+        assert_eq!(split_csv(r#"ab"c,d"#), vec![r#"ab"c"#, "d"]);
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(
+            fields_header("#Fields: DateTime,RequestId, UrlStem").unwrap(),
+            vec!["datetime", "requestid", "urlstem"]
+        );
+        assert_eq!(
+            fields_header("#Fields: date time c-ip").unwrap(),
+            vec!["date", "time", "c-ip"]
+        );
+        assert!(fields_header("#Software: x").is_none());
+        assert!(fields_header("#F").is_none());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(
+            norm_time("2021-03-03T05:03:58.123Z").as_deref(),
+            Some("2021-03-03T05:03:58.123Z")
+        );
+        assert_eq!(
+            norm_time("2019-09-03 10:13:36").as_deref(),
+            Some("2019-09-03T10:13:36Z")
+        );
+        assert_eq!(norm_time("2021-13-03T05:03:58Z"), None);
+        assert_eq!(norm_time("2021-03-03T05:03:58.Z"), None);
+        assert_eq!(norm_time("2021-03-03T05:03:58+02:00"), None);
+        assert_eq!(norm_time("garbage"), None);
+        assert_eq!(norm_time("2021-03-03T05:03:5é"), None);
+        let mut c = Coverage::default();
+        for t in [
+            "2021-03-03T05:03:58Z",
+            "2021-03-03T05:03:58.5Z",
+            "2021-03-03T05:03:57.999Z",
+        ] {
+            c.see(t);
+        }
+        let mut r = LogReport::default();
+        c.finish(&mut r);
+        assert_eq!(r.oldest.as_deref(), Some("2021-03-03T05:03:57.999Z"));
+        assert_eq!(r.newest.as_deref(), Some("2021-03-03T05:03:58.5Z"));
+    }
+
+    #[test]
+    fn decoding_and_truncation() {
+        assert_eq!(decode(b"\xEF\xBB\xBFab"), "ab");
+        assert_eq!(decode(&[0xFF, 0xFE, b'a', 0, b'b', 0, 1]), "ab");
+        assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(percent_decode("%3Cscript%3e+x%zz%", true), "<script> x%zz%");
+        let l: Vec<_> = lines("a\r\nb\n").collect();
+        assert_eq!(l, vec![(1, "a"), (2, "b"), (3, "")]);
+    }
+}

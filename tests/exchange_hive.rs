@@ -1,0 +1,103 @@
+//! The hand-written regf reader against a hive built by a tiny writer, cross-checked with
+//! hivex (`hivexget`, Debian package libhivex-bin) when it is installed.
+
+#[path = "support/regf_writer.rs"]
+mod regf_writer;
+
+use std::process::Command;
+
+use deadbox::exchange::{msi_install_paths, windows_path_to_volume_path, Hive};
+
+const V15: &str = r"D:\Exchange Server\V15\";
+const V14: &str = r"C:\Program Files\Microsoft\Exchange Server\V14\";
+
+#[test]
+fn reads_install_paths() {
+    let hive = regf_writer::exchange_software_hive(V15, V14);
+    assert_eq!(msi_install_paths(&hive).unwrap(), [V15, V14]);
+    assert_eq!(
+        windows_path_to_volume_path(V15),
+        (Some('D'), "/Exchange Server/V15".to_string())
+    );
+    let h = Hive::new(&hive).unwrap();
+    // Case-insensitive paths, either separator.
+    assert_eq!(
+        h.string_value("microsoft/EXCHANGESERVER/V15/setup", "msiinstallpath")
+            .unwrap()
+            .as_deref(),
+        Some(V15)
+    );
+    // Not strings, or absent.
+    assert_eq!(
+        h.string_value(r"Microsoft\ExchangeServer\v15\Setup", "MsiProductMajor")
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        h.string_value(r"Microsoft\ExchangeServer\v15\Setup", "Big")
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        h.string_value(r"Microsoft\ExchangeServer\v16\Setup", "MsiInstallPath")
+            .unwrap(),
+        None
+    );
+    assert_eq!(h.string_value(r"Classes\x", "y").unwrap(), None);
+}
+
+#[test]
+fn no_exchange_and_corrupt_hives() {
+    let mut w = regf_writer::RegfWriter::new();
+    let root = w.key("ROOT", true, &[], regf_writer::ListKind::Lf, &[], true);
+    assert!(msi_install_paths(&w.finish(root)).unwrap().is_empty());
+    assert!(msi_install_paths(b"").is_err());
+    assert!(msi_install_paths(b"regf").is_err());
+    let hive = regf_writer::exchange_software_hive(V15, V14);
+    // Every truncation and every single-byte corruption gives a value or an error, never a panic.
+    for n in (0..hive.len()).step_by(7) {
+        let _ = msi_install_paths(&hive[..n]);
+        let mut bad = hive.clone();
+        bad[n] ^= 0xFF;
+        let _ = msi_install_paths(&bad);
+    }
+}
+
+#[test]
+fn hivex_reads_the_test_hive_the_same() {
+    let available = Command::new("hivexget").arg("--help").output().is_ok();
+    if !available {
+        eprintln!("hivexget not installed (Debian libhivex-bin): cross-check skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("SOFTWARE");
+    std::fs::write(&path, regf_writer::exchange_software_hive(V15, V14)).unwrap();
+    for (key, want) in [
+        (r"\Microsoft\ExchangeServer\v15\Setup", V15),
+        (r"\Microsoft\ExchangeServer\V14\Setup", V14),
+    ] {
+        let out = Command::new("hivexget")
+            .arg(&path)
+            .arg(key)
+            .arg("MsiInstallPath")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "hivexget failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'),
+            want
+        );
+    }
+    let out = Command::new("hivexget")
+        .arg(&path)
+        .arg(r"\Microsoft\ExchangeServer\v15\Setup")
+        .arg("MsiProductMajor")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "15");
+}
