@@ -34,8 +34,9 @@ rule chopper_jscript_eval_obfuscated
         author = "deadbox"
     strings:
         // second argument of eval() built from escapes, concatenation or char codes
-        $esc_x = /eval\s*\([^;]{1,400},\s*["'][a-z]{0,5}\\x[0-9a-f]{2}/ nocase
-        $esc_u = /eval\s*\([^;]{1,400},\s*["'][a-z]{0,5}\\u00[0-9a-f]{2}/ nocase
+        // (\x75 or \u0075 style; written so that "eval" is the pattern's atom, not the
+        // escape, which is frequent in other text)
+        $esc = /eval\s*\([^;]{1,400},\s*["'][a-z]{0,5}\\[xu]0{0,2}[0-9a-f]{2}/ nocase
         $concat = /eval\s*\([^;]{1,400},\s*["'][a-z\\0-9]{1,24}["']\s*\+\s*["']/ nocase
         $charcode = /eval\s*\([^;]{1,400},\s*String\.fromCharCode\s*\(/ nocase
         // "unsafe" spelled with escapes anywhere near an eval
@@ -51,7 +52,7 @@ rule chopper_jscript_eval_obfuscated
         $ss5 = "System.Web.HttpContext" nocase
     condition:
         uint16(0) != 0x5A4D and any of ($ss*) and (
-            ($js and any of ($esc_x, $esc_u, $concat, $charcode)) or
+            ($js and any of ($esc, $concat, $charcode)) or
             ($eval and any of ($unsafe_x, $unsafe_u))
         )
 }
