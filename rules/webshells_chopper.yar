@@ -17,10 +17,10 @@ rule chopper_jscript_eval_unsafe
     strings:
         $unsafe = /eval\s*\([^;]{1,400},\s*["']unsafe["']\s*\)/
         $ss1 = /runat\s*=\s*["']?server/ nocase
-        $ss2 = /<%@\s{0,8}Page/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "<%eval" nocase
         $ss4 = "<% eval" nocase
-        $ss5 = "System.Web.HttpContext" nocase
+        $ss5 = "HttpContext" nocase
     condition:
         uint16(0) != 0x5A4D and $unsafe and any of ($ss*)
 }
@@ -34,8 +34,9 @@ rule chopper_jscript_eval_obfuscated
         author = "deadbox"
     strings:
         // second argument of eval() built from escapes, concatenation or char codes
-        $esc_x = /eval\s*\([^;]{1,400},\s*["'][a-z]{0,5}\\x[0-9a-f]{2}/ nocase
-        $esc_u = /eval\s*\([^;]{1,400},\s*["'][a-z]{0,5}\\u00[0-9a-f]{2}/ nocase
+        // (\x75 or \u0075 style; written so that "eval" is the pattern's atom, not the
+        // escape, which is frequent in other text)
+        $esc = /eval\s*\([^;]{1,400},\s*["'][a-z]{0,5}\\[xu]0{0,2}[0-9a-f]{2}/ nocase
         $concat = /eval\s*\([^;]{1,400},\s*["'][a-z\\0-9]{1,24}["']\s*\+\s*["']/ nocase
         $charcode = /eval\s*\([^;]{1,400},\s*String\.fromCharCode\s*\(/ nocase
         // "unsafe" spelled with escapes anywhere near an eval
@@ -45,13 +46,13 @@ rule chopper_jscript_eval_obfuscated
         // two-argument eval() is JScript.NET only: require the page to be JScript
         $js = /language\s*=\s*["']?jscript/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
-        $ss2 = /<%@\s{0,8}Page/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "<%eval" nocase
         $ss4 = "<% eval" nocase
-        $ss5 = "System.Web.HttpContext" nocase
+        $ss5 = "HttpContext" nocase
     condition:
         uint16(0) != 0x5A4D and any of ($ss*) and (
-            ($js and any of ($esc_x, $esc_u, $concat, $charcode)) or
+            ($js and any of ($esc, $concat, $charcode)) or
             ($eval and any of ($unsafe_x, $unsafe_u))
         )
 }
@@ -70,7 +71,7 @@ rule chopper_jscript_eval_request
         $js1 = /language\s*=\s*["']?jscript/ nocase
         $js2 = /language\s*=\s*["']?javascript["']?\s+runat/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
-        $ss2 = /<%@\s{0,8}Page/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
     condition:
         uint16(0) != 0x5A4D and any of ($eval_req*) and any of ($js*) and any of ($ss*)
 }
@@ -83,7 +84,7 @@ rule chopper_jscript_server_eval
         category = "webshell"
         author = "deadbox"
     strings:
-        $page = /<%@\s{0,8}Page[^>]{0,200}Language\s*=\s*["']?JScript/ nocase
+        $page = /<%@\s{0,8}(Page|WebHandler|WebService|Control)[^>]{0,200}Language\s*=\s*["']?JScript/ nocase
         $block1 = /<script[^>]{0,100}language\s*=\s*["']?JScript["']?[^>]{0,100}runat\s*=\s*["']?server/ nocase
         $block2 = /<script[^>]{0,100}runat\s*=\s*["']?server["']?[^>]{0,100}language\s*=\s*["']?JScript/ nocase
         $eval = /[^A-Za-z0-9_.]eval\s*\(/
@@ -149,7 +150,7 @@ rule oab_vdir_script_in_url
         author = "deadbox"
     strings:
         // the script tag sits inside the URL value itself (http://f/<script ... runat="server">)
-        $url_script = /(External|Internal)Url[^\r\n<]{0,60}[a-z]{2,8}:\/\/[^\s"'<>]{0,200}<script[^>\r\n]{0,200}runat/ nocase
+        $url_script = /(External|Internal)Url[^\r\n<]{0,60}[a-z]{2,8}:\/\/[^\s"'<>]{0,200}<script[^>\r\n]{0,200}runat/ nocase ascii wide
     condition:
         uint16(0) != 0x5A4D and any of them
 }

@@ -434,3 +434,20 @@ fn compiled_chopper_page_detected() {
     runtime.extend_from_slice(&utf16("unsafe"));
     assert!(scan(&rules, &runtime).is_empty());
 }
+
+/// A settings dump saved as UTF-16LE (with BOM) is still recognised.
+#[test]
+fn oab_vdir_dump_in_utf16_detected() {
+    let (rules, _) = compile();
+    let text =
+        std::fs::read_to_string(data_dir("positive").join("oab_vdir__externalurl_script.txt"))
+            .expect("read");
+    let mut data = vec![0xFF, 0xFE];
+    data.extend_from_slice(&utf16(&text));
+    let hits = scan(&rules, &data);
+    assert!(
+        hits.iter()
+            .any(|h| h.category == "oab_vdir" && h.severity == "critical"),
+        "{hits:?}"
+    );
+}
