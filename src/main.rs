@@ -129,9 +129,20 @@ struct ScanArgs {
     /// Largest stream read at all, in bytes.
     #[arg(long, default_value_t = 64 << 30)]
     max_read: u64,
+    /// Skip the ProxyLogon assessment (Exchange logs, web-shell ranking, dumps, archives).
+    #[arg(long)]
+    no_exchange: bool,
+    /// Run only these checks (`exchange`: only the assessment's findings).
+    #[arg(long, value_enum)]
+    only: Option<Only>,
     /// No progress bar.
     #[arg(short, long)]
     quiet: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+enum Only {
+    Exchange,
 }
 
 #[derive(Args, Clone, Copy)]
@@ -730,6 +741,8 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         .max_in_memory(a.max_in_memory)
         .max_read(a.max_read)
         .volumes(a.vol.into())
+        .exchange(!a.no_exchange)
+        .only_exchange(a.only == Some(Only::Exchange))
         .progress(!a.quiet);
     if let Some(n) = a.threads {
         b = b.threads(n);

@@ -10,6 +10,7 @@
 //!
 //! Several rules matching one stream give one `yara_match` finding per rule.
 
+mod assess;
 mod rules;
 mod select;
 mod sink;
@@ -57,6 +58,8 @@ pub struct ScanBuilder {
     max_read: u64,
     volumes: VolumeSelect,
     progress: bool,
+    exchange: bool,
+    only_exchange: bool,
 }
 
 impl Default for ScanBuilder {
@@ -76,6 +79,8 @@ impl Default for ScanBuilder {
             max_read: 64 << 30,
             volumes: VolumeSelect::default(),
             progress: false,
+            exchange: true,
+            only_exchange: false,
         }
     }
 }
@@ -140,6 +145,21 @@ impl ScanBuilder {
     /// Which volumes of an image to scan.
     pub fn volumes(mut self, v: VolumeSelect) -> Self {
         self.volumes = v;
+        self
+    }
+    /// Run the ProxyLogon assessment (default yes): Exchange install discovery, log checks,
+    /// one ranked `web_shell` finding per web script, LSASS dumps, staged archives, timestomping.
+    pub fn exchange(mut self, yes: bool) -> Self {
+        self.exchange = yes;
+        self
+    }
+    /// Report only the assessment's findings (no plain `yara_match`/`ioc_hash` on streams the
+    /// assessment did not turn into a finding of its own).
+    pub fn only_exchange(mut self, yes: bool) -> Self {
+        self.only_exchange = yes;
+        if yes {
+            self.exchange = true;
+        }
         self
     }
     /// Show a progress bar on stderr (only drawn when stderr is a terminal).
@@ -320,7 +340,8 @@ impl Scan {
                     jobs.push(Job::Loose { path: p, size });
                 }
             }
-            self.process(&evidence_name, jobs, sink, &mut summary);
+            let ctx = assess::VolumeContext::default();
+            self.process(&evidence_name, jobs, &ctx, sink, &mut summary);
             sink.finish();
             return Ok(summary);
         }
@@ -335,7 +356,8 @@ impl Scan {
                     path: target.to_path_buf(),
                     size: ev.len(),
                 }];
-                self.process(&evidence_name, jobs, sink, &mut summary);
+                let ctx = assess::VolumeContext::default();
+                self.process(&evidence_name, jobs, &ctx, sink, &mut summary);
                 sink.finish();
                 return Ok(summary);
             }
@@ -395,6 +417,21 @@ impl Scan {
                     return Ok(summary);
                 }
             }
+            let mut ctx = assess::VolumeContext {
+                installs: Vec::new(),
+                baseline: !self.known_good.is_empty(),
+            };
+            if self.cfg.exchange {
+                let (installs, found) = assess::discover(vol, &listing, &evidence_name, self.cfg.max_in_memory);
+                ctx.installs = installs;
+                for f in found {
+                    summary.add(&f);
+                    if !sink.finding(f) {
+                        summary.stopped = true;
+                        return Ok(summary);
+                    }
+                }
+            }
             let mut jobs = Vec::new();
             for item in listing.items() {
                 let Some(stream) = item.stream else { continue };
@@ -420,9 +457,19 @@ impl Scan {
                     });
                 }
             }
-            self.process(&evidence_name, jobs, sink, &mut summary);
+            self.process(&evidence_name, jobs, &ctx, sink, &mut summary);
             if summary.stopped {
                 break;
+            }
+            if self.cfg.exchange {
+                let logs = self.in_pool(|| assess::check_logs(vol, &listing, &ctx, &evidence_name, self.cfg.max_in_memory));
+                for f in logs {
+                    summary.add(&f);
+                    if !sink.finding(f) {
+                        summary.stopped = true;
+                        return Ok(summary);
+                    }
+                }
             }
         }
         sink.finish();
@@ -433,6 +480,7 @@ impl Scan {
         &self,
         evidence: &str,
         jobs: Vec<Job<'_>>,
+        ctx: &assess::VolumeContext,
         sink: &mut dyn FindingSink,
         summary: &mut Summary,
     ) {
@@ -452,7 +500,7 @@ impl Scan {
                             buf: Vec::new(),
                         },
                         |w, job| {
-                            let (f, kg) = self.scan_job(evidence, job, w);
+                            let (f, kg) = self.scan_job(evidence, job, w, ctx);
                             if kg {
                                 known_good.fetch_add(1, Ordering::Relaxed);
                             }
@@ -507,7 +555,13 @@ impl Scan {
     }
 
     /// Hashes and scans one stream; returns its findings and whether it is known-good.
-    fn scan_job(&self, evidence: &str, job: &Job<'_>, w: &mut Worker<'_>) -> (Vec<Finding>, bool) {
+    fn scan_job(
+        &self,
+        evidence: &str,
+        job: &Job<'_>,
+        w: &mut Worker<'_>,
+        ctx: &assess::VolumeContext,
+    ) -> (Vec<Finding>, bool) {
         let (location, mut facts, display_path) = describe(evidence, job);
         let mut out = Vec::new();
         let mut set = self.cfg.hashes;
@@ -624,6 +678,12 @@ impl Scan {
                     self.cfg.max_in_memory
                 ),
             )),
+        }
+        if self.cfg.exchange {
+            assess::assess_stream(ctx, job, data, &mut out, &location, &facts);
+        }
+        if self.cfg.only_exchange {
+            out.retain(|f| !matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash));
         }
         (out, false)
     }

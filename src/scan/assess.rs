@@ -1,0 +1,435 @@
+//! The ProxyLogon compromise assessment, wired into the scan: where Exchange is installed,
+//! one ranked `web_shell` finding per web script from all its signals, LSASS dumps, staged
+//! archives, timestomping, and the log checks of [`crate::exchange`].
+//!
+//! The analysis itself is in [`crate::exchange`] (pure functions over bytes); this module
+//! decides what to read on a volume and turns results into findings with provenance.
+
+use super::{diagnostic, Job};
+use crate::exchange::{self, LogKind, LogReport};
+use crate::finding::{FileFacts, Finding, FindingKind, Location, Severity};
+use crate::ntfs::{Listing, NtfsVolume};
+use rayon::prelude::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Largest log (or hive) read whole for the assessment.
+const MAX_LOG_BYTES: u64 = 1 << 30;
+
+/// What the assessment knows about a volume before its streams are scanned.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct VolumeContext {
+    /// Exchange install folders (volume paths, no trailing `/`).
+    pub installs: Vec<String>,
+    /// Whether a known-good baseline was given (so "not in baseline" means something).
+    pub baseline: bool,
+}
+
+fn lower_components(p: &str) -> Vec<String> {
+    p.split(['/', '\\']).filter(|c| !c.is_empty()).map(|c| c.to_lowercase()).collect()
+}
+
+fn under(path: &str, dir: &str) -> bool {
+    let p = lower_components(path);
+    let d = lower_components(dir);
+    p.len() > d.len() && p[..d.len()] == d[..]
+}
+
+/// Finds the Exchange install folders of a volume: `MsiInstallPath` in the SOFTWARE hive,
+/// else the default folders that exist. Returns the folders and an `exchange_install` finding
+/// (or none when there is no install).
+pub(crate) fn discover(vol: &NtfsVolume, listing: &Listing, evidence: &str, max_in_memory: u64) -> (Vec<String>, Vec<Finding>) {
+    let mut out = Vec::new();
+    let loc = |path: &str, entry: Option<u64>, seq: Option<u16>, deleted: bool| Location {
+        evidence: evidence.to_string(),
+        partition: vol.partition(),
+        volume_offset: Some(vol.offset()),
+        path: path.to_string(),
+        stream: None,
+        mft_entry: entry,
+        mft_sequence: seq,
+        deleted,
+        line: None,
+        record_id: None,
+    };
+    let mut installs: Vec<String> = Vec::new();
+    let mut source = String::new();
+    let hive = listing.items().filter(|i| {
+        i.stream.is_some_and(|s| s.name.is_none()) && i.path().eq_ignore_ascii_case("/Windows/System32/config/SOFTWARE")
+    });
+    // Live hive first, then deleted copies.
+    let mut hives: Vec<_> = hive.collect();
+    hives.sort_by_key(|i| i.file.deleted);
+    if let Some(item) = hives.first() {
+        let s = item.stream.expect("filtered on stream");
+        let mut buf = Vec::new();
+        match vol.read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES)) {
+            Ok(bytes) => match exchange::msi_install_paths(bytes) {
+                Ok(paths) => {
+                    for p in paths {
+                        let (_, vp) = exchange::windows_path_to_volume_path(&p);
+                        if !vp.is_empty() && vp != "/" && !installs.iter().any(|x| x.eq_ignore_ascii_case(&vp)) {
+                            installs.push(vp);
+                        }
+                    }
+                    if !installs.is_empty() {
+                        source = format!("MsiInstallPath in {}", item.path());
+                    }
+                }
+                Err(e) => out.push(diagnostic(
+                    loc(item.path(), Some(item.file.entry), Some(item.file.sequence), item.file.deleted),
+                    None,
+                    &format!("SOFTWARE hive unreadable: {e}"),
+                )),
+            },
+            Err(e) => out.push(diagnostic(
+                loc(item.path(), Some(item.file.entry), Some(item.file.sequence), item.file.deleted),
+                None,
+                &format!("SOFTWARE hive unreadable: {e}"),
+            )),
+        }
+    }
+    if installs.is_empty() {
+        for d in exchange::default_install_dirs() {
+            let exists = listing.items().any(|i| i.is_dir_row && !i.file.deleted && i.path().eq_ignore_ascii_case(d));
+            if exists {
+                installs.push(d.to_string());
+            }
+        }
+        if !installs.is_empty() {
+            source = "default install folder present".into();
+        }
+    }
+    if !installs.is_empty() {
+        out.push(Finding {
+            kind: FindingKind::ExchangeInstall,
+            severity: Severity::Info,
+            title: format!("Exchange install found at {} ({source})", installs.join(", ")),
+            location: loc(&installs[0], None, None, false),
+            file: None,
+            cve: Vec::new(),
+            rule: None,
+            quote: None,
+            detail: json!({ "installs": installs, "source": source }),
+        });
+    }
+    (installs, out)
+}
+
+fn add_detail(f: &mut Finding, key: &str, v: Value) {
+    if !f.detail.is_object() {
+        f.detail = json!({});
+    }
+    if let Some(o) = f.detail.as_object_mut() {
+        o.insert(key.to_string(), v);
+    }
+}
+
+/// Turns the plain findings of one NTFS stream (`out`: YARA, IOC) into the assessment's view:
+/// one ranked `web_shell` finding for a web script, `lsass_dump`, `staged_archive`,
+/// `timestomp`; and adds the timestomp reasons to every finding about the file.
+pub(crate) fn assess_stream(ctx: &VolumeContext, job: &Job<'_>, data: Option<&[u8]>, out: &mut Vec<Finding>, location: &Location, facts: &FileFacts) {
+    let (path, stream_name, times) = match job {
+        Job::Ntfs { path, stream, file, name, .. } => (
+            path.to_string(),
+            stream.name.clone(),
+            match (file.si, name) {
+                (Some(si), Some(n)) => Some((si.times, n.times)),
+                _ => None,
+            },
+        ),
+        Job::Loose { path, .. } => (path.display().to_string(), None, None),
+    };
+    let ntfs = matches!(job, Job::Ntfs { .. });
+    let stomp = times.map(|(si, fnt)| exchange::timestomp_reasons(&si, &fnt)).unwrap_or_default();
+    let leaf = match &stream_name {
+        Some(s) => s.clone(),
+        None => path.rsplit('/').next().unwrap_or("").to_string(),
+    };
+    let web = exchange::is_web_script(&path) || stream_name.as_deref().is_some_and(exchange::is_web_script);
+
+    // LSASS dumps by content (wherever, however named), and by name.
+    if let Some(d) = data {
+        let lsass_content = exchange::is_lsass_dump(d);
+        let minidump = exchange::is_minidump(d);
+        let by_name = exchange::lsass_name(&path);
+        if lsass_content || (by_name && ntfs) {
+            let rules: Vec<String> = out.iter().filter_map(|f| f.rule.as_ref().map(|r| format!("{}:{}", r.namespace, r.name))).collect();
+            let modules = if minidump { exchange::minidump_modules(d).unwrap_or_default() } else { Vec::new() };
+            let (severity, title) = if lsass_content {
+                (Severity::Critical, "LSASS process dump (minidump with lsass.exe module): credential theft".to_string())
+            } else if minidump {
+                (Severity::High, "minidump named like an LSASS dump".to_string())
+            } else {
+                (Severity::Medium, "file named like an LSASS dump".to_string())
+            };
+            out.retain(|f| f.kind != FindingKind::YaraMatch || !f.rule.as_ref().is_some_and(|r| r.meta.get("category").and_then(Value::as_str) == Some("lsass_dump")));
+            out.push(Finding {
+                kind: FindingKind::LsassDump,
+                severity,
+                title,
+                location: location.clone(),
+                file: Some(facts.clone()),
+                cve: Vec::new(),
+                rule: None,
+                quote: None,
+                detail: json!({
+                    "by_content": lsass_content,
+                    "by_name": by_name,
+                    "modules": modules.iter().take(32).collect::<Vec<_>>(),
+                    "rules": rules,
+                }),
+            });
+        }
+        // Archives staged in ProgramData.
+        if ntfs {
+            if let Some(kind) = exchange::archive_kind(d) {
+                let comps = lower_components(&path);
+                if comps.first().map(String::as_str) == Some("programdata") {
+                    let members = if kind == "zip" { exchange::zip_members(d).ok() } else { None };
+                    let suspicious_member = members.as_ref().is_some_and(|m| {
+                        m.iter().any(|n| {
+                            let n = n.to_lowercase();
+                            n.contains("lsass") || n.ends_with(".dmp") || n.ends_with(".pst") || n.ends_with(".ost") || n.ends_with(".ntds") || n.contains("ntds.dit")
+                        })
+                    });
+                    let root = comps.len() == 2;
+                    let severity = if suspicious_member {
+                        Severity::High
+                    } else if root {
+                        Severity::Medium
+                    } else {
+                        Severity::Low
+                    };
+                    out.push(Finding {
+                        kind: FindingKind::StagedArchive,
+                        severity,
+                        title: format!(
+                            "{kind} archive in ProgramData{}",
+                            if suspicious_member { " holding a dump or mailbox export" } else if root { " (root: staging location)" } else { "" }
+                        ),
+                        location: location.clone(),
+                        file: Some(facts.clone()),
+                        cve: Vec::new(),
+                        rule: None,
+                        quote: None,
+                        detail: json!({ "format": kind, "members": members.map(|m| m.into_iter().take(200).collect::<Vec<_>>()) }),
+                    });
+                }
+            }
+        }
+    }
+
+    if web && ntfs {
+        let drop = exchange::drop_folder(&path, &ctx.installs);
+        let campaign = exchange::campaign_name(&path).or_else(|| stream_name.as_deref().and_then(exchange::campaign_name));
+        let in_install = ctx.installs.iter().any(|i| under(&path, i));
+        // Known-good streams never reach here; with a baseline, the rest under the install
+        // folder are not product files.
+        let not_product = ctx.baseline && in_install;
+        let content: Vec<&Finding> = out
+            .iter()
+            .filter(|f| matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash) && f.severity >= Severity::Medium)
+            .collect();
+        let yara: Vec<String> = content.iter().filter_map(|f| f.rule.as_ref().map(|r| format!("{}:{}", r.namespace, r.name))).collect();
+        let ioc = content.iter().any(|f| f.kind == FindingKind::IocHash);
+        let mut signals: Vec<String> = Vec::new();
+        if !yara.is_empty() {
+            signals.push(format!("YARA: {}", yara.join(", ")));
+        }
+        if ioc {
+            signals.push("hash on IOC list".into());
+        }
+        if let Some(d) = drop {
+            signals.push(format!("in web-shell drop folder {d}"));
+        }
+        if let Some(c) = campaign {
+            signals.push(format!("campaign name ({c})"));
+        }
+        if not_product {
+            signals.push("not in the known-good baseline".into());
+        }
+        if stream_name.is_some() {
+            signals.push("hidden in an alternate data stream".into());
+        }
+        if !stomp.is_empty() {
+            signals.push("timestomped".into());
+        }
+        let has_content = !content.is_empty();
+        let aspnet = drop.is_some_and(|d| d.starts_with("aspnet_client") || d.starts_with("Temporary"));
+        let location_signal = drop.is_some() || campaign.is_some() || not_product || stream_name.is_some();
+        let severity = if has_content && location_signal {
+            Some(Severity::Critical)
+        } else if has_content {
+            Some(Severity::High)
+        } else if (drop.is_some() && campaign.is_some()) || (aspnet && !stomp.is_empty()) {
+            Some(Severity::High)
+        } else if aspnet || campaign.is_some() || not_product || (drop.is_some() && !stomp.is_empty()) {
+            Some(Severity::Medium)
+        } else if drop.is_some() {
+            Some(Severity::Low)
+        } else {
+            None
+        };
+        if let Some(severity) = severity {
+            let first_rule = out.iter().find(|f| f.kind == FindingKind::YaraMatch && f.severity >= Severity::Medium).and_then(|f| f.rule.clone());
+            let ioc_detail = out.iter().find(|f| f.kind == FindingKind::IocHash).map(|f| f.detail.clone());
+            if has_content {
+                out.retain(|f| !(matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash) && f.severity >= Severity::Medium));
+            }
+            out.push(Finding {
+                kind: FindingKind::WebShell,
+                severity,
+                title: format!("web shell {}: {}", if has_content { "(content)" } else { "suspected" }, signals.join("; ")),
+                location: location.clone(),
+                file: Some(facts.clone()),
+                cve: if drop.is_some() { vec!["CVE-2021-26855".into(), "CVE-2021-27065".into()] } else { Vec::new() },
+                rule: first_rule,
+                quote: None,
+                detail: json!({
+                    "signals": signals,
+                    "rules": yara,
+                    "ioc": ioc_detail,
+                    "drop_folder": drop,
+                    "campaign_name": campaign,
+                    "not_product": not_product,
+                    "alternate_stream": stream_name,
+                    "leaf": leaf,
+                }),
+            });
+        }
+        if drop.is_some() && !stomp.is_empty() {
+            out.push(Finding {
+                kind: FindingKind::Timestomp,
+                severity: Severity::Medium,
+                title: format!("timestomped web script in drop folder: {}", stomp.join("; ")),
+                location: location.clone(),
+                file: Some(facts.clone()),
+                cve: Vec::new(),
+                rule: None,
+                quote: None,
+                detail: json!({ "reasons": stomp }),
+            });
+        }
+    }
+    if !stomp.is_empty() {
+        for f in out.iter_mut().filter(|f| f.kind != FindingKind::Diagnostic) {
+            add_detail(f, "timestomp", json!(stomp));
+        }
+    }
+}
+
+/// Runs the log checks on every log of the volume (deleted logs included): traces as findings
+/// pointing at the log and line, per-log diagnostics, and one `log_coverage` finding per folder.
+pub(crate) fn check_logs(vol: &NtfsVolume, listing: &Listing, ctx: &VolumeContext, evidence: &str, max_in_memory: u64) -> Vec<Finding> {
+    let logs: Vec<_> = listing
+        .items()
+        .filter_map(|i| {
+            let s = i.stream?;
+            if s.name.is_some() || i.is_dir_row {
+                return None;
+            }
+            exchange::classify_log(i.path(), &ctx.installs).map(|k| (i, s, k))
+        })
+        .collect();
+    let results: Vec<(Vec<Finding>, Option<(String, LogKind, LogReport)>)> = logs
+        .par_iter()
+        .map(|(item, s, kind)| {
+            let location = Location {
+                evidence: evidence.to_string(),
+                partition: vol.partition(),
+                volume_offset: Some(vol.offset()),
+                path: item.path().to_string(),
+                stream: None,
+                mft_entry: Some(item.file.entry),
+                mft_sequence: Some(item.file.sequence),
+                deleted: item.file.deleted,
+                line: None,
+                record_id: None,
+            };
+            let facts = FileFacts {
+                size: s.size,
+                si: item.file.si.map(|x| crate::rows::times(&x.times)),
+                fn_: item.name.map(|n| crate::rows::times(&n.times)),
+                ..FileFacts::default()
+            };
+            let mut buf = Vec::new();
+            let bytes = match vol.read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES)) {
+                Ok(b) => b,
+                Err(e) => return (vec![diagnostic(location, Some(facts), &format!("log unreadable: {e}"))], None),
+            };
+            let report = exchange::check_log(kind, bytes);
+            let mut out: Vec<Finding> = report
+                .traces
+                .iter()
+                .cloned()
+                .map(|t| {
+                    let mut f = t.into_finding(location.clone(), Some(facts.clone()));
+                    add_detail(&mut f, "log", json!(format!("{kind:?}")));
+                    f
+                })
+                .collect();
+            if !report.diagnostics.is_empty() {
+                let mut d = diagnostic(
+                    location.clone(),
+                    Some(facts.clone()),
+                    &format!("{} problem(s) reading this log: {}", report.diagnostics.len(), report.diagnostics[0]),
+                );
+                d.detail = json!({ "diagnostics": report.diagnostics });
+                out.push(d);
+            }
+            (out, Some((item.path().to_string(), kind.clone(), report)))
+        })
+        .collect();
+    let mut out = Vec::new();
+    // folder -> (kind, oldest, newest, entries, files, deleted files)
+    let mut cover: BTreeMap<String, (String, Option<String>, Option<String>, u64, u64)> = BTreeMap::new();
+    for (f, rep) in results {
+        out.extend(f);
+        if let Some((path, kind, r)) = rep {
+            let folder = path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+            let e = cover.entry(folder).or_insert_with(|| (format!("{kind:?}"), None, None, 0, 0));
+            if let Some(o) = r.oldest {
+                if e.1.as_ref().is_none_or(|x| o < *x) {
+                    e.1 = Some(o);
+                }
+            }
+            if let Some(n) = r.newest {
+                if e.2.as_ref().is_none_or(|x| n > *x) {
+                    e.2 = Some(n);
+                }
+            }
+            e.3 += r.entries;
+            e.4 += 1;
+        }
+    }
+    for (folder, (kind, oldest, newest, entries, files)) in cover {
+        out.push(Finding {
+            kind: FindingKind::LogCoverage,
+            severity: Severity::Info,
+            title: format!(
+                "{folder}: {files} log file(s), {entries} entries, from {} to {}",
+                oldest.as_deref().unwrap_or("?"),
+                newest.as_deref().unwrap_or("?")
+            ),
+            location: Location {
+                evidence: evidence.to_string(),
+                partition: vol.partition(),
+                volume_offset: Some(vol.offset()),
+                path: folder.clone(),
+                stream: None,
+                mft_entry: None,
+                mft_sequence: None,
+                deleted: false,
+                line: None,
+                record_id: None,
+            },
+            file: None,
+            cve: Vec::new(),
+            rule: None,
+            quote: None,
+            detail: json!({ "log": kind, "oldest": oldest, "newest": newest, "entries": entries, "files": files }),
+        });
+    }
+    out
+}
