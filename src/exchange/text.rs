@@ -267,7 +267,7 @@ impl Diags {
 
 /// Percent-decodes `%XX` sequences (and `+` as space when `plus` is set), lossy.
 pub(crate) fn percent_decode(s: &str, plus: bool) -> String {
-    if !s.contains('%') && !(plus && s.contains('+')) {
+    if !(s.contains('%') || plus && s.contains('+')) {
         return s.to_string();
     }
     let b = s.as_bytes();
@@ -436,6 +436,38 @@ mod tests {
         c.finish(&mut r);
         assert_eq!(r.oldest.as_deref(), Some("2021-03-03T05:03:57.999Z"));
         assert_eq!(r.newest.as_deref(), Some("2021-03-03T05:03:58.5Z"));
+    }
+
+    #[test]
+    fn csv_walk_fast_path_keeps_coverage() {
+        let log = "#Fields: DateTime,Msg\n2021-03-03T01:00:00Z,x\n\"2021-03-03T00:00:00Z\",y\n\
+            #Fields: Msg,DateTime\nhello,2021-03-04T00:00:00Z\nNEEDLE,2021-03-02T00:00:00Z\nno time\n";
+        let (mut r, mut c, mut d) = (LogReport::default(), Coverage::default(), Diags::default());
+        let mut seen = Vec::new();
+        for_each_csv_row(log.as_bytes(), "needle", &mut r, &mut c, &mut d, |row| {
+            seen.push((
+                row.line_no,
+                row.get("msg").map(str::to_string),
+                row.time.clone(),
+            ));
+        });
+        c.finish(&mut r);
+        d.finish(&mut r);
+        assert_eq!(r.entries, 5);
+        assert_eq!(
+            seen,
+            vec![(
+                6,
+                Some("NEEDLE".into()),
+                Some("2021-03-02T00:00:00Z".into())
+            )]
+        );
+        assert_eq!(r.oldest.as_deref(), Some("2021-03-02T00:00:00Z"));
+        assert_eq!(r.newest.as_deref(), Some("2021-03-04T00:00:00Z"));
+        assert_eq!(r.diagnostics, ["line 7: no entry time"]);
+        assert!(contains_ci("xxServerInfo~a", "serverinfo~"));
+        assert!(!contains_ci("serverinf", "serverinfo~"));
+        assert!(contains_ci("é", ""));
     }
 
     #[test]
