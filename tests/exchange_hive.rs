@@ -101,3 +101,35 @@ fn hivex_reads_the_test_hive_the_same() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "15");
 }
+
+/// An `ri` list whose entries all point at one big `lf` list: the lookup is bounded by the
+/// key's subkey count instead of multiplying the lists into a huge allocation.
+#[test]
+fn ri_amplification_is_bounded() {
+    use regf_writer::{ListKind, RegfWriter};
+    let mut w = RegfWriter::new();
+    let leaf = w.key("Leaf", true, &[], ListKind::Lf, &[], false);
+    let kids: Vec<(u32, &str)> = (0..2000).map(|_| (leaf, "Leaf")).collect();
+    let big = w.key("Big", true, &kids, ListKind::Lf, &[], false);
+    let root = w.key("ROOT", true, &[(big, "Big")], ListKind::Lf, &[], true);
+    let mut hive = w.finish(root);
+    // Find Big's lf list and build an ri with 4000 pointers to it, then point Big at the ri.
+    let h = Hive::new(&hive).unwrap();
+    assert_eq!(h.string_value("Big/Leaf", "x").unwrap(), None);
+    let big_abs = 4096 + big as usize + 4;
+    let lf = u32::from_le_bytes(hive[big_abs + 28..big_abs + 32].try_into().unwrap());
+    let mut ri = b"ri".to_vec();
+    ri.extend_from_slice(&4000u16.to_le_bytes());
+    for _ in 0..4000 {
+        ri.extend_from_slice(&lf.to_le_bytes());
+    }
+    // Append a new hbin-less cell region at the end (cells are addressed by offset only).
+    let ri_off = (hive.len() - 4096) as u32;
+    let size = (4 + ri.len()).div_ceil(8) * 8;
+    hive.extend_from_slice(&(-(size as i32)).to_le_bytes());
+    hive.extend_from_slice(&ri);
+    hive.resize(4096 + ri_off as usize + size, 0);
+    hive[big_abs + 28..big_abs + 32].copy_from_slice(&ri_off.to_le_bytes());
+    let h = Hive::new(&hive).unwrap();
+    assert!(h.string_value("Big/Nothing", "x").is_err());
+}

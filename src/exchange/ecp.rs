@@ -122,49 +122,56 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
     let mut cov = Coverage::default();
     let mut diags = Diags::default();
     let mut groups = Grouper::default();
-    for_each_csv_row(bytes, &mut report, &mut cov, &mut diags, |row| {
-        // Search field by field (CSV unquoted), then the raw line.
-        let hit = row
-            .rec
-            .iter()
-            .map(String::as_str)
-            .chain(std::iter::once(row.line))
-            .find_map(|f| {
-                let (cmd, end) = vdir_cmdlet(f)?;
-                let (param, value) = url_param_with_tag(f, end)?;
-                Some((cmd.to_string(), param, value))
-            });
-        let Some((cmd, param, value)) = hit else {
-            return;
-        };
-        let time = row.time.clone();
-        let key = format!("{}\u{1}{}", cmd.to_ascii_lowercase(), value);
-        groups.push(
-            key,
-            Some(row.line_no),
-            None,
-            Severity::Critical,
-            time.as_deref(),
-            || Trace {
-                kind: FindingKind::ProxylogonVdirWrite,
-                severity: Severity::Critical,
-                cve: vec!["CVE-2021-27065".into()],
-                title: format!("CVE-2021-27065: {cmd} sets {param} to a script"),
-                line: Some(row.line_no),
-                record_id: None,
-                quote: quote(row.line),
-                detail: json!({
-                    "log": "ECP Server",
-                    "time": time,
-                    "cmdlet": cmd,
-                    "parameter": param,
-                    "value": value,
-                    "client_ip": row.get("clientipaddress").or_else(|| row.get("client-ip")),
-                    "user": row.get("authenticateduser").or_else(|| row.get("user")),
-                }),
-            },
-        );
-    });
+    for_each_csv_row(
+        bytes,
+        "virtualdirectory",
+        &mut report,
+        &mut cov,
+        &mut diags,
+        |row| {
+            // Search field by field (CSV unquoted), then the raw line.
+            let hit = row
+                .rec
+                .iter()
+                .map(String::as_str)
+                .chain(std::iter::once(row.line))
+                .find_map(|f| {
+                    let (cmd, end) = vdir_cmdlet(f)?;
+                    let (param, value) = url_param_with_tag(f, end)?;
+                    Some((cmd.to_string(), param, value))
+                });
+            let Some((cmd, param, value)) = hit else {
+                return;
+            };
+            let time = row.time.clone();
+            let key = format!("{}\u{1}{}", cmd.to_ascii_lowercase(), value);
+            groups.push(
+                key,
+                Some(row.line_no),
+                None,
+                Severity::Critical,
+                time.as_deref(),
+                || Trace {
+                    kind: FindingKind::ProxylogonVdirWrite,
+                    severity: Severity::Critical,
+                    cve: vec!["CVE-2021-27065".into()],
+                    title: format!("CVE-2021-27065: {cmd} sets {param} to a script"),
+                    line: Some(row.line_no),
+                    record_id: None,
+                    quote: quote(row.line),
+                    detail: json!({
+                        "log": "ECP Server",
+                        "time": time,
+                        "cmdlet": cmd,
+                        "parameter": param,
+                        "value": value,
+                        "client_ip": row.get("clientipaddress").or_else(|| row.get("client-ip")),
+                        "user": row.get("authenticateduser").or_else(|| row.get("user")),
+                    }),
+                },
+            );
+        },
+    );
     groups.finish(&mut report, &mut diags);
     cov.finish(&mut report);
     diags.finish(&mut report);

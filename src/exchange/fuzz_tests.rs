@@ -160,7 +160,15 @@ fn mutated_evtx_never_panics() {
     let real = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/corpus/evtx/MSExchange_Management_wec.evtx");
     let Ok(seed) = std::fs::read(&real) else {
-        eprintln!("corpus EVTX missing: mutating a bare header only");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "corpus file {} missing under CI=true",
+            real.display()
+        );
+        eprintln!(
+            "corpus EVTX {} missing: mutating a bare header only",
+            real.display()
+        );
         let mut header = b"ElfFile\0".to_vec();
         header.resize(4096 + 65536, 0);
         return run_evtx(&header);

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::text::{time_key, Diags};
+use super::text::{cmp_time, Diags};
 use super::{LogReport, Trace, MAX_GROUP_LINES, MAX_TRACES};
 
 struct Group {
@@ -45,19 +45,17 @@ impl Grouper {
                 if let Some(t) = time {
                     if g.first_seen
                         .as_deref()
-                        .is_none_or(|f| time_key(t) < time_key(f))
+                        .is_none_or(|f| cmp_time(t, f).is_lt())
                     {
                         g.first_seen = Some(t.to_string());
                     }
                     if g.last_seen
                         .as_deref()
-                        .is_none_or(|l| time_key(t) > time_key(l))
+                        .is_none_or(|l| cmp_time(t, l).is_gt())
                     {
                         g.last_seen = Some(t.to_string());
                     }
                 }
-                // Line/record of the new entry is only known to the caller's trace; callers
-                // pass it through `add_position`.
             }
             return;
         }

@@ -59,71 +59,78 @@ pub(crate) fn check(protocol: &str, bytes: &[u8]) -> LogReport {
     let mut groups = Grouper::default();
     let is_ecp = protocol.eq_ignore_ascii_case("ecp");
     let mut warned_header = false;
-    for_each_csv_row(bytes, &mut report, &mut cov, &mut diags, |row| {
-        if col(row.header, "anchormailbox").is_none() {
-            warned_header = true;
-            return;
-        }
-        let Some(anchor) = row.get("anchormailbox") else {
-            return;
-        };
-        let status = row.get("httpstatus");
-        let Some(what) = classify_anchor(anchor, is_ecp, status) else {
-            return;
-        };
-        let client = row.get("clientipaddress").unwrap_or("");
-        let target = row.get("targetserver").unwrap_or("");
-        let url = row.get("urlstem").unwrap_or("");
-        let (kind, severity, cve, label) = match what {
-            Anchor::Ssrf => (
-                FindingKind::ProxylogonSsrf,
-                Severity::High,
-                vec!["CVE-2021-26855".to_string()],
-                "CVE-2021-26855 SSRF",
-            ),
-            Anchor::VdirReset => (
-                FindingKind::ProxylogonVdirWrite,
-                Severity::Critical,
-                vec!["CVE-2021-26855".to_string(), "CVE-2021-27065".to_string()],
-                "CVE-2021-27065 virtual directory reset through SSRF",
-            ),
-        };
-        let key = format!("{kind:?}\u{1}{client}\u{1}{target}\u{1}{url}");
-        let time = row.time.clone();
-        groups.push(
-            key,
-            Some(row.line_no),
-            None,
-            severity,
-            time.as_deref(),
-            || Trace {
-                kind,
-                severity,
-                cve,
-                title: format!(
-                    "{label}: AnchorMailbox {anchor} ({} {url} from {client})",
-                    row.get("method").unwrap_or("request")
+    for_each_csv_row(
+        bytes,
+        "serverinfo~",
+        &mut report,
+        &mut cov,
+        &mut diags,
+        |row| {
+            if col(row.header, "anchormailbox").is_none() {
+                warned_header = true;
+                return;
+            }
+            let Some(anchor) = row.get("anchormailbox") else {
+                return;
+            };
+            let status = row.get("httpstatus");
+            let Some(what) = classify_anchor(anchor, is_ecp, status) else {
+                return;
+            };
+            let client = row.get("clientipaddress").unwrap_or("");
+            let target = row.get("targetserver").unwrap_or("");
+            let url = row.get("urlstem").unwrap_or("");
+            let (kind, severity, cve, label) = match what {
+                Anchor::Ssrf => (
+                    FindingKind::ProxylogonSsrf,
+                    Severity::High,
+                    vec!["CVE-2021-26855".to_string()],
+                    "CVE-2021-26855 SSRF",
                 ),
-                line: Some(row.line_no),
-                record_id: None,
-                quote: quote(row.line),
-                detail: json!({
-                    "log": "HttpProxy",
-                    "protocol": protocol,
-                    "time": time,
-                    "client_ip": row.get("clientipaddress"),
-                    "method": row.get("method"),
-                    "url": row.get("urlstem"),
-                    "url_query": row.get("urlquery"),
-                    "user_agent": row.get("useragent"),
-                    "status": status,
-                    "anchor_mailbox": anchor,
-                    "target_server": row.get("targetserver"),
-                    "authenticated_user": row.get("authenticateduser"),
-                }),
-            },
-        );
-    });
+                Anchor::VdirReset => (
+                    FindingKind::ProxylogonVdirWrite,
+                    Severity::Critical,
+                    vec!["CVE-2021-26855".to_string(), "CVE-2021-27065".to_string()],
+                    "CVE-2021-27065 virtual directory reset through SSRF",
+                ),
+            };
+            let key = format!("{kind:?}\u{1}{client}\u{1}{target}\u{1}{url}");
+            let time = row.time.clone();
+            groups.push(
+                key,
+                Some(row.line_no),
+                None,
+                severity,
+                time.as_deref(),
+                || Trace {
+                    kind,
+                    severity,
+                    cve,
+                    title: format!(
+                        "{label}: AnchorMailbox {anchor} ({} {url} from {client})",
+                        row.get("method").unwrap_or("request")
+                    ),
+                    line: Some(row.line_no),
+                    record_id: None,
+                    quote: quote(row.line),
+                    detail: json!({
+                        "log": "HttpProxy",
+                        "protocol": protocol,
+                        "time": time,
+                        "client_ip": row.get("clientipaddress"),
+                        "method": row.get("method"),
+                        "url": row.get("urlstem"),
+                        "url_query": row.get("urlquery"),
+                        "user_agent": row.get("useragent"),
+                        "status": status,
+                        "anchor_mailbox": anchor,
+                        "target_server": row.get("targetserver"),
+                        "authenticated_user": row.get("authenticateduser"),
+                    }),
+                },
+            );
+        },
+    );
     if warned_header {
         diags.push("rows without an AnchorMailbox column (no or unexpected #Fields: header) were not checked");
     }

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use super::group::Grouper;
 use super::paths::campaign_name;
-use super::text::{col, decode, fields_header, get, lines, norm_time, percent_decode, quote};
+use super::text::{col, decode, fields_header, lines, norm_time, percent_decode, quote};
 use super::text::{Coverage, Diags};
 use super::{is_web_script, LogReport, Trace};
 use crate::finding::{FindingKind, Severity};
@@ -59,6 +59,41 @@ const SUSPICIOUS_AGENTS: &[&str] = &[
     "exabot-thumbnails",
     "yahoo! slurp",
     "yandexbot/3.0",
+];
+
+/// The W3C columns read, in the order of [`Col`].
+const COL_NAMES: [&str; 9] = [
+    "date",
+    "time",
+    "cs-method",
+    "cs-uri-stem",
+    "cs-uri-query",
+    "cs(user-agent)",
+    "c-ip",
+    "sc-status",
+    "s-ip",
+];
+
+/// Index into [`COL_NAMES`].
+#[derive(Clone, Copy)]
+enum Col {
+    Date,
+    Time,
+    Method,
+    Uri,
+    Query,
+    Agent,
+    Client,
+    Status,
+    Server,
+}
+
+/// reGeorg tunnel commands, as they follow another query parameter.
+const REGEORG: &[&str] = &[
+    "&cmd=connect",
+    "&cmd=forward",
+    "&cmd=read",
+    "&cmd=disconnect",
 ];
 
 /// At most this many client+script pairs are counted for `detail.requests`.
@@ -101,9 +136,9 @@ pub(crate) fn uri_reasons(uri: &str, query: &str, post: bool) -> Vec<&'static st
     }
     let q = query.to_ascii_lowercase();
     let tunna = q.starts_with("proxy&port=") || (q.contains("&port=") && q.contains("&ip="));
-    let regeorg = ["cmd=connect", "cmd=forward", "cmd=read", "cmd=disconnect"]
+    let regeorg = REGEORG
         .iter()
-        .any(|c| q.starts_with(c) || q.contains(&format!("&{c}")))
+        .any(|c| q.starts_with(c.get(1..).unwrap_or(c)) || q.contains(c))
         && (q.contains("target=") || !q.contains("cmd=connect"));
     if script && (tunna || regeorg) {
         out.push("web-shell tunnel request (Tunna/reGeorg parameters)");
@@ -127,10 +162,12 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
     let mut pairs_full = false;
     let text = decode(bytes);
     let mut header: Vec<String> = Vec::new();
+    let mut cols: [Option<usize>; 9] = [None; 9];
     for (line_no, line) in lines(&text) {
         if line.starts_with('#') {
             if let Some(h) = fields_header(line) {
                 header = h;
+                cols = COL_NAMES.map(|n| col(&header, n));
             }
             continue;
         }
@@ -138,8 +175,12 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
             continue;
         }
         report.entries = report.entries.saturating_add(1);
-        let rec: Vec<String> = line.split(' ').map(str::to_string).collect();
-        let field = |n: &str| get(&rec, col(&header, n)).filter(|v| *v != "-");
+        let rec: Vec<&str> = line.split(' ').collect();
+        let field = |c: Col| {
+            cols[c as usize]
+                .and_then(|i| rec.get(i).copied())
+                .filter(|v| !v.is_empty() && *v != "-")
+        };
         if header.is_empty() {
             diags.push(format!("line {line_no}: data before any #Fields: header"));
             continue;
@@ -151,7 +192,7 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
                 header.len()
             ));
         }
-        let time = match (field("date"), field("time")) {
+        let time = match (field(Col::Date), field(Col::Time)) {
             (Some(d), Some(t)) => norm_time(&format!("{d} {t}")),
             _ => None,
         };
@@ -159,13 +200,13 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
             Some(t) => cov.see(t),
             None => diags.push(format!("line {line_no}: no entry time")),
         }
-        let method = field("cs-method").unwrap_or("").to_ascii_uppercase();
+        let method = field(Col::Method).unwrap_or("").to_ascii_uppercase();
         let post = method == "POST";
-        let uri_raw = field("cs-uri-stem").unwrap_or("");
+        let uri_raw = field(Col::Uri).unwrap_or("");
         let uri = percent_decode(uri_raw, false).to_lowercase();
-        let query = field("cs-uri-query").unwrap_or("");
-        let ua = percent_decode(field("cs(user-agent)").unwrap_or(""), true);
-        let client = field("c-ip").unwrap_or("");
+        let query = field(Col::Query).unwrap_or("");
+        let ua = percent_decode(field(Col::Agent).unwrap_or(""), true);
+        let client = field(Col::Client).unwrap_or("");
         let key = format!("{client} {uri}");
         if is_web_script(&uri) {
             if let Some(p) = pairs.get_mut(&key) {
@@ -193,7 +234,7 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
         } else {
             Vec::new()
         };
-        let status = field("sc-status");
+        let status = field(Col::Status);
         groups.push(key, Some(line_no), None, severity, time.as_deref(), || {
             Trace {
                 kind: FindingKind::IisSuspiciousRequest,
@@ -220,7 +261,7 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
                     "url_query": query,
                     "user_agent": ua,
                     "status": status,
-                    "server_ip": field("s-ip"),
+                    "server_ip": field(Col::Server),
                     "reasons": reasons,
                 }),
             }

@@ -45,54 +45,61 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
     let mut cov = Coverage::default();
     let mut diags = Diags::default();
     let mut groups = Grouper::default();
-    for_each_csv_row(bytes, &mut report, &mut cov, &mut diags, |row| {
-        // Look in the unquoted fields first, then in the raw line.
-        let Some(path) = row
-            .rec
-            .iter()
-            .find_map(|f| temp_path(f))
-            .or_else(|| temp_path(row.line))
-        else {
-            return;
-        };
-        let script = is_web_script(path);
-        let severity = if !inside_oab(path) {
-            Severity::High
-        } else if script {
-            Severity::Medium
-        } else {
-            return;
-        };
-        let normalised = format!("/{}", components(path).join("/"));
-        let time = row.time.clone();
-        groups.push(
-            normalised.clone(),
-            Some(row.line_no),
-            None,
-            severity,
-            time.as_deref(),
-            || Trace {
-                kind: FindingKind::ProxylogonOabWrite,
+    for_each_csv_row(
+        bytes,
+        "download failed and temporary file",
+        &mut report,
+        &mut cov,
+        &mut diags,
+        |row| {
+            // Look in the unquoted fields first, then in the raw line.
+            let Some(path) = row
+                .rec
+                .iter()
+                .find_map(|f| temp_path(f))
+                .or_else(|| temp_path(row.line))
+            else {
+                return;
+            };
+            let script = is_web_script(path);
+            let severity = if !inside_oab(path) {
+                Severity::High
+            } else if script {
+                Severity::Medium
+            } else {
+                return;
+            };
+            let normalised = format!("/{}", components(path).join("/"));
+            let time = row.time.clone();
+            groups.push(
+                normalised.clone(),
+                Some(row.line_no),
+                None,
                 severity,
-                cve: vec!["CVE-2021-26858".into()],
-                title: if severity == Severity::High {
-                    format!("CVE-2021-26858 OAB file write outside the OAB folder: {path}")
-                } else {
-                    format!("CVE-2021-26858 OAB temporary file is a web script: {path}")
+                time.as_deref(),
+                || Trace {
+                    kind: FindingKind::ProxylogonOabWrite,
+                    severity,
+                    cve: vec!["CVE-2021-26858".into()],
+                    title: if severity == Severity::High {
+                        format!("CVE-2021-26858 OAB file write outside the OAB folder: {path}")
+                    } else {
+                        format!("CVE-2021-26858 OAB temporary file is a web script: {path}")
+                    },
+                    line: Some(row.line_no),
+                    record_id: None,
+                    quote: quote(row.line),
+                    detail: json!({
+                        "log": "OABGeneratorLog",
+                        "time": time,
+                        "path": path,
+                        "normalised_path": normalised,
+                        "web_script": script,
+                    }),
                 },
-                line: Some(row.line_no),
-                record_id: None,
-                quote: quote(row.line),
-                detail: json!({
-                    "log": "OABGeneratorLog",
-                    "time": time,
-                    "path": path,
-                    "normalised_path": normalised,
-                    "web_script": script,
-                }),
-            },
-        );
-    });
+            );
+        },
+    );
     groups.finish(&mut report, &mut diags);
     cov.finish(&mut report);
     diags.finish(&mut report);

@@ -19,6 +19,8 @@ const BINS_START: u64 = 4096;
 const MAX_VALUE_SIZE: u64 = 1024 * 1024;
 /// Data of a big-data (`db`) value is split into segments of this size.
 const DB_SEGMENT: u64 = 16_344;
+/// Most subkeys of one key looked through (the subkey count of the key also bounds it).
+const MAX_SUBKEYS: usize = 1 << 20;
 /// Nesting of `ri` index lists followed.
 const MAX_RI_DEPTH: u32 = 2;
 
@@ -97,8 +99,9 @@ impl<'a> Hive<'a> {
         }
     }
 
-    /// Subkey cell offsets of the list at `off`, appended to `out`.
-    fn list(&self, off: u32, depth: u32, out: &mut Vec<u32>) -> Result<()> {
+    /// Subkey cell offsets of the list at `off`, appended to `out` (at most `limit`: `ri`
+    /// lists pointing many times at one big list must not multiply into a huge allocation).
+    fn list(&self, off: u32, depth: u32, limit: usize, out: &mut Vec<u32>) -> Result<()> {
         let c = self.cell(off)?;
         let abs = BINS_START + u64::from(off);
         let count = u64::from(u16_at(c, 2).ok_or_else(|| fmt(abs, "truncated list"))?);
@@ -120,8 +123,11 @@ impl<'a> Hive<'a> {
                 if depth >= MAX_RI_DEPTH {
                     return Err(fmt(abs, "ri lists nested too deep"));
                 }
-                self.list(o, depth + 1, out)?;
+                self.list(o, depth + 1, limit, out)?;
             } else {
+                if out.len() >= limit {
+                    return Err(fmt(abs, format!("more subkey list entries than {limit}")));
+                }
                 out.push(o);
             }
         }
@@ -136,7 +142,8 @@ impl<'a> Hive<'a> {
         }
         let list = u32_at(nk, 28).unwrap_or(u32::MAX);
         let mut children = Vec::new();
-        self.list(list, 0, &mut children)?;
+        let limit = (n as usize).min(MAX_SUBKEYS);
+        self.list(list, 0, limit, &mut children)?;
         let want = name.to_lowercase();
         for child in children {
             // A damaged child is skipped: its siblings can still be the one looked for.

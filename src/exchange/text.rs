@@ -180,42 +180,61 @@ pub(crate) fn norm_time(s: &str) -> Option<String> {
     Some(out)
 }
 
-/// Sort key of a normalised time: fractions of different lengths compare correctly.
-pub(crate) fn time_key(t: &str) -> (String, String) {
-    let head = t.get(..19).unwrap_or(t).to_string();
-    let frac: String = t
-        .get(19..)
-        .unwrap_or("")
-        .trim_start_matches('.')
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    (head, format!("{frac:0<9}"))
+/// Orders two normalised times (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`) without allocating:
+/// fractions of different lengths compare as the numbers they are.
+pub(crate) fn cmp_time(a: &str, b: &str) -> std::cmp::Ordering {
+    let (ha, hb) = (a.get(..19).unwrap_or(a), b.get(..19).unwrap_or(b));
+    ha.cmp(hb).then_with(|| {
+        let fa = a
+            .get(19..)
+            .unwrap_or("")
+            .trim_start_matches('.')
+            .trim_end_matches('Z');
+        let fb = b
+            .get(19..)
+            .unwrap_or("")
+            .trim_start_matches('.')
+            .trim_end_matches('Z');
+        // Pad the shorter fraction with zeros, digit by digit.
+        let (fa, fb) = (fa.as_bytes(), fb.as_bytes());
+        (0..fa.len().max(fb.len()))
+            .map(|i| (*fa.get(i).unwrap_or(&b'0'), *fb.get(i).unwrap_or(&b'0')))
+            .map(|(x, y)| x.cmp(&y))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    })
 }
 
 /// Oldest and newest entry time seen so far.
 #[derive(Default)]
 pub(crate) struct Coverage {
-    oldest: Option<((String, String), String)>,
-    newest: Option<((String, String), String)>,
+    oldest: Option<String>,
+    newest: Option<String>,
 }
 
 impl Coverage {
     /// Records one (normalised) entry time.
     pub(crate) fn see(&mut self, t: &str) {
-        let k = time_key(t);
-        if self.oldest.as_ref().is_none_or(|(o, _)| &k < o) {
-            self.oldest = Some((k.clone(), t.to_string()));
+        if self
+            .oldest
+            .as_deref()
+            .is_none_or(|o| cmp_time(t, o).is_lt())
+        {
+            self.oldest = Some(t.to_string());
         }
-        if self.newest.as_ref().is_none_or(|(n, _)| &k > n) {
-            self.newest = Some((k, t.to_string()));
+        if self
+            .newest
+            .as_deref()
+            .is_none_or(|n| cmp_time(t, n).is_gt())
+        {
+            self.newest = Some(t.to_string());
         }
     }
 
     /// Writes oldest/newest into the report.
     pub(crate) fn finish(self, report: &mut LogReport) {
-        report.oldest = self.oldest.map(|(_, t)| t);
-        report.newest = self.newest.map(|(_, t)| t);
+        report.oldest = self.oldest;
+        report.newest = self.newest;
     }
 }
 
@@ -248,6 +267,9 @@ impl Diags {
 
 /// Percent-decodes `%XX` sequences (and `+` as space when `plus` is set), lossy.
 pub(crate) fn percent_decode(s: &str, plus: bool) -> String {
+    if !(s.contains('%') || plus && s.contains('+')) {
+        return s.to_string();
+    }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -290,10 +312,26 @@ impl Row<'_> {
     }
 }
 
+/// True when `hay` contains `needle` (lowercase ASCII), ignoring ASCII case.
+pub(crate) fn contains_ci(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    h.iter().enumerate().any(|(i, b)| {
+        b.to_ascii_lowercase() == first
+            && h.get(i..i + n.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(n))
+    })
+}
+
 /// Walks the data rows of an Exchange CSV log, following every `#Fields:` header (a file may
 /// hold several, with different column orders), counting entries and recording coverage.
+/// Rows that do not contain `needle` (lowercase ASCII, compared ignoring case) cannot match
+/// the caller's check: only their time is read, and `f` is not called for them.
 pub(crate) fn for_each_csv_row(
     bytes: &[u8],
+    needle: &str,
     report: &mut LogReport,
     cov: &mut Coverage,
     diags: &mut Diags,
@@ -301,10 +339,12 @@ pub(crate) fn for_each_csv_row(
 ) {
     let text = decode(bytes);
     let mut header: Vec<String> = Vec::new();
+    let mut time_col = None;
     for (line_no, line) in lines(&text) {
         if line.starts_with('#') {
             if let Some(h) = fields_header(line) {
                 header = h;
+                time_col = col(&header, "datetime").or_else(|| col(&header, "date-time"));
             }
             continue;
         }
@@ -312,22 +352,31 @@ pub(crate) fn for_each_csv_row(
             continue;
         }
         report.entries = report.entries.saturating_add(1);
-        let rec = split_csv(line);
-        let time_col = col(&header, "datetime").or_else(|| col(&header, "date-time"));
-        let time = get(&rec, time_col)
-            .or_else(|| rec.first().map(String::as_str))
-            .and_then(norm_time);
+        let wanted = contains_ci(line, needle);
+        let (rec, time) = if !wanted && time_col.unwrap_or(0) == 0 {
+            // Fast path: the time is the first field; nothing else is needed.
+            let first = line.split(',').next().unwrap_or("").trim_matches('"');
+            (Vec::new(), norm_time(first))
+        } else {
+            let rec = split_csv(line);
+            let time = get(&rec, time_col)
+                .or_else(|| rec.first().map(String::as_str))
+                .and_then(norm_time);
+            (rec, time)
+        };
         match &time {
             Some(t) => cov.see(t),
             None => diags.push(format!("line {line_no}: no entry time")),
         }
-        f(&Row {
-            line_no,
-            line,
-            header: &header,
-            rec: &rec,
-            time,
-        });
+        if wanted {
+            f(&Row {
+                line_no,
+                line,
+                header: &header,
+                rec: &rec,
+                time,
+            });
+        }
     }
 }
 
@@ -387,6 +436,38 @@ mod tests {
         c.finish(&mut r);
         assert_eq!(r.oldest.as_deref(), Some("2021-03-03T05:03:57.999Z"));
         assert_eq!(r.newest.as_deref(), Some("2021-03-03T05:03:58.5Z"));
+    }
+
+    #[test]
+    fn csv_walk_fast_path_keeps_coverage() {
+        let log = "#Fields: DateTime,Msg\n2021-03-03T01:00:00Z,x\n\"2021-03-03T00:00:00Z\",y\n\
+            #Fields: Msg,DateTime\nhello,2021-03-04T00:00:00Z\nNEEDLE,2021-03-02T00:00:00Z\nno time\n";
+        let (mut r, mut c, mut d) = (LogReport::default(), Coverage::default(), Diags::default());
+        let mut seen = Vec::new();
+        for_each_csv_row(log.as_bytes(), "needle", &mut r, &mut c, &mut d, |row| {
+            seen.push((
+                row.line_no,
+                row.get("msg").map(str::to_string),
+                row.time.clone(),
+            ));
+        });
+        c.finish(&mut r);
+        d.finish(&mut r);
+        assert_eq!(r.entries, 5);
+        assert_eq!(
+            seen,
+            vec![(
+                6,
+                Some("NEEDLE".into()),
+                Some("2021-03-02T00:00:00Z".into())
+            )]
+        );
+        assert_eq!(r.oldest.as_deref(), Some("2021-03-02T00:00:00Z"));
+        assert_eq!(r.newest.as_deref(), Some("2021-03-04T00:00:00Z"));
+        assert_eq!(r.diagnostics, ["line 7: no entry time"]);
+        assert!(contains_ci("xxServerInfo~a", "serverinfo~"));
+        assert!(!contains_ci("serverinf", "serverinfo~"));
+        assert!(contains_ci("é", ""));
     }
 
     #[test]
