@@ -39,10 +39,13 @@ pub(crate) fn classify_anchor(anchor: &str, is_ecp: bool, status: Option<&str>) 
     }
     if is_ecp && status.map(str::trim) == Some("200") {
         if let Some((_, path)) = rest.split_once('/') {
+            // `…/ecp/DDI/DDIService.svc/SetObject?schema=ResetOABVirtualDirectory&msExchEcpCanary=…#`:
+            // the reset schema may be followed by query parameters before the closing `#`.
             if let Some(pos) = path.find("reset") {
-                if path
-                    .get(pos..)
-                    .is_some_and(|p| p.ends_with("virtualdirectory#"))
+                if path.ends_with('#')
+                    && path
+                        .get(pos..)
+                        .is_some_and(|p| p.contains("virtualdirectory"))
                 {
                     return Some(Anchor::VdirReset);
                 }

@@ -26,7 +26,10 @@ pub(crate) struct VolumeContext {
 }
 
 fn lower_components(p: &str) -> Vec<String> {
-    p.split(['/', '\\']).filter(|c| !c.is_empty()).map(|c| c.to_lowercase()).collect()
+    p.split(['/', '\\'])
+        .filter(|c| !c.is_empty())
+        .map(|c| c.to_lowercase())
+        .collect()
 }
 
 fn under(path: &str, dir: &str) -> bool {
@@ -38,7 +41,12 @@ fn under(path: &str, dir: &str) -> bool {
 /// Finds the Exchange install folders of a volume: `MsiInstallPath` in the SOFTWARE hive,
 /// else the default folders that exist. Returns the folders and an `exchange_install` finding
 /// (or none when there is no install).
-pub(crate) fn discover(vol: &NtfsVolume, listing: &Listing, evidence: &str, max_in_memory: u64) -> (Vec<String>, Vec<Finding>) {
+pub(crate) fn discover(
+    vol: &NtfsVolume,
+    listing: &Listing,
+    evidence: &str,
+    max_in_memory: u64,
+) -> (Vec<String>, Vec<Finding>) {
     let mut out = Vec::new();
     let loc = |path: &str, entry: Option<u64>, seq: Option<u16>, deleted: bool| Location {
         evidence: evidence.to_string(),
@@ -55,7 +63,9 @@ pub(crate) fn discover(vol: &NtfsVolume, listing: &Listing, evidence: &str, max_
     let mut installs: Vec<String> = Vec::new();
     let mut source = String::new();
     let hive = listing.items().filter(|i| {
-        i.stream.is_some_and(|s| s.name.is_none()) && i.path().eq_ignore_ascii_case("/Windows/System32/config/SOFTWARE")
+        i.stream.is_some_and(|s| s.name.is_none())
+            && i.path()
+                .eq_ignore_ascii_case("/Windows/System32/config/SOFTWARE")
     });
     // Live hive first, then deleted copies.
     let mut hives: Vec<_> = hive.collect();
@@ -68,7 +78,10 @@ pub(crate) fn discover(vol: &NtfsVolume, listing: &Listing, evidence: &str, max_
                 Ok(paths) => {
                     for p in paths {
                         let (_, vp) = exchange::windows_path_to_volume_path(&p);
-                        if !vp.is_empty() && vp != "/" && !installs.iter().any(|x| x.eq_ignore_ascii_case(&vp)) {
+                        if !vp.is_empty()
+                            && vp != "/"
+                            && !installs.iter().any(|x| x.eq_ignore_ascii_case(&vp))
+                        {
                             installs.push(vp);
                         }
                     }
@@ -77,13 +90,23 @@ pub(crate) fn discover(vol: &NtfsVolume, listing: &Listing, evidence: &str, max_
                     }
                 }
                 Err(e) => out.push(diagnostic(
-                    loc(item.path(), Some(item.file.entry), Some(item.file.sequence), item.file.deleted),
+                    loc(
+                        item.path(),
+                        Some(item.file.entry),
+                        Some(item.file.sequence),
+                        item.file.deleted,
+                    ),
                     None,
                     &format!("SOFTWARE hive unreadable: {e}"),
                 )),
             },
             Err(e) => out.push(diagnostic(
-                loc(item.path(), Some(item.file.entry), Some(item.file.sequence), item.file.deleted),
+                loc(
+                    item.path(),
+                    Some(item.file.entry),
+                    Some(item.file.sequence),
+                    item.file.deleted,
+                ),
                 None,
                 &format!("SOFTWARE hive unreadable: {e}"),
             )),
@@ -91,7 +114,9 @@ pub(crate) fn discover(vol: &NtfsVolume, listing: &Listing, evidence: &str, max_
     }
     if installs.is_empty() {
         for d in exchange::default_install_dirs() {
-            let exists = listing.items().any(|i| i.is_dir_row && !i.file.deleted && i.path().eq_ignore_ascii_case(d));
+            let exists = listing
+                .items()
+                .any(|i| i.is_dir_row && !i.file.deleted && i.path().eq_ignore_ascii_case(d));
             if exists {
                 installs.push(d.to_string());
             }
@@ -104,7 +129,10 @@ pub(crate) fn discover(vol: &NtfsVolume, listing: &Listing, evidence: &str, max_
         out.push(Finding {
             kind: FindingKind::ExchangeInstall,
             severity: Severity::Info,
-            title: format!("Exchange install found at {} ({source})", installs.join(", ")),
+            title: format!(
+                "Exchange install found at {} ({source})",
+                installs.join(", ")
+            ),
             location: loc(&installs[0], None, None, false),
             file: None,
             cve: Vec::new(),
@@ -128,9 +156,22 @@ fn add_detail(f: &mut Finding, key: &str, v: Value) {
 /// Turns the plain findings of one NTFS stream (`out`: YARA, IOC) into the assessment's view:
 /// one ranked `web_shell` finding for a web script, `lsass_dump`, `staged_archive`,
 /// `timestomp`; and adds the timestomp reasons to every finding about the file.
-pub(crate) fn assess_stream(ctx: &VolumeContext, job: &Job<'_>, data: Option<&[u8]>, out: &mut Vec<Finding>, location: &Location, facts: &FileFacts) {
+pub(crate) fn assess_stream(
+    ctx: &VolumeContext,
+    job: &Job<'_>,
+    data: Option<&[u8]>,
+    out: &mut Vec<Finding>,
+    location: &Location,
+    facts: &FileFacts,
+) {
     let (path, stream_name, times) = match job {
-        Job::Ntfs { path, stream, file, name, .. } => (
+        Job::Ntfs {
+            path,
+            stream,
+            file,
+            name,
+            ..
+        } => (
             path.to_string(),
             stream.name.clone(),
             match (file.si, name) {
@@ -141,12 +182,15 @@ pub(crate) fn assess_stream(ctx: &VolumeContext, job: &Job<'_>, data: Option<&[u
         Job::Loose { path, .. } => (path.display().to_string(), None, None),
     };
     let ntfs = matches!(job, Job::Ntfs { .. });
-    let stomp = times.map(|(si, fnt)| exchange::timestomp_reasons(&si, &fnt)).unwrap_or_default();
+    let stomp = times
+        .map(|(si, fnt)| exchange::timestomp_reasons(&si, &fnt))
+        .unwrap_or_default();
     let leaf = match &stream_name {
         Some(s) => s.clone(),
         None => path.rsplit('/').next().unwrap_or("").to_string(),
     };
-    let web = exchange::is_web_script(&path) || stream_name.as_deref().is_some_and(exchange::is_web_script);
+    let web = exchange::is_web_script(&path)
+        || stream_name.as_deref().is_some_and(exchange::is_web_script);
 
     // LSASS dumps by content (wherever, however named), and by name.
     if let Some(d) = data {
@@ -154,16 +198,42 @@ pub(crate) fn assess_stream(ctx: &VolumeContext, job: &Job<'_>, data: Option<&[u
         let minidump = exchange::is_minidump(d);
         let by_name = exchange::lsass_name(&path);
         if lsass_content || (by_name && ntfs) {
-            let rules: Vec<String> = out.iter().filter_map(|f| f.rule.as_ref().map(|r| format!("{}:{}", r.namespace, r.name))).collect();
-            let modules = if minidump { exchange::minidump_modules(d).unwrap_or_default() } else { Vec::new() };
-            let (severity, title) = if lsass_content {
-                (Severity::Critical, "LSASS process dump (minidump with lsass.exe module): credential theft".to_string())
-            } else if minidump {
-                (Severity::High, "minidump named like an LSASS dump".to_string())
+            let rules: Vec<String> = out
+                .iter()
+                .filter_map(|f| {
+                    f.rule
+                        .as_ref()
+                        .map(|r| format!("{}:{}", r.namespace, r.name))
+                })
+                .collect();
+            let modules = if minidump {
+                exchange::minidump_modules(d).unwrap_or_default()
             } else {
-                (Severity::Medium, "file named like an LSASS dump".to_string())
+                Vec::new()
             };
-            out.retain(|f| f.kind != FindingKind::YaraMatch || !f.rule.as_ref().is_some_and(|r| r.meta.get("category").and_then(Value::as_str) == Some("lsass_dump")));
+            let (severity, title) = if lsass_content {
+                (
+                    Severity::Critical,
+                    "LSASS process dump (minidump with lsass.exe module): credential theft"
+                        .to_string(),
+                )
+            } else if minidump {
+                (
+                    Severity::High,
+                    "minidump named like an LSASS dump".to_string(),
+                )
+            } else {
+                (
+                    Severity::Medium,
+                    "file named like an LSASS dump".to_string(),
+                )
+            };
+            out.retain(|f| {
+                f.kind != FindingKind::YaraMatch
+                    || !f.rule.as_ref().is_some_and(|r| {
+                        r.meta.get("category").and_then(Value::as_str) == Some("lsass_dump")
+                    })
+            });
             out.push(Finding {
                 kind: FindingKind::LsassDump,
                 severity,
@@ -186,11 +256,20 @@ pub(crate) fn assess_stream(ctx: &VolumeContext, job: &Job<'_>, data: Option<&[u
             if let Some(kind) = exchange::archive_kind(d) {
                 let comps = lower_components(&path);
                 if comps.first().map(String::as_str) == Some("programdata") {
-                    let members = if kind == "zip" { exchange::zip_members(d).ok() } else { None };
+                    let members = if kind == "zip" {
+                        exchange::zip_members(d).ok()
+                    } else {
+                        None
+                    };
                     let suspicious_member = members.as_ref().is_some_and(|m| {
                         m.iter().any(|n| {
                             let n = n.to_lowercase();
-                            n.contains("lsass") || n.ends_with(".dmp") || n.ends_with(".pst") || n.ends_with(".ost") || n.ends_with(".ntds") || n.contains("ntds.dit")
+                            n.contains("lsass")
+                                || n.ends_with(".dmp")
+                                || n.ends_with(".pst")
+                                || n.ends_with(".ost")
+                                || n.ends_with(".ntds")
+                                || n.contains("ntds.dit")
                         })
                     });
                     let root = comps.len() == 2;
@@ -222,16 +301,27 @@ pub(crate) fn assess_stream(ctx: &VolumeContext, job: &Job<'_>, data: Option<&[u
 
     if web && ntfs {
         let drop = exchange::drop_folder(&path, &ctx.installs);
-        let campaign = exchange::campaign_name(&path).or_else(|| stream_name.as_deref().and_then(exchange::campaign_name));
+        let campaign = exchange::campaign_name(&path)
+            .or_else(|| stream_name.as_deref().and_then(exchange::campaign_name));
         let in_install = ctx.installs.iter().any(|i| under(&path, i));
         // Known-good streams never reach here; with a baseline, the rest under the install
         // folder are not product files.
         let not_product = ctx.baseline && in_install;
         let content: Vec<&Finding> = out
             .iter()
-            .filter(|f| matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash) && f.severity >= Severity::Medium)
+            .filter(|f| {
+                matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash)
+                    && f.severity >= Severity::Medium
+            })
             .collect();
-        let yara: Vec<String> = content.iter().filter_map(|f| f.rule.as_ref().map(|r| format!("{}:{}", r.namespace, r.name))).collect();
+        let yara: Vec<String> = content
+            .iter()
+            .filter_map(|f| {
+                f.rule
+                    .as_ref()
+                    .map(|r| format!("{}:{}", r.namespace, r.name))
+            })
+            .collect();
         let ioc = content.iter().any(|f| f.kind == FindingKind::IocHash);
         let mut signals: Vec<String> = Vec::new();
         if !yara.is_empty() {
@@ -256,15 +346,21 @@ pub(crate) fn assess_stream(ctx: &VolumeContext, job: &Job<'_>, data: Option<&[u
             signals.push("timestomped".into());
         }
         let has_content = !content.is_empty();
-        let aspnet = drop.is_some_and(|d| d.starts_with("aspnet_client") || d.starts_with("Temporary"));
-        let location_signal = drop.is_some() || campaign.is_some() || not_product || stream_name.is_some();
+        let aspnet =
+            drop.is_some_and(|d| d.starts_with("aspnet_client") || d.starts_with("Temporary"));
+        let location_signal =
+            drop.is_some() || campaign.is_some() || not_product || stream_name.is_some();
         let severity = if has_content && location_signal {
             Some(Severity::Critical)
         } else if has_content {
             Some(Severity::High)
         } else if (drop.is_some() && campaign.is_some()) || (aspnet && !stomp.is_empty()) {
             Some(Severity::High)
-        } else if aspnet || campaign.is_some() || not_product || (drop.is_some() && !stomp.is_empty()) {
+        } else if aspnet
+            || campaign.is_some()
+            || not_product
+            || (drop.is_some() && !stomp.is_empty())
+        {
             Some(Severity::Medium)
         } else if drop.is_some() {
             Some(Severity::Low)
@@ -272,18 +368,39 @@ pub(crate) fn assess_stream(ctx: &VolumeContext, job: &Job<'_>, data: Option<&[u
             None
         };
         if let Some(severity) = severity {
-            let first_rule = out.iter().find(|f| f.kind == FindingKind::YaraMatch && f.severity >= Severity::Medium).and_then(|f| f.rule.clone());
-            let ioc_detail = out.iter().find(|f| f.kind == FindingKind::IocHash).map(|f| f.detail.clone());
+            let first_rule = out
+                .iter()
+                .find(|f| f.kind == FindingKind::YaraMatch && f.severity >= Severity::Medium)
+                .and_then(|f| f.rule.clone());
+            let ioc_detail = out
+                .iter()
+                .find(|f| f.kind == FindingKind::IocHash)
+                .map(|f| f.detail.clone());
             if has_content {
-                out.retain(|f| !(matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash) && f.severity >= Severity::Medium));
+                out.retain(|f| {
+                    !(matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash)
+                        && f.severity >= Severity::Medium)
+                });
             }
             out.push(Finding {
                 kind: FindingKind::WebShell,
                 severity,
-                title: format!("web shell {}: {}", if has_content { "(content)" } else { "suspected" }, signals.join("; ")),
+                title: format!(
+                    "web shell {}: {}",
+                    if has_content {
+                        "(content)"
+                    } else {
+                        "suspected"
+                    },
+                    signals.join("; ")
+                ),
                 location: location.clone(),
                 file: Some(facts.clone()),
-                cve: if drop.is_some() { vec!["CVE-2021-26855".into(), "CVE-2021-27065".into()] } else { Vec::new() },
+                cve: if drop.is_some() {
+                    vec!["CVE-2021-26855".into(), "CVE-2021-27065".into()]
+                } else {
+                    Vec::new()
+                },
                 rule: first_rule,
                 quote: None,
                 detail: json!({
@@ -302,7 +419,10 @@ pub(crate) fn assess_stream(ctx: &VolumeContext, job: &Job<'_>, data: Option<&[u
             out.push(Finding {
                 kind: FindingKind::Timestomp,
                 severity: Severity::Medium,
-                title: format!("timestomped web script in drop folder: {}", stomp.join("; ")),
+                title: format!(
+                    "timestomped web script in drop folder: {}",
+                    stomp.join("; ")
+                ),
                 location: location.clone(),
                 file: Some(facts.clone()),
                 cve: Vec::new(),
@@ -321,7 +441,13 @@ pub(crate) fn assess_stream(ctx: &VolumeContext, job: &Job<'_>, data: Option<&[u
 
 /// Runs the log checks on every log of the volume (deleted logs included): traces as findings
 /// pointing at the log and line, per-log diagnostics, and one `log_coverage` finding per folder.
-pub(crate) fn check_logs(vol: &NtfsVolume, listing: &Listing, ctx: &VolumeContext, evidence: &str, max_in_memory: u64) -> Vec<Finding> {
+pub(crate) fn check_logs(
+    vol: &NtfsVolume,
+    listing: &Listing,
+    ctx: &VolumeContext,
+    evidence: &str,
+    max_in_memory: u64,
+) -> Vec<Finding> {
     let logs: Vec<_> = listing
         .items()
         .filter_map(|i| {
@@ -356,7 +482,16 @@ pub(crate) fn check_logs(vol: &NtfsVolume, listing: &Listing, ctx: &VolumeContex
             let mut buf = Vec::new();
             let bytes = match vol.read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES)) {
                 Ok(b) => b,
-                Err(e) => return (vec![diagnostic(location, Some(facts), &format!("log unreadable: {e}"))], None),
+                Err(e) => {
+                    return (
+                        vec![diagnostic(
+                            location,
+                            Some(facts),
+                            &format!("log unreadable: {e}"),
+                        )],
+                        None,
+                    )
+                }
             };
             let report = exchange::check_log(kind, bytes);
             let mut out: Vec<Finding> = report
@@ -373,7 +508,11 @@ pub(crate) fn check_logs(vol: &NtfsVolume, listing: &Listing, ctx: &VolumeContex
                 let mut d = diagnostic(
                     location.clone(),
                     Some(facts.clone()),
-                    &format!("{} problem(s) reading this log: {}", report.diagnostics.len(), report.diagnostics[0]),
+                    &format!(
+                        "{} problem(s) reading this log: {}",
+                        report.diagnostics.len(),
+                        report.diagnostics[0]
+                    ),
                 );
                 d.detail = json!({ "diagnostics": report.diagnostics });
                 out.push(d);
@@ -383,12 +522,18 @@ pub(crate) fn check_logs(vol: &NtfsVolume, listing: &Listing, ctx: &VolumeContex
         .collect();
     let mut out = Vec::new();
     // folder -> (kind, oldest, newest, entries, files, deleted files)
-    let mut cover: BTreeMap<String, (String, Option<String>, Option<String>, u64, u64)> = BTreeMap::new();
+    let mut cover: BTreeMap<String, (String, Option<String>, Option<String>, u64, u64)> =
+        BTreeMap::new();
     for (f, rep) in results {
         out.extend(f);
         if let Some((path, kind, r)) = rep {
-            let folder = path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
-            let e = cover.entry(folder).or_insert_with(|| (format!("{kind:?}"), None, None, 0, 0));
+            let folder = path
+                .rsplit_once('/')
+                .map(|(d, _)| d.to_string())
+                .unwrap_or_default();
+            let e = cover
+                .entry(folder)
+                .or_insert_with(|| (format!("{kind:?}"), None, None, 0, 0));
             if let Some(o) = r.oldest {
                 if e.1.as_ref().is_none_or(|x| o < *x) {
                     e.1 = Some(o);

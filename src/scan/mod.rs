@@ -422,7 +422,8 @@ impl Scan {
                 baseline: !self.known_good.is_empty(),
             };
             if self.cfg.exchange {
-                let (installs, found) = assess::discover(vol, &listing, &evidence_name, self.cfg.max_in_memory);
+                let (installs, found) =
+                    assess::discover(vol, &listing, &evidence_name, self.cfg.max_in_memory);
                 ctx.installs = installs;
                 for f in found {
                     summary.add(&f);
@@ -462,7 +463,9 @@ impl Scan {
                 break;
             }
             if self.cfg.exchange {
-                let logs = self.in_pool(|| assess::check_logs(vol, &listing, &ctx, &evidence_name, self.cfg.max_in_memory));
+                let logs = self.in_pool(|| {
+                    assess::check_logs(vol, &listing, &ctx, &evidence_name, self.cfg.max_in_memory)
+                });
                 for f in logs {
                     summary.add(&f);
                     if !sink.finding(f) {
