@@ -70,8 +70,7 @@ pub(crate) fn discover(
     // Live hive first, then deleted copies.
     let mut hives: Vec<_> = hive.collect();
     hives.sort_by_key(|i| i.file.deleted);
-    if let Some(item) = hives.first() {
-        let s = item.stream.expect("filtered on stream");
+    if let Some((item, s)) = hives.first().and_then(|i| Some((i, i.stream?))) {
         let mut buf = Vec::new();
         match vol.read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES)) {
             Ok(bytes) => match exchange::msi_install_paths(bytes) {

@@ -1,0 +1,69 @@
+//! Evidence is never written: only one function opens evidence (read-only), nothing in the
+//! library writes files, and running every command leaves every fixture byte-identical with an
+//! unchanged modification time.
+
+mod common;
+
+use common::{fixture, run};
+
+#[test]
+fn one_place_opens_evidence_and_it_is_read_only() {
+    let src = common::root().join("src");
+    let mut offenders = Vec::new();
+    let mut stack = vec![src];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            let rel = p.strip_prefix(common::root()).unwrap().display().to_string();
+            for (i, line) in text.lines().enumerate() {
+                let writes = ["File::create", ".write(true)", ".append(true)", "fs::write(", "OpenOptions::new()", "MmapMut", "map_mut"];
+                if writes.iter().any(|w| line.contains(w)) {
+                    offenders.push(format!("{rel}:{}: {}", i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    // The only writer: `scan -o FILE`, which creates a new file (create_new) and never truncates.
+    offenders.retain(|o| !(o.starts_with("src/main.rs") && o.contains(".write(true)")));
+    assert!(offenders.is_empty(), "write-capable calls in src/: {offenders:#?}");
+    let ev = std::fs::read_to_string(common::root().join("src/evidence/mod.rs")).unwrap();
+    assert!(ev.contains("pub fn open_read_only"));
+}
+
+#[test]
+fn commands_leave_evidence_untouched() {
+    let names = ["ntfs-basic.img", "disk-mbr.img", "disk-gpt4k.img", "ntfs-shells.img"];
+    let before: Vec<(Vec<u8>, std::time::SystemTime)> = names
+        .iter()
+        .map(|n| {
+            let p = fixture(n);
+            (std::fs::read(&p).unwrap(), std::fs::metadata(&p).unwrap().modified().unwrap())
+        })
+        .collect();
+    for n in names {
+        let p = fixture(n);
+        let p = p.to_str().unwrap();
+        for args in [
+            vec!["info", p],
+            vec!["ls", p, "--format", "jsonl"],
+            vec!["hash", p, "--format", "jsonl"],
+            vec!["scan", p, "--all-files", "--format", "jsonl", "-q"],
+        ] {
+            let (code, _, err) = run(&args);
+            assert!(code == 0 || code == 1, "{args:?}: {err}");
+        }
+        // `-o` pointed at the evidence is refused, not obeyed.
+        let (code, _, _) = run(&["scan", p, "-o", p, "-q"]);
+        assert_eq!(code, 2);
+    }
+    for (n, (bytes, mtime)) in names.iter().zip(before) {
+        let p = fixture(n);
+        assert!(std::fs::read(&p).unwrap() == bytes, "{n} changed");
+        assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), mtime, "{n} mtime changed");
+    }
+}
