@@ -80,19 +80,35 @@ pub(crate) fn visit_compressed(
     let mut out = Vec::with_capacity(unit_bytes);
     let mut pos = 0u64;
     let mut u = 0u64;
+    // Runs are sorted and disjoint (see `build_entry`); `first` is the first run that may reach
+    // the current unit, so each unit looks only at its own runs.
+    let mut first = 0usize;
     while pos < size {
         let (v0, v1) = (u * unit, (u + 1) * unit);
+        while runs.get(first).is_some_and(|r| r.vcn + r.len <= v0) {
+            first += 1;
+        }
         // Collect the pieces of runs inside this unit.
         let mut allocated = 0u64;
         let mut covered = 0u64;
         raw.clear();
-        for r in runs.iter().filter(|r| r.vcn < v1 && r.vcn + r.len > v0) {
+        for r in runs
+            .get(first..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|r| r.vcn < v1)
+        {
             let a = r.vcn.max(v0);
             let b = (r.vcn + r.len).min(v1);
             covered += b - a;
             if let Some(lcn) = r.lcn {
                 allocated += b - a;
-                let off = (lcn + (a - r.vcn)) * cs;
+                let off = lcn
+                    .checked_add(a - r.vcn)
+                    .and_then(|c| c.checked_mul(cs))
+                    .ok_or_else(|| {
+                        Error::format("compressed stream", vol.region.start(), "LCN overflow")
+                    })?;
                 let start = raw.len();
                 raw.resize(start + ((b - a) * cs) as usize, 0);
                 vol.region.read_exact_at(off, &mut raw[start..])?;
