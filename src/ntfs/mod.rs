@@ -55,6 +55,12 @@ pub struct Limits {
     pub max_attr_list: u64,
     /// Deepest directory nesting followed when building a path (default 1024).
     pub max_depth: usize,
+    /// Longest directory path built, in UTF-8 bytes (default 32 KiB, the 32767 UTF-16 units
+    /// of a Windows path in ASCII). A deeper directory is listed under `/$Orphan/` with a
+    /// diagnostic. Every directory's path is kept as its own string, so without this bound a
+    /// hostile MFT of N nested directories with 255-character names costs N × depth × 255
+    /// bytes (gigabytes from an 8 MiB MFT); with it, at most N × 32 KiB.
+    pub max_path_bytes: usize,
 }
 
 impl Default for Limits {
@@ -62,6 +68,7 @@ impl Default for Limits {
         Limits {
             max_attr_list: 16 << 20,
             max_depth: 1024,
+            max_path_bytes: 32 << 10,
         }
     }
 }
@@ -608,7 +615,7 @@ impl NtfsVolume {
             files.push(self.build_entry(r, &exts));
         }
         files.sort_by_key(|f| f.entry);
-        Listing::new(files, diagnostics, self.limits.max_depth)
+        Listing::new(files, diagnostics, &self.limits)
     }
 
     fn build_entry(&self, base: &Record, exts: &[&Record]) -> FileEntry {
@@ -987,7 +994,8 @@ pub struct Listing {
 }
 
 impl Listing {
-    fn new(files: Vec<FileEntry>, mut diagnostics: Vec<WalkDiagnostic>, max_depth: usize) -> Self {
+    fn new(files: Vec<FileEntry>, mut diagnostics: Vec<WalkDiagnostic>, limits: &Limits) -> Self {
+        let (max_depth, max_path) = (limits.max_depth, limits.max_path_bytes);
         let index: HashMap<u64, usize> = files
             .iter()
             .enumerate()
@@ -1038,7 +1046,18 @@ impl Listing {
                     .first()
                     .map(|n| n.name.as_str())
                     .unwrap_or("");
-                let p: Arc<str> = Arc::from(format!("{acc}/{name}"));
+                let p: Arc<str> = if acc.len() + 1 + name.len() > max_path {
+                    diagnostics.push(WalkDiagnostic {
+                        entry: Some(files[c].entry),
+                        offset: None,
+                        message: format!(
+                            "path longer than {max_path} bytes; placed under /$Orphan"
+                        ),
+                    });
+                    Arc::from(format!("/$Orphan/{name}"))
+                } else {
+                    Arc::from(format!("{acc}/{name}"))
+                };
                 dir_path[c] = Some(p.clone());
                 acc = p;
             }
@@ -1144,4 +1163,72 @@ fn parent_of(
         || (p.deleted && p.sequence == n.parent_sequence.wrapping_add(1))
         || n.parent_sequence == 0;
     ok.then_some(pi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(entry: u64, parent: u64, name: &str) -> FileEntry {
+        FileEntry {
+            entry,
+            sequence: 1,
+            deleted: false,
+            is_dir: true,
+            si: None,
+            names: vec![FileName {
+                parent_entry: parent,
+                parent_sequence: 1,
+                times: [0; 4],
+                namespace: 1,
+                name: name.to_string(),
+                lossy: false,
+                size: 0,
+            }],
+            streams: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn deep_chains_of_long_names_stay_bounded() {
+        // 4000 nested directories with 255-character names under the root: unbounded, the
+        // paths would take ~2 GB (4000 × 1024 levels × 256 bytes on average over half).
+        let long = "x".repeat(255);
+        let mut files = vec![dir(5, 5, ".")];
+        for e in 100..4100u64 {
+            files.push(dir(e, if e == 100 { 5 } else { e - 1 }, &long));
+        }
+        let limits = Limits::default();
+        let listing = Listing::new(files, Vec::new(), &limits);
+        let total: usize = listing.paths.iter().map(|p| p.len()).sum();
+        assert!(listing
+            .paths
+            .iter()
+            .all(|p| p.len() <= limits.max_path_bytes + 256));
+        assert!(total <= 4001 * (limits.max_path_bytes + 256), "{total}");
+        assert!(listing
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("path longer")));
+        // The shallow ones keep their real path.
+        let first = listing.items().find(|i| i.file.entry == 100).unwrap();
+        assert_eq!(first.path(), format!("/{long}"));
+    }
+
+    #[test]
+    fn parent_loops_are_reported_once_per_chain() {
+        let files = vec![dir(5, 5, "."), dir(10, 11, "a"), dir(11, 10, "b")];
+        let listing = Listing::new(files, Vec::new(), &Limits::default());
+        let paths: Vec<&str> = listing.items().map(|i| i.path()).collect();
+        assert!(paths.iter().all(|p| p.starts_with('/')));
+        assert!(
+            paths.contains(&"/$Orphan/a/b") || paths.contains(&"/$Orphan/b/a"),
+            "{paths:?}"
+        );
+        assert!(listing
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("loops")));
+    }
 }
