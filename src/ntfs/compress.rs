@@ -171,6 +171,30 @@ mod tests {
     }
 
     #[test]
+    fn random_units_never_panic_and_keep_their_size() {
+        // Deterministic xorshift garbage, half of it with plausible chunk headers.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut out = Vec::new();
+        for i in 0..2000 {
+            let len = (next() % 9000) as usize;
+            let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if i % 2 == 0 && len >= 2 {
+                let h = 0xB000 | (next() % 0x1000) as u16;
+                input[..2].copy_from_slice(&h.to_le_bytes());
+            }
+            if decompress_unit(&input, &mut out, 65536).is_ok() {
+                assert_eq!(out.len(), 65536);
+            }
+        }
+    }
+
+    #[test]
     fn garbage_is_an_error_not_a_panic() {
         let mut out = Vec::new();
         let _ = decompress_unit(&[0xff, 0xbf, 1, 2, 3], &mut out, 65536);

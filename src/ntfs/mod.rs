@@ -48,6 +48,9 @@ const ATTR_FLAG_SPARSE: u16 = 0x8000;
 /// records are larger, so a boot sector claiming 64 KiB records cannot make batches of 256 MiB).
 const BATCH_BYTES: u64 = 4 << 20;
 
+/// Most names (hard links) kept per file: the NTFS limit.
+const MAX_NAMES: usize = 1024;
+
 /// Resource bounds of the NTFS reader. The defaults suit any real volume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -651,6 +654,15 @@ impl NtfsVolume {
         }
         let mut seen = std::collections::HashSet::new();
         names.retain(|n| seen.insert((n.parent_entry, n.name.clone())));
+        // NTFS allows 1024 hard links; more names can only come from hostile extension
+        // records, and each name multiplies the rows of the listing by the streams.
+        if names.len() > MAX_NAMES {
+            errors.push(format!(
+                "{} names, more than the {MAX_NAMES} hard links NTFS allows; the rest ignored",
+                names.len()
+            ));
+            names.truncate(MAX_NAMES);
+        }
 
         let mut streams = Vec::new();
         for ((t, name), mut frags) in groups {
