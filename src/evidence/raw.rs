@@ -132,7 +132,18 @@ impl Evidence for RawImage {
             let n = (seg.len - within).min(buf.len() as u64) as usize;
             let (head, tail) = buf.split_at_mut(n);
             match &seg.backing {
-                Backing::Map(m) => head.copy_from_slice(&m[within as usize..within as usize + n]),
+                Backing::Map(m) => {
+                    // The map is as long as the file was when mapped; a file that shrank since
+                    // it was measured gives an error, not a panic.
+                    let src =
+                        m.get(within as usize..within as usize + n)
+                            .ok_or(Error::OutOfBounds {
+                                offset,
+                                len: n as u64,
+                                size: self.len,
+                            })?;
+                    head.copy_from_slice(src)
+                }
                 Backing::File(f) => {
                     use std::os::unix::fs::FileExt;
                     f.read_exact_at(head, within)

@@ -80,19 +80,35 @@ pub(crate) fn visit_compressed(
     let mut out = Vec::with_capacity(unit_bytes);
     let mut pos = 0u64;
     let mut u = 0u64;
+    // Runs are sorted and disjoint (see `build_entry`); `first` is the first run that may reach
+    // the current unit, so each unit looks only at its own runs.
+    let mut first = 0usize;
     while pos < size {
         let (v0, v1) = (u * unit, (u + 1) * unit);
+        while runs.get(first).is_some_and(|r| r.vcn + r.len <= v0) {
+            first += 1;
+        }
         // Collect the pieces of runs inside this unit.
         let mut allocated = 0u64;
         let mut covered = 0u64;
         raw.clear();
-        for r in runs.iter().filter(|r| r.vcn < v1 && r.vcn + r.len > v0) {
+        for r in runs
+            .get(first..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|r| r.vcn < v1)
+        {
             let a = r.vcn.max(v0);
             let b = (r.vcn + r.len).min(v1);
             covered += b - a;
             if let Some(lcn) = r.lcn {
                 allocated += b - a;
-                let off = (lcn + (a - r.vcn)) * cs;
+                let off = lcn
+                    .checked_add(a - r.vcn)
+                    .and_then(|c| c.checked_mul(cs))
+                    .ok_or_else(|| {
+                        Error::format("compressed stream", vol.region.start(), "LCN overflow")
+                    })?;
                 let start = raw.len();
                 raw.resize(start + ((b - a) * cs) as usize, 0);
                 vol.region.read_exact_at(off, &mut raw[start..])?;
@@ -152,6 +168,30 @@ mod tests {
         assert_eq!(out.len(), 65536);
         assert_eq!(&out[..plain.len()], &plain[..]);
         assert!(out[plain.len()..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn random_units_never_panic_and_keep_their_size() {
+        // Deterministic xorshift garbage, half of it with plausible chunk headers.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut out = Vec::new();
+        for i in 0..2000 {
+            let len = (next() % 9000) as usize;
+            let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if i % 2 == 0 && len >= 2 {
+                let h = 0xB000 | (next() % 0x1000) as u16;
+                input[..2].copy_from_slice(&h.to_le_bytes());
+            }
+            if decompress_unit(&input, &mut out, 65536).is_ok() {
+                assert_eq!(out.len(), 65536);
+            }
+        }
     }
 
     #[test]

@@ -44,8 +44,12 @@ const ATTR_FLAG_ENCRYPTED: u16 = 0x4000;
 /// Attribute flag: sparse.
 const ATTR_FLAG_SPARSE: u16 = 0x8000;
 
-/// Records read and parsed per batch of the bulk walk.
-const BATCH_RECORDS: u64 = 4096;
+/// Bytes of MFT read and parsed per batch of the bulk walk (4096 records of 1 KiB; fewer when
+/// records are larger, so a boot sector claiming 64 KiB records cannot make batches of 256 MiB).
+const BATCH_BYTES: u64 = 4 << 20;
+
+/// Most names (hard links) kept per file: the NTFS limit.
+const MAX_NAMES: usize = 1024;
 
 /// Resource bounds of the NTFS reader. The defaults suit any real volume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +58,12 @@ pub struct Limits {
     pub max_attr_list: u64,
     /// Deepest directory nesting followed when building a path (default 1024).
     pub max_depth: usize,
+    /// Longest directory path built, in UTF-8 bytes (default 32 KiB, the 32767 UTF-16 units
+    /// of a Windows path in ASCII). A deeper directory is listed under `/$Orphan/` with a
+    /// diagnostic. Every directory's path is kept as its own string, so without this bound a
+    /// hostile MFT of N nested directories with 255-character names costs N × depth × 255
+    /// bytes (gigabytes from an 8 MiB MFT); with it, at most N × 32 KiB.
+    pub max_path_bytes: usize,
 }
 
 impl Default for Limits {
@@ -61,6 +71,7 @@ impl Default for Limits {
         Limits {
             max_attr_list: 16 << 20,
             max_depth: 1024,
+            max_path_bytes: 32 << 10,
         }
     }
 }
@@ -239,6 +250,17 @@ impl NtfsVolume {
             limits,
             diagnostics: Vec::new(),
         };
+        if geometry.size > vol.region.len() {
+            vol.diagnostics.push(WalkDiagnostic {
+                entry: None,
+                offset: Some(start),
+                message: format!(
+                    "the boot sector gives {} bytes, the image holds {} (truncated image?)",
+                    geometry.size,
+                    vol.region.len()
+                ),
+            });
+        }
         vol.load_mft_runs()?;
         if let Ok(Some(rec)) = vol.read_record(3) {
             vol.label = rec.volume_name.filter(|l| !l.is_empty());
@@ -281,18 +303,65 @@ impl NtfsVolume {
         &self.diagnostics
     }
 
-    /// Reads the `$MFT` record, then its extension records if it has an attribute list, and
-    /// assembles the `$MFT`'s data runs.
-    fn load_mft_runs(&mut self) -> Result<()> {
+    /// Reads and checks `$MFT`'s own record at volume offset `off`: a parsed record whose
+    /// unnamed `$DATA` starts at VCN 0, is non-resident and fits the volume. Returns the record
+    /// and the `$MFT` data size.
+    fn mft_record0(&self, off: u64) -> Result<(Box<Record>, u64)> {
         let rs = self.geometry.record_size as usize;
-        let off = self.geometry.mft_offset;
+        let abs = self.region.start().saturating_add(off);
         let mut buf = vec![0u8; rs];
         self.region.read_exact_at(off, &mut buf)?;
-        let abs = self.region.start() + off;
         let rec = match record::parse_record(0, &mut buf) {
             Slot::Record(r) => r,
             Slot::Empty => return Err(Error::format("$MFT record 0", abs, "no FILE signature")),
             Slot::Broken(e) => return Err(Error::format("$MFT record 0", abs, e)),
+        };
+        let first = rec
+            .attrs
+            .iter()
+            .find(|a| {
+                a.type_code == record::AT_DATA && a.name.is_empty() && start_vcn(&a.body) == 0
+            })
+            .ok_or_else(|| Error::format("$MFT record 0", abs, "no $DATA attribute"))?;
+        let AttrBody::NonResident { size, .. } = first.body else {
+            return Err(Error::format("$MFT record 0", abs, "resident $DATA"));
+        };
+        if size > self.region.len() {
+            return Err(Error::format(
+                "$MFT record 0",
+                abs,
+                format!("$MFT claims {size} bytes, more than the volume"),
+            ));
+        }
+        Ok((rec, size))
+    }
+
+    /// Volume offset of `$MFTMirr` (boot sector field at 0x38, in clusters).
+    fn mirror_offset(&self) -> Option<u64> {
+        let mut b = [0u8; 8];
+        self.region.read_exact_at(0x38, &mut b).ok()?;
+        u64::from_le_bytes(b).checked_mul(self.geometry.cluster_size)
+    }
+
+    /// Reads the `$MFT` record (or, when it is unreadable or damaged, its copy in `$MFTMirr`),
+    /// then its extension records if it has an attribute list, and assembles the `$MFT`'s data
+    /// runs.
+    fn load_mft_runs(&mut self) -> Result<()> {
+        let off = self.geometry.mft_offset;
+        let abs = self.region.start().saturating_add(off);
+        let (rec, size) = match self.mft_record0(off) {
+            Ok(r) => r,
+            Err(e) => match self.mirror_offset().map(|m| self.mft_record0(m)) {
+                Some(Ok(r)) => {
+                    self.diagnostics.push(WalkDiagnostic {
+                        entry: Some(0),
+                        offset: Some(abs),
+                        message: format!("{e}; using the copy of record 0 in $MFTMirr"),
+                    });
+                    r
+                }
+                _ => return Err(e),
+            },
         };
         let mut frags: Vec<(u64, AttrBody)> = rec
             .attrs
@@ -300,27 +369,8 @@ impl NtfsVolume {
             .filter(|a| a.type_code == record::AT_DATA && a.name.is_empty())
             .map(|a| (start_vcn(&a.body), a.body.clone()))
             .collect();
-        let first = frags
-            .iter()
-            .find(|(v, _)| *v == 0)
-            .map(|(_, b)| b.clone())
-            .ok_or_else(|| Error::format("$MFT record 0", abs, "no $DATA attribute"))?;
-        let AttrBody::NonResident { size, .. } = first else {
-            return Err(Error::format("$MFT record 0", abs, "resident $DATA"));
-        };
-        let max_size = self
-            .region
-            .len()
-            .min(self.geometry.size.max(self.region.len()));
-        if size > max_size {
-            return Err(Error::format(
-                "$MFT record 0",
-                abs,
-                format!("$MFT claims {size} bytes, more than the volume"),
-            ));
-        }
         self.mft_size = size - size % self.geometry.record_size;
-        self.mft_runs = merge_runs(&frags);
+        self.mft_runs = merge_runs(&frags).0;
         if let Some(list) = &rec.attr_list {
             let entries = match self.read_attr_list(list) {
                 Ok(v) => record::parse_attr_list(&v),
@@ -340,8 +390,11 @@ impl NtfsVolume {
                 .filter(|e| e.type_code == record::AT_DATA && e.entry != 0)
                 .collect();
             pending.sort_by_key(|e| e.start_vcn);
-            pending.dedup_by_key(|e| e.entry);
-            for _round in 0..pending.len().max(1) {
+            let mut seen = std::collections::HashSet::new();
+            pending.retain(|e| seen.insert(e.entry));
+            // Each round reads every pending record; real volumes need one or two rounds, so a
+            // hostile list that reveals one record per round is cut short.
+            for _round in 0..pending.len().clamp(1, 16) {
                 let mut progressed = false;
                 pending.retain(|e| match self.read_record(e.entry) {
                     Ok(Some(ext))
@@ -360,7 +413,7 @@ impl NtfsVolume {
                     }
                     _ => true,
                 });
-                self.mft_runs = merge_runs(&frags);
+                self.mft_runs = merge_runs(&frags).0;
                 if pending.is_empty() || !progressed {
                     break;
                 }
@@ -372,6 +425,14 @@ impl NtfsVolume {
                     message: "$MFT extension record unreadable: part of the MFT is missing".into(),
                 });
             }
+        }
+        let dropped = merge_runs(&frags).1;
+        if dropped > 0 {
+            self.diagnostics.push(WalkDiagnostic {
+                entry: Some(0),
+                offset: Some(abs),
+                message: format!("$MFT: {dropped} runs overlap VCNs already mapped; ignored"),
+            });
         }
         Ok(())
     }
@@ -401,16 +462,13 @@ impl NtfsVolume {
         while done < buf.len() {
             let pos = offset + done as u64;
             let vcn = pos / cs;
-            let run = runs
-                .iter()
-                .find(|r| vcn >= r.vcn && vcn - r.vcn < r.len)
-                .ok_or_else(|| {
-                    Error::format(
-                        "run list",
-                        self.region.start(),
-                        format!("no run maps byte {pos}"),
-                    )
-                })?;
+            let run = find_run(runs, vcn).ok_or_else(|| {
+                Error::format(
+                    "run list",
+                    self.region.start(),
+                    format!("no run maps byte {pos}"),
+                )
+            })?;
             let run_end = (run.vcn + run.len).saturating_mul(cs);
             let n = ((run_end - pos) as usize).min(buf.len() - done);
             let dst = &mut buf[done..done + n];
@@ -437,8 +495,11 @@ impl NtfsVolume {
         if entry >= self.record_count().max(1) && !self.mft_runs.is_empty() && self.mft_size > 0 {
             return Err(Error::NotFound(format!("MFT entry {entry}")));
         }
+        let pos = entry
+            .checked_mul(rs)
+            .ok_or_else(|| Error::NotFound(format!("MFT entry {entry}")))?;
         let mut buf = vec![0u8; rs as usize];
-        self.read_runs_range(&self.mft_runs, entry * rs, &mut buf)?;
+        self.read_runs_range(&self.mft_runs, pos, &mut buf)?;
         match record::parse_record(entry, &mut buf) {
             Slot::Record(r) => Ok(Some(*r)),
             Slot::Empty => Ok(None),
@@ -451,11 +512,11 @@ impl NtfsVolume {
         let cs = self.geometry.cluster_size;
         let pos = entry.checked_mul(self.geometry.record_size)?;
         let vcn = pos / cs;
-        let run = self
-            .mft_runs
-            .iter()
-            .find(|r| vcn >= r.vcn && vcn - r.vcn < r.len)?;
-        Some(self.region.start() + run.lcn? * cs + (pos - run.vcn * cs))
+        let run = find_run(&self.mft_runs, vcn)?;
+        run.lcn?
+            .checked_mul(cs)?
+            .checked_add(pos - run.vcn * cs)?
+            .checked_add(self.region.start())
     }
 
     /// Walks the whole MFT: every record, in use or not. Records are read in large batches and
@@ -463,12 +524,13 @@ impl NtfsVolume {
     pub fn walk(&self) -> Listing {
         let rs = self.geometry.record_size;
         let count = self.record_count();
-        let batches: Vec<u64> = (0..count.div_ceil(BATCH_RECORDS)).collect();
+        let per_batch = (BATCH_BYTES / rs).max(1);
+        let batches: Vec<u64> = (0..count.div_ceil(per_batch)).collect();
         let parsed: Vec<(Vec<Record>, Vec<WalkDiagnostic>)> = batches
             .par_iter()
             .map(|&b| {
-                let first = b * BATCH_RECORDS;
-                let n = BATCH_RECORDS.min(count - first);
+                let first = b * per_batch;
+                let n = per_batch.min(count - first);
                 let mut buf = vec![0u8; (n * rs) as usize];
                 let mut recs = Vec::new();
                 let mut diags = Vec::new();
@@ -556,15 +618,16 @@ impl NtfsVolume {
             files.push(self.build_entry(r, &exts));
         }
         files.sort_by_key(|f| f.entry);
-        Listing::new(files, diagnostics, self.limits.max_depth)
+        Listing::new(files, diagnostics, &self.limits)
     }
 
     fn build_entry(&self, base: &Record, exts: &[&Record]) -> FileEntry {
         let mut errors = base.errors.clone();
         let mut names = base.names.clone();
         let mut si = base.si;
-        // (type, name) -> fragments
-        let mut groups: Vec<AttrGroup<'_>> = Vec::new();
+        // (type, name) -> fragments. A map: a hostile MFT can give one base thousands of
+        // extension records with distinct attribute names.
+        let mut groups: HashMap<(u32, String), Vec<(&record::RawAttr, u64)>> = HashMap::new();
         for rec in std::iter::once(base).chain(exts.iter().copied()) {
             if rec.entry != base.entry {
                 errors.extend(
@@ -578,12 +641,10 @@ impl NtfsVolume {
                 }
             }
             for a in &rec.attrs {
-                let key = (a.type_code, a.name.clone());
-                let vcn = start_vcn(&a.body);
-                match groups.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, v)) => v.push((a, vcn)),
-                    None => groups.push((key, vec![(a, vcn)])),
-                }
+                groups
+                    .entry((a.type_code, a.name.clone()))
+                    .or_default()
+                    .push((a, start_vcn(&a.body)));
             }
         }
         // Fold DOS names into their long names; drop exact duplicates.
@@ -593,6 +654,15 @@ impl NtfsVolume {
         }
         let mut seen = std::collections::HashSet::new();
         names.retain(|n| seen.insert((n.parent_entry, n.name.clone())));
+        // NTFS allows 1024 hard links; more names can only come from hostile extension
+        // records, and each name multiplies the rows of the listing by the streams.
+        if names.len() > MAX_NAMES {
+            errors.push(format!(
+                "{} names, more than the {MAX_NAMES} hard links NTFS allows; the rest ignored",
+                names.len()
+            ));
+            names.truncate(MAX_NAMES);
+        }
 
         let mut streams = Vec::new();
         for ((t, name), mut frags) in groups {
@@ -648,10 +718,18 @@ impl NtfsVolume {
                         if let AttrBody::NonResident {
                             runs: r,
                             runs_error,
-                            last_vcn,
                             ..
                         } = &a.body
                         {
+                            // Fragments must not map VCNs already mapped (a duplicated or
+                            // hostile attribute): their runs are left out, which keeps the
+                            // run list sorted and disjoint for the readers.
+                            if *vcn < next_vcn {
+                                problems.push(format!(
+                                    "fragment at VCN {vcn} overlaps VCNs before {next_vcn}; ignored"
+                                ));
+                                continue;
+                            }
                             if *vcn != next_vcn {
                                 problems.push(format!(
                                     "fragment at VCN {vcn} where VCN {next_vcn} was expected"
@@ -661,7 +739,9 @@ impl NtfsVolume {
                                 problems.push(format!("run list: {e}"));
                             }
                             runs.extend_from_slice(r);
-                            next_vcn = last_vcn.saturating_add(1).max(*vcn);
+                            // Where this fragment's runs really end (its last_vcn field is not
+                            // trusted for that).
+                            next_vcn = r.last().map_or(*vcn, |l| l.vcn + l.len).max(*vcn);
                         }
                     }
                     let unit = if compressed && *compression_unit > 0 && *compression_unit <= 16 {
@@ -830,12 +910,11 @@ impl NtfsVolume {
     /// Absolute evidence offset of the first byte of a non-resident stream, if it has one.
     pub fn stream_offset(&self, stream: &Stream) -> Option<u64> {
         let r = stream.runs().first()?;
-        Some(self.region.start() + r.lcn? * self.geometry.cluster_size)
+        r.lcn?
+            .checked_mul(self.geometry.cluster_size)?
+            .checked_add(self.region.start())
     }
 }
-
-/// Fragments of one attribute (type, name) across a base record and its extensions.
-type AttrGroup<'a> = ((u32, String), Vec<(&'a record::RawAttr, u64)>);
 
 fn emit_zeros(mut n: u64, f: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
     static ZEROS: [u8; 65536] = [0; 65536];
@@ -854,16 +933,33 @@ fn start_vcn(b: &AttrBody) -> u64 {
     }
 }
 
-fn merge_runs(frags: &[(u64, AttrBody)]) -> Vec<Run> {
+/// The runs of an attribute's fragments in VCN order. Runs that overlap VCNs already mapped (a
+/// duplicated or hostile fragment) are dropped, so the result is sorted and disjoint, as
+/// [`find_run`] needs; returns how many were dropped.
+fn merge_runs(frags: &[(u64, AttrBody)]) -> (Vec<Run>, usize) {
     let mut sorted: Vec<_> = frags.iter().collect();
     sorted.sort_by_key(|(v, _)| *v);
-    let mut out = Vec::new();
+    let mut out: Vec<Run> = Vec::new();
+    let mut dropped = 0;
     for (_, b) in sorted {
         if let AttrBody::NonResident { runs, .. } = b {
-            out.extend_from_slice(runs);
+            for r in runs {
+                if out.last().is_some_and(|l| r.vcn < l.vcn + l.len) {
+                    dropped += 1;
+                } else {
+                    out.push(*r);
+                }
+            }
         }
     }
-    out
+    (out, dropped)
+}
+
+/// The run mapping `vcn` in runs sorted by VCN and disjoint (binary search: a hostile run list
+/// of thousands of runs costs a logarithm per lookup, not a scan).
+fn find_run(runs: &[Run], vcn: u64) -> Option<&Run> {
+    let i = runs.partition_point(|r| r.vcn.saturating_add(r.len) <= vcn);
+    runs.get(i).filter(|r| r.vcn <= vcn)
 }
 
 /// One row of a listing: a file name (a hard link) with one of its streams, or a directory.
@@ -910,7 +1006,8 @@ pub struct Listing {
 }
 
 impl Listing {
-    fn new(files: Vec<FileEntry>, mut diagnostics: Vec<WalkDiagnostic>, max_depth: usize) -> Self {
+    fn new(files: Vec<FileEntry>, mut diagnostics: Vec<WalkDiagnostic>, limits: &Limits) -> Self {
+        let (max_depth, max_path) = (limits.max_depth, limits.max_path_bytes);
         let index: HashMap<u64, usize> = files
             .iter()
             .enumerate()
@@ -961,7 +1058,18 @@ impl Listing {
                     .first()
                     .map(|n| n.name.as_str())
                     .unwrap_or("");
-                let p: Arc<str> = Arc::from(format!("{acc}/{name}"));
+                let p: Arc<str> = if acc.len() + 1 + name.len() > max_path {
+                    diagnostics.push(WalkDiagnostic {
+                        entry: Some(files[c].entry),
+                        offset: None,
+                        message: format!(
+                            "path longer than {max_path} bytes; placed under /$Orphan"
+                        ),
+                    });
+                    Arc::from(format!("/$Orphan/{name}"))
+                } else {
+                    Arc::from(format!("{acc}/{name}"))
+                };
                 dir_path[c] = Some(p.clone());
                 acc = p;
             }
@@ -1067,4 +1175,72 @@ fn parent_of(
         || (p.deleted && p.sequence == n.parent_sequence.wrapping_add(1))
         || n.parent_sequence == 0;
     ok.then_some(pi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(entry: u64, parent: u64, name: &str) -> FileEntry {
+        FileEntry {
+            entry,
+            sequence: 1,
+            deleted: false,
+            is_dir: true,
+            si: None,
+            names: vec![FileName {
+                parent_entry: parent,
+                parent_sequence: 1,
+                times: [0; 4],
+                namespace: 1,
+                name: name.to_string(),
+                lossy: false,
+                size: 0,
+            }],
+            streams: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn deep_chains_of_long_names_stay_bounded() {
+        // 4000 nested directories with 255-character names under the root: unbounded, the
+        // paths would take ~2 GB (4000 × 1024 levels × 256 bytes on average over half).
+        let long = "x".repeat(255);
+        let mut files = vec![dir(5, 5, ".")];
+        for e in 100..4100u64 {
+            files.push(dir(e, if e == 100 { 5 } else { e - 1 }, &long));
+        }
+        let limits = Limits::default();
+        let listing = Listing::new(files, Vec::new(), &limits);
+        let total: usize = listing.paths.iter().map(|p| p.len()).sum();
+        assert!(listing
+            .paths
+            .iter()
+            .all(|p| p.len() <= limits.max_path_bytes + 256));
+        assert!(total <= 4001 * (limits.max_path_bytes + 256), "{total}");
+        assert!(listing
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("path longer")));
+        // The shallow ones keep their real path.
+        let first = listing.items().find(|i| i.file.entry == 100).unwrap();
+        assert_eq!(first.path(), format!("/{long}"));
+    }
+
+    #[test]
+    fn parent_loops_are_reported_once_per_chain() {
+        let files = vec![dir(5, 5, "."), dir(10, 11, "a"), dir(11, 10, "b")];
+        let listing = Listing::new(files, Vec::new(), &Limits::default());
+        let paths: Vec<&str> = listing.items().map(|i| i.path()).collect();
+        assert!(paths.iter().all(|p| p.starts_with('/')));
+        assert!(
+            paths.contains(&"/$Orphan/a/b") || paths.contains(&"/$Orphan/b/a"),
+            "{paths:?}"
+        );
+        assert!(listing
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("loops")));
+    }
 }

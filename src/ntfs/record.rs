@@ -294,7 +294,7 @@ fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
         (AT_FILE_NAME, AttrBody::Resident(v)) => {
             let pref = u64_at(v, 0).ok_or("$FILE_NAME too short")?;
             let n = *v.get(64).ok_or("$FILE_NAME too short")? as usize;
-            let ns = v[65];
+            let ns = *v.get(65).ok_or("$FILE_NAME too short")?;
             let nb = v
                 .get(66..66 + 2 * n)
                 .ok_or("$FILE_NAME name out of bounds")?;

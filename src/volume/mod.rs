@@ -243,7 +243,7 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
             ));
             continue;
         }
-        if offset + size > len {
+        if offset.saturating_add(size) > len {
             diagnostics.push(format!(
                 "partition {index} runs past the end of the evidence (truncated image?)"
             ));
@@ -266,15 +266,43 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
     })
 }
 
+/// Most overlap diagnostics listed; the rest are counted.
+const MAX_OVERLAP_DIAGNOSTICS: usize = 32;
+
+/// Reports overlapping partitions. A hostile table can make every pair overlap (a GPT array
+/// holds up to 32768 entries), so the pairs are found by a sweep over the partitions sorted by
+/// offset and at most [`MAX_OVERLAP_DIAGNOSTICS`] are listed: linear work and output whatever
+/// the table.
 fn check_overlaps(parts: &[Partition], diagnostics: &mut Vec<String>) {
-    for (i, a) in parts.iter().enumerate() {
-        for b in &parts[i + 1..] {
-            if a.offset < b.offset.saturating_add(b.size)
-                && b.offset < a.offset.saturating_add(a.size)
-            {
-                diagnostics.push(format!("partitions {} and {} overlap", a.index, b.index));
+    let mut order: Vec<&Partition> = parts.iter().collect();
+    order.sort_by_key(|p| (p.offset, p.index));
+    let mut listed = 0usize;
+    let mut more = false;
+    'outer: for (i, a) in order.iter().enumerate() {
+        let a_end = a.offset.saturating_add(a.size);
+        for b in &order[i + 1..] {
+            if b.offset >= a_end {
+                break;
             }
+            if listed == MAX_OVERLAP_DIAGNOSTICS {
+                more = true;
+                break 'outer;
+            }
+            listed += 1;
+            diagnostics.push(if b.offset == a.offset && b.ntfs && a.ntfs {
+                format!(
+                    "partitions {} and {} overlap (same start: the volume is read once, as partition {})",
+                    a.index, b.index, a.index
+                )
+            } else {
+                format!("partitions {} and {} overlap", a.index, b.index)
+            });
         }
+    }
+    if more {
+        diagnostics.push(format!(
+            "more overlapping partitions; only the first {MAX_OVERLAP_DIAGNOSTICS} pairs are listed"
+        ));
     }
 }
 
@@ -375,9 +403,12 @@ fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
             diagnostics.push(format!("partition {index}: last LBA before first"));
             continue;
         }
-        let (Some(offset), Some(size)) =
-            (first.checked_mul(ss), (lastlba - first + 1).checked_mul(ss))
-        else {
+        let (Some(offset), Some(size)) = (
+            first.checked_mul(ss),
+            (lastlba - first)
+                .checked_add(1)
+                .and_then(|n| n.checked_mul(ss)),
+        ) else {
             diagnostics.push(format!("partition {index}: offset overflows"));
             continue;
         };
@@ -387,7 +418,7 @@ fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
             ));
             continue;
         }
-        if offset + size > len {
+        if offset.saturating_add(size) > len {
             diagnostics.push(format!(
                 "partition {index} runs past the end of the evidence (truncated image?)"
             ));
@@ -469,8 +500,16 @@ pub fn ntfs_volumes(
         }]);
     }
     let mut out = Vec::new();
-    for p in &layout.partitions {
+    // A volume listed twice (a hostile table can repeat one entry thousands of times) is read
+    // once, under the lowest index (check_overlaps reports the repeat).
+    let mut seen = std::collections::HashSet::new();
+    let mut order: Vec<&Partition> = layout.partitions.iter().collect();
+    order.sort_by_key(|p| p.index);
+    for p in order {
         if sel.partition.is_some_and(|i| i != p.index) {
+            continue;
+        }
+        if p.ntfs && !seen.insert(p.offset) {
             continue;
         }
         if !p.ntfs {

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets into fuzz/corpus/<target>/ (not committed).
+
+partitions: a bare NTFS boot sector, MBRs with an extended chain, GPTs with 512- and
+4096-byte sectors (valid CRCs), cut from or modelled on the committed fixtures.
+record: the records 64..160 of fixtures/ntfs-basic.img, fixups undone, each prefixed with
+the byte that selects the record (the target re-applies fixups).
+volume: no patch at all, and one patch of each mode.
+Standard library only.
+"""
+import os
+import struct
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIX = os.path.join(HERE, "..", "fixtures")
+
+
+def out(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def read(name, off, n):
+    with open(os.path.join(FIX, name), "rb") as f:
+        f.seek(off)
+        return f.read(n)
+
+
+def mbr_entry(t, lba, cnt):
+    return struct.pack("<BBBBBBBBII", 0, 0, 0, 0, t, 0, 0, 0, lba, cnt)
+
+
+def sector(entries):
+    s = bytearray(512)
+    for i, e in enumerate(entries):
+        s[446 + 16 * i : 462 + 16 * i] = e
+    s[510:512] = b"\x55\xaa"
+    return bytes(s)
+
+
+def gpt(ss, entries, disk_lbas):
+    arr = b"".join(entries).ljust(128 * len(entries), b"\0")
+    arr_lbas = -(-len(arr) // ss)
+    disk = bytearray(ss * disk_lbas)
+    disk[0:512] = sector([mbr_entry(0xEE, 1, disk_lbas - 1)])
+
+    def header(my, alt, arr_lba):
+        h = bytearray(92)
+        h[0:8] = b"EFI PART"
+        struct.pack_into("<IIIIQQQQ", h, 8, 0x10000, 92, 0, 0, my, alt, 2 + arr_lbas, disk_lbas - 2 - arr_lbas)
+        struct.pack_into("<QIII", h, 72, arr_lba, len(entries), 128, zlib.crc32(arr))
+        struct.pack_into("<I", h, 16, zlib.crc32(bytes(h)))
+        return bytes(h)
+
+    last = disk_lbas - 1
+    disk[ss : ss + 92] = header(1, last, 2)
+    disk[2 * ss : 2 * ss + len(arr)] = arr
+    disk[last * ss : last * ss + 92] = header(last, 1, last - arr_lbas)
+    disk[(last - arr_lbas) * ss : (last - arr_lbas) * ss + len(arr)] = arr
+    return bytes(disk)
+
+
+def gpt_entry(first, last, name):
+    e = bytearray(128)
+    e[0:16] = bytes.fromhex("a2a0d0ebe5b9334487c068b6b72699c7")
+    e[16] = 1
+    struct.pack_into("<QQ", e, 32, first, last)
+    n = name.encode("utf-16-le")
+    e[56 : 56 + len(n)] = n
+    return bytes(e)
+
+
+# partitions
+out("partitions", "bare-ntfs", read("ntfs-basic.img", 0, 512))
+out("partitions", "mbr-fixture", read("disk-mbr.img", 0, 512))
+# MBR: primary at 1, extended at 4 with two logicals (EBRs at 4 and 7), 12 sectors in all.
+disk = bytearray(512 * 12)
+disk[0:512] = sector([mbr_entry(0x07, 1, 2), mbr_entry(0x0F, 4, 8)])
+disk[4 * 512 : 5 * 512] = sector([mbr_entry(0x07, 1, 1), mbr_entry(0x05, 3, 4)])
+disk[7 * 512 : 8 * 512] = sector([mbr_entry(0x07, 1, 2)])
+disk[512 : 512 + 512] = read("ntfs-basic.img", 0, 512)
+out("partitions", "mbr-ebr-chain", bytes(disk))
+out("partitions", "gpt-512", gpt(512, [gpt_entry(6, 7, "a"), gpt_entry(8, 9, "b")], 16))
+out("partitions", "gpt-4096", gpt(4096, [gpt_entry(4, 4, "a")], 6))
+
+# record
+boot = read("ntfs-basic.img", 0, 512)
+bps = struct.unpack_from("<H", boot, 11)[0]
+spc = boot[13]
+cluster = bps * spc
+mft = struct.unpack_from("<Q", boot, 0x30)[0] * cluster
+c = struct.unpack_from("<b", boot, 0x40)[0]
+rs = c * cluster if c > 0 else 1 << -c
+for k in range(96):
+    rec = bytearray(read("ntfs-basic.img", mft + (64 + k) * rs, rs))
+    if rec[0:4] != b"FILE":
+        continue
+    usa_off, usa_count = struct.unpack_from("<HH", rec, 4)
+    stride = rs // (usa_count - 1)
+    for i in range(usa_count - 1):
+        pos = (i + 1) * stride - 2
+        rec[pos : pos + 2] = rec[usa_off + 2 + 2 * i : usa_off + 4 + 2 * i]
+    out("record", f"entry-{64 + k}", bytes([k]) + bytes(rec))
+
+# volume
+out("volume", "none", b"")
+out("volume", "boot", bytes([0, 0x0D, 0, 1, 8]))
+out("volume", "record-fixed", bytes([1, 0x40, 0x40 | (69 << 10 & 0xFF00) >> 8, 2, 0xFF, 0xFF]))
+out("volume", "record-raw", bytes([2, 0x00, 5 << 2, 4]) + b"BAAD")
+out("volume", "data", bytes([3, 0x00, 0x02, 4]) + b"\xff\xff\xff\xff")
