@@ -865,8 +865,6 @@ fn compressed_stream_claiming_huge_sizes() {
 }
 
 #[test]
-#[ignore = "src/scan/mod.rs sums stream sizes unchecked (`Iterator::sum` overflows in debug builds); \
-            owned by the scan engine, reported"]
 fn scan_with_a_size_near_u64_max() {
     let basic = Basic::load();
     let mut b = basic.bytes.clone();

@@ -19,9 +19,21 @@ fn one_place_opens_evidence_and_it_is_read_only() {
                 continue;
             }
             let text = std::fs::read_to_string(&p).unwrap();
-            let rel = p.strip_prefix(common::root()).unwrap().display().to_string();
+            let rel = p
+                .strip_prefix(common::root())
+                .unwrap()
+                .display()
+                .to_string();
             for (i, line) in text.lines().enumerate() {
-                let writes = ["File::create", ".write(true)", ".append(true)", "fs::write(", "OpenOptions::new()", "MmapMut", "map_mut"];
+                let writes = [
+                    "File::create",
+                    ".write(true)",
+                    ".append(true)",
+                    "fs::write(",
+                    "OpenOptions::new()",
+                    "MmapMut",
+                    "map_mut",
+                ];
                 if writes.iter().any(|w| line.contains(w)) {
                     offenders.push(format!("{rel}:{}: {}", i + 1, line.trim()));
                 }
@@ -30,19 +42,30 @@ fn one_place_opens_evidence_and_it_is_read_only() {
     }
     // The only writer: `scan -o FILE`, which creates a new file (create_new) and never truncates.
     offenders.retain(|o| !(o.starts_with("src/main.rs") && o.contains(".write(true)")));
-    assert!(offenders.is_empty(), "write-capable calls in src/: {offenders:#?}");
+    assert!(
+        offenders.is_empty(),
+        "write-capable calls in src/: {offenders:#?}"
+    );
     let ev = std::fs::read_to_string(common::root().join("src/evidence/mod.rs")).unwrap();
     assert!(ev.contains("pub fn open_read_only"));
 }
 
 #[test]
 fn commands_leave_evidence_untouched() {
-    let names = ["ntfs-basic.img", "disk-mbr.img", "disk-gpt4k.img", "ntfs-shells.img"];
+    let names = [
+        "ntfs-basic.img",
+        "disk-mbr.img",
+        "disk-gpt4k.img",
+        "ntfs-shells.img",
+    ];
     let before: Vec<(Vec<u8>, std::time::SystemTime)> = names
         .iter()
         .map(|n| {
             let p = fixture(n);
-            (std::fs::read(&p).unwrap(), std::fs::metadata(&p).unwrap().modified().unwrap())
+            (
+                std::fs::read(&p).unwrap(),
+                std::fs::metadata(&p).unwrap().modified().unwrap(),
+            )
         })
         .collect();
     for n in names {
@@ -64,6 +87,10 @@ fn commands_leave_evidence_untouched() {
     for (n, (bytes, mtime)) in names.iter().zip(before) {
         let p = fixture(n);
         assert!(std::fs::read(&p).unwrap() == bytes, "{n} changed");
-        assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), mtime, "{n} mtime changed");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().modified().unwrap(),
+            mtime,
+            "{n} mtime changed"
+        );
     }
 }

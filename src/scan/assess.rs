@@ -351,9 +351,10 @@ pub(crate) fn assess_stream(
             drop.is_some() || campaign.is_some() || not_product || stream_name.is_some();
         let severity = if has_content && location_signal {
             Some(Severity::Critical)
-        } else if has_content {
-            Some(Severity::High)
-        } else if (drop.is_some() && campaign.is_some()) || (aspnet && !stomp.is_empty()) {
+        } else if has_content
+            || (drop.is_some() && campaign.is_some())
+            || (aspnet && !stomp.is_empty())
+        {
             Some(Severity::High)
         } else if aspnet
             || campaign.is_some()
@@ -438,6 +439,11 @@ pub(crate) fn assess_stream(
     }
 }
 
+/// Findings of one log, and its report (path, kind, report) when it could be read.
+type LogResult = (Vec<Finding>, Option<(String, LogKind, LogReport)>);
+/// Coverage of one log folder: (kind, oldest, newest, entries, files).
+type Coverage = (String, Option<String>, Option<String>, u64, u64);
+
 /// Runs the log checks on every log of the volume (deleted logs included): traces as findings
 /// pointing at the log and line, per-log diagnostics, and one `log_coverage` finding per folder.
 pub(crate) fn check_logs(
@@ -457,7 +463,7 @@ pub(crate) fn check_logs(
             exchange::classify_log(i.path(), &ctx.installs).map(|k| (i, s, k))
         })
         .collect();
-    let results: Vec<(Vec<Finding>, Option<(String, LogKind, LogReport)>)> = logs
+    let results: Vec<LogResult> = logs
         .par_iter()
         .map(|(item, s, kind)| {
             let location = Location {
@@ -521,8 +527,7 @@ pub(crate) fn check_logs(
         .collect();
     let mut out = Vec::new();
     // folder -> (kind, oldest, newest, entries, files, deleted files)
-    let mut cover: BTreeMap<String, (String, Option<String>, Option<String>, u64, u64)> =
-        BTreeMap::new();
+    let mut cover: BTreeMap<String, Coverage> = BTreeMap::new();
     for (f, rep) in results {
         out.extend(f);
         if let Some((path, kind, r)) = rep {

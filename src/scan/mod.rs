@@ -487,9 +487,10 @@ impl Scan {
         sink: &mut dyn FindingSink,
         summary: &mut Summary,
     ) {
-        let total: u64 = jobs.iter().map(Job::size).sum();
+        // Sizes come from disk: a hostile record may claim u64::MAX.
+        let total: u64 = jobs.iter().fold(0u64, |a, j| a.saturating_add(j.size()));
         summary.streams += jobs.len() as u64;
-        summary.bytes += total;
+        summary.bytes = summary.bytes.saturating_add(total);
         let bar = self.progress_bar(jobs.len() as u64, total);
         let done_bytes = AtomicU64::new(0);
         let known_good = AtomicU64::new(0);
@@ -509,8 +510,9 @@ impl Scan {
                             }
                             if let Some(b) = &bar {
                                 b.inc(1);
-                                let n = done_bytes.fetch_add(job.size(), Ordering::Relaxed)
-                                    + job.size();
+                                let n = done_bytes
+                                    .fetch_add(job.size(), Ordering::Relaxed)
+                                    .saturating_add(job.size());
                                 b.set_message(format!("{}", indicatif::HumanBytes(n)));
                             }
                             f
