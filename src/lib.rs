@@ -39,6 +39,7 @@
 pub mod error;
 pub mod evidence;
 pub mod exchange;
+pub mod extract;
 pub mod finding;
 pub mod hash;
 pub mod image;

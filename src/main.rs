@@ -57,6 +57,8 @@ enum Cmd {
     },
     /// Hash and YARA-scan an image (every NTFS volume), a loose file or a folder; print findings.
     Scan(ScanArgs),
+    /// Copies selected streams out of an image into a new folder, with a manifest.
+    Extract(ExtractArgs),
     /// Writes a stream's bytes to stdout.
     Cat {
         /// Evidence file.
@@ -143,6 +145,41 @@ struct ScanArgs {
 #[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
 enum Only {
     Exchange,
+}
+
+#[derive(Args)]
+struct ExtractArgs {
+    /// Evidence: a disk image.
+    evidence: PathBuf,
+    /// Output folder (created; must be empty if it exists).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    vol: VolArgs,
+    /// Only the streams `deadbox scan` (built-in rules and assessment) has findings about.
+    #[arg(long)]
+    findings: bool,
+    /// Every stream, not just the triage selection.
+    #[arg(long)]
+    all_files: bool,
+    /// Only paths matching this glob; repeatable.
+    #[arg(long = "include", value_name = "GLOB")]
+    include: Vec<String>,
+    /// Leave out paths matching this glob; repeatable.
+    #[arg(long = "exclude", value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Leave out streams larger than this many bytes.
+    #[arg(long)]
+    max_size: Option<u64>,
+    /// Leave out deleted files.
+    #[arg(long)]
+    no_deleted: bool,
+    /// Hashes recorded in the manifest.
+    #[arg(long, default_value = "md5,sha1,sha256")]
+    hashes: String,
+    /// Largest stream exported, in bytes.
+    #[arg(long, default_value_t = 64 << 30)]
+    max_read: u64,
 }
 
 #[derive(Args, Clone, Copy)]
@@ -238,6 +275,7 @@ fn main() -> ExitCode {
             vol,
         } => cat(&evidence, path, entry, vol.into()),
         Cmd::Scan(args) => scan(args),
+        Cmd::Extract(args) => extract(args),
     };
     match r {
         Ok(code) => ExitCode::from(code),
@@ -816,4 +854,44 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
     } else {
         0
     })
+}
+
+fn extract(a: ExtractArgs) -> Result<u8, Fail> {
+    use deadbox::scan::{Scan, Selection};
+    let selection = Selection::triage()
+        .all_files(a.all_files)
+        .include(&a.include)?
+        .exclude(&a.exclude)?
+        .max_size(a.max_size)
+        .deleted(!a.no_deleted);
+    let image = Image::open(&a.evidence, a.vol.into())?;
+    warn_diagnostics(&image);
+    let only = if a.findings {
+        let scan = Scan::builder().selection(selection.clone()).volumes(a.vol.into()).build()?;
+        let mut found = Vec::new();
+        scan.run(&a.evidence, &mut found)?;
+        Some(
+            found
+                .into_iter()
+                .filter(|f| f.kind != deadbox::finding::FindingKind::Diagnostic && f.file.is_some())
+                .filter_map(|f| Some((f.location.partition, f.location.mft_entry?, f.location.stream, f.location.path)))
+                .collect::<std::collections::HashSet<_>>(),
+        )
+    } else {
+        None
+    };
+    let mut exporter = deadbox::extract::Exporter::new(&a.out, HashSet::parse(&a.hashes)?)?;
+    let entries = deadbox::extract::export_image(&image, &selection, only.as_ref(), &mut exporter, a.max_read)?;
+    let failed = entries.iter().filter(|e| e.error.is_some()).count();
+    for e in entries.iter().filter(|e| e.error.is_some()) {
+        eprintln!("deadbox: warning: {}: {}", e.path, e.error.as_deref().unwrap_or(""));
+    }
+    eprintln!(
+        "deadbox: {} streams written to {} ({} failed); manifest: {}",
+        exporter.count(),
+        a.out.display(),
+        failed,
+        a.out.join("manifest.jsonl").display()
+    );
+    Ok(0)
 }
