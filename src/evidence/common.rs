@@ -81,9 +81,9 @@ impl SourceFile {
     }
 }
 
-/// Number of shards of a [`BlockCache`]: concurrent readers of different blocks rarely meet on
-/// the same lock, and no lock is held while a block is read or decompressed.
-const SHARDS: usize = 16;
+/// Most shards of a [`BlockCache`]: concurrent readers of different blocks rarely meet on the
+/// same lock, and no lock is held while a block is read or decompressed.
+const MAX_SHARDS: usize = 16;
 
 #[derive(Debug, Default)]
 struct Shard {
@@ -94,8 +94,9 @@ struct Shard {
 
 /// A bounded cache of decoded blocks (chunks, grains, clusters, tables) keyed by block number.
 ///
-/// Sharded by key; each shard holds at most `capacity / 16` bytes and evicts with the CLOCK
-/// (second chance) policy. Loading happens outside every lock: two threads missing the same
+/// Sharded by key (up to 16 shards, fewer for large blocks so that each shard holds at least four
+/// typical blocks); each shard holds at most its share of `capacity` and evicts with the CLOCK
+/// (second chance) policy; a block larger than a shard is returned but not kept. Loading happens outside every lock: two threads missing the same
 /// block may both decode it, which costs time but never blocks other readers.
 #[derive(Debug)]
 pub(crate) struct BlockCache {
@@ -104,16 +105,18 @@ pub(crate) struct BlockCache {
 }
 
 impl BlockCache {
-    /// A cache holding at most about `capacity` bytes of blocks.
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A cache holding at most `capacity` bytes of blocks of about `block` bytes each.
+    pub(crate) fn new(capacity: usize, block: usize) -> Self {
+        let shards = (capacity / block.max(1) / 4).clamp(1, MAX_SHARDS);
         BlockCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            shard_capacity: capacity / SHARDS,
+            shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
+            shard_capacity: capacity / shards,
         }
     }
 
     fn shard(&self, key: u64) -> Option<&Mutex<Shard>> {
-        self.shards.get((key % SHARDS as u64) as usize)
+        let n = self.shards.len().max(1) as u64;
+        self.shards.get((key % n) as usize)
     }
 
     /// The block `key`, from the cache or from `load` (run outside any lock).
@@ -177,7 +180,11 @@ pub(crate) fn crc32c(data: &[u8]) -> u32 {
             let mut c = i as u32;
             let mut k = 0;
             while k < 8 {
-                c = if c & 1 != 0 { (c >> 1) ^ 0x82F6_3B78 } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    (c >> 1) ^ 0x82F6_3B78
+                } else {
+                    c >> 1
+                };
                 k += 1;
             }
             t[i] = c;
@@ -305,7 +312,7 @@ mod tests {
 
     #[test]
     fn cache_is_bounded() {
-        let c = BlockCache::new(16 * 1024);
+        let c = BlockCache::new(16 * 1024, 512);
         for k in 0..1000u64 {
             let b = c.get_or_load(k, || Ok(vec![k as u8; 512])).unwrap();
             assert_eq!(b[0], k as u8);
@@ -314,9 +321,7 @@ mod tests {
         assert!(total <= 16 * 1024);
         // a cached block is served without calling the loader
         let _ = c.get_or_load(999, || Ok(vec![1; 512])).unwrap();
-        let b = c
-            .get_or_load(999, || panic!("should be cached"))
-            .unwrap();
+        let b = c.get_or_load(999, || panic!("should be cached")).unwrap();
         assert_eq!(b[0], 999u64 as u8);
     }
 

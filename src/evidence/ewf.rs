@@ -97,11 +97,7 @@ fn segment_path(first: &Path, n: u32) -> Option<PathBuf> {
             .filter_map(|&c| char::from_u32(c))
             .collect()
     };
-    let ext = if lower {
-        ext.to_ascii_lowercase()
-    } else {
-        ext
-    };
+    let ext = if lower { ext.to_ascii_lowercase() } else { ext };
     Some(first.with_file_name(format!("{stem}.{ext}")))
 }
 
@@ -127,7 +123,12 @@ fn parse_volume(data: &[u8], offset: u64) -> Result<Volume> {
         if adler32(data.get(..90).unwrap_or(&[])) != stored {
             return Err(Error::format(what, offset, "Adler-32 mismatch"));
         }
-        (le32(data, 4), le32(data, 8), le32(data, 12), le32(data, 16) as u64)
+        (
+            le32(data, 4),
+            le32(data, 8),
+            le32(data, 12),
+            le32(data, 16) as u64,
+        )
     } else {
         return Err(Error::format(what, offset, "section too small"));
     };
@@ -190,13 +191,14 @@ fn parse_table(
         let mut c = [0u8; 4];
         seg.read_at(what, body_offset + 24 + bytes, &mut c)?;
         if adler32(&raw) != u32::from_le_bytes(c) {
-            return Err(Error::format(what, body_offset, "entries Adler-32 mismatch"));
+            return Err(Error::format(
+                what,
+                body_offset,
+                "entries Adler-32 mismatch",
+            ));
         }
     }
-    let entries: Vec<u32> = raw
-        .chunks_exact(4)
-        .map(|b| le32(b, 0))
-        .collect();
+    let entries: Vec<u32> = raw.chunks_exact(4).map(|b| le32(b, 0)).collect();
     let mut out = Vec::with_capacity(entries.len());
     for (i, &e) in entries.iter().enumerate() {
         let start = base
@@ -270,25 +272,25 @@ impl EwfImage {
                 ));
             }
             let index = segments.len() as u32;
-            let more = Self::read_sections(
-                &seg,
-                index,
-                &mut volume,
-                &mut chunks,
-                &mut md5,
-                &mut sha1,
-            )?;
+            let more =
+                Self::read_sections(&seg, index, &mut volume, &mut chunks, &mut md5, &mut sha1)?;
             segments.push(seg);
             if !more {
                 break;
             }
             n += 1;
             if n > MAX_SEGMENTS {
-                return Err(Error::Limit(format!("EWF set of more than {MAX_SEGMENTS} segments")));
+                return Err(Error::Limit(format!(
+                    "EWF set of more than {MAX_SEGMENTS} segments"
+                )));
             }
         }
         let vol = volume.ok_or_else(|| {
-            Error::format("EWF image", 0, "no volume/disk section in the first segment")
+            Error::format(
+                "EWF image",
+                0,
+                "no volume/disk section in the first segment",
+            )
         })?;
         if chunks.len() as u64 != vol.chunk_count {
             return Err(Error::format(
@@ -308,7 +310,7 @@ impl EwfImage {
             media_len: vol.media_len,
             md5,
             sha1,
-            cache: BlockCache::new(CHUNK_CACHE_BYTES),
+            cache: BlockCache::new(CHUNK_CACHE_BYTES, vol.chunk_size as usize),
         })
     }
 
@@ -618,7 +620,10 @@ mod tests {
         assert_eq!(segment_path(p, 99).unwrap(), Path::new("/x/case.E99"));
         assert_eq!(segment_path(p, 100).unwrap(), Path::new("/x/case.EAA"));
         assert_eq!(segment_path(p, 101).unwrap(), Path::new("/x/case.EAB"));
-        assert_eq!(segment_path(p, 100 + 26 * 26).unwrap(), Path::new("/x/case.FAA"));
+        assert_eq!(
+            segment_path(p, 100 + 26 * 26).unwrap(),
+            Path::new("/x/case.FAA")
+        );
         let l = Path::new("case.e01");
         assert_eq!(segment_path(l, 3).unwrap(), Path::new("case.e03"));
     }

@@ -113,7 +113,8 @@ pub fn detect(path: &Path) -> Result<ContainerKind> {
     let len = meta.len();
     let read = |at: u64, n: u64| -> Result<Vec<u8>> {
         let mut b = vec![0u8; n as usize];
-        file.read_exact_at(&mut b, at).map_err(|e| Error::io(path, e))?;
+        file.read_exact_at(&mut b, at)
+            .map_err(|e| Error::io(path, e))?;
         Ok(b)
     };
     let head = read(0, len.min(512))?;

@@ -128,8 +128,8 @@ impl Qcow2Image {
             size,
             cluster_bits,
             l1,
-            l2_cache: BlockCache::new(TABLE_CACHE_BYTES),
-            clusters: BlockCache::new(CLUSTER_CACHE_BYTES),
+            l2_cache: BlockCache::new(TABLE_CACHE_BYTES, cluster as usize),
+            clusters: BlockCache::new(CLUSTER_CACHE_BYTES, cluster as usize),
         })
     }
 

@@ -160,7 +160,7 @@ impl VhdImage {
             bat,
             block_size,
             bitmap_len,
-            bitmaps: BlockCache::new(BITMAP_CACHE_BYTES),
+            bitmaps: BlockCache::new(BITMAP_CACHE_BYTES, bitmap_len as usize),
         })
     }
 
@@ -180,8 +180,7 @@ impl VhdImage {
             } else {
                 let start = entry as u64 * 512;
                 let bitmap = d.bitmaps.get_or_load(block, || {
-                    self.file
-                        .read_vec("VHD sector bitmap", start, d.bitmap_len)
+                    self.file.read_vec("VHD sector bitmap", start, d.bitmap_len)
                 })?;
                 let data = start + d.bitmap_len;
                 // Runs of sectors with the same bitmap bit: read or zero each run.

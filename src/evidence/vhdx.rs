@@ -72,7 +72,10 @@ pub struct VhdxImage {
     fixed: bool,
 }
 
-fn region_table(file: &SourceFile, at: u64) -> Result<Vec<([u8; 16], u64, u32, bool)>> {
+/// A region table entry: GUID, file offset, length, required.
+type RegionEntry = ([u8; 16], u64, u32, bool);
+
+fn region_table(file: &SourceFile, at: u64) -> Result<Vec<RegionEntry>> {
     let what = "VHDX region table";
     let mut t = file.read_vec(what, at, KIB64)?;
     if t.get(..4) != Some(b"regi") {
@@ -96,7 +99,12 @@ fn region_table(file: &SourceFile, at: u64) -> Result<Vec<([u8; 16], u64, u32, b
             if let Some(s) = t.get(e..e + 16) {
                 g.copy_from_slice(s);
             }
-            (g, le64(&t, e + 16), le32(&t, e + 24), le32(&t, e + 28) & 1 != 0)
+            (
+                g,
+                le64(&t, e + 16),
+                le32(&t, e + 24),
+                le32(&t, e + 28) & 1 != 0,
+            )
         })
         .collect())
 }
@@ -108,7 +116,11 @@ impl VhdxImage {
         let mut ident = [0u8; 8];
         file.read_at("VHDX file identifier", 0, &mut ident)?;
         if &ident != MAGIC {
-            return Err(Error::format("VHDX file identifier", 0, "no vhdxfile magic"));
+            return Err(Error::format(
+                "VHDX file identifier",
+                0,
+                "no vhdxfile magic",
+            ));
         }
         // Headers: the valid one with the larger sequence number is current.
         let mut best: Option<(u64, Vec<u8>, u64)> = None;
@@ -149,7 +161,10 @@ impl VhdxImage {
         if version != 1 {
             return Err(Error::Unsupported(format!("VHDX header version {version}")));
         }
-        if header.get(48..64).is_some_and(|g| g.iter().any(|&b| b != 0)) {
+        if header
+            .get(48..64)
+            .is_some_and(|g| g.iter().any(|&b| b != 0))
+        {
             return Err(Error::Unsupported(format!(
                 "VHDX {} has a log that needs replaying (the image was not closed cleanly); \
                  replaying would mean writing to the evidence",
@@ -259,7 +274,11 @@ impl VhdxImage {
             ));
         }
         if size > MAX_VIRTUAL_SIZE || size % lss != 0 {
-            return Err(Error::format(what, meta_off, format!("virtual size {size}")));
+            return Err(Error::format(
+                what,
+                meta_off,
+                format!("virtual size {size}"),
+            ));
         }
         let chunk_ratio = ((1u64 << 23) * lss) / block_size;
         let blocks = size.div_ceil(block_size);

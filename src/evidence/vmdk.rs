@@ -108,9 +108,10 @@ impl Sparse {
         if gd_off == u64::MAX {
             // streamOptimized: the real header is the footer, 1024 bytes before the end
             // (footer marker, footer, end-of-stream marker).
-            let at = file.len.checked_sub(1024).ok_or_else(|| {
-                Error::format(what, 0, "grain directory at end but no footer")
-            })?;
+            let at = file
+                .len
+                .checked_sub(1024)
+                .ok_or_else(|| Error::format(what, 0, "grain directory at end but no footer"))?;
             let mut f = [0u8; 512];
             file.read_at("VMDK footer", at, &mut f)?;
             if f.get(..4) != Some(&SPARSE_MAGIC[..]) {
@@ -125,7 +126,11 @@ impl Sparse {
             return Err(Error::format(what, 20, format!("grain of {grain} sectors")));
         }
         if gtes == 0 || gtes > 1 << 16 {
-            return Err(Error::format(what, 44, format!("{gtes} entries per grain table")));
+            return Err(Error::format(
+                what,
+                44,
+                format!("{gtes} entries per grain table"),
+            ));
         }
         let capacity = capacity
             .checked_mul(512)
@@ -157,8 +162,8 @@ impl Sparse {
                 gd,
                 zero_gte: flags & FLAG_ZERO_GTE != 0,
                 compressed: flags & FLAG_COMPRESSED != 0,
-                tables: BlockCache::new(TABLE_CACHE_BYTES),
-                grains: BlockCache::new(GRAIN_CACHE_BYTES),
+                tables: BlockCache::new(TABLE_CACHE_BYTES, (gtes * 4) as usize),
+                grains: BlockCache::new(GRAIN_CACHE_BYTES, grain as usize),
             },
             descriptor,
         ))
@@ -221,11 +226,8 @@ impl Sparse {
                 copy_from_block("VMDK grain", offset, &data, within as usize, h1)?;
                 h2.fill(0);
             } else {
-                self.file.read_at(
-                    &format!("VMDK grain {g}"),
-                    e as u64 * 512 + within,
-                    head,
-                )?;
+                self.file
+                    .read_at(&format!("VMDK grain {g}"), e as u64 * 512 + within, head)?;
             }
             buf = tail;
             offset += n as u64;
@@ -286,7 +288,9 @@ fn parse_descriptor(text: &str) -> Result<Descriptor> {
             .unwrap_or(0);
         d.extents.push((sectors, kind, file, offset));
         if d.extents.len() > MAX_EXTENTS {
-            return Err(Error::Limit(format!("VMDK descriptor with over {MAX_EXTENTS} extents")));
+            return Err(Error::Limit(format!(
+                "VMDK descriptor with over {MAX_EXTENTS} extents"
+            )));
         }
     }
     Ok(d)
@@ -338,7 +342,11 @@ impl VmdkImage {
             });
         }
         if !magic.starts_with(DESCRIPTOR_MAGIC) {
-            return Err(Error::format("VMDK", 0, "neither a sparse extent nor a descriptor"));
+            return Err(Error::format(
+                "VMDK",
+                0,
+                "neither a sparse extent nor a descriptor",
+            ));
         }
         if file.len > MAX_DESCRIPTOR {
             return Err(Error::Limit(format!(
@@ -381,7 +389,10 @@ impl VmdkImage {
                             format!("{len} bytes needed, file has {}", f.len),
                         ));
                     }
-                    Kind::Flat { file: f, offset: at }
+                    Kind::Flat {
+                        file: f,
+                        offset: at,
+                    }
                 }
                 "SPARSE" => {
                     let (s, _) = Sparse::open(open_extent(&name)?)?;
@@ -426,9 +437,7 @@ impl Evidence for VmdkImage {
 
     fn read_exact_at(&self, mut offset: u64, mut buf: &mut [u8]) -> Result<()> {
         check_bounds(offset, buf.len(), self.len)?;
-        let mut i = self
-            .extents
-            .partition_point(|e| e.start + e.len <= offset);
+        let mut i = self.extents.partition_point(|e| e.start + e.len <= offset);
         while !buf.is_empty() {
             let e = self.extents.get(i).ok_or(Error::OutOfBounds {
                 offset,
@@ -492,11 +501,7 @@ mod tests {
     fn parent_is_unsupported() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("d.vmdk");
-        std::fs::write(
-            &p,
-            "# Disk DescriptorFile\nparentCID=1234abcd\nRW 8 ZERO\n",
-        )
-        .unwrap();
+        std::fs::write(&p, "# Disk DescriptorFile\nparentCID=1234abcd\nRW 8 ZERO\n").unwrap();
         assert!(matches!(VmdkImage::open(&p), Err(Error::Unsupported(_))));
     }
 
