@@ -9,9 +9,20 @@
 //! Evidence is only ever opened read-only: [`open_read_only`] is the one place in the library
 //! that opens an evidence file.
 
+mod common;
+mod ewf;
+mod qcow2;
 mod raw;
+mod vhd;
+mod vhdx;
+mod vmdk;
 
+pub use ewf::{verify, EwfImage, VerifyReport, CHUNK_CACHE_BYTES};
+pub use qcow2::Qcow2Image;
 pub use raw::RawImage;
+pub use vhd::VhdImage;
+pub use vhdx::VhdxImage;
+pub use vmdk::VmdkImage;
 
 use crate::error::{Error, Result};
 use std::fs::File;
@@ -43,6 +54,12 @@ pub trait Evidence: Send + Sync + std::fmt::Debug {
 
     /// Name of the container format, e.g. `raw`, `raw (split)`, `E01`, `VHDX`.
     fn format(&self) -> String;
+
+    /// The MD5 and SHA-1 of the media that the container recorded at acquisition (E01 does;
+    /// other formats record none). See [`verify`].
+    fn stored_hashes(&self) -> (Option<[u8; 16]>, Option<[u8; 20]>) {
+        (None, None)
+    }
 }
 
 /// Checks that `offset..offset+len` lies inside `size`.
@@ -66,12 +83,74 @@ pub fn open_read_only(path: &Path) -> Result<File> {
         .map_err(|e| Error::io(path, e))
 }
 
-/// Opens evidence at `path`, detecting the container by its magic bytes (not its extension).
+/// The container formats [`open`] recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContainerKind {
+    /// Expert Witness Format (`EVF` magic): [`EwfImage`].
+    Ewf,
+    /// VHDX (`vhdxfile`): [`VhdxImage`].
+    Vhdx,
+    /// VMDK sparse extent (`KDMV`) or text descriptor: [`VmdkImage`].
+    Vmdk,
+    /// qcow2 (`QFI\xfb`): [`Qcow2Image`].
+    Qcow2,
+    /// VHD (`conectix` footer at the end, or its copy at offset 0): [`VhdImage`].
+    Vhd,
+    /// Anything else: [`RawImage`].
+    Raw,
+}
+
+/// Detects the container format of the file at `path` from its magic bytes (never from its
+/// extension).
+pub fn detect(path: &Path) -> Result<ContainerKind> {
+    use std::os::unix::fs::FileExt;
+    let file = open_read_only(path)?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::Invalid(format!("{} is a directory", path.display())));
+    }
+    let len = meta.len();
+    let read = |at: u64, n: u64| -> Result<Vec<u8>> {
+        let mut b = vec![0u8; n as usize];
+        file.read_exact_at(&mut b, at)
+            .map_err(|e| Error::io(path, e))?;
+        Ok(b)
+    };
+    let head = read(0, len.min(512))?;
+    let kind = if head.starts_with(ewf::MAGIC) {
+        ContainerKind::Ewf
+    } else if head.starts_with(vhdx::MAGIC) {
+        ContainerKind::Vhdx
+    } else if head.starts_with(vmdk::SPARSE_MAGIC) || head.starts_with(vmdk::DESCRIPTOR_MAGIC) {
+        ContainerKind::Vmdk
+    } else if head.starts_with(qcow2::MAGIC) {
+        ContainerKind::Qcow2
+    } else if head.starts_with(vhd::COOKIE)
+        || (len >= 512 && read(len - 512, 512)?.starts_with(vhd::COOKIE))
+    {
+        ContainerKind::Vhd
+    } else {
+        ContainerKind::Raw
+    };
+    Ok(kind)
+}
+
+/// Opens evidence at `path`, detecting the container by its magic bytes (not its extension):
+/// E01, VHD (fixed/dynamic), VHDX, VMDK (sparse, streamOptimized, flat, split) and qcow2.
 ///
 /// Anything not recognised as a container is treated as a raw image; a raw image named
-/// `x.001` is opened together with `x.002`, `x.003`, … as one split image.
+/// `x.001` is opened together with `x.002`, `x.003`, … as one split image. Images that need a
+/// parent or backing file give [`Error::Unsupported`].
 pub fn open(path: &Path) -> Result<Arc<dyn Evidence>> {
-    Ok(Arc::new(RawImage::open(path)?))
+    Ok(match detect(path)? {
+        ContainerKind::Ewf => Arc::new(EwfImage::open(path)?),
+        ContainerKind::Vhdx => Arc::new(VhdxImage::open(path)?),
+        ContainerKind::Vmdk => Arc::new(VmdkImage::open(path)?),
+        ContainerKind::Qcow2 => Arc::new(Qcow2Image::open(path)?),
+        ContainerKind::Vhd => Arc::new(VhdImage::open(path)?),
+        ContainerKind::Raw => Arc::new(RawImage::open(path)?),
+    })
 }
 
 /// A bounds-checked window `start..start+len` over some evidence: a partition or a volume.
