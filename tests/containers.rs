@@ -573,10 +573,38 @@ fn backing_chains_are_unsupported() {
         .find(|&e| bytes[e..e + 16] == params_guid)
         .map(|e| u32::from_le_bytes(bytes[e + 16..e + 20].try_into().unwrap()) as usize)
         .unwrap();
+    let clean = bytes.clone();
     bytes[meta + item + 4] |= 2; // HasParent
     let diff = fx.path("diff.vhdx");
     std::fs::write(&diff, &bytes).unwrap();
     assert!(matches!(open(&diff), Err(Error::Unsupported(_))));
+
+    // A VHDX whose log must be replayed: a non-zero log GUID in both headers (CRCs redone).
+    let mut bytes = clean;
+    for h in [65536usize, 2 * 65536] {
+        bytes[h + 48] = 0x42;
+        bytes[h + 4..h + 8].fill(0);
+        let crc = crc32c(&bytes[h..h + 4096]);
+        bytes[h + 4..h + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+    let logged = fx.path("log.vhdx");
+    std::fs::write(&logged, &bytes).unwrap();
+    assert!(matches!(open(&logged), Err(Error::Unsupported(_))));
+}
+
+fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
 
 #[test]

@@ -59,11 +59,26 @@ pub struct EwfImage {
 }
 
 /// Adler-32 as EWF uses it (initial value 1).
+///
+/// Sixteen bytes at a time: `b` gains `16·a` plus the position-weighted sum of the group, which
+/// the compiler vectorises. Within a run of 5552 bytes neither sum can overflow a `u32` (zlib's
+/// NMAX bound; the grouped sums never exceed the byte-by-byte ones).
 pub(crate) fn adler32(data: &[u8]) -> u32 {
     const MOD: u32 = 65521;
     let (mut a, mut b) = (1u32, 0u32);
     for block in data.chunks(5552) {
-        for &x in block {
+        let mut groups = block.chunks_exact(16);
+        for g in &mut groups {
+            let mut sum = 0u32;
+            let mut weighted = 0u32;
+            for (i, &x) in g.iter().enumerate() {
+                sum += x as u32;
+                weighted += (16 - i as u32) * x as u32;
+            }
+            b += 16 * a + weighted;
+            a += sum;
+        }
+        for &x in groups.remainder() {
             a += x as u32;
             b += a;
         }
@@ -611,6 +626,18 @@ mod tests {
     fn adler_known_value() {
         assert_eq!(adler32(b"Wikipedia"), 0x11E6_0398);
         assert_eq!(adler32(&[]), 1);
+        // against the byte-by-byte definition, over several NMAX runs of worst-case bytes
+        for data in [
+            vec![0xffu8; 40_000],
+            (0..40_000u32).map(|i| (i * 7) as u8).collect(),
+        ] {
+            let (mut a, mut b) = (1u64, 0u64);
+            for &x in &data {
+                a = (a + x as u64) % 65521;
+                b = (b + a) % 65521;
+            }
+            assert_eq!(adler32(&data), ((b << 16) | a) as u32);
+        }
     }
 
     #[test]
