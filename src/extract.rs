@@ -57,8 +57,9 @@ pub struct ManifestEntry {
 }
 
 const DEVICE_NAMES: &[&str] = &[
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2",
-    "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9", "CONIN$", "CONOUT$",
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9", "CONIN$",
+    "CONOUT$",
 ];
 
 /// A host-safe file name for one component of an image path.
@@ -98,7 +99,10 @@ pub fn sanitize_component(name: &str) -> String {
         out.insert(0, '_');
     }
     if out.len() > MAX_COMPONENT {
-        let h = crate::hash::digest(HashSet::parse("sha256").unwrap_or_default(), name.as_bytes());
+        let h = crate::hash::digest(
+            HashSet::parse("sha256").unwrap_or_default(),
+            name.as_bytes(),
+        );
         let mut cut = MAX_COMPONENT - 17;
         while !out.is_char_boundary(cut) {
             cut -= 1;
@@ -131,7 +135,12 @@ impl Exporter {
                     return Err(Error::Invalid(format!("{} is not empty", out.display())));
                 }
             }
-            Ok(_) => return Err(Error::Invalid(format!("{} exists and is not a folder", out.display()))),
+            Ok(_) => {
+                return Err(Error::Invalid(format!(
+                    "{} exists and is not a folder",
+                    out.display()
+                )))
+            }
             Err(_) => std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?,
         }
         let mpath = out.join("manifest.jsonl");
@@ -159,7 +168,13 @@ impl Exporter {
 
     /// A unique relative name for `wanted` inside `dir` (relative, `/`-joined, may be empty).
     fn unique(&mut self, dir: &str, wanted: &str) -> String {
-        let join = |n: &str| if dir.is_empty() { n.to_string() } else { format!("{dir}/{n}") };
+        let join = |n: &str| {
+            if dir.is_empty() {
+                n.to_string()
+            } else {
+                format!("{dir}/{n}")
+            }
+        };
         let mut name = wanted.to_string();
         let mut k = 1;
         while self.used.contains(&join(&name).to_lowercase()) {
@@ -175,7 +190,11 @@ impl Exporter {
     fn folder(&mut self, comps: &[String]) -> Result<String> {
         let mut rel = String::new();
         for c in comps {
-            let key = if rel.is_empty() { c.to_lowercase() } else { format!("{}/{}", rel.to_lowercase(), c.to_lowercase()) };
+            let key = if rel.is_empty() {
+                c.to_lowercase()
+            } else {
+                format!("{}/{}", rel.to_lowercase(), c.to_lowercase())
+            };
             rel = match self.dirs.get(&key) {
                 Some(r) => r.clone(),
                 None => {
@@ -191,7 +210,13 @@ impl Exporter {
     }
 
     /// Exports one stream of a listing item; the manifest line says what happened.
-    pub fn export(&mut self, evidence: &str, vol: &NtfsVolume, item: &Item<'_>, max_read: u64) -> Result<ManifestEntry> {
+    pub fn export(
+        &mut self,
+        evidence: &str,
+        vol: &NtfsVolume,
+        item: &Item<'_>,
+        max_read: u64,
+    ) -> Result<ManifestEntry> {
         let Some(stream) = item.stream else {
             return Err(Error::Invalid("directories are not exported".into()));
         };
@@ -236,7 +261,10 @@ impl Exporter {
         }
         let result = (|| -> Result<(String, u64, crate::hash::Digests)> {
             if stream.size > max_read {
-                return Err(Error::Limit(format!("{} bytes exceeds the read limit of {max_read}", stream.size)));
+                return Err(Error::Limit(format!(
+                    "{} bytes exceeds the read limit of {max_read}",
+                    stream.size
+                )));
             }
             let dir = self.folder(&comps)?;
             let rel = self.unique(&dir, &name);
@@ -268,32 +296,9 @@ impl Exporter {
             Err(e) => entry.error = Some(e.to_string()),
         }
         let line = serde_json::to_string(&entry).map_err(|e| Error::Invalid(e.to_string()))?;
-        writeln!(self.manifest, "{line}").map_err(|e| Error::io(self.root.join("manifest.jsonl"), e))?;
+        writeln!(self.manifest, "{line}")
+            .map_err(|e| Error::io(self.root.join("manifest.jsonl"), e))?;
         Ok(entry)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hostile_names_are_defused() {
-        assert_eq!(sanitize_component(".."), "%2E%2E");
-        assert_eq!(sanitize_component("."), "%2E");
-        assert_eq!(sanitize_component("a/../../etc"), "a%2F..%2F..%2Fetc");
-        assert_eq!(sanitize_component("x\0y"), "x%00y");
-        assert_eq!(sanitize_component("CON"), "_CON");
-        assert_eq!(sanitize_component("nul.txt"), "_nul.txt");
-        assert_eq!(sanitize_component("a:b"), "a%3Ab");
-        assert_eq!(sanitize_component("100%"), "100%25");
-        assert_eq!(sanitize_component("evil\u{202E}txt.exe"), "evil%E2%80%AEtxt.exe");
-        assert_eq!(sanitize_component(""), "%00");
-        let long = "x".repeat(400);
-        let s = sanitize_component(&long);
-        assert!(s.len() <= MAX_COMPONENT);
-        assert_ne!(s, sanitize_component(&"x".repeat(401)));
-        assert_eq!(sanitize_component("normal name.aspx"), "normal name.aspx");
     }
 }
 
@@ -316,7 +321,12 @@ pub fn export_image(
         for item in listing.items() {
             let Some(s) = item.stream else { continue };
             if let Some(keys) = only {
-                let key = (vol.partition(), item.file.entry, s.name.clone(), item.path().to_string());
+                let key = (
+                    vol.partition(),
+                    item.file.entry,
+                    s.name.clone(),
+                    item.path().to_string(),
+                );
                 if !keys.contains(&key) {
                     continue;
                 }
@@ -326,7 +336,16 @@ pub fn export_image(
                     head.extend_from_slice(&c[..c.len().min(16)]);
                     Err(Error::Limit("head read".into()))
                 });
-                if selection.select(item.path(), s.name.as_deref(), s.size, item.file.deleted, &head).is_none() {
+                if selection
+                    .select(
+                        item.path(),
+                        s.name.as_deref(),
+                        s.size,
+                        item.file.deleted,
+                        &head,
+                    )
+                    .is_none()
+                {
                     continue;
                 }
             }
@@ -334,4 +353,31 @@ pub fn export_image(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_are_defused() {
+        assert_eq!(sanitize_component(".."), "%2E%2E");
+        assert_eq!(sanitize_component("."), "%2E");
+        assert_eq!(sanitize_component("a/../../etc"), "a%2F..%2F..%2Fetc");
+        assert_eq!(sanitize_component("x\0y"), "x%00y");
+        assert_eq!(sanitize_component("CON"), "_CON");
+        assert_eq!(sanitize_component("nul.txt"), "_nul.txt");
+        assert_eq!(sanitize_component("a:b"), "a%3Ab");
+        assert_eq!(sanitize_component("100%"), "100%25");
+        assert_eq!(
+            sanitize_component("evil\u{202E}txt.exe"),
+            "evil%E2%80%AEtxt.exe"
+        );
+        assert_eq!(sanitize_component(""), "%00");
+        let long = "x".repeat(400);
+        let s = sanitize_component(&long);
+        assert!(s.len() <= MAX_COMPONENT);
+        assert_ne!(s, sanitize_component(&"x".repeat(401)));
+        assert_eq!(sanitize_component("normal name.aspx"), "normal name.aspx");
+    }
 }

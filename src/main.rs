@@ -59,6 +59,13 @@ enum Cmd {
     Scan(ScanArgs),
     /// Copies selected streams out of an image into a new folder, with a manifest.
     Extract(ExtractArgs),
+    /// Recomputes the media MD5/SHA-1 of a container and compares them with the stored ones (E01).
+    Verify {
+        /// Evidence file.
+        evidence: PathBuf,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
     /// Writes a stream's bytes to stdout.
     Cat {
         /// Evidence file.
@@ -276,6 +283,7 @@ fn main() -> ExitCode {
         } => cat(&evidence, path, entry, vol.into()),
         Cmd::Scan(args) => scan(args),
         Cmd::Extract(args) => extract(args),
+        Cmd::Verify { evidence, format } => verify(&evidence, default_format(format)),
     };
     match r {
         Ok(code) => ExitCode::from(code),
@@ -867,24 +875,44 @@ fn extract(a: ExtractArgs) -> Result<u8, Fail> {
     let image = Image::open(&a.evidence, a.vol.into())?;
     warn_diagnostics(&image);
     let only = if a.findings {
-        let scan = Scan::builder().selection(selection.clone()).volumes(a.vol.into()).build()?;
+        let scan = Scan::builder()
+            .selection(selection.clone())
+            .volumes(a.vol.into())
+            .build()?;
         let mut found = Vec::new();
         scan.run(&a.evidence, &mut found)?;
         Some(
             found
                 .into_iter()
                 .filter(|f| f.kind != deadbox::finding::FindingKind::Diagnostic && f.file.is_some())
-                .filter_map(|f| Some((f.location.partition, f.location.mft_entry?, f.location.stream, f.location.path)))
+                .filter_map(|f| {
+                    Some((
+                        f.location.partition,
+                        f.location.mft_entry?,
+                        f.location.stream,
+                        f.location.path,
+                    ))
+                })
                 .collect::<std::collections::HashSet<_>>(),
         )
     } else {
         None
     };
     let mut exporter = deadbox::extract::Exporter::new(&a.out, HashSet::parse(&a.hashes)?)?;
-    let entries = deadbox::extract::export_image(&image, &selection, only.as_ref(), &mut exporter, a.max_read)?;
+    let entries = deadbox::extract::export_image(
+        &image,
+        &selection,
+        only.as_ref(),
+        &mut exporter,
+        a.max_read,
+    )?;
     let failed = entries.iter().filter(|e| e.error.is_some()).count();
     for e in entries.iter().filter(|e| e.error.is_some()) {
-        eprintln!("deadbox: warning: {}: {}", e.path, e.error.as_deref().unwrap_or(""));
+        eprintln!(
+            "deadbox: warning: {}: {}",
+            e.path,
+            e.error.as_deref().unwrap_or("")
+        );
     }
     eprintln!(
         "deadbox: {} streams written to {} ({} failed); manifest: {}",
@@ -893,5 +921,64 @@ fn extract(a: ExtractArgs) -> Result<u8, Fail> {
         failed,
         a.out.join("manifest.jsonl").display()
     );
+    Ok(0)
+}
+
+/// Exit 0: verified; 1: a stored hash does not match; 2: unreadable or nothing stored to compare.
+fn verify(path: &std::path::Path, format: Format) -> Result<u8, Fail> {
+    let ev = deadbox::evidence::open(path)?;
+    let r = deadbox::evidence::verify(ev.as_ref())?;
+    let hex = deadbox::hash::hex;
+    let doc = serde_json::json!({
+        "evidence": path.display().to_string(),
+        "container": r.format,
+        "media_size": r.media_len,
+        "md5": hex(&r.md5),
+        "sha1": hex(&r.sha1),
+        "stored_md5": r.stored_md5.map(|h| hex(&h)),
+        "stored_sha1": r.stored_sha1.map(|h| hex(&h)),
+        "md5_matches": r.md5_matches(),
+        "sha1_matches": r.sha1_matches(),
+        "verified": r.verified(),
+    });
+    let mut out = std::io::stdout().lock();
+    if format == Format::Table {
+        writeln!(out, "container:   {}", r.format)?;
+        writeln!(out, "media size:  {} bytes", r.media_len)?;
+        writeln!(
+            out,
+            "md5:         {} (stored: {})",
+            hex(&r.md5),
+            r.stored_md5
+                .map(|h| hex(&h))
+                .unwrap_or_else(|| "none".into())
+        )?;
+        writeln!(
+            out,
+            "sha1:        {} (stored: {})",
+            hex(&r.sha1),
+            r.stored_sha1
+                .map(|h| hex(&h))
+                .unwrap_or_else(|| "none".into())
+        )?;
+        writeln!(
+            out,
+            "verified:    {}",
+            if r.verified() { "yes" } else { "NO" }
+        )?;
+    } else {
+        serde_json::to_writer(&mut out, &doc)?;
+        writeln!(out)?;
+    }
+    if r.md5_matches() == Some(false) || r.sha1_matches() == Some(false) {
+        return Ok(1);
+    }
+    if r.stored_md5.is_none() && r.stored_sha1.is_none() {
+        return Err(Fail::Error(format!(
+            "{}: the container stores no media hash to verify against (computed md5 {})",
+            path.display(),
+            hex(&r.md5)
+        )));
+    }
     Ok(0)
 }

@@ -22,7 +22,11 @@ fn have(tool: &str, arg: &str) -> bool {
 
 fn sh(cmd: &mut Command) {
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The containers of `raw`, made once per test binary, with the format name `info` must print.
@@ -36,22 +40,38 @@ fn containers(raw: &Path, tag: &str) -> Vec<(PathBuf, &'static str)> {
             ("vpc", &[][..], "d-dynamic.vhd", "VHD"),
             ("vhdx", &[][..], "d.vhdx", "VHDX"),
             ("vmdk", &[][..], "d.vmdk", "VMDK"),
-            ("vmdk", &["-o", "subformat=streamOptimized"][..], "d-stream.vmdk", "VMDK"),
+            (
+                "vmdk",
+                &["-o", "subformat=streamOptimized"][..],
+                "d-stream.vmdk",
+                "VMDK",
+            ),
             ("qcow2", &["-c"][..], "d.qcow2", "qcow2"),
         ] {
             let p = dir.join(name);
             if !p.exists() {
-                sh(Command::new("qemu-img").args(["convert", "-f", "raw", "-O", fmt]).args(opts).arg(raw).arg(&p));
+                sh(Command::new("qemu-img")
+                    .args(["convert", "-f", "raw", "-O", fmt])
+                    .args(opts)
+                    .arg(raw)
+                    .arg(&p));
             }
             out.push((p, shown));
         }
     }
     if have("ewfacquire", "-V") {
-        for (name, opts) in [("d", &["-c", "deflate:fast"][..]), ("d-split", &["-c", "deflate:best", "-S", "1.0MiB"][..])] {
+        for (name, opts) in [
+            ("d", &["-c", "deflate:fast"][..]),
+            ("d-split", &["-c", "deflate:best", "-S", "1.0MiB"][..]),
+        ] {
             let target = dir.join(name);
             let first = dir.join(format!("{name}.E01"));
             if !first.exists() {
-                sh(Command::new("ewfacquire").args(["-u", "-q", "-t"]).arg(&target).args(opts).arg(raw));
+                sh(Command::new("ewfacquire")
+                    .args(["-u", "-q", "-t"])
+                    .arg(&target)
+                    .args(opts)
+                    .arg(raw));
             }
             out.push((first, "E01"));
         }
@@ -74,9 +94,19 @@ fn same_listing(raw: &Path, tag: &str) {
         let p = c.to_str().unwrap();
         let (_, info, _) = run(&["info", p, "--format", "json"]);
         let info: serde_json::Value = serde_json::from_slice(&info).unwrap();
-        assert!(info["container"].as_str().unwrap().contains(shown), "{p}: {}", info["container"]);
-        assert!(output(&["ls", p, "--format", "jsonl"]) == ls, "ls differs for {p}");
-        assert!(output(&["hash", p, "--format", "jsonl"]) == hash, "hash differs for {p}");
+        assert!(
+            info["container"].as_str().unwrap().contains(shown),
+            "{p}: {}",
+            info["container"]
+        );
+        assert!(
+            output(&["ls", p, "--format", "jsonl"]) == ls,
+            "ls differs for {p}"
+        );
+        assert!(
+            output(&["hash", p, "--format", "jsonl"]) == hash,
+            "hash differs for {p}"
+        );
     }
 }
 
@@ -97,10 +127,47 @@ fn scan_findings_are_the_same_in_every_container() {
             })
             .collect()
     };
-    let want = strip(output(&["scan", raw.to_str().unwrap(), "--format", "jsonl", "-q"]));
+    let want = strip(output(&[
+        "scan",
+        raw.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "-q",
+    ]));
     assert!(want.len() > 10);
     for (c, _) in containers(&raw, "shells") {
-        let got = strip(output(&["scan", c.to_str().unwrap(), "--format", "jsonl", "-q"]));
+        let got = strip(output(&[
+            "scan",
+            c.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "-q",
+        ]));
         assert_eq!(got, want, "scan differs for {}", c.display());
     }
+}
+
+#[test]
+fn verify_checks_the_stored_e01_hashes() {
+    if !have("ewfacquire", "-V") {
+        return;
+    }
+    let raw = fixture("disk-mbr.img");
+    let e01 = containers(&raw, "mbr")
+        .into_iter()
+        .find(|(_, f)| *f == "E01")
+        .unwrap()
+        .0;
+    let (code, out, err) = run(&["verify", e01.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["md5_matches"], true);
+    use md5::Digest;
+    let want = deadbox::hash::hex(&md5::Md5::digest(std::fs::read(&raw).unwrap()));
+    assert_eq!(v["md5"], want.as_str());
+    // A raw image stores nothing to verify against: exit 2 with a message.
+    let (code, _, err) = run(&["verify", raw.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no media hash"));
 }

@@ -11,7 +11,13 @@ fn extract_findings_writes_files_and_manifest() {
     let out = common::scratch().join("extract-findings");
     let _ = std::fs::remove_dir_all(&out);
     let img = fixture("ntfs-shells.img");
-    let (code, _, err) = run(&["extract", img.to_str().unwrap(), "--out", out.to_str().unwrap(), "--findings"]);
+    let (code, _, err) = run(&[
+        "extract",
+        img.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--findings",
+    ]);
     assert_eq!(code, 0, "{err}");
     let manifest = jsonl(&std::fs::read(out.join("manifest.jsonl")).unwrap());
     assert!(manifest.len() >= 10, "{manifest:?}");
@@ -27,11 +33,24 @@ fn extract_findings_writes_files_and_manifest() {
         assert_eq!(bytes.len() as u64, m["size"].as_u64().unwrap());
     }
     // The deleted shell and the ADS shell are there, the ADS under a defused name.
-    assert!(manifest.iter().any(|m| m["deleted"] == true && m["path"].as_str().unwrap().ends_with("one1.aspx")));
-    let ads = manifest.iter().find(|m| m["stream"] == "shell.aspx").unwrap();
-    assert!(ads["exported"].as_str().unwrap().ends_with("iisstart.htm%3Ashell.aspx"));
+    assert!(manifest
+        .iter()
+        .any(|m| m["deleted"] == true && m["path"].as_str().unwrap().ends_with("one1.aspx")));
+    let ads = manifest
+        .iter()
+        .find(|m| m["stream"] == "shell.aspx")
+        .unwrap();
+    assert!(ads["exported"]
+        .as_str()
+        .unwrap()
+        .ends_with("iisstart.htm%3Ashell.aspx"));
     // Exporting again into the same folder is refused.
-    let (code, _, err) = run(&["extract", img.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (code, _, err) = run(&[
+        "extract",
+        img.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2);
     assert!(err.contains("not empty"), "{err}");
 }
@@ -41,7 +60,15 @@ fn extract_everything_matches_hash_and_handles_hard_links() {
     let out = common::scratch().join("extract-all");
     let _ = std::fs::remove_dir_all(&out);
     let img = fixture("ntfs-basic.img");
-    let (code, _, err) = run(&["extract", img.to_str().unwrap(), "--out", out.to_str().unwrap(), "--all-files", "--hashes", "sha256"]);
+    let (code, _, err) = run(&[
+        "extract",
+        img.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--all-files",
+        "--hashes",
+        "sha256",
+    ]);
     assert_eq!(code, 0, "{err}");
     let manifest = jsonl(&std::fs::read(out.join("manifest.jsonl")).unwrap());
     let (_, hashes, _) = run(&["hash", img.to_str().unwrap(), "--format", "jsonl"]);
@@ -51,7 +78,11 @@ fn extract_everything_matches_hash_and_handles_hard_links() {
     for m in ok {
         let h = hashes
             .iter()
-            .find(|h| h["path"] == m["path"] && h["stream"] == m["stream"] && h["mft_entry"] == m["mft_entry"])
+            .find(|h| {
+                h["path"] == m["path"]
+                    && h["stream"] == m["stream"]
+                    && h["mft_entry"] == m["mft_entry"]
+            })
             .unwrap();
         assert_eq!(h["sha256"], m["sha256"], "{}", m["path"]);
     }
