@@ -102,21 +102,8 @@ struct ScanArgs {
     /// Known-good hash list (plain hashes or the Exchange baseline CSV); repeatable.
     #[arg(long = "known-good", value_name = "FILE")]
     known_good: Vec<PathBuf>,
-    /// Scan every stream, not just the triage selection.
-    #[arg(long)]
-    all_files: bool,
-    /// Only paths matching this glob (case-insensitive); repeatable.
-    #[arg(long = "include", value_name = "GLOB")]
-    include: Vec<String>,
-    /// Leave out paths matching this glob; repeatable.
-    #[arg(long = "exclude", value_name = "GLOB")]
-    exclude: Vec<String>,
-    /// Leave out streams larger than this many bytes.
-    #[arg(long)]
-    max_size: Option<u64>,
-    /// Leave out deleted files.
-    #[arg(long)]
-    no_deleted: bool,
+    #[command(flatten)]
+    select: SelectArgs,
     /// Hashes to compute (comma-separated: md5,sha1,sha256, or none).
     #[arg(long, default_value = "md5,sha1,sha256")]
     hashes: String,
@@ -166,10 +153,24 @@ struct ExtractArgs {
     /// Only the streams `deadbox scan` (built-in rules and assessment) has findings about.
     #[arg(long)]
     findings: bool,
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Hashes recorded in the manifest.
+    #[arg(long, default_value = "md5,sha1,sha256")]
+    hashes: String,
+    /// Largest stream exported, in bytes.
+    #[arg(long, default_value_t = 64 << 30)]
+    max_read: u64,
+}
+
+/// Which streams `scan` and `extract` take.
+#[derive(Args)]
+struct SelectArgs {
     /// Every stream, not just the triage selection.
     #[arg(long)]
     all_files: bool,
-    /// Only paths matching this glob; repeatable.
+    /// Only paths matching this glob (case-insensitive; without `/` it matches the file name);
+    /// repeatable.
     #[arg(long = "include", value_name = "GLOB")]
     include: Vec<String>,
     /// Leave out paths matching this glob; repeatable.
@@ -181,12 +182,17 @@ struct ExtractArgs {
     /// Leave out deleted files.
     #[arg(long)]
     no_deleted: bool,
-    /// Hashes recorded in the manifest.
-    #[arg(long, default_value = "md5,sha1,sha256")]
-    hashes: String,
-    /// Largest stream exported, in bytes.
-    #[arg(long, default_value_t = 64 << 30)]
-    max_read: u64,
+}
+
+impl SelectArgs {
+    fn selection(&self) -> Result<deadbox::scan::Selection, Fail> {
+        Ok(deadbox::scan::Selection::triage()
+            .all_files(self.all_files)
+            .include(&self.include)?
+            .exclude(&self.exclude)?
+            .max_size(self.max_size)
+            .deleted(!self.no_deleted))
+    }
 }
 
 #[derive(Args, Clone, Copy)]
@@ -771,13 +777,8 @@ impl<W: Write> deadbox::scan::FindingSink for Printer<W> {
 }
 
 fn scan(a: ScanArgs) -> Result<u8, Fail> {
-    use deadbox::scan::{Scan, Selection};
-    let selection = Selection::triage()
-        .all_files(a.all_files)
-        .include(&a.include)?
-        .exclude(&a.exclude)?
-        .max_size(a.max_size)
-        .deleted(!a.no_deleted);
+    use deadbox::scan::Scan;
+    let selection = a.select.selection()?;
     let mut b = Scan::builder()
         .builtin_rules(!a.no_builtin_rules)
         .skip_bad_rules(a.skip_bad_rules)
@@ -865,13 +866,8 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
 }
 
 fn extract(a: ExtractArgs) -> Result<u8, Fail> {
-    use deadbox::scan::{Scan, Selection};
-    let selection = Selection::triage()
-        .all_files(a.all_files)
-        .include(&a.include)?
-        .exclude(&a.exclude)?
-        .max_size(a.max_size)
-        .deleted(!a.no_deleted);
+    use deadbox::scan::Scan;
+    let selection = a.select.selection()?;
     let image = Image::open(&a.evidence, a.vol.into())?;
     warn_diagnostics(&image);
     let only = if a.findings {

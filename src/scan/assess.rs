@@ -72,33 +72,24 @@ pub(crate) fn discover(
     hives.sort_by_key(|i| i.file.deleted);
     if let Some((item, s)) = hives.first().and_then(|i| Some((i, i.stream?))) {
         let mut buf = Vec::new();
-        match vol.read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES)) {
-            Ok(bytes) => match exchange::msi_install_paths(bytes) {
-                Ok(paths) => {
-                    for p in paths {
-                        let (_, vp) = exchange::windows_path_to_volume_path(&p);
-                        if !vp.is_empty()
-                            && vp != "/"
-                            && !installs.iter().any(|x| x.eq_ignore_ascii_case(&vp))
-                        {
-                            installs.push(vp);
-                        }
-                    }
-                    if !installs.is_empty() {
-                        source = format!("MsiInstallPath in {}", item.path());
+        let paths = vol
+            .read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES))
+            .and_then(exchange::msi_install_paths);
+        match paths {
+            Ok(paths) => {
+                for p in paths {
+                    let (_, vp) = exchange::windows_path_to_volume_path(&p);
+                    if !vp.is_empty()
+                        && vp != "/"
+                        && !installs.iter().any(|x| x.eq_ignore_ascii_case(&vp))
+                    {
+                        installs.push(vp);
                     }
                 }
-                Err(e) => out.push(diagnostic(
-                    loc(
-                        item.path(),
-                        Some(item.file.entry),
-                        Some(item.file.sequence),
-                        item.file.deleted,
-                    ),
-                    None,
-                    &format!("SOFTWARE hive unreadable: {e}"),
-                )),
-            },
+                if !installs.is_empty() {
+                    source = format!("MsiInstallPath in {}", item.path());
+                }
+            }
             Err(e) => out.push(diagnostic(
                 loc(
                     item.path(),
