@@ -33,10 +33,12 @@ pub fn corpus() -> Option<PathBuf> {
 pub fn scratch() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let base = std::env::var_os("CARGO_TARGET_TMPDIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        let d = base.join(format!("deadbox-tests-{}", std::process::id()));
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        // One folder per test binary, emptied when the binary starts.
+        let exe = std::env::current_exe().unwrap();
+        let stem = exe.file_stem().unwrap().to_string_lossy().into_owned();
+        let d = base.join(format!("deadbox-tests-{stem}"));
+        let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
     })
@@ -52,10 +54,7 @@ pub fn unpacked(src: &Path) -> PathBuf {
         return src.to_path_buf();
     }
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let base = std::env::var_os("CARGO_TARGET_TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("deadbox-unpacked");
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("deadbox-unpacked");
     std::fs::create_dir_all(&base).unwrap();
     let name = src.file_stem().unwrap().to_string_lossy().into_owned();
     let dst = base.join(&name);
