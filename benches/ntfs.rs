@@ -21,6 +21,16 @@ fn listing(c: &mut Criterion) {
             l.items().count()
         })
     });
+    // A Windows-made-style tree with 512 subdirectories, when the shared corpus is beside us.
+    let corpus =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/ntfs/testfs1.raw");
+    if let Ok(image) = Image::open(&corpus, VolumeSelect::default()) {
+        let vol = &image.volumes()[0];
+        g.throughput(Throughput::Elements(vol.record_count()));
+        g.bench_function("walk+paths testfs1 (records)", |b| {
+            b.iter(|| vol.walk().items().count())
+        });
+    }
     g.finish();
 }
 
