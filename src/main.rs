@@ -508,7 +508,7 @@ fn ls(path: &std::path::Path, sel: VolumeSelect, format: Format) -> Result<u8, F
                         .as_deref()
                         .map(|s| format!(":{s}"))
                         .unwrap_or_default(),
-                    if r.is_dir { "/" } else { "" }
+                    if r.is_dir && r.path != "/" { "/" } else { "" }
                 )
             },
             &h,
