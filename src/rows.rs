@@ -113,6 +113,11 @@ pub struct HashRow {
     pub sha256: Option<String>,
 }
 
+/// Largest stream without any allocated cluster that is hashed. Such a stream is nothing but
+/// zeros (`$BadClus:$Bad` is one hole as large as the volume): hashing hundreds of gigabytes of
+/// zeros would dominate `hash` on a real disk and tell nothing.
+pub const MAX_HOLE_HASH: u64 = 4 << 30;
+
 /// Hashes one stream by visiting its content; fails with the read error, or
 /// [`crate::Error::Limit`] past `max_read` bytes.
 pub fn hash_stream(
@@ -124,6 +129,12 @@ pub fn hash_stream(
     if s.size > max_read {
         return Err(crate::Error::Limit(format!(
             "stream of {} bytes exceeds the read limit of {max_read} bytes",
+            s.size
+        )));
+    }
+    if s.is_hole_only() && s.size > MAX_HOLE_HASH {
+        return Err(crate::Error::Limit(format!(
+            "{} bytes with no allocated cluster (all zeros): not hashed above {MAX_HOLE_HASH} bytes",
             s.size
         )));
     }

@@ -141,6 +141,12 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// True for a non-empty, non-resident stream with no allocated cluster at all: its content
+    /// is nothing but zeros (e.g. `$BadClus:$Bad`, one hole as large as the volume).
+    pub fn is_hole_only(&self) -> bool {
+        self.size > 0 && !self.resident && self.runs().iter().all(|r| r.lcn.is_none())
+    }
+
     /// The runs of a non-resident stream (empty for a resident one).
     pub fn runs(&self) -> &[Run] {
         match &self.content {

@@ -589,6 +589,19 @@ impl Scan {
             ));
             return (out, false);
         }
+        if let Job::Ntfs { stream, .. } = job {
+            if stream.is_hole_only() && stream.size > crate::rows::MAX_HOLE_HASH {
+                out.push(diagnostic(
+                    location,
+                    Some(facts),
+                    &format!(
+                        "not read: {} bytes with no allocated cluster (all zeros)",
+                        stream.size
+                    ),
+                ));
+                return (out, false);
+            }
+        }
         let bytes = match self.load(job, &mut w.buf, set) {
             Ok(b) => b,
             Err(e) => {
