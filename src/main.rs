@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use deadbox::hash::HashSet;
 use deadbox::ntfs::NtfsVolume;
-use deadbox::rows::{hash_listing, FileRow};
+use deadbox::rows::FileRow;
 use deadbox::volume::VolumeSelect;
 use deadbox::Image;
 use std::io::{IsTerminal, Write};
@@ -518,6 +518,25 @@ fn ls(path: &std::path::Path, sel: VolumeSelect, format: Format) -> Result<u8, F
     Ok(code)
 }
 
+/// A bytes progress bar on stderr for hashing a listing, when stderr is a terminal.
+fn progress_bar(listing: &deadbox::ntfs::Listing) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let total = listing
+        .items()
+        .filter(|i| !i.is_dir_row)
+        .fold(0u64, |a, i| a.saturating_add(i.size()));
+    let b = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta})",
+    ) {
+        b.set_style(style);
+    }
+    b.enable_steady_tick(std::time::Duration::from_millis(250));
+    Some(b)
+}
+
 fn hash(
     path: &std::path::Path,
     sel: VolumeSelect,
@@ -528,7 +547,15 @@ fn hash(
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut header = true;
     let code = for_each_volume(path, sel, |v, listing| {
-        let rows = hash_listing(v, listing, set, max_read);
+        let bar = progress_bar(listing);
+        let rows = deadbox::rows::hash_listing_with_progress(v, listing, set, max_read, &|n| {
+            if let Some(b) = &bar {
+                b.inc(n)
+            }
+        });
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
         for r in rows.iter().filter(|r| r.row.error.is_some()) {
             eprintln!(
                 "deadbox: warning: {}{} (entry {}): {}",

@@ -154,6 +154,17 @@ pub fn hash_listing(
     set: HashSet,
     max_read: u64,
 ) -> Vec<HashRow> {
+    hash_listing_with_progress(vol, listing, set, max_read, &|_| {})
+}
+
+/// [`hash_listing`], calling `done(bytes)` after each stream (for a progress display).
+pub fn hash_listing_with_progress(
+    vol: &NtfsVolume,
+    listing: &Listing,
+    set: HashSet,
+    max_read: u64,
+    done: &(dyn Fn(u64) + Sync),
+) -> Vec<HashRow> {
     let items: Vec<Item<'_>> = listing.items().filter(|i| !i.is_dir_row).collect();
     items
         .par_iter()
@@ -172,6 +183,7 @@ pub fn hash_listing(
                 },
                 None => crate::hash::digest(set, &[]),
             };
+            done(item.size());
             HashRow {
                 row,
                 md5: d.md5,

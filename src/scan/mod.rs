@@ -549,6 +549,7 @@ impl Scan {
         ))
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
         b.set_style(style);
+        b.enable_steady_tick(std::time::Duration::from_millis(250));
         Some(b)
     }
 
