@@ -867,8 +867,18 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         header_done: false,
     };
     let mut worst = None;
+    let mut failed = 0usize;
     for ev in &a.evidence {
-        let s = scan.run(ev, &mut printer)?;
+        // One unreadable piece of evidence does not stop the others; it makes the exit code 2.
+        let s = match scan.run(ev, &mut printer) {
+            Ok(s) => s,
+            Err(e) if a.evidence.len() > 1 => {
+                eprintln!("deadbox: error: {}", e.to_string().replace('\n', " "));
+                failed += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let Some(e) = printer.error.take() {
             return Err(e.into());
         }
@@ -884,6 +894,12 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
                 s.known_good
             );
         }
+    }
+    if failed > 0 {
+        return Err(Fail::Error(format!(
+            "{failed} of {} evidence sources could not be scanned (see above)",
+            a.evidence.len()
+        )));
     }
     Ok(if worst >= Some(deadbox::finding::Severity::Medium) {
         1

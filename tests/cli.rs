@@ -421,3 +421,27 @@ fn scan_selection_flags() {
     assert_eq!(txt + no_txt, all);
     assert!(no_del < all);
 }
+
+#[test]
+fn scan_goes_on_past_unreadable_evidence_and_exits_2() {
+    let junk = common::scratch().join("junk-e01.E01");
+    // An E01 signature with nothing valid behind it: recognised, then refused.
+    let mut b = b"EVF\x09\x0d\x0a\xff\x00".to_vec();
+    b.extend_from_slice(&[0u8; 200]);
+    std::fs::write(&junk, b).unwrap();
+    let img = fixture("ntfs-shells.img");
+    let (code, out, err) = run(&[
+        "scan",
+        junk.to_str().unwrap(),
+        img.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "-q",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("junk-e01.E01"), "{err}");
+    assert!(
+        jsonl(&out).iter().any(|f| f["kind"] == "web_shell"),
+        "the readable image is still scanned"
+    );
+}
