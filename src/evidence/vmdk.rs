@@ -122,7 +122,7 @@ impl Sparse {
                 return Err(Error::format("VMDK footer", at, "no grain directory"));
             }
         }
-        if grain == 0 || !grain.is_power_of_two() || grain * 512 > MAX_GRAIN {
+        if grain == 0 || !grain.is_power_of_two() || grain > MAX_GRAIN / 512 {
             return Err(Error::format(what, 20, format!("grain of {grain} sectors")));
         }
         if gtes == 0 || gtes > 1 << 16 {
@@ -514,5 +514,22 @@ mod tests {
         let mut b = [1u8; 4096];
         v.read_exact_at(0, &mut b).unwrap();
         assert!(b.iter().all(|&x| x == 0));
+    }
+
+    /// Found by the `containers` fuzz target: a grain size of 2^62 sectors overflowed the bound
+    /// check (`grain * 512`).
+    #[test]
+    fn huge_grain_is_an_error_not_an_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.vmdk");
+        let mut h = vec![0u8; 4096];
+        h[..4].copy_from_slice(b"KDMV");
+        h[4..8].copy_from_slice(&1u32.to_le_bytes());
+        h[12..20].copy_from_slice(&2048u64.to_le_bytes());
+        h[20..28].copy_from_slice(&(1u64 << 62).to_le_bytes());
+        h[44..48].copy_from_slice(&512u32.to_le_bytes());
+        h[56..64].copy_from_slice(&1u64.to_le_bytes());
+        std::fs::write(&p, &h).unwrap();
+        assert!(matches!(VmdkImage::open(&p), Err(Error::Format { .. })));
     }
 }
