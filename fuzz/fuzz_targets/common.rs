@@ -92,7 +92,8 @@ pub fn read_everything(bytes: Vec<u8>) {
                 }
             }
         }
-        let set = deadbox::hash::HashSet::parse("md5").unwrap();
-        let _ = deadbox::rows::hash_listing(v, &listing, set, 64 << 20);
+        // No digest: the listing's rows and reads are what is fuzzed, not the hash crates
+        // (unoptimised in this build, they would set the pace).
+        let _ = deadbox::rows::hash_listing(v, &listing, deadbox::hash::HashSet::NONE, 64 << 20);
     }
 }
