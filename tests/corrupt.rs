@@ -398,6 +398,19 @@ struct CliOut {
     stderr: String,
 }
 
+/// A private copy of the binary, taken once: other worktrees building into a shared target
+/// directory relink `target/debug/deadbox` while these tests run, which made CLI runs fail
+/// spuriously (or run another build's binary).
+fn exe() -> PathBuf {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        let dst = common::scratch().join("deadbox-under-test");
+        std::fs::copy(common::exe(), &dst).unwrap();
+        dst
+    })
+    .clone()
+}
+
 /// Runs the binary under `ulimit -v` and a timeout; fails on a signal, a hang, an exit code
 /// other than 0/1/2, or a panic message.
 fn cli(args: &[&str]) -> CliOut {
@@ -409,7 +422,7 @@ fn cli(args: &[&str]) -> CliOut {
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(format!("ulimit -v {CLI_MEMORY_KIB} && exec \"$0\" \"$@\""))
-        .arg(common::exe())
+        .arg(exe())
         .args(args)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&o).unwrap())

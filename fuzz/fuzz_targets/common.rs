@@ -65,8 +65,7 @@ pub fn fixups(rec: &mut [u8], undo: bool) {
 /// Opens the image, walks every volume, reads every stream (bounded) and hashes the listing.
 pub fn read_everything(bytes: Vec<u8>) {
     let ev: Arc<dyn Evidence> = Arc::new(MemoryEvidence::new(bytes));
-    let Ok(image) = Image::from_evidence(Path::new("fuzz.img"), ev, VolumeSelect::default())
-    else {
+    let Ok(image) = Image::from_evidence(Path::new("fuzz.img"), ev, VolumeSelect::default()) else {
         return;
     };
     for v in image.volumes() {
@@ -83,18 +82,18 @@ pub fn read_everything(bytes: Vec<u8>) {
                     continue;
                 }
                 let mut n = 0u64;
-                if v
-                    .visit_stream(s, &mut |c| {
-                        n += c.len() as u64;
-                        Ok(())
-                    })
-                    .is_ok()
+                if v.visit_stream(s, &mut |c| {
+                    n += c.len() as u64;
+                    Ok(())
+                })
+                .is_ok()
                 {
                     assert_eq!(n, s.size, "a successful visit delivers exactly size bytes");
                 }
             }
         }
-        let set = deadbox::hash::HashSet::parse("md5").unwrap();
-        let _ = deadbox::rows::hash_listing(v, &listing, set, 64 << 20);
+        // No digest: the listing's rows and reads are what is fuzzed, not the hash crates
+        // (unoptimised in this build, they would set the pace).
+        let _ = deadbox::rows::hash_listing(v, &listing, deadbox::hash::HashSet::NONE, 64 << 20);
     }
 }
