@@ -134,6 +134,18 @@ pub(crate) fn discover(
     (installs, out)
 }
 
+/// A stable name of a log kind for `detail.log`: `httpproxy/<Protocol>`, `ecp_server`,
+/// `oab_generator`, `iis`, `application_evtx`.
+fn log_name(kind: &LogKind) -> String {
+    match kind {
+        LogKind::HttpProxy { protocol } => format!("httpproxy/{protocol}"),
+        LogKind::EcpServer => "ecp_server".into(),
+        LogKind::OabGenerator => "oab_generator".into(),
+        LogKind::Iis => "iis".into(),
+        LogKind::ApplicationEvtx => "application_evtx".into(),
+    }
+}
+
 fn add_detail(f: &mut Finding, key: &str, v: Value) {
     if !f.detail.is_object() {
         f.detail = json!({});
@@ -496,7 +508,7 @@ pub(crate) fn check_logs(
                 .cloned()
                 .map(|t| {
                     let mut f = t.into_finding(location.clone(), Some(facts.clone()));
-                    add_detail(&mut f, "log", json!(format!("{kind:?}")));
+                    add_detail(&mut f, "log", json!(log_name(kind)));
                     f
                 })
                 .collect();
@@ -528,7 +540,7 @@ pub(crate) fn check_logs(
                 .unwrap_or_default();
             let e = cover
                 .entry(folder)
-                .or_insert_with(|| (format!("{kind:?}"), None, None, 0, 0));
+                .or_insert_with(|| (log_name(&kind), None, None, 0, 0));
             if let Some(o) = r.oldest {
                 if e.1.as_ref().is_none_or(|x| o < *x) {
                     e.1 = Some(o);
