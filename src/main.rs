@@ -434,14 +434,69 @@ fn print_rows<T: serde::Serialize>(
             serde_json::to_writer_pretty(&mut *out, rows)?;
             writeln!(out)?;
         }
-        Format::Jsonl | Format::Csv => {
+        Format::Jsonl => {
             for r in rows {
                 serde_json::to_writer(&mut *out, r)?;
                 writeln!(out)?;
             }
         }
+        Format::Csv => {
+            // Columns: the JSON fields, nested objects flattened as `si_created`, …; the header
+            // goes with the first volume (whose `header` is non-empty).
+            let mut first = !header.is_empty();
+            for r in rows {
+                let mut cols = Vec::new();
+                flatten("", &serde_json::to_value(r)?, &mut cols);
+                if std::mem::take(&mut first) {
+                    let names: Vec<String> = cols.iter().map(|(k, _)| csv_field(k)).collect();
+                    writeln!(out, "{}", names.join(","))?;
+                }
+                let vals: Vec<String> = cols.iter().map(|(_, v)| csv_field(v)).collect();
+                writeln!(out, "{}", vals.join(","))?;
+            }
+        }
     }
     Ok(())
+}
+
+/// Flattens a JSON row into (column, text) pairs: objects as `parent_child`, arrays joined by
+/// `|`, null as an empty field.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}_{k}")
+                };
+                match x {
+                    // A missing time object still gives its four columns.
+                    Value::Null if k == "si" || k == "fn" => {
+                        for t in ["created", "modified", "mft_modified", "accessed"] {
+                            out.push((format!("{key}_{t}"), String::new()));
+                        }
+                    }
+                    _ => flatten(&key, x, out),
+                }
+            }
+        }
+        Value::Array(a) => out.push((
+            prefix.to_string(),
+            a.iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| x.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join("|"),
+        )),
+        Value::Null => out.push((prefix.to_string(), String::new())),
+        Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
 }
 
 fn for_each_volume(

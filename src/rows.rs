@@ -50,8 +50,7 @@ pub struct FileRow {
     /// `$FILE_NAME` times of this name.
     #[serde(rename = "fn")]
     pub fn_: Option<Times>,
-    /// Problems reading this entry or stream.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Problems reading this entry or stream (null when none).
     pub error: Option<String>,
 }
 

@@ -445,3 +445,33 @@ fn scan_goes_on_past_unreadable_evidence_and_exits_2() {
         "the readable image is still scanned"
     );
 }
+
+#[test]
+fn ls_and_hash_csv_have_one_header_and_aligned_columns() {
+    for (cmd, img) in [("ls", "ntfs-basic.img"), ("hash", "disk-mbr.img")] {
+        let (code, out, _) = run(&[cmd, fixture(img).to_str().unwrap(), "--format", "csv"]);
+        assert_eq!(code, 0);
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        assert!(
+            header.starts_with("partition,path,stream,mft_entry"),
+            "{header}"
+        );
+        assert!(header.contains("si_created") && header.contains("fn_accessed"));
+        if cmd == "hash" {
+            assert!(header.ends_with("md5,sha1,sha256"), "{header}");
+        }
+        let n = header.split(',').count();
+        let mut rows = 0;
+        for l in lines {
+            assert!(!l.starts_with("partition,"), "one header for all volumes");
+            // No field of these fixtures needs quoting except names with commas; count simply.
+            if !l.contains('"') {
+                assert_eq!(l.split(',').count(), n, "{l}");
+            }
+            rows += 1;
+        }
+        assert!(rows > 10);
+    }
+}
