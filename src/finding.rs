@@ -120,6 +120,32 @@ pub struct Location {
     pub record_id: Option<u64>,
 }
 
+impl Location {
+    /// A location in `evidence`: the volume (partition, byte offset), a path, and the MFT
+    /// identity (entry, sequence, deleted) when the finding is about one record. No stream, line
+    /// or record id (set them after).
+    pub fn new(
+        evidence: &str,
+        partition: Option<u32>,
+        volume_offset: Option<u64>,
+        path: &str,
+        record: Option<(u64, u16, bool)>,
+    ) -> Self {
+        Location {
+            evidence: evidence.to_string(),
+            partition,
+            volume_offset,
+            path: path.to_string(),
+            stream: None,
+            mft_entry: record.map(|r| r.0),
+            mft_sequence: record.map(|r| r.1),
+            deleted: record.is_some_and(|r| r.2),
+            line: None,
+            record_id: None,
+        }
+    }
+}
+
 /// Facts about the stream a finding is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct FileFacts {

@@ -48,17 +48,8 @@ pub(crate) fn discover(
     max_in_memory: u64,
 ) -> (Vec<String>, Vec<Finding>) {
     let mut out = Vec::new();
-    let loc = |path: &str, entry: Option<u64>, seq: Option<u16>, deleted: bool| Location {
-        evidence: evidence.to_string(),
-        partition: vol.partition(),
-        volume_offset: Some(vol.offset()),
-        path: path.to_string(),
-        stream: None,
-        mft_entry: entry,
-        mft_sequence: seq,
-        deleted,
-        line: None,
-        record_id: None,
+    let loc = |path: &str, record: Option<(u64, u16, bool)>| {
+        Location::new(evidence, vol.partition(), Some(vol.offset()), path, record)
     };
     let mut installs: Vec<String> = Vec::new();
     let mut source = String::new();
@@ -93,9 +84,7 @@ pub(crate) fn discover(
             Err(e) => out.push(diagnostic(
                 loc(
                     item.path(),
-                    Some(item.file.entry),
-                    Some(item.file.sequence),
-                    item.file.deleted,
+                    Some((item.file.entry, item.file.sequence, item.file.deleted)),
                 ),
                 None,
                 &format!("SOFTWARE hive unreadable: {e}"),
@@ -123,7 +112,7 @@ pub(crate) fn discover(
                 "Exchange install found at {} ({source})",
                 installs.join(", ")
             ),
-            location: loc(&installs[0], None, None, false),
+            location: loc(&installs[0], None),
             file: None,
             cve: Vec::new(),
             rule: None,
@@ -469,18 +458,13 @@ pub(crate) fn check_logs(
     let results: Vec<LogResult> = logs
         .par_iter()
         .map(|(item, s, kind)| {
-            let location = Location {
-                evidence: evidence.to_string(),
-                partition: vol.partition(),
-                volume_offset: Some(vol.offset()),
-                path: item.path().to_string(),
-                stream: None,
-                mft_entry: Some(item.file.entry),
-                mft_sequence: Some(item.file.sequence),
-                deleted: item.file.deleted,
-                line: None,
-                record_id: None,
-            };
+            let location = Location::new(
+                evidence,
+                vol.partition(),
+                Some(vol.offset()),
+                item.path(),
+                Some((item.file.entry, item.file.sequence, item.file.deleted)),
+            );
             let facts = FileFacts {
                 size: s.size,
                 si: item.file.si.map(|x| crate::rows::times(&x.times)),
@@ -564,18 +548,7 @@ pub(crate) fn check_logs(
                 oldest.as_deref().unwrap_or("?"),
                 newest.as_deref().unwrap_or("?")
             ),
-            location: Location {
-                evidence: evidence.to_string(),
-                partition: vol.partition(),
-                volume_offset: Some(vol.offset()),
-                path: folder.clone(),
-                stream: None,
-                mft_entry: None,
-                mft_sequence: None,
-                deleted: false,
-                line: None,
-                record_id: None,
-            },
+            location: Location::new(evidence, vol.partition(), Some(vol.offset()), &folder, None),
             file: None,
             cve: Vec::new(),
             rule: None,

@@ -364,22 +364,7 @@ impl Scan {
             Err(e) => return Err(e),
         };
         for d in image.diagnostics() {
-            let f = diagnostic(
-                Location {
-                    evidence: evidence_name.clone(),
-                    partition: None,
-                    volume_offset: None,
-                    path: String::new(),
-                    stream: None,
-                    mft_entry: None,
-                    mft_sequence: None,
-                    deleted: false,
-                    line: None,
-                    record_id: None,
-                },
-                None,
-                d,
-            );
+            let f = diagnostic(Location::new(&evidence_name, None, None, "", None), None, d);
             summary.add(&f);
             if !sink.finding(f) {
                 summary.stopped = true;
@@ -397,16 +382,14 @@ impl Scan {
             for d in &listing.diagnostics {
                 let f = diagnostic(
                     Location {
-                        evidence: evidence_name.clone(),
-                        partition: vol.partition(),
-                        volume_offset: Some(vol.offset()),
-                        path: String::new(),
-                        stream: None,
                         mft_entry: d.entry,
-                        mft_sequence: None,
-                        deleted: false,
-                        line: None,
-                        record_id: None,
+                        ..Location::new(
+                            &evidence_name,
+                            vol.partition(),
+                            Some(vol.offset()),
+                            "",
+                            None,
+                        )
                     },
                     None,
                     &d.message,
@@ -885,16 +868,14 @@ fn describe(evidence: &str, job: &Job<'_>) -> (Location, FileFacts, String) {
             path,
         } => (
             Location {
-                evidence: evidence.to_string(),
-                partition: vol.partition(),
-                volume_offset: Some(vol.offset()),
-                path: path.to_string(),
                 stream: stream.name.clone(),
-                mft_entry: Some(file.entry),
-                mft_sequence: Some(file.sequence),
-                deleted: file.deleted,
-                line: None,
-                record_id: None,
+                ..Location::new(
+                    evidence,
+                    vol.partition(),
+                    Some(vol.offset()),
+                    path,
+                    Some((file.entry, file.sequence, file.deleted)),
+                )
             },
             FileFacts {
                 size: stream.size,
@@ -907,18 +888,7 @@ fn describe(evidence: &str, job: &Job<'_>) -> (Location, FileFacts, String) {
         Job::Loose { path, size } => {
             let p = path.display().to_string();
             (
-                Location {
-                    evidence: evidence.to_string(),
-                    partition: None,
-                    volume_offset: None,
-                    path: p.clone(),
-                    stream: None,
-                    mft_entry: None,
-                    mft_sequence: None,
-                    deleted: false,
-                    line: None,
-                    record_id: None,
-                },
+                Location::new(evidence, None, None, &p, None),
                 FileFacts {
                     size: *size,
                     ..FileFacts::default()
