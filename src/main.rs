@@ -361,8 +361,9 @@ fn info(path: &std::path::Path, format: Format) -> Result<u8, Fail> {
         writeln!(out, "size:       {} bytes", ev.len())?;
         writeln!(
             out,
-            "scheme:     {:?} ({}-byte sectors)",
-            layout.scheme, layout.sector_size
+            "scheme:     {} ({}-byte sectors)",
+            format!("{:?}", layout.scheme).to_lowercase(),
+            layout.sector_size
         )?;
         if !layout.partitions.is_empty() {
             writeln!(out, "partitions:")?;
