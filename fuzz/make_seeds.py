@@ -3,7 +3,7 @@
 
 partitions: a bare NTFS boot sector, MBRs with an extended chain, GPTs with 512- and
 4096-byte sectors (valid CRCs), cut from or modelled on the committed fixtures.
-record: the records 64..160 of fixtures/ntfs-basic.img, fixups undone, each prefixed with
+record: the 69 records of the small base volume (partition 3 of fixtures/disk-mbr.img), fixups undone, each prefixed with
 the byte that selects the record (the target re-applies fixups).
 volume: no patch at all, and one patch of each mode.
 Standard library only.
@@ -86,16 +86,17 @@ out("partitions", "mbr-ebr-chain", bytes(disk))
 out("partitions", "gpt-512", gpt(512, [gpt_entry(6, 7, "a"), gpt_entry(8, 9, "b")], 16))
 out("partitions", "gpt-4096", gpt(4096, [gpt_entry(4, 4, "a")], 6))
 
-# record
-boot = read("ntfs-basic.img", 0, 512)
+# record: the small base volume of the NTFS targets (common.rs: partition 3 of disk-mbr.img)
+BASE = 11648 * 512
+boot = read("disk-mbr.img", BASE, 512)
 bps = struct.unpack_from("<H", boot, 11)[0]
 spc = boot[13]
 cluster = bps * spc
-mft = struct.unpack_from("<Q", boot, 0x30)[0] * cluster
+mft = BASE + struct.unpack_from("<Q", boot, 0x30)[0] * cluster
 c = struct.unpack_from("<b", boot, 0x40)[0]
 rs = c * cluster if c > 0 else 1 << -c
-for k in range(96):
-    rec = bytearray(read("ntfs-basic.img", mft + (64 + k) * rs, rs))
+for k in range(69):
+    rec = bytearray(read("disk-mbr.img", mft + k * rs, rs))
     if rec[0:4] != b"FILE":
         continue
     usa_off, usa_count = struct.unpack_from("<HH", rec, 4)
@@ -103,7 +104,7 @@ for k in range(96):
     for i in range(usa_count - 1):
         pos = (i + 1) * stride - 2
         rec[pos : pos + 2] = rec[usa_off + 2 + 2 * i : usa_off + 4 + 2 * i]
-    out("record", f"entry-{64 + k}", bytes([k]) + bytes(rec))
+    out("record", f"entry-{k}", bytes([k]) + bytes(rec))
 
 # volume
 out("volume", "none", b"")

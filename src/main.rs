@@ -39,6 +39,10 @@ enum Cmd {
         vol: VolArgs,
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// Also list the names carved from the slack of directory indexes ($I30): deleted or
+        /// renamed files, even when their MFT records were reused (rows with source i30_slack).
+        #[arg(long)]
+        index_slack: bool,
     },
     /// MD5, SHA-1 and SHA-256 of every file stream (deleted ones too, when readable).
     Hash {
@@ -271,7 +275,8 @@ fn main() -> ExitCode {
             evidence,
             vol,
             format,
-        } => ls(&evidence, vol.into(), default_format(format)),
+            index_slack,
+        } => ls(&evidence, vol.into(), default_format(format), index_slack),
         Cmd::Hash {
             evidence,
             vol,
@@ -524,17 +529,34 @@ fn for_each_volume(
     Ok(0)
 }
 
-fn ls(path: &std::path::Path, sel: VolumeSelect, format: Format) -> Result<u8, Fail> {
+fn ls(
+    path: &std::path::Path,
+    sel: VolumeSelect,
+    format: Format,
+    index_slack: bool,
+) -> Result<u8, Fail> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut header = true;
     let code = for_each_volume(path, sel, |v, listing| {
-        let rows: Vec<FileRow> = listing
+        let mut rows: Vec<FileRow> = listing
             .items()
             .map(|i| FileRow::new(&i, v.partition()))
             .collect();
+        if index_slack {
+            let (slack, errors) = deadbox::rows::slack_rows(v, listing);
+            for (dir, e) in errors {
+                eprintln!(
+                    "deadbox: warning: {}{dir}: $I30: {e}",
+                    v.partition()
+                        .map(|p| format!("partition {p}: "))
+                        .unwrap_or_default(),
+                );
+            }
+            rows.extend(slack);
+        }
         let h = if std::mem::take(&mut header) {
             format!(
-                "{:>4} {:>8} {:>5} {:>3} {:>12} {:<19} path",
+                "{:>4} {:>8} {:>5} {:>4} {:>12} {:<19} path",
                 "part", "entry", "seq", "del", "size", "modified (SI)"
             )
         } else {
@@ -546,13 +568,17 @@ fn ls(path: &std::path::Path, sel: VolumeSelect, format: Format) -> Result<u8, F
             &rows,
             |r| {
                 format!(
-                    "{:>4} {:>8} {:>5} {:>3} {:>12} {:<19} {}{}{}",
+                    "{:>4} {:>8} {:>5} {:>4} {:>12} {:<19} {}{}{}",
                     r.partition
                         .map(|p| p.to_string())
                         .unwrap_or_else(|| "-".into()),
                     r.mft_entry,
                     r.mft_sequence,
-                    if r.deleted { "*" } else { "" },
+                    match (r.deleted, r.source) {
+                        (_, "i30_slack") => "$I30",
+                        (true, _) => "*",
+                        _ => "",
+                    },
                     if r.is_dir {
                         "<dir>".to_string()
                     } else {

@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::finding::Times;
 use crate::hash::{Digests, HashSet, MultiHasher};
-use crate::ntfs::{filetime_to_rfc3339, Item, Listing, NtfsVolume};
+use crate::ntfs::{filetime_to_rfc3339, IndexEntry, Item, Listing, NtfsVolume};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -52,6 +52,10 @@ pub struct FileRow {
     pub fn_: Option<Times>,
     /// Problems reading this entry or stream (null when none).
     pub error: Option<String>,
+    /// Where the row comes from: `mft` (a file record), or `i30_slack` (a name carved from the
+    /// slack of a directory's `$I30` index: the file may be gone and its MFT entry, given as it
+    /// was indexed, reused since; times are the index copy of `$FILE_NAME`).
+    pub source: &'static str,
 }
 
 impl FileRow {
@@ -94,8 +98,62 @@ impl FileRow {
             si: f.si.map(|si| times(&si.times)),
             fn_: item.name.map(|n| times(&n.times)),
             error: (!errors.is_empty()).then(|| errors.join("; ")),
+            source: "mft",
         }
     }
+
+    /// The row of a name carved from the `$I30` slack of directory `dir_path`.
+    pub fn from_slack(e: &IndexEntry, dir_path: &str, partition: Option<u32>) -> Self {
+        FileRow {
+            partition,
+            path: format!("{}/{}", dir_path.trim_end_matches('/'), e.name.name),
+            stream: None,
+            mft_entry: e.entry,
+            mft_sequence: e.sequence,
+            deleted: true,
+            is_dir: e.is_dir(),
+            size: e.name.size,
+            allocated: 0,
+            initialized: 0,
+            storage: Vec::new(),
+            attributes: Some(e.flags),
+            si: None,
+            fn_: Some(times(&e.name.times)),
+            error: None,
+            source: "i30_slack",
+        }
+    }
+}
+
+/// Rows for the names in the `$I30` slack of every directory of a listing (deleted directories
+/// too), read in parallel, in listing order; plus the problems met reading the indexes, as
+/// `(directory path, message)`.
+pub fn slack_rows(vol: &NtfsVolume, listing: &Listing) -> (Vec<FileRow>, Vec<(String, String)>) {
+    let dirs: Vec<Item<'_>> = listing.items().filter(|i| i.is_dir_row).collect();
+    let per_dir: Vec<(Vec<FileRow>, Vec<(String, String)>)> = dirs
+        .par_iter()
+        .map(|d| {
+            let ix = vol.dir_index(d.file);
+            let rows = ix
+                .slack
+                .iter()
+                .map(|e| FileRow::from_slack(e, d.path(), vol.partition()))
+                .collect();
+            let errs = ix
+                .errors
+                .into_iter()
+                .map(|e| (d.path().to_string(), e))
+                .collect();
+            (rows, errs)
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let mut errs = Vec::new();
+    for (r, e) in per_dir {
+        rows.extend(r);
+        errs.extend(e);
+    }
+    (rows, errs)
 }
 
 /// One row of `deadbox hash`.

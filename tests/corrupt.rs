@@ -243,6 +243,10 @@ struct LibOut {
     hashes: Vec<HashRow>,
     /// Errors of `visit_stream` calls (entry, message).
     visit_errors: Vec<(u64, String)>,
+    /// `dir_index` errors (directory entry, message).
+    index_errors: Vec<(u64, String)>,
+    /// Live `$I30` entries read per directory (directory entry, count).
+    index_counts: Vec<(u64, usize)>,
 }
 
 impl LibOut {
@@ -343,6 +347,14 @@ fn lib_check_inner(path: &Path) -> LibOut {
                     assert_eq!(b.len() as u64, s.size);
                 }
             }
+        }
+        for f in listing.files.iter().filter(|f| f.is_dir) {
+            let ix = v.dir_index(f);
+            // Carved names are only taken when their key names this directory as parent.
+            assert!(ix.slack.iter().all(|e| e.name.parent_entry == f.entry));
+            out.index_counts.push((f.entry, ix.entries.len()));
+            out.index_errors
+                .extend(ix.errors.into_iter().map(|e| (f.entry, e)));
         }
         out.hashes
             .extend(hash_listing(v, &listing, sha, LIB_MAX_READ));
@@ -462,11 +474,11 @@ fn cli(args: &[&str]) -> CliOut {
     out
 }
 
-/// `info`, `ls`, `hash` and `scan` of one image; returns the `hash` run.
+/// `info`, `ls --index-slack`, `hash` and `scan` of one image; returns the `hash` run.
 fn cli_all(path: &Path) -> CliOut {
     let p = path.to_str().unwrap();
     cli(&["info", p, "--format", "jsonl"]);
-    let ls = cli(&["ls", p, "--format", "jsonl"]);
+    let ls = cli(&["ls", p, "--format", "jsonl", "--index-slack"]);
     common::jsonl(&ls.stdout);
     let scan = cli(&[
         "scan",
@@ -510,6 +522,7 @@ fn reported(lib: &LibOut) -> bool {
         || !lib.image_diags.is_empty()
         || !lib.walk_diags.is_empty()
         || !lib.visit_errors.is_empty()
+        || !lib.index_errors.is_empty()
         || lib.hashes.iter().any(|h| h.row.error.is_some())
         || lib.dirs.iter().any(|r| r.error.is_some())
 }
@@ -1006,6 +1019,188 @@ fn invalid_utf16_names() {
     assert_eq!(h.sha256.as_deref(), Some(want.sha256.as_str()));
     assert!(String::from_utf8(cli.stdout).is_ok());
     assert_truth_except(&lib, "ntfs-basic.img", &|t| t.entry == entry);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directory indexes ($I30)
+
+/// Offsets of the INDX blocks (4 KiB, the fixture's index block and cluster size) whose live
+/// keys name directory `dir` as their parent, found by scanning the image.
+fn indx_blocks(img: &[u8], dir: u64) -> Vec<usize> {
+    let mut out = Vec::new();
+    for off in (0..img.len().saturating_sub(4096)).step_by(4096) {
+        if &img[off..off + 4] != b"INDX" {
+            continue;
+        }
+        let mut blk = img[off..off + 4096].to_vec();
+        edit_record(&mut blk, 0, 4096, |b| {
+            let first = 0x18 + rd32(b, 0x18) as usize;
+            if rd64(b, first + 16) & 0xFFFF_FFFF_FFFF == dir {
+                out.push(off);
+            }
+        });
+    }
+    out
+}
+
+/// Offsets of the live entries of an INDX block (fixups undone): (offset, length, flags).
+fn indx_entries(b: &[u8]) -> Vec<(usize, usize, u16)> {
+    let mut v = Vec::new();
+    let mut o = 0x18 + rd32(b, 0x18) as usize;
+    let end = 0x18 + rd32(b, 0x1C) as usize;
+    while o + 16 <= end {
+        let len = rd16(b, o + 8) as usize;
+        let flags = rd16(b, o + 12);
+        v.push((o, len, flags));
+        if flags & 2 != 0 || len == 0 {
+            break;
+        }
+        o += len;
+    }
+    v
+}
+
+/// Entry of `/manylinks` (120 hard links: a two-level `$I30` tree of several blocks).
+const MANYLINKS: u64 = 89;
+
+#[test]
+fn index_blocks_read_like_the_mft_says() {
+    // The baseline the damage tests compare with: every directory's index agrees with the MFT.
+    let basic = Basic::load();
+    let v = &basic.image.volumes()[0];
+    let listing = v.walk();
+    let dir = listing.entry(MANYLINKS).unwrap();
+    let ix = v.dir_index(dir);
+    assert!(ix.errors.is_empty(), "{:?}", ix.errors);
+    assert_eq!(ix.entries.len(), 120);
+    assert!(ix
+        .entries
+        .iter()
+        .any(|e| matches!(e.source, deadbox::ntfs::IndexSource::Node { .. })));
+    assert!(indx_blocks(&basic.bytes, MANYLINKS).len() >= 2);
+}
+
+#[test]
+fn index_node_pointing_to_itself() {
+    let basic = Basic::load();
+    let blocks = indx_blocks(&basic.bytes, MANYLINKS);
+    let mut b = basic.bytes.clone();
+    // The first block's end marker gets a sub-node: the block's own VCN.
+    let off = blocks[0];
+    edit_record(&mut b, off, 4096, |blk| {
+        let vcn = rd64(blk, 0x10);
+        let entries = indx_entries(blk);
+        let &(end_off, _, _) = entries.last().unwrap();
+        wr16(blk, end_off + 8, 24);
+        wr16(blk, end_off + 12, 3);
+        wr64(blk, end_off + 16, vcn);
+        let used = rd32(blk, 0x1C);
+        wr32(blk, 0x1C, used + 8);
+        blk[0x18 + 12] |= 1; // the node has children now
+    });
+    let (lib, _) = check_case("i30-self-loop.img", &b);
+    assert!(
+        lib.index_errors
+            .iter()
+            .any(|(d, e)| *d == MANYLINKS && e.contains("reached twice")),
+        "{:?}",
+        lib.index_errors
+    );
+    // Nothing lost: all 120 names are still read once, and the MFT view is intact.
+    assert!(
+        lib.index_counts.contains(&(MANYLINKS, 120)),
+        "{:?}",
+        lib.index_counts
+    );
+    assert_truth_except(&lib, "ntfs-basic.img", &|_| false);
+    let ls = cli_ls_slack(&write_case("i30-self-loop.img", &b));
+    assert!(
+        ls.stderr.contains("$I30") && ls.stderr.contains("reached twice"),
+        "{}",
+        ls.stderr
+    );
+}
+
+#[test]
+fn index_children_pointing_to_one_node() {
+    // Every sub-node VCN of the internal node of /manylinks (ntfs-3g gives it a root with one
+    // entry and an internal INDX node above the leaves) set to the first leaf: that leaf is read
+    // once, the rest is reported, nothing loops.
+    let basic = Basic::load();
+    let mut b = basic.bytes.clone();
+    let internal: Vec<usize> = indx_blocks(&basic.bytes, MANYLINKS)
+        .into_iter()
+        .filter(|&o| {
+            let mut blk = basic.bytes[o..o + 4096].to_vec();
+            let mut has_children = false;
+            edit_record(&mut blk, 0, 4096, |b| has_children = b[0x18 + 12] & 1 != 0);
+            has_children
+        })
+        .collect();
+    assert_eq!(internal.len(), 1, "one internal node expected");
+    let mut first_child = None;
+    edit_record(&mut b, internal[0], 4096, |blk| {
+        for (o, len, flags) in indx_entries(blk) {
+            if flags & 1 != 0 {
+                let child = *first_child.get_or_insert(rd64(blk, o + len - 8));
+                wr64(blk, o + len - 8, child);
+            }
+        }
+    });
+    let (lib, _) = check_case("i30-shared-child.img", &b);
+    assert!(
+        lib.index_errors
+            .iter()
+            .any(|(d, e)| *d == MANYLINKS && e.contains("reached twice")),
+        "{:?}",
+        lib.index_errors
+    );
+    let read = lib
+        .index_counts
+        .iter()
+        .find(|(d, _)| *d == MANYLINKS)
+        .unwrap()
+        .1;
+    assert!(read > 0 && read < 120, "{read}");
+    assert_truth_except(&lib, "ntfs-basic.img", &|_| false);
+}
+
+#[test]
+fn index_block_bit_flips() {
+    let basic = Basic::load();
+    let mut blocks: Vec<usize> = Vec::new();
+    for dir in [5u64, MANYLINKS] {
+        blocks.extend(indx_blocks(&basic.bytes, dir));
+    }
+    assert!(blocks.len() >= 3, "{blocks:?}");
+    for seed in 0..16u64 {
+        let mut rng = Rng::new(7000 + seed);
+        let off = blocks[rng.below(blocks.len() as u64) as usize];
+        let mut b = basic.bytes.clone();
+        let n = 1 + rng.below(8) as usize;
+        if seed % 4 == 3 {
+            // Raw: the fixups break, the block is reported and skipped.
+            rng.flip_bits(&mut b, off..off + 4096, n);
+        } else {
+            // Inside the fixed-up block, so the damage reaches the entry parser.
+            edit_record(&mut b, off, 4096, |blk| rng.flip_bits(blk, 0x18..4096, n));
+        }
+        let (lib, cli) = check_case(&format!("i30-flip-{seed}.img"), &b);
+        // The index is a second copy of the names: the MFT view is untouched.
+        assert_truth_except(&lib, "ntfs-basic.img", &|_| false);
+        assert_eq!(cli.code, 0, "{}", cli.stderr);
+    }
+}
+
+/// `ls --index-slack` of one image.
+fn cli_ls_slack(p: &Path) -> CliOut {
+    cli(&[
+        "ls",
+        p.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--index-slack",
+    ])
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-//! A whole NTFS volume: fixtures/ntfs-basic.img with the input applied as patches, then
+//! A whole NTFS volume: the base image (see `common::base`) with the input applied as patches, then
 //! `Image::from_evidence`, the walk, a read of every stream and a hash of the listing.
 //!
 //! Input: a sequence of patches `[mode u8][offset u16 LE][len u8][len bytes]`. `mode % 4`:
@@ -14,7 +14,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let base = common::base();
-    let mut img = base.bytes.clone();
+    let mut img = common::Overlay::new();
     let rs = base.record_size;
     let mut d = data;
     while d.len() >= 4 {
@@ -26,28 +26,28 @@ fuzz_target!(|data: &[u8]| {
         match mode {
             0 => {
                 let o = offset % 512;
-                let n = patch.len().min(512 - o);
-                img[o..o + n].copy_from_slice(&patch[..n]);
+                img.with_mut(o, patch.len().min(512 - o), |b| b.copy_from_slice(&patch[..b.len()]));
             }
             1 | 2 => {
                 let Some(&r) = base.records.get((offset >> 10) % base.records.len()) else {
                     continue;
                 };
-                let rec = &mut img[r..r + rs];
                 let o = (offset & 0x3FF) % rs;
                 let n = patch.len().min(rs - o);
-                if mode == 1 {
-                    common::fixups(rec, true);
-                }
-                rec[o..o + n].copy_from_slice(&patch[..n]);
-                if mode == 1 {
-                    common::fixups(rec, false);
-                }
+                img.with_mut(r, rs, |rec| {
+                    if mode == 1 {
+                        common::fixups(rec, true);
+                    }
+                    rec[o..o + n].copy_from_slice(&patch[..n]);
+                    if mode == 1 {
+                        common::fixups(rec, false);
+                    }
+                });
             }
             _ => {
                 let o = offset * 64 % img.len();
                 let n = patch.len().min(img.len() - o);
-                img[o..o + n].copy_from_slice(&patch[..n]);
+                img.with_mut(o, n, |b| b.copy_from_slice(&patch[..b.len()]));
             }
         }
     }

@@ -22,10 +22,12 @@
 //! Hard links give one path per name; DOS 8.3 names are folded into their long name.
 
 mod compress;
+mod index;
 mod record;
 mod runs;
 mod time;
 
+pub use index::{DirIndex, IndexEntry, IndexSource};
 pub use record::{FileName, StdInfo};
 pub use runs::Run;
 pub use time::{filetime_to_rfc3339, unix_to_filetime};
@@ -36,6 +38,40 @@ use rayon::prelude::*;
 use record::{AttrBody, AttrListBody, Record, Slot};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Entry points for the fuzz targets (`fuzz/`): the pure parsers of untrusted bytes, reachable
+/// without a volume. Compiled only under `cfg(fuzzing)`, which cargo-fuzz sets; not an API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Decodes a run list; returns how many runs were decoded.
+    pub fn runs(b: &[u8], start_vcn: u64) -> usize {
+        match super::runs::decode_runs(b, start_vcn) {
+            Ok(r) | Err((r, _)) => r.len(),
+        }
+    }
+    /// Parses one MFT record (fixups applied in place); true when it parsed as a record.
+    pub fn record(entry: u64, buf: &mut [u8]) -> bool {
+        matches!(
+            super::record::parse_record(entry, buf),
+            super::record::Slot::Record(_)
+        )
+    }
+    /// Parses an attribute list value; returns the entry count.
+    pub fn attr_list(v: &[u8]) -> usize {
+        super::record::parse_attr_list(v).len()
+    }
+    /// Carves `$FILE_NAME` keys of directory `dir` from `buf`.
+    pub fn index_slack(buf: &[u8], dir: u64) -> usize {
+        super::index::carve(buf, 0, buf.len(), dir).len()
+    }
+    /// Decompresses one LZNT1 compression unit of `unit_bytes`.
+    pub fn lznt1_unit(input: &[u8], unit_bytes: usize) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        super::compress::decompress_unit(input, &mut out, unit_bytes)?;
+        Ok(out)
+    }
+}
 
 /// File attribute flag: the data is compressed.
 const ATTR_FLAG_COMPRESSED: u16 = 0x0001;
@@ -175,6 +211,15 @@ pub struct FileEntry {
     pub streams: Vec<Stream>,
     /// Problems met reading this record (broken attributes, runs, extension records).
     pub errors: Vec<String>,
+    /// The directory index attributes, read by [`NtfsVolume::dir_index`].
+    pub(crate) index: Option<Box<DirIndexAttrs>>,
+}
+
+/// A directory's `$I30` attributes: the resident root and the allocation's runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct DirIndexAttrs {
+    pub root: Option<Vec<u8>>,
+    pub allocation: Option<Stream>,
 }
 
 /// A problem met during the walk that is not about one file.
@@ -228,7 +273,8 @@ impl NtfsVolume {
                 "no NTFS signature",
             ));
         }
-        let mut reader = RegionReader::new(region.clone());
+        // Buffered: the crate reads the boot sector field by field, one small read each.
+        let mut reader = std::io::BufReader::with_capacity(4096, RegionReader::new(region.clone()));
         let ntfs = ntfs::Ntfs::new(&mut reader)
             .map_err(|e| Error::format("NTFS boot sector", start, e.to_string()))?;
         let geometry = Geometry {
@@ -671,7 +717,10 @@ impl NtfsVolume {
         }
 
         let mut streams = Vec::new();
+        let mut index: Option<Box<DirIndexAttrs>> = None;
         for ((t, name), mut frags) in groups {
+            let i30 =
+                name == "$I30" && (t == record::AT_INDEX_ROOT || t == record::AT_INDEX_ALLOCATION);
             frags.sort_by_key(|(_, v)| *v);
             let Some((first, _)) = frags.first() else {
                 continue;
@@ -767,6 +816,20 @@ impl NtfsVolume {
                     s.content = Content::NonResident { runs, unit };
                 }
             }
+            if i30 {
+                let ix = index.get_or_insert_with(Default::default);
+                match s.content {
+                    Content::Resident(v) if t == record::AT_INDEX_ROOT => ix.root = Some(v),
+                    Content::NonResident { .. } if t == record::AT_INDEX_ALLOCATION => {
+                        if let Some(e) = &s.error {
+                            errors.push(format!("$I30 index allocation: {e}"));
+                        }
+                        ix.allocation = Some(s)
+                    }
+                    _ => errors.push("$I30 index attribute of the wrong form".into()),
+                }
+                continue;
+            }
             streams.push(s);
         }
         // Unnamed stream first, then ADS by name.
@@ -783,6 +846,7 @@ impl NtfsVolume {
             names,
             streams,
             errors,
+            index,
         }
     }
 
@@ -963,7 +1027,7 @@ fn merge_runs(frags: &[(u64, AttrBody)]) -> (Vec<Run>, usize) {
 
 /// The run mapping `vcn` in runs sorted by VCN and disjoint (binary search: a hostile run list
 /// of thousands of runs costs a logarithm per lookup, not a scan).
-fn find_run(runs: &[Run], vcn: u64) -> Option<&Run> {
+pub(crate) fn find_run(runs: &[Run], vcn: u64) -> Option<&Run> {
     let i = runs.partition_point(|r| r.vcn.saturating_add(r.len) <= vcn);
     runs.get(i).filter(|r| r.vcn <= vcn)
 }
@@ -1205,6 +1269,7 @@ mod tests {
             }],
             streams: Vec::new(),
             errors: Vec::new(),
+            index: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub(crate) const AT_FILE_NAME: u32 = 0x30;
 pub(crate) const AT_VOLUME_NAME: u32 = 0x60;
 pub(crate) const AT_DATA: u32 = 0x80;
 pub(crate) const AT_INDEX_ROOT: u32 = 0x90;
+pub(crate) const AT_INDEX_ALLOCATION: u32 = 0xA0;
 const AT_END: u32 = 0xFFFF_FFFF;
 
 /// Most attributes a record may hold before it is treated as corrupt.
@@ -291,28 +292,7 @@ fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
                 attributes: u32_at(v, 32).unwrap_or(0),
             });
         }
-        (AT_FILE_NAME, AttrBody::Resident(v)) => {
-            let pref = u64_at(v, 0).ok_or("$FILE_NAME too short")?;
-            let n = *v.get(64).ok_or("$FILE_NAME too short")? as usize;
-            let ns = *v.get(65).ok_or("$FILE_NAME too short")?;
-            let nb = v
-                .get(66..66 + 2 * n)
-                .ok_or("$FILE_NAME name out of bounds")?;
-            let (name, lossy) = utf16_name(nb);
-            let mut times = [0u64; 4];
-            for (i, t) in times.iter_mut().enumerate() {
-                *t = u64_at(v, 8 + i * 8).unwrap_or(0);
-            }
-            rec.names.push(FileName {
-                parent_entry: pref & 0xFFFF_FFFF_FFFF,
-                parent_sequence: (pref >> 48) as u16,
-                times,
-                namespace: ns,
-                name,
-                lossy,
-                size: u64_at(v, 48).unwrap_or(0),
-            });
-        }
+        (AT_FILE_NAME, AttrBody::Resident(v)) => rec.names.push(parse_file_name(v)?),
         (AT_ATTRIBUTE_LIST, AttrBody::Resident(v)) => {
             rec.attr_list = Some(AttrListBody::Resident(v.clone()));
         }
@@ -332,7 +312,16 @@ fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
             id,
             body,
         }),
-        (AT_INDEX_ROOT, AttrBody::Resident(_)) if name != "$I30" && !name.is_empty() => {
+        // Named index roots are listed as streams (TSK does); the directory index `$I30` (root
+        // and allocation) is kept for `NtfsVolume::dir_index`.
+        (AT_INDEX_ROOT, AttrBody::Resident(_)) if !name.is_empty() => rec.attrs.push(RawAttr {
+            type_code: t,
+            name,
+            flags,
+            id,
+            body,
+        }),
+        (AT_INDEX_ALLOCATION, AttrBody::NonResident { .. }) if name == "$I30" => {
             rec.attrs.push(RawAttr {
                 type_code: t,
                 name,
@@ -344,6 +333,30 @@ fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
         _ => {}
     }
     Ok(())
+}
+
+/// Parses a `$FILE_NAME` value (an attribute's, or an index key).
+pub(crate) fn parse_file_name(v: &[u8]) -> Result<FileName, String> {
+    let pref = u64_at(v, 0).ok_or("$FILE_NAME too short")?;
+    let n = *v.get(64).ok_or("$FILE_NAME too short")? as usize;
+    let ns = *v.get(65).ok_or("$FILE_NAME too short")?;
+    let nb = v
+        .get(66..66 + 2 * n)
+        .ok_or("$FILE_NAME name out of bounds")?;
+    let (name, lossy) = utf16_name(nb);
+    let mut times = [0u64; 4];
+    for (i, t) in times.iter_mut().enumerate() {
+        *t = u64_at(v, 8 + i * 8).unwrap_or(0);
+    }
+    Ok(FileName {
+        parent_entry: pref & 0xFFFF_FFFF_FFFF,
+        parent_sequence: (pref >> 48) as u16,
+        times,
+        namespace: ns,
+        name,
+        lossy,
+        size: u64_at(v, 48).unwrap_or(0),
+    })
 }
 
 /// One entry of an `$ATTRIBUTE_LIST`.
