@@ -240,7 +240,8 @@ impl Exporter {
             Some(p) => format!("partition{p}"),
             None => format!("volume@{}", vol.offset()),
         };
-        let parts: Vec<&str> = item.path().split('/').filter(|c| !c.is_empty()).collect();
+        // The image's names one by one (a `/` inside a name stays inside its component).
+        let parts: Vec<&str> = item.components();
         let (dirs, leaf) = match parts.split_last() {
             Some((leaf, dirs)) => (dirs.to_vec(), leaf.to_string()),
             None => (Vec::new(), "root".to_string()),

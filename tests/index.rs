@@ -4,10 +4,13 @@
 //! NTFS does it) and reported by `ls --index-slack`.
 
 mod common;
+#[path = "support/mft_edit.rs"]
+mod mft_edit;
 
 use deadbox::ntfs::IndexSource;
 use deadbox::volume::VolumeSelect;
 use deadbox::Image;
+use mft_edit::{edit_record, rd16, rd32};
 use std::path::{Path, PathBuf};
 
 /// (entry, name) pairs, sorted.
@@ -148,34 +151,6 @@ fn deleted_name_in_windows_index_slack_as_tsk_lists_it() {
     assert!(common::jsonl(&plain).iter().all(|r| r["source"] == "mft"));
 }
 
-fn rd16(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes([b[o], b[o + 1]])
-}
-fn rd32(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
-}
-
-/// Undoes the fixups of a multi-sector block, runs `f`, re-applies them.
-fn edit_block(b: &mut [u8], f: impl FnOnce(&mut [u8])) {
-    let usa_off = rd16(b, 4) as usize;
-    let usa_count = rd16(b, 6) as usize;
-    let stride = b.len() / (usa_count - 1);
-    let usn = [b[usa_off], b[usa_off + 1]];
-    for i in 0..usa_count - 1 {
-        let (pos, fix) = ((i + 1) * stride - 2, usa_off + 2 + 2 * i);
-        b[pos] = b[fix];
-        b[pos + 1] = b[fix + 1];
-    }
-    f(b);
-    for i in 0..usa_count - 1 {
-        let (pos, fix) = ((i + 1) * stride - 2, usa_off + 2 + 2 * i);
-        b[fix] = b[pos];
-        b[fix + 1] = b[pos + 1];
-        b[pos] = usn[0];
-        b[pos + 1] = usn[1];
-    }
-}
-
 #[test]
 fn a_name_removed_from_an_index_block_is_found_in_its_slack() {
     // NTFS removes the last entry of an index block by writing the 16-byte end marker over its
@@ -208,7 +183,7 @@ fn a_name_removed_from_an_index_block_is_found_in_its_slack() {
     let key_off = victim.offset.unwrap() as usize;
     let block = key_off / 4096 * 4096;
     let mut removed = None;
-    edit_block(&mut img[block..block + 4096], |b| {
+    edit_record(&mut img, block, 4096, |b| {
         assert_eq!(&b[0..4], b"INDX");
         assert_eq!(b[0x18 + 12] & 1, 0, "a leaf block");
         let entry = key_off - block - 16;

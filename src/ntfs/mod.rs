@@ -706,6 +706,16 @@ impl NtfsVolume {
         }
         let mut seen = std::collections::HashSet::new();
         names.retain(|n| seen.insert((n.parent_entry, n.name.clone())));
+        // NTFS names never hold '/' or NUL: such a name comes from a damaged or crafted record
+        // (paths show it as is; `Item::components` and export keep it one component).
+        for n in &names {
+            if n.name.contains(['/', '\0']) {
+                errors.push(format!(
+                    "name {:?} contains '/' or NUL, which NTFS does not allow (damaged or crafted record)",
+                    n.name
+                ));
+            }
+        }
         // NTFS allows 1024 hard links; more names can only come from hostile extension
         // records, and each name multiplies the rows of the listing by the streams.
         if names.len() > MAX_NAMES {
@@ -1061,6 +1071,52 @@ impl<'a> Item<'a> {
     pub fn stream_name(&self) -> Option<&'a str> {
         self.stream.and_then(|s| s.name.as_deref())
     }
+    /// The names [`path`](Self::path) is made of, root first (empty for the root itself;
+    /// `$Orphan` first for orphans). Unlike splitting the path at `/`, a name that contains
+    /// `/` (possible only in a damaged or hostile record) stays one component.
+    pub fn components(&self) -> Vec<&'a str> {
+        let l = self.listing;
+        let path = self.path();
+        if path == "/" {
+            return Vec::new();
+        }
+        let mut v: Vec<&'a str> = Vec::new();
+        match self.name {
+            Some(n) => v.push(&n.name),
+            // A record without a name: "/$Orphan/OrphanFile-N".
+            None => v.push(path.rsplit('/').next().unwrap_or(path)),
+        }
+        let mut up = l.path_up[self.path];
+        // Each step goes to a directory whose own path was built before it, so this ends;
+        // the bound is a second guard.
+        for _ in 0..l.files.len() + 1 {
+            match up {
+                Up::Root => break,
+                Up::Orphan => {
+                    v.push("$Orphan");
+                    break;
+                }
+                Up::Dir(fi) => {
+                    let f = &l.files[fi];
+                    if f.entry == 5 {
+                        break;
+                    }
+                    v.push(f.names.first().map(|n| n.name.as_str()).unwrap_or(""));
+                    up = l.dir_up[fi].unwrap_or(Up::Orphan);
+                }
+            }
+        }
+        v.reverse();
+        v
+    }
+}
+
+/// What a path hangs from: the root, `/$Orphan`, or a directory (file index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Up {
+    Root,
+    Orphan,
+    Dir(usize),
 }
 
 /// Result of a walk: every entry, the paths of its names, and the problems met.
@@ -1073,6 +1129,10 @@ pub struct Listing {
     /// Path of each (file, name) pair: `name_paths[file][name]` indexes `paths`.
     name_paths: Vec<Vec<usize>>,
     paths: Vec<Arc<str>>,
+    /// What each path hangs from (same index as `paths`).
+    path_up: Vec<Up>,
+    /// What each directory's own path hangs from (by file index; set once resolved).
+    dir_up: Vec<Option<Up>>,
 }
 
 impl Listing {
@@ -1088,20 +1148,31 @@ impl Listing {
         let mut paths: Vec<Arc<str>> = Vec::new();
         let mut name_paths = Vec::with_capacity(files.len());
 
+        let mut dir_up: Vec<Option<Up>> = vec![None; files.len()];
+        let mut path_up: Vec<Up> = Vec::new();
+        let up_of = |fi: usize| {
+            if files[fi].entry == 5 {
+                Up::Root
+            } else {
+                Up::Dir(fi)
+            }
+        };
+
         // Resolves the path of directory `fi` (as a parent), iteratively.
         let resolve = |fi: usize,
                        dir_path: &mut Vec<Option<Arc<str>>>,
+                       dir_up: &mut Vec<Option<Up>>,
                        diagnostics: &mut Vec<WalkDiagnostic>|
          -> Arc<str> {
             let mut chain = Vec::new();
             let mut cur = fi;
-            let base: Arc<str> = loop {
+            let (base, base_up): (Arc<str>, Up) = loop {
                 if let Some(p) = &dir_path[cur] {
-                    break p.clone();
+                    break (p.clone(), up_of(cur));
                 }
                 let f = &files[cur];
                 if f.entry == 5 {
-                    break Arc::from("");
+                    break (Arc::from(""), Up::Root);
                 }
                 if chain.len() >= max_depth || chain.contains(&cur) {
                     diagnostics.push(WalkDiagnostic {
@@ -1109,19 +1180,20 @@ impl Listing {
                         offset: None,
                         message: "parent chain loops or is too deep; placed under /$Orphan".into(),
                     });
-                    break Arc::from("/$Orphan");
+                    break (Arc::from("/$Orphan"), Up::Orphan);
                 }
                 chain.push(cur);
                 let Some(n) = f.names.first() else {
-                    break Arc::from("/$Orphan");
+                    break (Arc::from("/$Orphan"), Up::Orphan);
                 };
                 match parent_of(&files, &index, f, n) {
                     Some(p) => cur = p,
-                    None => break Arc::from("/$Orphan"),
+                    None => break (Arc::from("/$Orphan"), Up::Orphan),
                 }
             };
             // Unwind: chain[k]'s path = path(parent) + "/" + name.
             let mut acc = base;
+            let mut acc_up = base_up;
             for &c in chain.iter().rev() {
                 let name = files[c]
                     .names
@@ -1136,12 +1208,15 @@ impl Listing {
                             "path longer than {max_path} bytes; placed under /$Orphan"
                         ),
                     });
+                    dir_up[c] = Some(Up::Orphan);
                     Arc::from(format!("/$Orphan/{name}"))
                 } else {
+                    dir_up[c] = Some(acc_up);
                     Arc::from(format!("{acc}/{name}"))
                 };
                 dir_path[c] = Some(p.clone());
                 acc = p;
+                acc_up = Up::Dir(c);
             }
             acc
         };
@@ -1150,20 +1225,26 @@ impl Listing {
             let mut mine = Vec::new();
             if f.entry == 5 {
                 paths.push(Arc::from("/"));
+                path_up.push(Up::Root);
                 mine.push(paths.len() - 1);
                 name_paths.push(mine);
                 continue;
             }
             if f.names.is_empty() {
                 paths.push(Arc::from(format!("/$Orphan/OrphanFile-{}", f.entry)));
+                path_up.push(Up::Orphan);
                 mine.push(paths.len() - 1);
             }
             for n in &f.names {
-                let parent = match parent_of(&files, &index, f, n) {
-                    Some(p) => resolve(p, &mut dir_path, &mut diagnostics),
-                    None => Arc::from("/$Orphan"),
+                let (parent, up) = match parent_of(&files, &index, f, n) {
+                    Some(p) => (
+                        resolve(p, &mut dir_path, &mut dir_up, &mut diagnostics),
+                        up_of(p),
+                    ),
+                    None => (Arc::from("/$Orphan"), Up::Orphan),
                 };
                 paths.push(Arc::from(format!("{parent}/{}", n.name)));
+                path_up.push(up);
                 mine.push(paths.len() - 1);
             }
             name_paths.push(mine);
@@ -1173,6 +1254,8 @@ impl Listing {
             diagnostics,
             name_paths,
             paths,
+            path_up,
+            dir_up,
         }
     }
 
@@ -1297,6 +1380,7 @@ mod tests {
         // The shallow ones keep their real path.
         let first = listing.items().find(|i| i.file.entry == 100).unwrap();
         assert_eq!(first.path(), format!("/{long}"));
+        assert_components_make_paths(&listing);
     }
 
     #[test]
@@ -1313,5 +1397,31 @@ mod tests {
             .diagnostics
             .iter()
             .any(|d| d.message.contains("loops")));
+        assert_components_make_paths(&listing);
+    }
+
+    /// Joined with `/`, an item's components give its path.
+    fn assert_components_make_paths(listing: &Listing) {
+        for i in listing.items() {
+            let joined = format!("/{}", i.components().join("/"));
+            assert_eq!(joined, i.path());
+        }
+    }
+
+    #[test]
+    fn components_keep_a_slash_inside_a_name() {
+        let files = vec![
+            dir(5, 5, "."),
+            dir(10, 5, "a/b"),
+            dir(11, 10, ".."),
+            dir(12, 99, "lost"),
+        ];
+        let listing = Listing::new(files, Vec::new(), &Limits::default());
+        let comps: Vec<Vec<&str>> = listing.items().map(|i| i.components()).collect();
+        assert!(comps.contains(&vec![]));
+        assert!(comps.contains(&vec!["a/b"]));
+        assert!(comps.contains(&vec!["a/b", ".."]));
+        assert!(comps.contains(&vec!["$Orphan", "lost"]));
+        assert_components_make_paths(&listing);
     }
 }
