@@ -762,6 +762,30 @@ fn run_lists_claiming_terabytes() {
 }
 
 #[test]
+fn fragment_starting_near_the_end_of_the_vcn_space() {
+    // Regression of a `record` fuzz-target crash: a non-resident attribute whose start VCN is
+    // 2^64 - 2 with a run of more clusters than that leaves; the end VCN overflowed in the
+    // walk. Now the run is refused by the decoder and the stream reports it.
+    let basic = Basic::load();
+    let entry = 68; // /files/nonres_5000.bin
+    let mut b = basic.bytes.clone();
+    edit_record(
+        &mut b,
+        basic.record_offset(entry),
+        basic.record_size,
+        |rec| {
+            let (a, _) = find_attr(rec, 0x80, "");
+            wr64(rec, a + 16, u64::MAX - 1);
+        },
+    );
+    let (lib, _) = check_case("vcn-near-max.img", &b);
+    let rows = lib.rows_of_entry(entry);
+    assert!(!rows.is_empty());
+    assert!(rows.iter().any(|r| r.error.is_some()), "{rows:?}");
+    assert_truth_except(&lib, "ntfs-basic.img", &|t| t.entry == entry);
+}
+
+#[test]
 fn compressed_stream_claiming_huge_sizes() {
     let basic = Basic::load();
     let entry = 76; // /compressed/text_200k.txt

@@ -1,6 +1,8 @@
 //! Shared by the `volume` and `record` targets: the base image (read once), a copy-on-write overlay that holds an input's patches, fixup handling, and the read
 //! of a mutated image.
 
+#![allow(dead_code)] // each target uses part of it
+
 use deadbox::evidence::Evidence;
 use std::collections::BTreeMap;
 use deadbox::volume::VolumeSelect;

@@ -69,15 +69,17 @@ pub(crate) fn decode_runs(b: &[u8], start_vcn: u64) -> Result<Vec<Run>, (Vec<Run
             };
             Some(lcn as u64)
         };
+        // Checked before the run is kept: every run returned has `vcn + len` in range, which
+        // the readers rely on (a fuzzed start VCN near 2^64 once overflowed there).
+        let Some(next) = vcn.checked_add(len) else {
+            return Err((runs, "VCN overflow".into()));
+        };
         runs.push(Run {
             vcn,
             lcn: run_lcn,
             len,
         });
-        vcn = match vcn.checked_add(len) {
-            Some(v) => v,
-            None => return Err((runs, "VCN overflow".into())),
-        };
+        vcn = next;
         pos += 1 + len_size + off_size;
     }
 }
@@ -111,6 +113,18 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_run_whose_end_overflows_is_not_returned() {
+        // Start VCN 2^64 - 7 and a run of 0x10 clusters (header 0x11: 1-byte length, 1-byte
+        // offset): the run would end past 2^64. Found by the `record` fuzz target.
+        let (runs, e) = decode_runs(&[0x11, 0x10, 0x05, 0x00], u64::MAX - 6).unwrap_err();
+        assert!(runs.is_empty(), "{runs:?}");
+        assert!(e.contains("overflow"), "{e}");
+        for r in decode_runs(&[0x11, 0x02, 0x05, 0x00], u64::MAX - 6).unwrap() {
+            assert!(r.vcn.checked_add(r.len).is_some());
+        }
     }
 
     #[test]
