@@ -112,3 +112,49 @@ out("volume", "boot", bytes([0, 0x0D, 0, 1, 8]))
 out("volume", "record-fixed", bytes([1, 0x40, 0x40 | (69 << 10 & 0xFF00) >> 8, 2, 0xFF, 0xFF]))
 out("volume", "record-raw", bytes([2, 0x00, 5 << 2, 4]) + b"BAAD")
 out("volume", "data", bytes([3, 0x00, 0x02, 4]) + b"\xff\xff\xff\xff")
+
+# ntfs_parsers: the first byte picks the parser (see fuzz_targets/ntfs_parsers.rs).
+runs_seeds = [
+    bytes([0x11, 0x02, 0x05, 0x00]),  # 2 clusters at LCN 5
+    bytes([0x21, 0x10, 0x00, 0x01, 0x01, 0x08, 0x00]),  # 16 at 256, then an 8-cluster hole
+    bytes([0x31, 0x40, 0x00, 0x10, 0x00, 0x11, 0x10, 0xF0, 0x00]),  # a negative LCN delta
+]
+for i, r in enumerate(runs_seeds):
+    out("ntfs_parsers", f"runs-{i}", bytes([0]) + r)
+basic_boot = read("ntfs-basic.img", 0, 512)
+b_cluster = struct.unpack_from("<H", basic_boot, 11)[0] * basic_boot[13]
+b_mft = struct.unpack_from("<Q", basic_boot, 0x30)[0] * b_cluster
+for k in (0, 5, 64, 68, 76, 89, 90):
+    out("ntfs_parsers", f"record-{k}", bytes([1]) + read("ntfs-basic.img", b_mft + k * 1024, 1024))
+# An attribute list: 0x20 entries of ($STANDARD_INFORMATION, $FILE_NAME, $DATA) in records 90/91.
+al = b""
+for t, rec in ((0x10, 90), (0x30, 90), (0x30, 91), (0x80, 90)):
+    e = bytearray(32)
+    struct.pack_into("<IHBBQQH", e, 0, t, 32, 0, 0x1A, 0, rec | (1 << 48), 0)
+    al += bytes(e)
+out("ntfs_parsers", "attr-list", bytes([3]) + al)
+# The first INDX block of ntfs-basic, for slack carving.
+with open(os.path.join(FIX, "ntfs-basic.img"), "rb") as f:
+    img = f.read()
+indx = next(o for o in range(0, len(img), 4096) if img[o:o + 4] == b"INDX")
+out("ntfs_parsers", "indx", bytes([4]) + img[indx:indx + 4096])
+# An LZNT1 unit: two chunks of literals (flag byte 0 + 8 literals), then the end.
+chunk = b"".join(b"\0" + bytes(range(j, j + 8)) for j in range(0, 64, 8))
+lz = struct.pack("<H", 0xB000 | (len(chunk) + 2 - 3)) + chunk
+out("ntfs_parsers", "lznt1", bytes([5]) + lz + lz + b"\0\0")
+
+# index: the small base volume's root index (see fuzz_targets/index.rs).
+small = read("disk-mbr.img", BASE, 4096 * 512)
+root_blk = next(o for o in range(0, len(small), 512) if small[o:o + 4] == b"INDX")
+out("index", "block", bytes([0]) + small[root_blk + 0x18:root_blk + 4096])
+rec5 = bytearray(small[mft - BASE + 5 * rs:mft - BASE + 6 * rs])
+usa_off, usa_count = struct.unpack_from("<HH", rec5, 4)
+for i in range(usa_count - 1):
+    pos = (i + 1) * (rs // (usa_count - 1)) - 2
+    rec5[pos:pos + 2] = rec5[usa_off + 2 + 2 * i:usa_off + 4 + 2 * i]
+off = struct.unpack_from("<H", rec5, 20)[0]
+while struct.unpack_from("<I", rec5, off)[0] != 0x90:
+    off += struct.unpack_from("<I", rec5, off + 4)[0]
+val = off + struct.unpack_from("<H", rec5, off + 20)[0]
+end = off + struct.unpack_from("<I", rec5, off + 4)[0]
+out("index", "root", bytes([1]) + bytes(rec5[val + 0x10:end]))

@@ -76,6 +76,9 @@ pub enum FindingKind {
     LogCoverage,
     /// Where (and from what) an Exchange install was found.
     ExchangeInstall,
+    /// A web script whose name survives only in the `$I30` index slack of a drop folder: the
+    /// file was deleted and its MFT record is gone or reused.
+    DeletedWebScript,
 }
 
 /// The four timestamps of `$STANDARD_INFORMATION` or `$FILE_NAME`, as RFC 3339 UTC strings with

@@ -251,3 +251,54 @@ fn exchange_baseline_marks_non_product_scripts() {
     assert_eq!(shel.detail["not_product"], true);
     assert_eq!(shel.severity, Severity::Critical);
 }
+
+#[test]
+fn shell_named_only_by_index_slack_is_found() {
+    // fixtures/ntfs-slack.img.gz: xx.aspx was written to aspnet_client, deleted, and its MFT
+    // record reused by /Windows/Temp/tmp1.log; the only trace left is its key in the slack of
+    // the folder's index block (TSK 4.x does not list it either: its slack check refuses
+    // times after 2020).
+    let img = common::unpacked(&common::fixture("ntfs-slack.img.gz"));
+    let scan = Scan::builder().build().unwrap();
+    let mut all: Vec<Finding> = Vec::new();
+    scan.run(&img, &mut all).unwrap();
+    let found: Vec<&Finding> = all
+        .iter()
+        .filter(|f| f.kind == FindingKind::DeletedWebScript)
+        .collect();
+    assert_eq!(found.len(), 1, "{all:#?}");
+    let f = found[0];
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(f.location.path, "/inetpub/wwwroot/aspnet_client/xx.aspx");
+    assert!(f.location.deleted);
+    assert_eq!(f.location.mft_entry, None, "no MFT record holds this file any more");
+    assert_eq!(f.detail["directory"]["path"], "/inetpub/wwwroot/aspnet_client");
+    assert_eq!(f.detail["campaign_name"], "xx.aspx");
+    assert_eq!(f.detail["size"], 67);
+    assert_eq!(f.detail["fn"]["created"], "2021-03-03T12:00:00.0000000Z");
+    // The key offset points at the name in the image: the $FILE_NAME's UTF-16 name at +66.
+    let bytes = std::fs::read(&img).unwrap();
+    let key = f.detail["key_offset"].as_u64().unwrap() as usize;
+    let name: Vec<u8> = "xx.aspx".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    assert_eq!(&bytes[key + 66..key + 66 + name.len()], &name[..]);
+    // The MFT knows no xx.aspx at all: its record (entry 83) holds /Windows/Temp/tmp1.log now,
+    // at sequence 2.
+    let (_, ls, _) = common::run(&["ls", img.to_str().unwrap(), "--format", "jsonl"]);
+    let rows = common::jsonl(&ls);
+    assert!(rows
+        .iter()
+        .all(|r| !r["path"].as_str().unwrap().contains("xx.aspx")));
+    let log = rows
+        .iter()
+        .find(|r| r["path"] == "/Windows/Temp/tmp1.log")
+        .unwrap();
+    assert_eq!((log["mft_entry"].as_u64(), log["mft_sequence"].as_u64()), (Some(83), Some(2)));
+    // Nothing else is flagged on this image, and without the assessment there is no finding.
+    assert!(all
+        .iter()
+        .all(|f| f.kind == FindingKind::DeletedWebScript || f.severity <= Severity::Info));
+    let quiet = Scan::builder().exchange(false).build().unwrap();
+    let mut none: Vec<Finding> = Vec::new();
+    quiet.run(&img, &mut none).unwrap();
+    assert!(none.iter().all(|f| f.kind != FindingKind::DeletedWebScript));
+}

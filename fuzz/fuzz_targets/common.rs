@@ -1,5 +1,6 @@
-//! Shared by the `volume` and `record` targets: the base image (read once), a copy-on-write overlay that holds an input's patches, fixup handling, and the read
-//! of a mutated image.
+//! Shared by the `volume`, `record` and `index` targets: the base image (read once), a
+//! copy-on-write overlay that holds an input's patches, fixup handling, and the reads of a
+//! mutated image.
 
 #![allow(dead_code)] // each target uses part of it
 

@@ -431,6 +431,114 @@ pub(crate) fn assess_stream(
     }
 }
 
+/// Web-script names that only the `$I30` slack of a drop folder still holds: a file deleted
+/// there whose MFT record is gone or reused (a deleted record still in the MFT is assessed as a
+/// file, with its content). Only drop folders are read: their indexes are small, and a name
+/// alone is evidence only where shells are dropped.
+pub(crate) fn slack_web_scripts(
+    vol: &NtfsVolume,
+    listing: &Listing,
+    ctx: &VolumeContext,
+    evidence: &str,
+) -> Vec<Finding> {
+    let dirs: Vec<crate::ntfs::Item<'_>> = listing
+        .items()
+        .filter(|i| {
+            i.is_dir_row
+                && exchange::drop_folder(&format!("{}/x.aspx", i.path()), &ctx.installs).is_some()
+        })
+        .collect();
+    if dirs.is_empty() {
+        return Vec::new();
+    }
+    // Names the MFT still has in those folders (live or deleted records), lowercased.
+    let wanted: std::collections::HashSet<u64> = dirs.iter().map(|d| d.file.entry).collect();
+    let mut known: std::collections::HashSet<(u64, String)> = std::collections::HashSet::new();
+    for f in &listing.files {
+        for n in &f.names {
+            if wanted.contains(&n.parent_entry) {
+                known.insert((n.parent_entry, n.name.to_lowercase()));
+            }
+        }
+    }
+    let per_dir: Vec<Vec<Finding>> = dirs
+        .par_iter()
+        .map(|d| {
+            let ix = vol.dir_index(d.file);
+            let mut out = Vec::new();
+            for e in &ix.slack {
+                let name = &e.name.name;
+                if e.is_dir()
+                    || !exchange::is_web_script(name)
+                    || known.contains(&(d.file.entry, name.to_lowercase()))
+                {
+                    continue;
+                }
+                let path = format!("{}/{name}", d.path().trim_end_matches('/'));
+                let drop = exchange::drop_folder(&path, &ctx.installs);
+                let campaign = exchange::campaign_name(&path);
+                let fn_times = crate::rows::times(&e.name.times);
+                let mut location =
+                    Location::new(evidence, vol.partition(), Some(vol.offset()), &path, None);
+                location.deleted = true;
+                out.push(Finding {
+                    kind: FindingKind::DeletedWebScript,
+                    severity: if campaign.is_some() {
+                        Severity::High
+                    } else {
+                        Severity::Medium
+                    },
+                    title: format!(
+                        "deleted web script {name} in drop folder {}: only the directory index still names it (created {}){}",
+                        drop.unwrap_or("?"),
+                        fn_times.created,
+                        campaign
+                            .map(|c| format!("; campaign name: {c}"))
+                            .unwrap_or_default()
+                    ),
+                    location,
+                    file: None,
+                    cve: vec!["CVE-2021-26855".into(), "CVE-2021-27065".into()],
+                    rule: None,
+                    quote: None,
+                    detail: json!({
+                        "source": "i30_slack",
+                        "directory": {
+                            "path": d.path(),
+                            "mft_entry": d.file.entry,
+                            "mft_sequence": d.file.sequence,
+                        },
+                        "indexed_reference": {
+                            "mft_entry": e.entry,
+                            "mft_sequence": e.sequence,
+                        },
+                        "key_offset": e.offset,
+                        "size": e.name.size,
+                        "fn": fn_times,
+                        "drop_folder": drop,
+                        "campaign_name": campaign,
+                    }),
+                });
+            }
+            for err in ix.errors {
+                out.push(diagnostic(
+                    Location::new(
+                        evidence,
+                        vol.partition(),
+                        Some(vol.offset()),
+                        d.path(),
+                        Some((d.file.entry, d.file.sequence, d.file.deleted)),
+                    ),
+                    None,
+                    &format!("$I30 index: {err}"),
+                ));
+            }
+            out
+        })
+        .collect();
+    per_dir.into_iter().flatten().collect()
+}
+
 /// Findings of one log, and its report (path, kind, report) when it could be read.
 type LogResult = (Vec<Finding>, Option<(String, LogKind, LogReport)>);
 /// Coverage of one log folder: (kind, oldest, newest, entries, files).

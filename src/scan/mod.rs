@@ -447,7 +447,15 @@ impl Scan {
             }
             if self.cfg.exchange {
                 let logs = self.in_pool(|| {
-                    assess::check_logs(vol, &listing, &ctx, &evidence_name, self.cfg.max_in_memory)
+                    let mut v = assess::slack_web_scripts(vol, &listing, &ctx, &evidence_name);
+                    v.extend(assess::check_logs(
+                        vol,
+                        &listing,
+                        &ctx,
+                        &evidence_name,
+                        self.cfg.max_in_memory,
+                    ));
+                    v
                 });
                 for f in logs {
                     summary.add(&f);
