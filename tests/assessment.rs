@@ -271,15 +271,24 @@ fn shell_named_only_by_index_slack_is_found() {
     assert_eq!(f.severity, Severity::High);
     assert_eq!(f.location.path, "/inetpub/wwwroot/aspnet_client/xx.aspx");
     assert!(f.location.deleted);
-    assert_eq!(f.location.mft_entry, None, "no MFT record holds this file any more");
-    assert_eq!(f.detail["directory"]["path"], "/inetpub/wwwroot/aspnet_client");
+    assert_eq!(
+        f.location.mft_entry, None,
+        "no MFT record holds this file any more"
+    );
+    assert_eq!(
+        f.detail["directory"]["path"],
+        "/inetpub/wwwroot/aspnet_client"
+    );
     assert_eq!(f.detail["campaign_name"], "xx.aspx");
     assert_eq!(f.detail["size"], 67);
     assert_eq!(f.detail["fn"]["created"], "2021-03-03T12:00:00.0000000Z");
     // The key offset points at the name in the image: the $FILE_NAME's UTF-16 name at +66.
     let bytes = std::fs::read(&img).unwrap();
     let key = f.detail["key_offset"].as_u64().unwrap() as usize;
-    let name: Vec<u8> = "xx.aspx".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let name: Vec<u8> = "xx.aspx"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
     assert_eq!(&bytes[key + 66..key + 66 + name.len()], &name[..]);
     // The MFT knows no xx.aspx at all: its record (entry 83) holds /Windows/Temp/tmp1.log now,
     // at sequence 2.
@@ -292,7 +301,10 @@ fn shell_named_only_by_index_slack_is_found() {
         .iter()
         .find(|r| r["path"] == "/Windows/Temp/tmp1.log")
         .unwrap();
-    assert_eq!((log["mft_entry"].as_u64(), log["mft_sequence"].as_u64()), (Some(83), Some(2)));
+    assert_eq!(
+        (log["mft_entry"].as_u64(), log["mft_sequence"].as_u64()),
+        (Some(83), Some(2))
+    );
     // Nothing else is flagged on this image, and without the assessment there is no finding.
     assert!(all
         .iter()

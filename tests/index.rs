@@ -57,8 +57,9 @@ fn fixture_indexes_match_the_mft_exactly() {
         "disk-mbr.img",
         "disk-gpt4k.img",
         "ntfs-shells.img",
+        "ntfs-slack.img.gz",
     ] {
-        let dirs = compare(&common::fixture(name));
+        let dirs = compare(&common::unpacked(&common::fixture(name)));
         assert!(dirs.len() > 3, "{name}");
         let mut total = 0;
         for (d, idx, mft, errors) in dirs {
@@ -235,4 +236,34 @@ fn a_name_removed_from_an_index_block_is_found_in_its_slack() {
             .count(),
         120
     );
+}
+
+#[test]
+fn deleted_shell_whose_record_was_reused_is_in_slack() {
+    // fixtures/ntfs-slack.img.gz: see fixtures/README.md.
+    let img = common::unpacked(&common::fixture("ntfs-slack.img.gz"));
+    let image = Image::open(&img, VolumeSelect::default()).unwrap();
+    let v = &image.volumes()[0];
+    let listing = v.walk();
+    let dir = listing
+        .items()
+        .find(|i| i.is_dir_row && i.path() == "/inetpub/wwwroot/aspnet_client")
+        .unwrap();
+    let ix = v.dir_index(dir.file);
+    assert!(ix.errors.is_empty(), "{:?}", ix.errors);
+    assert_eq!(ix.entries.len(), 14);
+    assert_eq!(ix.slack.len(), 1, "{:?}", ix.slack);
+    let s = &ix.slack[0];
+    assert_eq!(s.name.name, "xx.aspx");
+    assert_eq!(s.name.size, 67);
+    assert_eq!(s.name.parent_entry, dir.file.entry);
+    assert!(!s.is_dir());
+    // Every other directory of the image has nothing in its slack.
+    for f in listing
+        .files
+        .iter()
+        .filter(|f| f.is_dir && f.entry != dir.file.entry)
+    {
+        assert!(v.dir_index(f).slack.is_empty(), "entry {}", f.entry);
+    }
 }
