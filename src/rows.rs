@@ -125,12 +125,15 @@ impl FileRow {
     }
 }
 
+/// Problems met reading directory indexes: (directory path, message).
+pub type IndexProblems = Vec<(String, String)>;
+
 /// Rows for the names in the `$I30` slack of every directory of a listing (deleted directories
 /// too), read in parallel, in listing order; plus the problems met reading the indexes, as
 /// `(directory path, message)`.
 pub fn slack_rows(vol: &NtfsVolume, listing: &Listing) -> (Vec<FileRow>, Vec<(String, String)>) {
     let dirs: Vec<Item<'_>> = listing.items().filter(|i| i.is_dir_row).collect();
-    let per_dir: Vec<(Vec<FileRow>, Vec<(String, String)>)> = dirs
+    let per_dir: Vec<(Vec<FileRow>, IndexProblems)> = dirs
         .par_iter()
         .map(|d| {
             let ix = vol.dir_index(d.file);

@@ -31,6 +31,8 @@ struct Peak {
 
 /// Runs the binary; returns its exit code and its peak memory.
 fn peak_rss(args: &[&str]) -> (i32, Peak) {
+    // Reaped with wait4 below, not with `Child::wait` (which gives no resource usage).
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(common::exe())
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -41,10 +43,7 @@ fn peak_rss(args: &[&str]) -> (i32, Peak) {
     // Sample RssAnon until the process is a zombie (no memory lines) or gone.
     let sampler = std::thread::spawn(move || {
         let mut peak = 0i64;
-        loop {
-            let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-                break;
-            };
+        while let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
             let Some(kib) = s
                 .lines()
                 .find_map(|l| l.strip_prefix("RssAnon:"))

@@ -5,9 +5,9 @@
 #![allow(dead_code)] // each target uses part of it
 
 use deadbox::evidence::Evidence;
-use std::collections::BTreeMap;
 use deadbox::volume::VolumeSelect;
 use deadbox::Image;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -105,7 +105,10 @@ impl Overlay {
     fn copy_out(&self, off: usize, buf: &mut [u8]) {
         buf.copy_from_slice(&self.base[off..off + buf.len()]);
         let end = off + buf.len();
-        for (&pi, page) in self.pages.range(off / PAGE..=(end.saturating_sub(1)) / PAGE) {
+        for (&pi, page) in self
+            .pages
+            .range(off / PAGE..=(end.saturating_sub(1)) / PAGE)
+        {
             let p0 = pi * PAGE;
             let from = off.max(p0);
             let to = end.min(p0 + page.len());
@@ -140,7 +143,12 @@ impl Evidence for Overlay {
             return None;
         }
         // Borrowed only where no page was patched, as a mapped image would be.
-        if self.pages.range(o / PAGE..=(end - 1) / PAGE).next().is_some() {
+        if self
+            .pages
+            .range(o / PAGE..=(end - 1) / PAGE)
+            .next()
+            .is_some()
+        {
             return None;
         }
         Some(&self.base[o..end])

@@ -17,7 +17,9 @@ fn scratch() -> std::path::PathBuf {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, body)) = data.split_first() else { return };
+    let Some((&pick, body)) = data.split_first() else {
+        return;
+    };
     let magic: &[u8] = match pick % 6 {
         0 => b"EVF\x09\x0d\x0a\xff\x00",
         1 => b"vhdxfile",
@@ -30,14 +32,23 @@ fuzz_target!(|data: &[u8]| {
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join("input.img");
     {
-        let Ok(mut f) = std::fs::File::create(&path) else { return };
+        let Ok(mut f) = std::fs::File::create(&path) else {
+            return;
+        };
         let _ = f.write_all(magic);
         let _ = f.write_all(body);
     }
     if let Ok(ev) = evidence::open(&path) {
         let len = ev.len();
         let mut buf = vec![0u8; 4096];
-        for off in [0u64, 512, 65_536, 1 << 20, len / 2, len.saturating_sub(4096)] {
+        for off in [
+            0u64,
+            512,
+            65_536,
+            1 << 20,
+            len / 2,
+            len.saturating_sub(4096),
+        ] {
             if off < len {
                 let n = (len - off).min(buf.len() as u64) as usize;
                 let _ = ev.read_exact_at(off, &mut buf[..n]);

@@ -7,10 +7,16 @@ use deadbox::exchange::{self, LogKind};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, body)) = data.split_first() else { return };
+    let Some((&pick, body)) = data.split_first() else {
+        return;
+    };
     let kind = match pick % 6 {
-        0 => LogKind::HttpProxy { protocol: "Ecp".into() },
-        1 => LogKind::HttpProxy { protocol: "Owa".into() },
+        0 => LogKind::HttpProxy {
+            protocol: "Ecp".into(),
+        },
+        1 => LogKind::HttpProxy {
+            protocol: "Owa".into(),
+        },
         2 => LogKind::EcpServer,
         3 => LogKind::OabGenerator,
         4 => LogKind::Iis,

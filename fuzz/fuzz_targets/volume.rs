@@ -26,7 +26,9 @@ fuzz_target!(|data: &[u8]| {
         match mode {
             0 => {
                 let o = offset % 512;
-                img.with_mut(o, patch.len().min(512 - o), |b| b.copy_from_slice(&patch[..b.len()]));
+                img.with_mut(o, patch.len().min(512 - o), |b| {
+                    b.copy_from_slice(&patch[..b.len()])
+                });
             }
             1 | 2 => {
                 let Some(&r) = base.records.get((offset >> 10) % base.records.len()) else {

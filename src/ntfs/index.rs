@@ -410,7 +410,7 @@ pub(crate) fn carve(buf: &[u8], from: usize, to: usize, dir: u64) -> Vec<IndexEn
     let mut out = Vec::new();
     let to = to.min(buf.len());
     // Keys start 16 bytes into an 8-aligned entry.
-    let mut p = (from + 7) / 8 * 8;
+    let mut p = from.div_ceil(8) * 8;
     while p + 66 <= to && out.len() < MAX_ENTRIES_PER_NODE {
         let key_at = p;
         let ok = (|| {
@@ -452,7 +452,7 @@ pub(crate) fn carve(buf: &[u8], from: usize, to: usize, dir: u64) -> Vec<IndexEn
         match ok {
             Some((e, len)) => {
                 out.push(e);
-                p = (key_at + len + 16 + 7) / 8 * 8;
+                p = (key_at + len + 16).div_ceil(8) * 8;
             }
             None => p += 8,
         }
