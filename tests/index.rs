@@ -71,6 +71,19 @@ fn fixture_indexes_match_the_mft_exactly() {
     }
 }
 
+/// The rows of `deadbox ls IMG --format jsonl --index-slack` (which must exit 0).
+fn ls_index_slack(img: &Path) -> Vec<serde_json::Value> {
+    let (code, out, err) = common::run(&[
+        "ls",
+        img.to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--index-slack",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    common::jsonl(&out)
+}
+
 /// The corpus images (unpacked once).
 fn corpus_image(name: &str) -> Option<PathBuf> {
     let c = common::corpus()?;
@@ -124,15 +137,7 @@ fn deleted_name_in_windows_index_slack_as_tsk_lists_it() {
     let Some(img) = corpus_image("ntfs_index.raw.gz") else {
         return;
     };
-    let (code, out, err) = common::run(&[
-        "ls",
-        img.to_str().unwrap(),
-        "--format",
-        "jsonl",
-        "--index-slack",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let rows = common::jsonl(&out);
+    let rows = ls_index_slack(&img);
     let slack: Vec<_> = rows.iter().filter(|r| r["source"] == "i30_slack").collect();
     let del = slack
         .iter()
@@ -216,15 +221,7 @@ fn a_name_removed_from_an_index_block_is_found_in_its_slack() {
     assert_eq!(s.entry, 0, "the header was overwritten: no reference left");
     assert!(matches!(s.source, IndexSource::Slack { .. }));
 
-    let (code, out, err) = common::run(&[
-        "ls",
-        case.to_str().unwrap(),
-        "--format",
-        "jsonl",
-        "--index-slack",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let rows = common::jsonl(&out);
+    let rows = ls_index_slack(&case);
     let slack: Vec<_> = rows.iter().filter(|r| r["source"] == "i30_slack").collect();
     assert_eq!(slack.len(), 1);
     assert_eq!(slack[0]["path"], format!("/manylinks/{removed}"));

@@ -242,10 +242,15 @@ pub fn root_index() -> &'static RootIndex {
     })
 }
 
+/// The mutated image, opened (`None` when it does not open: that is a value, not a crash).
+fn open(overlay: Overlay) -> Option<Image> {
+    let ev: Arc<dyn Evidence> = Arc::new(overlay);
+    Image::from_evidence(Path::new("fuzz.img"), ev, VolumeSelect::default()).ok()
+}
+
 /// Walks the volume and reads every directory's index.
 pub fn read_indexes(overlay: Overlay) {
-    let ev: Arc<dyn Evidence> = Arc::new(overlay);
-    let Ok(image) = Image::from_evidence(Path::new("fuzz.img"), ev, VolumeSelect::default()) else {
+    let Some(image) = open(overlay) else {
         return;
     };
     for v in image.volumes() {
@@ -263,8 +268,7 @@ const CAP: u64 = 64 << 10;
 
 /// Opens the image, walks every volume, reads every stream (bounded) and hashes the listing.
 pub fn read_everything(overlay: Overlay) {
-    let ev: Arc<dyn Evidence> = Arc::new(overlay);
-    let Ok(image) = Image::from_evidence(Path::new("fuzz.img"), ev, VolumeSelect::default()) else {
+    let Some(image) = open(overlay) else {
         return;
     };
     for v in image.volumes() {
