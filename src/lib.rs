@@ -12,7 +12,8 @@
 //!   read-only, split raw, and the container formats), with [`evidence::Region`] windows;
 //! - [`volume`]: partition tables (MBR with logical chains, GPT) and the NTFS volumes in them;
 //! - [`ntfs`]: an [`ntfs::NtfsVolume`] and its bulk MFT walk ([`ntfs::Listing`]): entries, names,
-//!   paths, streams, content as borrowed slices of the memory map or assembled buffers;
+//!   paths, streams, content as borrowed slices of the memory map or assembled buffers; the
+//!   directory indexes ([`ntfs::NtfsVolume::dir_index`]) with the names left in their slack;
 //! - [`Image`]: evidence + layout + volumes, opened in one call;
 //! - [`rows`] and [`hash`]: the `ls` and `hash` rows;
 //! - [`scan`]: the scan engine ([`scan::Scan::builder`]) — selection, hashing, YARA-X, IOC and
