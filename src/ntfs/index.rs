@@ -24,6 +24,11 @@ const MAX_DEPTH: usize = 32;
 const MAX_BLOCK: u32 = 64 << 10;
 /// Most entries read from one node (a 64 KiB node holds at most ~800 names).
 const MAX_ENTRIES_PER_NODE: usize = 4096;
+/// Most live entries read from one directory (a directory of millions of files exists; the
+/// bound keeps a looping or hostile index from growing without end).
+const MAX_ENTRIES: usize = 4 << 20;
+/// Most names carved from one directory's slack (real directories have a few hundred at most).
+const MAX_SLACK: usize = 65_536;
 /// Most index blocks read from one directory's allocation (64 Ki blocks of 4 KiB: 256 MiB of
 /// index, far beyond any real directory).
 const MAX_BLOCKS: u64 = 65_536;
@@ -227,7 +232,7 @@ impl NtfsVolume {
             }),
             Err(e) => out.errors.push(format!("$I30 root: {e}")),
         }
-        // Pending key to emit after the child subtree: (frame index, entry).
+        // Per frame, the key to emit once its child subtree is done.
         let mut pending: Vec<Option<IndexEntry>> = vec![None];
         while let Some(top) = stack.last_mut() {
             // Emit the key whose subtree was just finished.
@@ -235,7 +240,13 @@ impl NtfsVolume {
                 live_keys.insert((e.name.name.clone(), e.name.times));
                 out.entries.push(e);
             }
-            if top.pos >= top.end || out.entries.len() >= MAX_ENTRIES_PER_NODE * 64 {
+            if out.entries.len() >= MAX_ENTRIES {
+                out.errors.push(format!(
+                    "more than {MAX_ENTRIES} live entries; the rest of the index is not read"
+                ));
+                break;
+            }
+            if top.pos >= top.end {
                 stack.pop();
                 pending.pop();
                 continue;
@@ -341,6 +352,12 @@ impl NtfsVolume {
                 let Ok((_, used, alloc_end)) = node.bounds() else {
                     continue;
                 };
+                if out.slack.len() >= MAX_SLACK {
+                    out.errors.push(format!(
+                        "more than {MAX_SLACK} names in index slack; the rest is not carved"
+                    ));
+                    break;
+                }
                 for mut e in carve(&buf, used, alloc_end, dir.entry) {
                     // Once per name: the same stale key is often in several blocks.
                     if !live_keys.insert((e.name.name.clone(), e.name.times)) {
