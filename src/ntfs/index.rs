@@ -16,7 +16,7 @@
 
 use super::record::{apply_fixups, parse_file_name, u16_at, u32_at, u64_at, FileName};
 use super::{FileEntry, NtfsVolume};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Deepest B-tree followed (a directory of millions of names is 4–5 levels deep).
 const MAX_DEPTH: usize = 32;
@@ -201,6 +201,9 @@ impl NtfsVolume {
         let vcn_unit = if u64::from(block_size) >= cs { cs } else { 512 };
         let block_ok = (512..=MAX_BLOCK).contains(&block_size) && block_size.is_power_of_two();
         let mut seen_vcn: HashSet<u64> = HashSet::new();
+        // Slack names of the blocks the traversal read, by VCN (see `carve_block`).
+        let mut carved: HashMap<u64, Vec<IndexEntry>> = HashMap::new();
+        let mut carved_kept = 0usize;
         // Keys of live entries (name and times): a carved key equal to one is a stale copy left
         // by a shift or a node split, not a lost name. A key with a live entry's name but other
         // times is kept: an earlier file of that name (TSK lists those too).
@@ -308,6 +311,13 @@ impl NtfsVolume {
             }
             match self.index_block(ix, vcn, vcn_unit, block_size) {
                 Ok((buf, base)) => {
+                    // Its slack is carved now, so the slack pass below need not read it again
+                    // (bounded: past MAX_SLACK names kept, later blocks are simply re-read).
+                    if carved_kept < MAX_SLACK {
+                        let c = carve_block(&buf, base, vcn, dir.entry);
+                        carved_kept += c.len();
+                        carved.insert(vcn, c);
+                    }
                     let node = Node {
                         buf: &buf,
                         header: 0x18,
@@ -342,15 +352,13 @@ impl NtfsVolume {
             }
             for b in 0..blocks {
                 let vcn = b * u64::from(block_size) / vcn_unit;
-                let Ok((buf, base)) = self.index_block(ix, vcn, vcn_unit, block_size) else {
-                    continue; // unused or unreadable blocks: reported above when reached
-                };
-                let node = Node {
-                    buf: &buf,
-                    header: 0x18,
-                };
-                let Ok((_, used, alloc_end)) = node.bounds() else {
-                    continue;
+                let names = match carved.remove(&vcn) {
+                    Some(c) => c,
+                    None => match self.index_block(ix, vcn, vcn_unit, block_size) {
+                        Ok((buf, base)) => carve_block(&buf, base, vcn, dir.entry),
+                        // Unused or unreadable blocks: reported above when the tree reached them.
+                        Err(_) => continue,
+                    },
                 };
                 if out.slack.len() >= MAX_SLACK {
                     out.errors.push(format!(
@@ -358,14 +366,11 @@ impl NtfsVolume {
                     ));
                     break;
                 }
-                for mut e in carve(&buf, used, alloc_end, dir.entry) {
+                for e in names {
                     // Once per name: the same stale key is often in several blocks.
-                    if !live_keys.insert((e.name.name.clone(), e.name.times)) {
-                        continue;
+                    if live_keys.insert((e.name.name.clone(), e.name.times)) {
+                        out.slack.push(e);
                     }
-                    e.source = IndexSource::Slack { vcn };
-                    e.offset = base.zip(e.offset).map(|(b, o)| b + o);
-                    out.slack.push(e);
                 }
             }
         }
@@ -408,6 +413,21 @@ impl NtfsVolume {
         });
         Ok((buf, base))
     }
+}
+
+/// The names carved from the slack of one index block (fixups applied), with their source and
+/// absolute offsets set; none when the node header is unusable.
+fn carve_block(buf: &[u8], base: Option<u64>, vcn: u64, dir: u64) -> Vec<IndexEntry> {
+    let node = Node { buf, header: 0x18 };
+    let Ok((_, used, alloc_end)) = node.bounds() else {
+        return Vec::new();
+    };
+    let mut names = carve(buf, used, alloc_end, dir);
+    for e in &mut names {
+        e.source = IndexSource::Slack { vcn };
+        e.offset = base.zip(e.offset).map(|(b, o)| b + o);
+    }
+    names
 }
 
 fn where_(s: IndexSource) -> String {
