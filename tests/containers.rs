@@ -5,8 +5,12 @@
 //! Needs the Debian packages `qemu-utils` (qemu-img) and `ewf-tools` (ewfacquire). Without them
 //! the tests are skipped with a notice, or fail when `CI=true`.
 
+#[path = "support/rng.rs"]
+mod rng;
+
 use deadbox::evidence::{open, verify, Evidence};
 use deadbox::Error;
+use rng::Rng;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -14,20 +18,6 @@ use std::sync::Arc;
 /// Size of the generated raw disk: 12 MiB plus 7 sectors, so the last E01 chunk, qcow2 cluster
 /// and VMDK grain are partial.
 const RAW_LEN: usize = 12 * 1024 * 1024 + 7 * 512;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 /// A deterministic disk: pseudo-random blocks, text, zero blocks, half-filled blocks and one long
 /// zero run, so sparse handling and compression are both exercised.

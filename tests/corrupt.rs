@@ -14,12 +14,15 @@
 mod common;
 #[path = "support/mft_edit.rs"]
 mod mft_edit;
+#[path = "support/rng.rs"]
+mod rng;
 
 use deadbox::hash::HashSet;
 use deadbox::rows::{hash_listing, FileRow, HashRow};
 use deadbox::volume::VolumeSelect;
 use deadbox::Image;
 use mft_edit::*;
+use rng::Rng;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,36 +34,6 @@ const CLI_MEMORY_KIB: u64 = 2 << 20;
 /// Streams larger than this are not read by the library checks (the CLI's `--max-read`
 /// default, 64 GiB, bounds the CLI).
 const LIB_MAX_READ: u64 = 1 << 30;
-
-// ---------------------------------------------------------------------------------------------
-// Deterministic randomness
-
-/// xorshift64*: small, deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    /// Flips `n` random bits inside `range` of `b`.
-    fn flip_bits(&mut self, b: &mut [u8], range: std::ops::Range<usize>, n: usize) {
-        for _ in 0..n {
-            let i = range.start + self.below((range.end - range.start) as u64) as usize;
-            b[i] ^= 1 << self.below(8);
-        }
-    }
-}
 
 /// The fixture's bytes.
 fn fixture_bytes(name: &str) -> Vec<u8> {

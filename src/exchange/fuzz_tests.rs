@@ -5,21 +5,9 @@ use super::*;
 
 #[path = "../../tests/support/regf_writer.rs"]
 mod regf_writer;
-
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+#[path = "../../tests/support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 const TOKENS: &[&[u8]] = &[
     b",",
@@ -57,31 +45,31 @@ const TOKENS: &[&[u8]] = &[
 
 fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     let mut b = seed.to_vec();
-    for _ in 0..1 + rng.below(8) {
-        match rng.below(6) {
+    for _ in 0..1 + rng.index(8) {
+        match rng.index(6) {
             0 if !b.is_empty() => {
-                let i = rng.below(b.len());
+                let i = rng.index(b.len());
                 b[i] = rng.next() as u8;
             }
             1 => {
-                let i = rng.below(b.len() + 1);
-                let t = TOKENS[rng.below(TOKENS.len())];
+                let i = rng.index(b.len() + 1);
+                let t = TOKENS[rng.index(TOKENS.len())];
                 b.splice(i..i, t.iter().copied());
             }
             2 if !b.is_empty() => {
-                let i = rng.below(b.len());
-                let j = (i + rng.below(64)).min(b.len());
+                let i = rng.index(b.len());
+                let j = (i + rng.index(64)).min(b.len());
                 b.drain(i..j);
             }
-            3 => b.truncate(rng.below(b.len() + 1)),
+            3 => b.truncate(rng.index(b.len() + 1)),
             4 if b.len() >= 4 => {
                 // Overwrite a 32-bit field with an extreme value.
-                let i = rng.below(b.len() - 3);
-                let v = [0u32, 1, 0x7FFF_FFFF, 0x8000_0000, u32::MAX, 0xFFFF][rng.below(6)];
+                let i = rng.index(b.len() - 3);
+                let v = [0u32, 1, 0x7FFF_FFFF, 0x8000_0000, u32::MAX, 0xFFFF][rng.index(6)];
                 b[i..i + 4].copy_from_slice(&v.to_le_bytes());
             }
             _ => {
-                let n = rng.below(32);
+                let n = rng.index(32);
                 b.extend((0..n).map(|_| rng.next() as u8));
             }
         }
@@ -121,11 +109,11 @@ fn random_and_mutated_bytes_never_panic() {
     let hive = regf_writer::exchange_software_hive(r"C:\Exch\V15\", r"C:\Exch\V14\");
     let kinds: Vec<LogKind> = texts.iter().map(|(k, _)| k.clone()).collect();
     for i in 0..3000 {
-        let pure_random: Vec<u8> = (0..rng.below(512)).map(|_| rng.next() as u8).collect();
+        let pure_random: Vec<u8> = (0..rng.index(512)).map(|_| rng.next() as u8).collect();
         // Text logs: mutated seeds, and random bytes through every kind.
         let (kind, seed) = &texts[i % texts.len()];
         let _ = check_log(kind, &mutate(&mut rng, seed));
-        let _ = check_log(&kinds[rng.below(kinds.len())], &pure_random);
+        let _ = check_log(&kinds[rng.index(kinds.len())], &pure_random);
         // Binary parsers.
         for input in [
             mutate(&mut rng, &minidump),
