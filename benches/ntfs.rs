@@ -1,4 +1,8 @@
-//! Listing (MFT records per second) and hashing (bytes per second) on the fixture volume.
+//! Listing (MFT records per second) and hashing (bytes per second) on the fixture volume, and
+//! at server scale on the volumes `benches/gen_volumes.sh` generates (`many.img`: ≥ 400k MFT
+//! records; `mixed.img`: GiBs of mixed content) when they are in `$DEADBOX_BENCH_DIR`
+//! (default `/var/tmp/deadbox-bench`). The side-by-side comparison with TSK and a mount
+//! pipeline is `benches/side_by_side.sh`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use deadbox::hash::HashSet;
@@ -50,5 +54,61 @@ fn hashing(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, listing, hashing);
+/// The generated volume `name`, if present.
+fn generated(name: &str) -> Option<Image> {
+    let dir = std::env::var_os("DEADBOX_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/var/tmp/deadbox-bench".into());
+    let p = dir.join(name);
+    if !p.exists() {
+        eprintln!(
+            "notice: {} missing: run benches/gen_volumes.sh",
+            p.display()
+        );
+        return None;
+    }
+    Image::open(&p, VolumeSelect::default()).ok()
+}
+
+/// The namespace pass and the streamed walk with `ls` rows (JSON lines) on the big volumes.
+fn scale(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scale");
+    g.sample_size(10);
+    for name in ["many.img", "mixed.img"] {
+        let Some(image) = generated(name) else {
+            continue;
+        };
+        let vol = &image.volumes()[0];
+        g.throughput(Throughput::Elements(vol.record_count()));
+        g.bench_function(format!("namespace pass {name} (records)"), |b| {
+            b.iter(|| vol.tree().len())
+        });
+        let tree = std::sync::Arc::new(vol.tree());
+        g.bench_function(format!("streamed ls rows {name} (records)"), |b| {
+            b.iter(|| {
+                let mut bytes = 0usize;
+                vol.walk_batches(
+                    &tree,
+                    |l| {
+                        let mut out = Vec::new();
+                        for i in l.items() {
+                            let row = deadbox::rows::FileRow::new(&i, vol.partition());
+                            serde_json::to_writer(&mut out, &row).expect("serialises");
+                            out.push(b'\n');
+                        }
+                        out.len()
+                    },
+                    |n| {
+                        bytes += n;
+                        true
+                    },
+                );
+                bytes
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, listing, hashing, scale);
 criterion_main!(benches);

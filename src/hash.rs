@@ -152,6 +152,41 @@ pub fn digest(set: HashSet, data: &[u8]) -> Digests {
     h.finish()
 }
 
+/// Digests of `len` zero bytes: the content of a stream that is zeros by construction
+/// (initialized size 0, or no allocated cluster). Computed once per hash set and length in
+/// this process and reused: a volume holds few distinct such lengths (`$BadClus:$Bad` is as
+/// large as the volume), and no hash function lets the work be skipped.
+pub fn zero_digests(set: HashSet, len: u64) -> Digests {
+    use std::sync::{Mutex, OnceLock};
+    type Key = (bool, bool, bool, u64);
+    static CACHE: OnceLock<Mutex<Vec<(Key, Digests)>>> = OnceLock::new();
+    let key = (set.md5, set.sha1, set.sha256, len);
+    let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
+    if let Some((_, d)) = cache
+        .lock()
+        .ok()
+        .and_then(|c| c.iter().find(|(k, _)| *k == key).cloned())
+    {
+        return d;
+    }
+    static ZEROS: [u8; PARALLEL_CHUNK] = [0; PARALLEL_CHUNK];
+    let mut h = MultiHasher::new(set);
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(ZEROS.len() as u64) as usize;
+        h.update(&ZEROS[..n]);
+        left -= n as u64;
+    }
+    let d = h.finish();
+    if let Ok(mut c) = cache.lock() {
+        // A handful of lengths per volume; bounded all the same.
+        if c.len() < 1024 {
+            c.push((key, d.clone()));
+        }
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +213,18 @@ mod tests {
         assert_eq!(a.finish(), b.finish());
         assert!(!HashSet::parse("sha256").unwrap().md5);
         assert!(HashSet::parse("crc").is_err());
+        let z = vec![0u8; 3 << 20 | 17];
+        assert_eq!(
+            zero_digests(HashSet::default(), z.len() as u64),
+            digest(HashSet::default(), &z)
+        );
+        assert_eq!(
+            zero_digests(HashSet::default(), z.len() as u64),
+            digest(HashSet::default(), &z)
+        );
+        assert_eq!(
+            zero_digests(HashSet::default(), 0),
+            digest(HashSet::default(), &[])
+        );
     }
 }

@@ -10,6 +10,8 @@ use deadbox::Image;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -422,47 +424,124 @@ fn table_time(t: &Option<deadbox::finding::Times>) -> &str {
         .unwrap_or("-")
 }
 
-fn print_rows<T: serde::Serialize>(
-    out: &mut impl Write,
+/// A batch of rows formatted on a worker thread: the text, and for CSV the header its first
+/// row gives.
+struct Chunk {
+    csv_header: Option<String>,
+    body: Vec<u8>,
+    rows: usize,
+}
+
+/// Formats rows for `format` (JSON elements are indented for the array `RowWriter` wraps them in).
+fn format_rows<T: serde::Serialize>(
     format: Format,
     rows: &[T],
     table: impl Fn(&T) -> String,
-    header: &str,
-) -> Result<(), Fail> {
-    match format {
-        Format::Table => {
-            writeln!(out, "{header}")?;
-            for r in rows {
-                writeln!(out, "{}", table(r))?;
+) -> Result<Chunk, Fail> {
+    let mut body = Vec::with_capacity(rows.len() * 512);
+    let mut csv_header = None;
+    for (i, r) in rows.iter().enumerate() {
+        match format {
+            Format::Table => writeln!(body, "{}", table(r))?,
+            Format::Jsonl => {
+                serde_json::to_writer(&mut body, r)?;
+                body.push(b'\n');
             }
-        }
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, rows)?;
-            writeln!(out)?;
-        }
-        Format::Jsonl => {
-            for r in rows {
-                serde_json::to_writer(&mut *out, r)?;
-                writeln!(out)?;
+            Format::Json => {
+                if i > 0 {
+                    body.extend_from_slice(b",\n");
+                }
+                let pretty = serde_json::to_string_pretty(r)?;
+                for (k, line) in pretty.lines().enumerate() {
+                    if k > 0 {
+                        body.push(b'\n');
+                    }
+                    body.extend_from_slice(b"  ");
+                    body.extend_from_slice(line.as_bytes());
+                }
             }
-        }
-        Format::Csv => {
-            // Columns: the JSON fields, nested objects flattened as `si_created`, …; the header
-            // goes with the first volume (whose `header` is non-empty).
-            let mut first = !header.is_empty();
-            for r in rows {
+            Format::Csv => {
+                // Columns: the JSON fields, nested objects flattened as `si_created`, ….
                 let mut cols = Vec::new();
                 flatten("", &serde_json::to_value(r)?, &mut cols);
-                if std::mem::take(&mut first) {
+                if csv_header.is_none() {
                     let names: Vec<String> = cols.iter().map(|(k, _)| csv_field(k)).collect();
-                    writeln!(out, "{}", names.join(","))?;
+                    csv_header = Some(names.join(","));
                 }
                 let vals: Vec<String> = cols.iter().map(|(_, v)| csv_field(v)).collect();
-                writeln!(out, "{}", vals.join(","))?;
+                writeln!(body, "{}", vals.join(","))?;
             }
         }
     }
-    Ok(())
+    Ok(Chunk {
+        csv_header,
+        body,
+        rows: rows.len(),
+    })
+}
+
+/// Writes formatted chunks in order: the table header once, the CSV header with the first row,
+/// one JSON array per volume.
+struct RowWriter<W: Write> {
+    out: W,
+    format: Format,
+    table_header: String,
+    header_done: bool,
+    /// Rows written in the current volume's JSON array.
+    in_volume: usize,
+}
+
+impl<W: Write> RowWriter<W> {
+    fn new(out: W, format: Format, table_header: String) -> Self {
+        RowWriter {
+            out,
+            format,
+            table_header,
+            header_done: false,
+            in_volume: 0,
+        }
+    }
+
+    fn begin_volume(&mut self) -> std::io::Result<()> {
+        self.in_volume = 0;
+        if self.format == Format::Table && !self.header_done {
+            self.header_done = true;
+            writeln!(self.out, "{}", self.table_header)?;
+        }
+        Ok(())
+    }
+
+    fn chunk(&mut self, c: &Chunk) -> std::io::Result<()> {
+        if c.rows == 0 {
+            return Ok(());
+        }
+        match self.format {
+            Format::Csv => {
+                if let (false, Some(h)) = (self.header_done, &c.csv_header) {
+                    self.header_done = true;
+                    writeln!(self.out, "{h}")?;
+                }
+            }
+            Format::Json => {
+                self.out
+                    .write_all(if self.in_volume == 0 { b"[\n" } else { b",\n" })?
+            }
+            _ => {}
+        }
+        self.in_volume += c.rows;
+        self.out.write_all(&c.body)
+    }
+
+    fn end_volume(&mut self) -> std::io::Result<()> {
+        if self.format == Format::Json {
+            self.out.write_all(if self.in_volume == 0 {
+                b"[]\n"
+            } else {
+                b"\n]\n"
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// Flattens a JSON row into (column, text) pairs: objects as `parent_child`, arrays joined by
@@ -505,28 +584,98 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>)
     }
 }
 
-fn for_each_volume(
-    path: &std::path::Path,
-    sel: VolumeSelect,
-    mut f: impl FnMut(&NtfsVolume, &deadbox::ntfs::Listing) -> Result<(), Fail>,
-) -> Result<u8, Fail> {
-    let image = Image::open(path, sel)?;
-    warn_diagnostics(&image);
-    for v in image.volumes() {
-        let listing = v.walk();
-        for d in &listing.diagnostics {
-            eprintln!(
-                "deadbox: warning: {}{}: {}",
-                v.partition()
-                    .map(|p| format!("partition {p}: "))
-                    .unwrap_or_default(),
-                d.entry.map(|e| format!("entry {e}")).unwrap_or_default(),
-                d.message
-            );
-        }
-        f(v, &listing)?;
+/// Prints a walk diagnostic of volume `v` as a warning.
+fn warn_walk(v: &NtfsVolume, d: &deadbox::ntfs::WalkDiagnostic) {
+    eprintln!(
+        "deadbox: warning: {}{}: {}",
+        part_prefix(v),
+        d.entry.map(|e| format!("entry {e}")).unwrap_or_default(),
+        d.message
+    );
+}
+
+fn part_prefix(v: &NtfsVolume) -> String {
+    v.partition()
+        .map(|p| format!("partition {p}: "))
+        .unwrap_or_default()
+}
+
+/// The namespace of a volume, its diagnostics printed as warnings.
+fn volume_tree(v: &NtfsVolume) -> Arc<deadbox::ntfs::Tree> {
+    let tree = Arc::new(v.tree());
+    for d in tree.diagnostics() {
+        warn_walk(v, d);
     }
-    Ok(0)
+    tree
+}
+
+/// What one batch of MFT records gives a row command: its formatted rows, warnings to print,
+/// and anything kept for after the walk.
+type BatchOut<X> = (Chunk, Vec<String>, X);
+
+/// Streams a volume's MFT through `rows` (on the worker threads, in parallel) and writes the
+/// chunks in MFT order as they come: the first rows appear at once and memory does not hold
+/// the listing. Warnings are printed in order; the kept values go to `keep`.
+fn stream_rows<W: Write, X: Send>(
+    v: &NtfsVolume,
+    tree: &Arc<deadbox::ntfs::Tree>,
+    w: &mut RowWriter<W>,
+    rows: impl Fn(&deadbox::ntfs::Listing) -> Result<BatchOut<X>, Fail> + Sync,
+    mut keep: impl FnMut(X),
+) -> Result<(), Fail> {
+    let mut err: Option<Fail> = None;
+    v.walk_batches(
+        tree,
+        |listing| rows(&listing),
+        |r| match r {
+            Ok((chunk, warnings, x)) => {
+                for m in warnings {
+                    eprintln!("deadbox: warning: {}{m}", part_prefix(v));
+                }
+                keep(x);
+                match w.chunk(&chunk) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        err = Some(e.into());
+                        false
+                    }
+                }
+            }
+            Err(e) => {
+                err = Some(e);
+                false
+            }
+        },
+    );
+    err.map_or(Ok(()), Err)
+}
+
+fn ls_table(r: &FileRow) -> String {
+    format!(
+        "{:>4} {:>8} {:>5} {:>4} {:>12} {:<19} {}{}{}",
+        r.partition
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "-".into()),
+        r.mft_entry,
+        r.mft_sequence,
+        match (r.deleted, r.source) {
+            (_, "i30_slack") => "$I30",
+            (true, _) => "*",
+            _ => "",
+        },
+        if r.is_dir {
+            "<dir>".to_string()
+        } else {
+            r.size.to_string()
+        },
+        table_time(&r.si),
+        r.path,
+        r.stream
+            .as_deref()
+            .map(|s| format!(":{s}"))
+            .unwrap_or_default(),
+        if r.is_dir && r.path != "/" { "/" } else { "" }
+    )
 }
 
 fn ls(
@@ -535,83 +684,64 @@ fn ls(
     format: Format,
     index_slack: bool,
 ) -> Result<u8, Fail> {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut header = true;
-    let code = for_each_volume(path, sel, |v, listing| {
-        let mut rows: Vec<FileRow> = listing
-            .items()
-            .map(|i| FileRow::new(&i, v.partition()))
-            .collect();
-        if index_slack {
-            let (slack, errors) = deadbox::rows::slack_rows(v, listing);
-            for (dir, e) in errors {
-                eprintln!(
-                    "deadbox: warning: {}{dir}: $I30: {e}",
-                    v.partition()
-                        .map(|p| format!("partition {p}: "))
-                        .unwrap_or_default(),
-                );
-            }
-            rows.extend(slack);
-        }
-        let h = if std::mem::take(&mut header) {
-            format!(
-                "{:>4} {:>8} {:>5} {:>4} {:>12} {:<19} path",
-                "part", "entry", "seq", "del", "size", "modified (SI)"
-            )
-        } else {
-            String::new()
-        };
-        print_rows(
-            &mut out,
-            format,
-            &rows,
-            |r| {
-                format!(
-                    "{:>4} {:>8} {:>5} {:>4} {:>12} {:<19} {}{}{}",
-                    r.partition
-                        .map(|p| p.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    r.mft_entry,
-                    r.mft_sequence,
-                    match (r.deleted, r.source) {
-                        (_, "i30_slack") => "$I30",
-                        (true, _) => "*",
-                        _ => "",
-                    },
-                    if r.is_dir {
-                        "<dir>".to_string()
-                    } else {
-                        r.size.to_string()
-                    },
-                    table_time(&r.si),
-                    r.path,
-                    r.stream
-                        .as_deref()
-                        .map(|s| format!(":{s}"))
-                        .unwrap_or_default(),
-                    if r.is_dir && r.path != "/" { "/" } else { "" }
-                )
+    let image = Image::open(path, sel)?;
+    warn_diagnostics(&image);
+    let header = format!(
+        "{:>4} {:>8} {:>5} {:>4} {:>12} {:<19} path",
+        "part", "entry", "seq", "del", "size", "modified (SI)"
+    );
+    let mut w = RowWriter::new(
+        std::io::BufWriter::new(std::io::stdout().lock()),
+        format,
+        header,
+    );
+    for v in image.volumes() {
+        let tree = volume_tree(v);
+        w.begin_volume()?;
+        // Names carved from index slack follow the volume's MFT rows.
+        let mut slack: Vec<FileRow> = Vec::new();
+        stream_rows(
+            v,
+            &tree,
+            &mut w,
+            |listing| {
+                let rows: Vec<FileRow> = listing
+                    .items()
+                    .map(|i| FileRow::new(&i, v.partition()))
+                    .collect();
+                let chunk = format_rows(format, &rows, ls_table)?;
+                let (slack, warnings) = if index_slack {
+                    let (rows, errors) = deadbox::rows::slack_rows(v, listing);
+                    let warnings = errors
+                        .into_iter()
+                        .map(|(dir, e)| format!("{dir}: $I30: {e}"))
+                        .collect();
+                    (rows, warnings)
+                } else {
+                    (Vec::new(), Vec::new())
+                };
+                Ok((chunk, warnings, slack))
             },
-            &h,
-        )
-    })?;
-    out.flush()?;
-    Ok(code)
+            |s| slack.extend(s),
+        )?;
+        if !slack.is_empty() {
+            w.chunk(&format_rows(format, &slack, ls_table)?)?;
+        }
+        w.end_volume()?;
+    }
+    w.out.flush()?;
+    Ok(0)
 }
 
-/// A bytes progress bar on stderr for hashing a listing, when stderr is a terminal.
-fn progress_bar(listing: &deadbox::ntfs::Listing) -> Option<indicatif::ProgressBar> {
+/// A progress bar on stderr for hashing a volume of `records` MFT records, when stderr is a
+/// terminal: records done, bytes hashed and the rate.
+fn progress_bar(records: u64) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let total = listing
-        .items()
-        .filter(|i| !i.is_dir_row)
-        .fold(0u64, |a, i| a.saturating_add(i.size()));
-    let b = indicatif::ProgressBar::new(total);
+    let b = indicatif::ProgressBar::new(records);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta})",
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} records, {msg} (ETA {eta})",
     ) {
         b.set_style(style);
     }
@@ -626,60 +756,76 @@ fn hash(
     set: HashSet,
     max_read: u64,
 ) -> Result<u8, Fail> {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut header = true;
-    let code = for_each_volume(path, sel, |v, listing| {
-        let bar = progress_bar(listing);
-        let rows = deadbox::rows::hash_listing_with_progress(v, listing, set, max_read, &|n| {
-            if let Some(b) = &bar {
-                b.inc(n)
-            }
-        });
+    let image = Image::open(path, sel)?;
+    warn_diagnostics(&image);
+    let header = format!("{:<64} {:>12} {:>8} path", "sha256", "size", "entry");
+    let mut w = RowWriter::new(
+        std::io::BufWriter::new(std::io::stdout().lock()),
+        format,
+        header,
+    );
+    let table = |r: &deadbox::rows::HashRow| {
+        format!(
+            "{:<64} {:>12} {:>8} {}{}{}",
+            r.sha256.as_deref().or(r.md5.as_deref()).unwrap_or("-"),
+            r.row.size,
+            r.row.mft_entry,
+            r.row.path,
+            r.row
+                .stream
+                .as_deref()
+                .map(|s| format!(":{s}"))
+                .unwrap_or_default(),
+            if r.row.deleted { " (deleted)" } else { "" }
+        )
+    };
+    for v in image.volumes() {
+        let tree = volume_tree(v);
+        w.begin_volume()?;
+        let bar = progress_bar(tree.len() as u64);
+        let bytes = AtomicU64::new(0);
+        stream_rows(
+            v,
+            &tree,
+            &mut w,
+            |listing| {
+                let rows =
+                    deadbox::rows::hash_listing_with_progress(v, listing, set, max_read, &|n| {
+                        let total = bytes.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+                        if let Some(b) = &bar {
+                            b.set_message(format!("{} hashed", indicatif::HumanBytes(total)));
+                        }
+                    });
+                if let Some(b) = &bar {
+                    b.inc(listing.files.len() as u64);
+                }
+                let warnings = rows
+                    .iter()
+                    .filter_map(|r| {
+                        Some(format!(
+                            "{}{} (entry {}): {}",
+                            r.row.path,
+                            r.row
+                                .stream
+                                .as_deref()
+                                .map(|s| format!(":{s}"))
+                                .unwrap_or_default(),
+                            r.row.mft_entry,
+                            r.row.error.as_deref()?
+                        ))
+                    })
+                    .collect();
+                Ok((format_rows(format, &rows, table)?, warnings, ()))
+            },
+            |()| {},
+        )?;
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        for r in rows.iter().filter(|r| r.row.error.is_some()) {
-            eprintln!(
-                "deadbox: warning: {}{} (entry {}): {}",
-                r.row.path,
-                r.row
-                    .stream
-                    .as_deref()
-                    .map(|s| format!(":{s}"))
-                    .unwrap_or_default(),
-                r.row.mft_entry,
-                r.row.error.as_deref().unwrap_or("")
-            );
-        }
-        let h = if std::mem::take(&mut header) {
-            format!("{:<64} {:>12} {:>8} path", "sha256", "size", "entry")
-        } else {
-            String::new()
-        };
-        print_rows(
-            &mut out,
-            format,
-            &rows,
-            |r| {
-                format!(
-                    "{:<64} {:>12} {:>8} {}{}{}",
-                    r.sha256.as_deref().or(r.md5.as_deref()).unwrap_or("-"),
-                    r.row.size,
-                    r.row.mft_entry,
-                    r.row.path,
-                    r.row
-                        .stream
-                        .as_deref()
-                        .map(|s| format!(":{s}"))
-                        .unwrap_or_default(),
-                    if r.row.deleted { " (deleted)" } else { "" }
-                )
-            },
-            &h,
-        )
-    })?;
-    out.flush()?;
-    Ok(code)
+        w.end_volume()?;
+    }
+    w.out.flush()?;
+    Ok(0)
 }
 
 /// Splits `name:stream` at the last `:` after the last `/`.
@@ -715,7 +861,13 @@ fn cat(
     let want = target.trim_end_matches('/').to_lowercase();
     let image = Image::open(path, sel)?;
     for v in image.volumes() {
-        let listing = v.walk();
+        // The namespace finds the record(s); only those are read.
+        let tree = Arc::new(v.tree());
+        let entries = match entry_no {
+            Some(n) => vec![n],
+            None => tree.find_by(&want, |a, b| a.to_lowercase() == b.to_lowercase()),
+        };
+        let listing = v.listing_of(&tree, &entries);
         // Live entries before deleted ones with the same path.
         let mut candidates: Vec<_> = listing
             .items()

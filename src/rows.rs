@@ -179,7 +179,9 @@ pub struct HashRow {
 pub const MAX_HOLE_HASH: u64 = 4 << 30;
 
 /// Hashes one stream by visiting its content; fails with the read error, or
-/// [`crate::Error::Limit`] past `max_read` bytes.
+/// [`crate::Error::Limit`] past `max_read` bytes. A stream that is zeros by construction
+/// ([`crate::ntfs::Stream::is_known_zero`]) is not read: its digests are those of its length
+/// in zeros, computed once per length.
 pub fn hash_stream(
     vol: &NtfsVolume,
     s: &crate::ntfs::Stream,
@@ -192,11 +194,14 @@ pub fn hash_stream(
             s.size
         )));
     }
-    if s.is_hole_only() && s.size > MAX_HOLE_HASH {
-        return Err(crate::Error::Limit(format!(
-            "{} bytes with no allocated cluster (all zeros): not hashed above {MAX_HOLE_HASH} bytes",
-            s.size
-        )));
+    if s.is_known_zero() {
+        if s.size > MAX_HOLE_HASH {
+            return Err(crate::Error::Limit(format!(
+                "{} bytes of zeros by construction (no allocated cluster or nothing initialized): not hashed above {MAX_HOLE_HASH} bytes",
+                s.size
+            )));
+        }
+        return Ok(crate::hash::zero_digests(set, s.size));
     }
     let mut h = MultiHasher::new(set);
     vol.visit_stream(s, &mut |c| {
@@ -217,7 +222,9 @@ pub fn hash_listing(
     hash_listing_with_progress(vol, listing, set, max_read, &|_| {})
 }
 
-/// [`hash_listing`], calling `done(bytes)` after each stream (for a progress display).
+/// [`hash_listing`], calling `done(bytes)` after each stream read (for a progress display).
+/// A stream reached through several names (hard links) is read and hashed once; each name
+/// gets a row with the same digests.
 pub fn hash_listing_with_progress(
     vol: &NtfsVolume,
     listing: &Listing,
@@ -226,24 +233,45 @@ pub fn hash_listing_with_progress(
     done: &(dyn Fn(u64) + Sync),
 ) -> Vec<HashRow> {
     let items: Vec<Item<'_>> = listing.items().filter(|i| !i.is_dir_row).collect();
-    items
+    // One read per stream: the rows of a stream's first name.
+    let firsts: Vec<(&Item<'_>, &crate::ntfs::Stream)> = items
+        .iter()
+        .filter(|i| i.is_first_name())
+        .filter_map(|i| Some((i, i.stream?)))
+        .collect();
+    let results: Vec<Result<Digests>> = firsts
         .par_iter()
+        .map(|(_, s)| {
+            let r = hash_stream(vol, s, set, max_read);
+            done(if s.is_known_zero() { 0 } else { s.size });
+            r
+        })
+        .collect();
+    let key = |i: &Item<'_>| (i.file.entry, i.stream_index());
+    let by_stream: std::collections::HashMap<_, usize> = firsts
+        .iter()
+        .enumerate()
+        .map(|(n, (i, _))| (key(i), n))
+        .collect();
+    let empty = crate::hash::digest(set, &[]);
+    items
+        .iter()
         .map(|item| {
             let mut row = FileRow::new(item, vol.partition());
             let d = match item.stream {
-                Some(s) => match hash_stream(vol, s, set, max_read) {
-                    Ok(d) => d,
-                    Err(e) => {
+                Some(_) => match by_stream.get(&key(item)).map(|&n| &results[n]) {
+                    Some(Ok(d)) => d.clone(),
+                    Some(Err(e)) => {
                         row.error = Some(match row.error.take() {
                             Some(prev) => format!("{prev}; {e}"),
                             None => e.to_string(),
                         });
                         Digests::default()
                     }
+                    None => Digests::default(),
                 },
-                None => crate::hash::digest(set, &[]),
+                None => empty.clone(),
             };
-            done(item.size());
             HashRow {
                 row,
                 md5: d.md5,

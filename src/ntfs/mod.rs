@@ -26,18 +26,20 @@ mod index;
 mod record;
 mod runs;
 mod time;
+mod tree;
 
 pub use index::{DirIndex, IndexEntry, IndexSource};
 pub use record::{FileName, StdInfo};
 pub use runs::Run;
 pub use time::{filetime_to_rfc3339, unix_to_filetime};
+pub use tree::Tree;
 
 use crate::error::{Error, Result};
 use crate::evidence::{Region, RegionReader};
 use rayon::prelude::*;
 use record::{AttrBody, AttrListBody, Record, Slot};
-use std::collections::HashMap;
 use std::sync::Arc;
+use tree::TreeRecord;
 
 /// Entry points for the fuzz targets (`fuzz/`): the pure parsers of untrusted bytes, reachable
 /// without a volume. Compiled only under `cfg(fuzzing)`, which cargo-fuzz sets; not an API.
@@ -181,6 +183,14 @@ impl Stream {
     /// is nothing but zeros (e.g. `$BadClus:$Bad`, one hole as large as the volume).
     pub fn is_hole_only(&self) -> bool {
         self.size > 0 && !self.resident && self.runs().iter().all(|r| r.lcn.is_none())
+    }
+
+    /// True for a non-empty, non-resident stream whose content is zeros by construction: its
+    /// initialized size is 0 (nothing was ever written), or it has no allocated cluster.
+    /// `scan` never reads or YARA-scans such a stream and does not count it as work; `hash`
+    /// takes its digests from [`crate::hash::zero_digests`], computed once per length.
+    pub fn is_known_zero(&self) -> bool {
+        self.size > 0 && !self.resident && (self.initialized == 0 || self.is_hole_only())
     }
 
     /// The runs of a non-resident stream (empty for a resident one).
@@ -571,170 +581,320 @@ impl NtfsVolume {
             .checked_add(self.region.start())
     }
 
-    /// Walks the whole MFT: every record, in use or not. Records are read in large batches and
-    /// parsed in parallel; damaged records become diagnostics and the walk goes on.
-    pub fn walk(&self) -> Listing {
+    /// Reads MFT records `first .. first + n` into `buf` (one large read; on failure record by
+    /// record, so one bad sector loses one record, reported in `diags`).
+    fn read_batch(&self, first: u64, n: u64, buf: &mut Vec<u8>, diags: &mut Vec<WalkDiagnostic>) {
         let rs = self.geometry.record_size;
+        buf.clear();
+        buf.resize((n * rs) as usize, 0);
+        if self
+            .read_runs_range(&self.mft_runs, first * rs, buf)
+            .is_err()
+        {
+            for (i, chunk) in buf.chunks_mut(rs as usize).enumerate() {
+                let entry = first + i as u64;
+                if let Err(e2) = self.read_runs_range(&self.mft_runs, entry * rs, chunk) {
+                    chunk.fill(0);
+                    diags.push(WalkDiagnostic {
+                        entry: Some(entry),
+                        offset: self.record_offset(entry),
+                        message: format!("MFT record unreadable: {e2}"),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Records per batch of the bulk walk, and the number of batches.
+    fn batches(&self) -> (u64, u64) {
+        let per_batch = (BATCH_BYTES / self.geometry.record_size).max(1);
+        (per_batch, self.record_count().div_ceil(per_batch))
+    }
+
+    /// The namespace pass: reads the whole MFT in batches parsed in parallel, keeping of each
+    /// base record only its number, sequence, flags and names, joins the names of extension
+    /// records to their bases and resolves every name's parent (see [`Tree`]). Damaged records
+    /// become diagnostics ([`Tree::diagnostics`]) and the walk goes on. Memory: a few dozen
+    /// bytes per record plus the name text.
+    pub fn tree(&self) -> Tree {
+        let rs = self.geometry.record_size;
+        let (per_batch, n_batches) = self.batches();
         let count = self.record_count();
-        let per_batch = (BATCH_BYTES / rs).max(1);
-        let batches: Vec<u64> = (0..count.div_ceil(per_batch)).collect();
-        let parsed: Vec<(Vec<Record>, Vec<WalkDiagnostic>)> = batches
-            .par_iter()
-            .map(|&b| {
-                let first = b * per_batch;
-                let n = per_batch.min(count - first);
-                let mut buf = vec![0u8; (n * rs) as usize];
-                let mut recs = Vec::new();
-                let mut diags = Vec::new();
-                if let Err(e) = self.read_runs_range(&self.mft_runs, first * rs, &mut buf) {
-                    // Fall back to record-by-record reads so one bad sector loses one record.
+        let mut tree = Tree::new(self.limits);
+        tree.diagnostics = self.diagnostics.clone();
+        // Extension records: (entry, base entry, base sequence, in use).
+        let mut exts: Vec<(u64, u64, u16, bool)> = Vec::new();
+        let batches: Vec<u64> = (0..n_batches).collect();
+        for group in batches.chunks(group_len()) {
+            let parsed: Vec<_> = group
+                .par_iter()
+                .map(|&b| {
+                    let first = b * per_batch;
+                    let n = per_batch.min(count - first);
+                    let mut buf = Vec::new();
+                    let mut diags = Vec::new();
+                    self.read_batch(first, n, &mut buf, &mut diags);
+                    let mut recs = Vec::new();
+                    let mut ext = Vec::new();
                     for (i, chunk) in buf.chunks_mut(rs as usize).enumerate() {
                         let entry = first + i as u64;
-                        if let Err(e2) = self.read_runs_range(&self.mft_runs, entry * rs, chunk) {
-                            chunk.fill(0);
-                            diags.push(WalkDiagnostic {
+                        match record::parse_record_as(entry, chunk, true) {
+                            Slot::Record(r) => match r.base {
+                                None => {
+                                    let mut names = r.names;
+                                    fold_names(&mut names, None);
+                                    recs.push(TreeRecord {
+                                        entry,
+                                        sequence: r.sequence,
+                                        deleted: !r.in_use,
+                                        is_dir: r.is_dir,
+                                        names,
+                                    });
+                                }
+                                Some((base, seq)) => ext.push((entry, base, seq, r.in_use)),
+                            },
+                            Slot::Empty => {}
+                            Slot::Broken(e) => diags.push(WalkDiagnostic {
                                 entry: Some(entry),
                                 offset: self.record_offset(entry),
-                                message: format!("MFT record unreadable: {e2}"),
-                            });
+                                message: format!("MFT record {entry}: {e}"),
+                            }),
                         }
                     }
-                    let _ = e;
+                    (recs, ext, diags)
+                })
+                .collect();
+            for (recs, ext, diags) in parsed {
+                for r in recs {
+                    tree.push(r);
                 }
-                for (i, chunk) in buf.chunks_mut(rs as usize).enumerate() {
-                    let entry = first + i as u64;
-                    match record::parse_record(entry, chunk) {
-                        Slot::Record(r) => recs.push(*r),
-                        Slot::Empty => {}
-                        Slot::Broken(e) => diags.push(WalkDiagnostic {
+                exts.extend(ext);
+                tree.diagnostics.extend(diags);
+            }
+        }
+        // Extension records join their base when its sequence matches (and a record in use
+        // does not join a freed base's reuse).
+        let mut accepted: Vec<(u64, u64)> = Vec::new();
+        for (entry, base, seq, in_use) in exts {
+            match tree.record_state(base) {
+                Some((bseq, b_in_use)) if bseq == seq && (b_in_use == in_use || !b_in_use) => {
+                    accepted.push((base, entry))
+                }
+                _ => {
+                    if in_use {
+                        tree.diagnostics.push(WalkDiagnostic {
                             entry: Some(entry),
                             offset: self.record_offset(entry),
-                            message: format!("MFT record {entry}: {e}"),
-                        }),
+                            message: format!(
+                                "extension record of entry {base} (sequence {seq}) whose base is gone or reused"
+                            ),
+                        });
                     }
                 }
-                (recs, diags)
+            }
+        }
+        // Stable: the extension records of one base stay in MFT order.
+        accepted.sort_by_key(|&(base, _)| base);
+        for group in accepted.chunk_by(|a, b| a.0 == b.0) {
+            let base = group[0].0;
+            let ext_entries: Vec<u64> = group.iter().map(|&(_, e)| e).collect();
+            // Names of the base and its extensions, in that order (rare: re-read them).
+            let mut names: Vec<FileName> = match self.read_record(base) {
+                Ok(Some(r)) => r.names,
+                _ => Vec::new(),
+            };
+            for &e in &ext_entries {
+                if let Ok(Some(r)) = self.read_record(e) {
+                    names.extend(r.names);
+                }
+            }
+            fold_names(&mut names, None);
+            tree.set_names(base, &names);
+            tree.set_extensions(base, ext_entries);
+        }
+        tree.resolve_all();
+        tree
+    }
+
+    /// Walks the whole MFT: every record, in use or not, as one [`Listing`] (every entry held
+    /// in memory: for bulk work on large volumes prefer [`NtfsVolume::walk_batches`]). Records
+    /// are read in large batches and parsed in parallel; damaged records become diagnostics
+    /// and the walk goes on.
+    pub fn walk(&self) -> Listing {
+        let tree = Arc::new(self.tree());
+        let (_, n_batches) = self.batches();
+        let files: Vec<Vec<FileEntry>> = (0..n_batches)
+            .into_par_iter()
+            .map(|b| self.batch_entries(&tree, b))
+            .collect();
+        let diagnostics = tree.diagnostics.clone();
+        Listing::build(tree, files.into_iter().flatten().collect(), diagnostics)
+    }
+
+    /// The entries of MFT batch `b` (base records, extension records joined).
+    fn batch_entries(&self, tree: &Tree, b: u64) -> Vec<FileEntry> {
+        let rs = self.geometry.record_size;
+        let (per_batch, _) = self.batches();
+        let first = b * per_batch;
+        let n = per_batch.min(self.record_count().saturating_sub(first));
+        let mut buf = Vec::new();
+        // Read problems were reported by the namespace pass.
+        self.read_batch(first, n, &mut buf, &mut Vec::new());
+        let mut files = Vec::new();
+        for (i, chunk) in buf.chunks_mut(rs as usize).enumerate() {
+            let entry = first + i as u64;
+            if let Slot::Record(r) = record::parse_record(entry, chunk) {
+                if r.base.is_none() {
+                    files.push(self.entry_from(tree, *r));
+                }
+            }
+        }
+        files
+    }
+
+    /// Builds the entry of a parsed base record, reading its extension records.
+    fn entry_from(&self, tree: &Tree, base: Record) -> FileEntry {
+        let exts: Vec<Record> = tree
+            .extensions(base.entry)
+            .iter()
+            .filter_map(|&e| self.read_record(e).ok().flatten())
+            .collect();
+        self.build_entry(base, exts)
+    }
+
+    /// The entry of MFT record `entry`, read on its own (its extension records too, as the
+    /// namespace `tree` lists them). `Ok(None)` when the slot holds no record or an extension
+    /// record.
+    pub fn file_entry(&self, tree: &Tree, entry: u64) -> Result<Option<FileEntry>> {
+        match self.read_record(entry)? {
+            Some(r) if r.base.is_none() => Ok(Some(self.entry_from(tree, r))),
+            _ => Ok(None),
+        }
+    }
+
+    /// A listing of the given MFT entries (read one by one), with their paths from `tree`;
+    /// entries that cannot be read are left out.
+    pub fn listing_of(&self, tree: &Arc<Tree>, entries: &[u64]) -> Listing {
+        let files = entries
+            .iter()
+            .filter_map(|&e| self.file_entry(tree, e).ok().flatten())
+            .collect();
+        Listing::build(tree.clone(), files, Vec::new())
+    }
+
+    /// Streams the whole MFT as listings of consecutive records (a few thousand each), built
+    /// in parallel: `map` runs on each listing on the worker threads, `consume` receives the
+    /// results in MFT order on the calling thread and returns `false` to stop. At most a
+    /// few batches per thread are in flight, so memory does not grow with the volume.
+    /// Returns `false` when `consume` stopped the walk.
+    pub fn walk_batches<R: Send>(
+        &self,
+        tree: &Arc<Tree>,
+        map: impl Fn(Listing) -> R + Sync,
+        consume: impl FnMut(R) -> bool,
+    ) -> bool {
+        self.walk_batches_in(None, tree, map, consume)
+    }
+
+    /// [`NtfsVolume::walk_batches`] on the given thread pool (the global one when `None`).
+    pub fn walk_batches_in<R: Send>(
+        &self,
+        pool: Option<&rayon::ThreadPool>,
+        tree: &Arc<Tree>,
+        map: impl Fn(Listing) -> R + Sync,
+        mut consume: impl FnMut(R) -> bool,
+    ) -> bool {
+        let (_, n_batches) = self.batches();
+        let batches: Vec<u64> = (0..n_batches).collect();
+        let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
+        let run = |group: &[u64]| -> Vec<R> {
+            group
+                .par_iter()
+                .map(|&b| {
+                    map(Listing::build(
+                        tree.clone(),
+                        self.batch_entries(tree, b),
+                        Vec::new(),
+                    ))
+                })
+                .collect()
+        };
+        for group in batches.chunks((2 * threads).max(2)) {
+            let results: Vec<R> = match pool {
+                Some(p) => p.install(|| run(group)),
+                None => run(group),
+            };
+            for r in results {
+                if !consume(r) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn build_entry(&self, base: Record, exts: Vec<Record>) -> FileEntry {
+        let Record {
+            entry,
+            sequence,
+            in_use,
+            is_dir,
+            mut si,
+            mut names,
+            attrs,
+            mut errors,
+            ..
+        } = base;
+        // Attributes with their start VCN, tagged by record order for a stable sort.
+        let mut all: Vec<(record::RawAttr, u64)> = attrs
+            .into_iter()
+            .map(|a| {
+                let v = start_vcn(&a.body);
+                (a, v)
             })
             .collect();
-        let mut records = Vec::new();
-        let mut diagnostics = self.diagnostics.clone();
-        for (r, d) in parsed {
-            records.extend(r);
-            diagnostics.extend(d);
-        }
-        self.assemble(records, diagnostics)
-    }
-
-    /// Joins extension records to their bases and builds entries, streams and paths.
-    fn assemble(&self, records: Vec<Record>, mut diagnostics: Vec<WalkDiagnostic>) -> Listing {
-        let mut by_entry: HashMap<u64, usize> = HashMap::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
-            if r.base.is_none() {
-                by_entry.insert(r.entry, i);
+        for rec in exts {
+            errors.extend(
+                rec.errors
+                    .iter()
+                    .map(|e| format!("extension record {}: {e}", rec.entry)),
+            );
+            names.extend(rec.names);
+            if si.is_none() {
+                si = rec.si;
             }
+            all.extend(rec.attrs.into_iter().map(|a| {
+                let v = start_vcn(&a.body);
+                (a, v)
+            }));
         }
-        // Extension records, grouped by the base they belong to.
-        let mut extensions: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (i, r) in records.iter().enumerate() {
-            if let Some((base, seq)) = r.base {
-                match by_entry.get(&base) {
-                    Some(&bi)
-                        if records[bi].sequence == seq
-                            && (records[bi].in_use == r.in_use || !records[bi].in_use) =>
-                    {
-                        extensions.entry(bi).or_default().push(i)
-                    }
-                    _ => {
-                        if r.in_use {
-                            diagnostics.push(WalkDiagnostic {
-                                entry: Some(r.entry),
-                                offset: self.record_offset(r.entry),
-                                message: format!(
-                                    "extension record of entry {base} (sequence {seq}) whose base is gone or reused"
-                                ),
-                            });
-                        }
-                    }
+        fold_names(&mut names, Some(&mut errors));
+        // (type, name) groups of fragments in VCN order (stable: equal VCNs keep record order).
+        all.sort_by(|(a, va), (b, vb)| {
+            (a.type_code, &a.name, *va).cmp(&(b.type_code, &b.name, *vb))
+        });
+        let mut groups: Vec<Vec<(record::RawAttr, u64)>> = Vec::new();
+        for item in all {
+            match groups.last_mut() {
+                Some(g) if g[0].0.type_code == item.0.type_code && g[0].0.name == item.0.name => {
+                    g.push(item)
                 }
+                _ => groups.push(vec![item]),
             }
         }
-        let mut files: Vec<FileEntry> = Vec::with_capacity(by_entry.len());
-        for (i, r) in records.iter().enumerate() {
-            if r.base.is_some() {
-                continue;
-            }
-            let exts: Vec<&Record> = extensions
-                .get(&i)
-                .map(|v| v.iter().map(|&j| &records[j]).collect())
-                .unwrap_or_default();
-            files.push(self.build_entry(r, &exts));
-        }
-        files.sort_by_key(|f| f.entry);
-        Listing::new(files, diagnostics, &self.limits)
-    }
-
-    fn build_entry(&self, base: &Record, exts: &[&Record]) -> FileEntry {
-        let mut errors = base.errors.clone();
-        let mut names = base.names.clone();
-        let mut si = base.si;
-        // (type, name) -> fragments. A map: a hostile MFT can give one base thousands of
-        // extension records with distinct attribute names.
-        let mut groups: HashMap<(u32, String), Vec<(&record::RawAttr, u64)>> = HashMap::new();
-        for rec in std::iter::once(base).chain(exts.iter().copied()) {
-            if rec.entry != base.entry {
-                errors.extend(
-                    rec.errors
-                        .iter()
-                        .map(|e| format!("extension record {}: {e}", rec.entry)),
-                );
-                names.extend(rec.names.iter().cloned());
-                if si.is_none() {
-                    si = rec.si;
-                }
-            }
-            for a in &rec.attrs {
-                groups
-                    .entry((a.type_code, a.name.clone()))
-                    .or_default()
-                    .push((a, start_vcn(&a.body)));
-            }
-        }
-        // Fold DOS names into their long names; drop exact duplicates.
-        let has_long = names.iter().any(|n| n.namespace != 2);
-        if has_long {
-            names.retain(|n| n.namespace != 2);
-        }
-        let mut seen = std::collections::HashSet::new();
-        names.retain(|n| seen.insert((n.parent_entry, n.name.clone())));
-        // NTFS names never hold '/' or NUL: such a name comes from a damaged or crafted record
-        // (paths show it as is; `Item::components` and export keep it one component).
-        for n in &names {
-            if n.name.contains(['/', '\0']) {
-                errors.push(format!(
-                    "name {:?} contains '/' or NUL, which NTFS does not allow (damaged or crafted record)",
-                    n.name
-                ));
-            }
-        }
-        // NTFS allows 1024 hard links; more names can only come from hostile extension
-        // records, and each name multiplies the rows of the listing by the streams.
-        if names.len() > MAX_NAMES {
-            errors.push(format!(
-                "{} names, more than the {MAX_NAMES} hard links NTFS allows; the rest ignored",
-                names.len()
-            ));
-            names.truncate(MAX_NAMES);
-        }
-
         let mut streams = Vec::new();
         let mut index: Option<Box<DirIndexAttrs>> = None;
-        for ((t, name), mut frags) in groups {
+        for mut frags in groups {
+            let t = frags[0].0.type_code;
+            let name = std::mem::take(&mut frags[0].0.name);
             let i30 =
                 name == "$I30" && (t == record::AT_INDEX_ROOT || t == record::AT_INDEX_ALLOCATION);
-            frags.sort_by_key(|(_, v)| *v);
-            let Some((first, _)) = frags.first() else {
-                continue;
+            // The first fragment's resident value is moved, not copied.
+            let resident = match &mut frags[0].0.body {
+                AttrBody::Resident(v) => Some(std::mem::take(v)),
+                AttrBody::NonResident { .. } => None,
             };
+            let first = &frags[0].0;
             let kind = if t == record::AT_DATA {
                 StreamKind::Data
             } else {
@@ -754,22 +914,26 @@ impl NtfsVolume {
                 error: None,
                 content: Content::Resident(Vec::new()),
             };
-            match &first.body {
-                AttrBody::Resident(v) => {
+            match (&first.body, resident) {
+                (_, Some(v)) => {
                     s.size = v.len() as u64;
                     s.allocated = v.len() as u64;
                     s.initialized = v.len() as u64;
                     s.resident = true;
-                    s.content = Content::Resident(v.clone());
+                    s.content = Content::Resident(v);
                 }
-                AttrBody::NonResident {
-                    start_vcn,
-                    compression_unit,
-                    allocated,
-                    size,
-                    initialized,
-                    ..
-                } => {
+                (AttrBody::Resident(_), None) => {}
+                (
+                    AttrBody::NonResident {
+                        start_vcn,
+                        compression_unit,
+                        allocated,
+                        size,
+                        initialized,
+                        ..
+                    },
+                    None,
+                ) => {
                     s.size = *size;
                     s.allocated = *allocated;
                     s.initialized = (*initialized).min(*size);
@@ -848,10 +1012,10 @@ impl NtfsVolume {
                 .cmp(&(b.kind == StreamKind::IndexRoot, &b.name))
         });
         FileEntry {
-            entry: base.entry,
-            sequence: base.sequence,
-            deleted: !base.in_use,
-            is_dir: base.is_dir,
+            entry,
+            sequence,
+            deleted: !in_use,
+            is_dir,
             si,
             names,
             streams,
@@ -967,6 +1131,58 @@ impl NtfsVolume {
         Ok(&buf[..])
     }
 
+    /// The first `n` bytes of a stream (fewer when it is shorter; empty when unreadable),
+    /// reading no more than needed: a resident value's start, zeros for a stream that is zeros
+    /// by construction, the first bytes of the first run of a plain stream, the first
+    /// compression unit of a compressed one.
+    pub fn read_head(&self, s: &Stream, n: usize) -> Vec<u8> {
+        let n = (n as u64).min(s.size) as usize;
+        if n == 0 {
+            return Vec::new();
+        }
+        if s.is_known_zero() {
+            return vec![0; n];
+        }
+        match &s.content {
+            Content::Resident(v) => v[..n.min(v.len())].to_vec(),
+            Content::NonResident { runs, unit: 0 } => {
+                let cs = self.geometry.cluster_size;
+                let mut out = vec![0u8; n];
+                // Bytes past the initialized size read as zeros.
+                let real = (n as u64).min(s.initialized) as usize;
+                if real > 0 {
+                    let Some(first) = runs.first().filter(|r| r.vcn == 0) else {
+                        return Vec::new();
+                    };
+                    if let Some(lcn) = first.lcn {
+                        let ok = first.len.checked_mul(cs).is_some_and(|l| l >= real as u64)
+                            && lcn.checked_mul(cs).is_some_and(|off| {
+                                self.region.read_exact_at(off, &mut out[..real]).is_ok()
+                            });
+                        if !ok {
+                            return self.head_by_visit(s, n);
+                        }
+                    }
+                }
+                out
+            }
+            Content::NonResident { .. } => self.head_by_visit(s, n),
+        }
+    }
+
+    fn head_by_visit(&self, s: &Stream, n: usize) -> Vec<u8> {
+        let mut head = Vec::with_capacity(n);
+        let _ = self.visit_stream(s, &mut |c| {
+            head.extend_from_slice(&c[..c.len().min(n - head.len())]);
+            if head.len() >= n {
+                Err(Error::Limit("enough".into()))
+            } else {
+                Ok(())
+            }
+        });
+        head
+    }
+
     /// The stream as a borrowed slice of the evidence, when it is stored contiguously and plainly.
     pub fn contiguous_slice<'a>(&'a self, stream: &'a Stream) -> Option<&'a [u8]> {
         match &stream.content {
@@ -1042,6 +1258,60 @@ pub(crate) fn find_run(runs: &[Run], vcn: u64) -> Option<&Run> {
     runs.get(i).filter(|r| r.vcn <= vcn)
 }
 
+/// Batches of the bulk walk in flight at once: a few per worker thread.
+fn group_len() -> usize {
+    (2 * rayon::current_num_threads()).max(2)
+}
+
+/// Folds DOS 8.3 names into their long names, drops exact duplicates (same parent and name)
+/// and keeps at most [`MAX_NAMES`]; problems go to `errors` when given.
+pub(crate) fn fold_names(names: &mut Vec<FileName>, mut errors: Option<&mut Vec<String>>) {
+    let has_long = names.iter().any(|n| n.namespace != 2);
+    if has_long {
+        names.retain(|n| n.namespace != 2);
+    }
+    if names.len() > 1 {
+        if names.len() <= 16 {
+            let mut kept: Vec<FileName> = Vec::with_capacity(names.len());
+            for n in names.drain(..) {
+                if !kept
+                    .iter()
+                    .any(|k| k.parent_entry == n.parent_entry && k.name == n.name)
+                {
+                    kept.push(n);
+                }
+            }
+            *names = kept;
+        } else {
+            let mut seen = std::collections::HashSet::new();
+            names.retain(|n| seen.insert((n.parent_entry, n.name.clone())));
+        }
+    }
+    if let Some(errors) = errors.as_deref_mut() {
+        // NTFS names never hold '/' or NUL: such a name comes from a damaged or crafted
+        // record (paths show it as is; `Item::components` and export keep it one component).
+        for n in names.iter() {
+            if n.name.contains(['/', '\0']) {
+                errors.push(format!(
+                    "name {:?} contains '/' or NUL, which NTFS does not allow (damaged or crafted record)",
+                    n.name
+                ));
+            }
+        }
+    }
+    // NTFS allows 1024 hard links; more names can only come from hostile extension records,
+    // and each name multiplies the rows of the listing by the streams.
+    if names.len() > MAX_NAMES {
+        if let Some(errors) = errors {
+            errors.push(format!(
+                "{} names, more than the {MAX_NAMES} hard links NTFS allows; the rest ignored",
+                names.len()
+            ));
+        }
+        names.truncate(MAX_NAMES);
+    }
+}
+
 /// One row of a listing: a file name (a hard link) with one of its streams, or a directory.
 #[derive(Debug, Clone, Copy)]
 pub struct Item<'a> {
@@ -1051,6 +1321,8 @@ pub struct Item<'a> {
     pub name: Option<&'a FileName>,
     /// Index of the path in [`Listing::paths`].
     path: usize,
+    /// Which of the entry's names this row is for.
+    k: usize,
     /// The stream (`None` for a directory row, or a file without any `$DATA`).
     pub stream: Option<&'a Stream>,
     /// Whether this row is the directory itself.
@@ -1071,11 +1343,20 @@ impl<'a> Item<'a> {
     pub fn stream_name(&self) -> Option<&'a str> {
         self.stream.and_then(|s| s.name.as_deref())
     }
+    /// Index of the stream in the entry's [`FileEntry::streams`] (`None` for a row without one).
+    pub fn stream_index(&self) -> Option<usize> {
+        let s = self.stream?;
+        self.file.streams.iter().position(|x| std::ptr::eq(x, s))
+    }
+    /// True when this is the first row of its stream: a stream reached through several names
+    /// (hard links) is read once, for its first name.
+    pub fn is_first_name(&self) -> bool {
+        self.k == 0
+    }
     /// The names [`path`](Self::path) is made of, root first (empty for the root itself;
     /// `$Orphan` first for orphans). Unlike splitting the path at `/`, a name that contains
     /// `/` (possible only in a damaged or hostile record) stays one component.
     pub fn components(&self) -> Vec<&'a str> {
-        let l = self.listing;
         let path = self.path();
         if path == "/" {
             return Vec::new();
@@ -1086,220 +1367,105 @@ impl<'a> Item<'a> {
             // A record without a name: "/$Orphan/OrphanFile-N".
             None => v.push(path.rsplit('/').next().unwrap_or(path)),
         }
-        let mut up = l.path_up[self.path];
-        // Each step goes to a directory whose own path was built before it, so this ends;
-        // the bound is a second guard.
-        for _ in 0..l.files.len() + 1 {
-            match up {
-                Up::Root => break,
-                Up::Orphan => {
-                    v.push("$Orphan");
-                    break;
-                }
-                Up::Dir(fi) => {
-                    let f = &l.files[fi];
-                    if f.entry == 5 {
-                        break;
-                    }
-                    v.push(f.names.first().map(|n| n.name.as_str()).unwrap_or(""));
-                    up = l.dir_up[fi].unwrap_or(Up::Orphan);
-                }
-            }
-        }
+        v.extend(self.listing.tree.ancestors(self.file.entry, self.k));
         v.reverse();
         v
     }
 }
 
-/// What a path hangs from: the root, `/$Orphan`, or a directory (file index).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Up {
-    Root,
-    Orphan,
-    Dir(usize),
-}
-
-/// Result of a walk: every entry, the paths of its names, and the problems met.
+/// Entries of a volume with the paths of their names: the whole volume ([`NtfsVolume::walk`])
+/// or one batch of consecutive MFT records ([`NtfsVolume::walk_batches`]).
 #[derive(Debug, Clone)]
 pub struct Listing {
-    /// Every base record, by entry number.
+    /// Base records, by entry number.
     pub files: Vec<FileEntry>,
-    /// Problems not tied to one stream.
+    /// Problems not tied to one stream (the whole volume's, in a listing of the whole volume;
+    /// none in a batch: see [`Tree::diagnostics`]).
     pub diagnostics: Vec<WalkDiagnostic>,
-    /// Path of each (file, name) pair: `name_paths[file][name]` indexes `paths`.
-    name_paths: Vec<Vec<usize>>,
-    paths: Vec<Arc<str>>,
-    /// What each path hangs from (same index as `paths`).
-    path_up: Vec<Up>,
-    /// What each directory's own path hangs from (by file index; set once resolved).
-    dir_up: Vec<Option<Up>>,
+    tree: Arc<Tree>,
+    /// Paths of file `fi`'s names: `paths[first[fi]..first[fi + 1]]`.
+    first: Vec<usize>,
+    paths: Vec<Box<str>>,
 }
 
 impl Listing {
-    fn new(files: Vec<FileEntry>, mut diagnostics: Vec<WalkDiagnostic>, limits: &Limits) -> Self {
-        let (max_depth, max_path) = (limits.max_depth, limits.max_path_bytes);
-        let index: HashMap<u64, usize> = files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.entry, i))
-            .collect();
-        // Directory path of each file index, computed on demand with memoisation.
-        let mut dir_path: Vec<Option<Arc<str>>> = vec![None; files.len()];
-        let mut paths: Vec<Arc<str>> = Vec::new();
-        let mut name_paths = Vec::with_capacity(files.len());
-
-        let mut dir_up: Vec<Option<Up>> = vec![None; files.len()];
-        let mut path_up: Vec<Up> = Vec::new();
-        let up_of = |fi: usize| {
-            if files[fi].entry == 5 {
-                Up::Root
-            } else {
-                Up::Dir(fi)
-            }
-        };
-
-        // Resolves the path of directory `fi` (as a parent), iteratively.
-        let resolve = |fi: usize,
-                       dir_path: &mut Vec<Option<Arc<str>>>,
-                       dir_up: &mut Vec<Option<Up>>,
-                       diagnostics: &mut Vec<WalkDiagnostic>|
-         -> Arc<str> {
-            let mut chain = Vec::new();
-            let mut cur = fi;
-            let (base, base_up): (Arc<str>, Up) = loop {
-                if let Some(p) = &dir_path[cur] {
-                    break (p.clone(), up_of(cur));
-                }
-                let f = &files[cur];
-                if f.entry == 5 {
-                    break (Arc::from(""), Up::Root);
-                }
-                if chain.len() >= max_depth || chain.contains(&cur) {
-                    diagnostics.push(WalkDiagnostic {
-                        entry: Some(f.entry),
-                        offset: None,
-                        message: "parent chain loops or is too deep; placed under /$Orphan".into(),
-                    });
-                    break (Arc::from("/$Orphan"), Up::Orphan);
-                }
-                chain.push(cur);
-                let Some(n) = f.names.first() else {
-                    break (Arc::from("/$Orphan"), Up::Orphan);
-                };
-                match parent_of(&files, &index, f, n) {
-                    Some(p) => cur = p,
-                    None => break (Arc::from("/$Orphan"), Up::Orphan),
-                }
-            };
-            // Unwind: chain[k]'s path = path(parent) + "/" + name.
-            let mut acc = base;
-            let mut acc_up = base_up;
-            for &c in chain.iter().rev() {
-                let name = files[c]
-                    .names
-                    .first()
-                    .map(|n| n.name.as_str())
-                    .unwrap_or("");
-                let p: Arc<str> = if acc.len() + 1 + name.len() > max_path {
-                    diagnostics.push(WalkDiagnostic {
-                        entry: Some(files[c].entry),
-                        offset: None,
-                        message: format!(
-                            "path longer than {max_path} bytes; placed under /$Orphan"
-                        ),
-                    });
-                    dir_up[c] = Some(Up::Orphan);
-                    Arc::from(format!("/$Orphan/{name}"))
-                } else {
-                    dir_up[c] = Some(acc_up);
-                    Arc::from(format!("{acc}/{name}"))
-                };
-                dir_path[c] = Some(p.clone());
-                acc = p;
-                acc_up = Up::Dir(c);
-            }
-            acc
-        };
-
-        for f in files.iter() {
-            let mut mine = Vec::new();
-            if f.entry == 5 {
-                paths.push(Arc::from("/"));
-                path_up.push(Up::Root);
-                mine.push(paths.len() - 1);
-                name_paths.push(mine);
-                continue;
-            }
-            if f.names.is_empty() {
-                paths.push(Arc::from(format!("/$Orphan/OrphanFile-{}", f.entry)));
-                path_up.push(Up::Orphan);
-                mine.push(paths.len() - 1);
-            }
-            for n in &f.names {
-                let (parent, up) = match parent_of(&files, &index, f, n) {
-                    Some(p) => (
-                        resolve(p, &mut dir_path, &mut dir_up, &mut diagnostics),
-                        up_of(p),
-                    ),
-                    None => (Arc::from("/$Orphan"), Up::Orphan),
-                };
-                paths.push(Arc::from(format!("{parent}/{}", n.name)));
-                path_up.push(up);
-                mine.push(paths.len() - 1);
-            }
-            name_paths.push(mine);
+    /// A listing of `files` with a namespace built from them alone (unit tests).
+    #[cfg(test)]
+    fn new(mut files: Vec<FileEntry>, diagnostics: Vec<WalkDiagnostic>, limits: &Limits) -> Self {
+        files.sort_by_key(|f| f.entry);
+        let mut tree = Tree::new(*limits);
+        for f in &files {
+            tree.push(TreeRecord {
+                entry: f.entry,
+                sequence: f.sequence,
+                deleted: f.deleted,
+                is_dir: f.is_dir,
+                names: f.names.clone(),
+            });
         }
+        tree.resolve_all();
+        let mut diags = diagnostics;
+        diags.extend(tree.diagnostics.iter().cloned());
+        Listing::build(Arc::new(tree), files, diags)
+    }
+
+    /// Paths of `files` from the namespace `tree`.
+    fn build(tree: Arc<Tree>, files: Vec<FileEntry>, diagnostics: Vec<WalkDiagnostic>) -> Self {
+        let mut first = Vec::with_capacity(files.len() + 1);
+        let mut paths = Vec::with_capacity(files.len());
+        let mut buf = String::new();
+        for f in &files {
+            first.push(paths.len());
+            let n = f.names.len().max(1);
+            for k in 0..n {
+                buf.clear();
+                tree.push_path(
+                    f.entry,
+                    k,
+                    f.names.get(k).map(|n| n.name.as_str()),
+                    &mut buf,
+                );
+                paths.push(Box::from(buf.as_str()));
+            }
+        }
+        first.push(paths.len());
         Listing {
             files,
             diagnostics,
-            name_paths,
+            tree,
+            first,
             paths,
-            path_up,
-            dir_up,
         }
+    }
+
+    /// The namespace the paths come from.
+    pub fn tree(&self) -> &Arc<Tree> {
+        &self.tree
     }
 
     /// Every row: for each entry and each of its names, the directory row and/or one row per
     /// stream. Entries without names give one row under `/$Orphan/`.
     pub fn items(&self) -> impl Iterator<Item = Item<'_>> + '_ {
         self.files.iter().enumerate().flat_map(move |(fi, f)| {
-            let names: Vec<Option<&FileName>> = if f.names.is_empty() {
-                vec![None]
-            } else {
-                f.names.iter().map(Some).collect()
-            };
-            let mut rows = Vec::new();
-            for (k, name) in names.into_iter().enumerate() {
-                let path = self.name_paths[fi].get(k).copied().unwrap_or(0);
+            let n = f.names.len().max(1);
+            (0..n).flat_map(move |k| {
                 let base = Item {
                     file: f,
-                    name,
-                    path,
+                    name: f.names.get(k),
+                    path: self.first[fi] + k,
+                    k,
                     stream: None,
                     is_dir_row: f.is_dir,
                     listing: self,
                 };
-                if f.is_dir {
-                    rows.push(base);
-                    for s in &f.streams {
-                        rows.push(Item {
-                            stream: Some(s),
-                            is_dir_row: false,
-                            ..base
-                        });
-                    }
-                } else if f.streams.is_empty() {
-                    rows.push(base);
-                } else {
-                    for s in &f.streams {
-                        rows.push(Item {
-                            stream: Some(s),
-                            ..base
-                        });
-                    }
-                }
-            }
-            rows.into_iter()
+                // The directory row (or the row of a file without streams), then the streams.
+                let head = (f.is_dir || f.streams.is_empty()).then_some(base);
+                head.into_iter().chain(f.streams.iter().map(move |s| Item {
+                    stream: Some(s),
+                    is_dir_row: false,
+                    ..base
+                }))
+            })
         })
     }
 
@@ -1310,24 +1476,6 @@ impl Listing {
             .ok()
             .map(|i| &self.files[i])
     }
-}
-
-/// The file index of `n`'s parent directory, when the reference is valid.
-fn parent_of(
-    files: &[FileEntry],
-    index: &HashMap<u64, usize>,
-    f: &FileEntry,
-    n: &FileName,
-) -> Option<usize> {
-    let &pi = index.get(&n.parent_entry)?;
-    let p = &files[pi];
-    if pi == index.get(&f.entry).copied().unwrap_or(usize::MAX) || !p.is_dir {
-        return None;
-    }
-    let ok = p.sequence == n.parent_sequence
-        || (p.deleted && p.sequence == n.parent_sequence.wrapping_add(1))
-        || n.parent_sequence == 0;
-    ok.then_some(pi)
 }
 
 #[cfg(test)]

@@ -171,6 +171,13 @@ pub(crate) enum Slot {
 
 /// Parses one record; `buf` is modified by the fixups.
 pub(crate) fn parse_record(entry: u64, buf: &mut [u8]) -> Slot {
+    parse_record_as(entry, buf, false)
+}
+
+/// [`parse_record`]; with `names_only`, only the header and the `$FILE_NAME` attributes are
+/// decoded (the namespace pass of the walk): the same records, the same names, in the same
+/// order, without copying resident values or decoding run lists.
+pub(crate) fn parse_record_as(entry: u64, buf: &mut [u8], names_only: bool) -> Slot {
     match buf.get(0..4) {
         Some(b"FILE") => {}
         Some(b"BAAD") => {
@@ -224,6 +231,10 @@ pub(crate) fn parse_record(entry: u64, buf: &mut [u8]) -> Slot {
             break;
         }
         let a = &buf[off..off + len];
+        if names_only && t != AT_FILE_NAME {
+            off += len;
+            continue;
+        }
         if let Err(e) = parse_attr(&mut rec, t, a) {
             rec.errors
                 .push(format!("attribute {t:#x} at {off:#x}: {e}"));

@@ -38,6 +38,9 @@ fn under(path: &str, dir: &str) -> bool {
     p.len() > d.len() && p[..d.len()] == d[..]
 }
 
+/// Where the assessment reads the Exchange install path from.
+pub(crate) const SOFTWARE_HIVE: &str = "/Windows/System32/config/SOFTWARE";
+
 /// Finds the Exchange install folders of a volume: `MsiInstallPath` in the SOFTWARE hive,
 /// else the default folders that exist. Returns the folders and an `exchange_install` finding
 /// (or none when there is no install).
@@ -54,9 +57,7 @@ pub(crate) fn discover(
     let mut installs: Vec<String> = Vec::new();
     let mut source = String::new();
     let hive = listing.items().filter(|i| {
-        i.stream.is_some_and(|s| s.name.is_none())
-            && i.path()
-                .eq_ignore_ascii_case("/Windows/System32/config/SOFTWARE")
+        i.stream.is_some_and(|s| s.name.is_none()) && i.path().eq_ignore_ascii_case(SOFTWARE_HIVE)
     });
     // Live hive first, then deleted copies.
     let mut hives: Vec<_> = hive.collect();
@@ -438,6 +439,7 @@ pub(crate) fn assess_stream(
 pub(crate) fn slack_web_scripts(
     vol: &NtfsVolume,
     listing: &Listing,
+    tree: &crate::ntfs::Tree,
     ctx: &VolumeContext,
     evidence: &str,
 ) -> Vec<Finding> {
@@ -453,14 +455,11 @@ pub(crate) fn slack_web_scripts(
     }
     // Names the MFT still has in those folders (live or deleted records), lowercased.
     let wanted: std::collections::HashSet<u64> = dirs.iter().map(|d| d.file.entry).collect();
-    let mut known: std::collections::HashSet<(u64, String)> = std::collections::HashSet::new();
-    for f in &listing.files {
-        for n in &f.names {
-            if wanted.contains(&n.parent_entry) {
-                known.insert((n.parent_entry, n.name.to_lowercase()));
-            }
-        }
-    }
+    let known: std::collections::HashSet<(u64, String)> = tree
+        .names_in(&wanted)
+        .into_iter()
+        .map(|(parent, name)| (parent, name.to_lowercase()))
+        .collect();
     let per_dir: Vec<Vec<Finding>> = dirs
         .par_iter()
         .map(|d| {

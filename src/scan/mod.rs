@@ -32,6 +32,7 @@ use crate::Image;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Streams processed per batch (findings are delivered after each batch, in order).
@@ -224,6 +225,9 @@ pub struct Summary {
     pub diagnostics: u64,
     /// Streams whose hash is on the known-good list.
     pub known_good: u64,
+    /// Selected streams that are zeros by construction (initialized size 0, or no allocated
+    /// cluster): not read, not YARA-scanned, not counted in `bytes`.
+    pub known_zero: u64,
     /// The scan was stopped by the sink.
     pub stopped: bool,
 }
@@ -287,7 +291,26 @@ enum Bytes<'a> {
     Map(memmap2::Mmap),
     /// Too large to assemble: hashed by streaming only.
     Streamed(Digests),
+    /// Zeros by construction, not read; digests when computed.
+    Zero(Option<Digests>),
 }
+
+/// What one batch of selected streams cost.
+#[derive(Debug, Clone, Copy, Default)]
+struct BatchStats {
+    /// Jobs (stream names) selected.
+    streams: u64,
+    /// Bytes read (each stream once; zeros by construction not counted).
+    bytes: u64,
+    /// Streams on the known-good list.
+    known_good: u64,
+    /// Streams that are zeros by construction (not read or scanned).
+    known_zero: u64,
+}
+
+/// Largest stream of zeros by construction whose digests `scan` reports (computed once per
+/// length); larger ones have null digests. `hash` reports them up to [`crate::rows::MAX_HOLE_HASH`].
+const ZERO_DIGEST_MAX: u64 = 64 << 20;
 
 /// Per-worker state: a YARA scanner and a scratch buffer.
 struct Worker<'r> {
@@ -329,19 +352,17 @@ impl Scan {
             let files = walk_folder(target)?;
             let mut jobs = Vec::new();
             for (p, size) in files {
-                let head = read_head(&p);
                 let shown = p.display().to_string();
                 if self
                     .cfg
                     .selection
-                    .select(&shown, None, size, false, &head)
+                    .select_with(&shown, None, size, false, || read_head(&p))
                     .is_some()
                 {
                     jobs.push(Job::Loose { path: p, size });
                 }
             }
-            let ctx = assess::VolumeContext::default();
-            self.process(&evidence_name, jobs, &ctx, sink, &mut summary);
+            self.process_loose(&evidence_name, jobs, sink, &mut summary);
             sink.finish();
             return Ok(summary);
         }
@@ -356,8 +377,7 @@ impl Scan {
                     path: target.to_path_buf(),
                     size: ev.len(),
                 }];
-                let ctx = assess::VolumeContext::default();
-                self.process(&evidence_name, jobs, &ctx, sink, &mut summary);
+                self.process_loose(&evidence_name, jobs, sink, &mut summary);
                 sink.finish();
                 return Ok(summary);
             }
@@ -378,142 +398,187 @@ impl Scan {
                     .map(|p| format!(" partition {p}"))
                     .unwrap_or_default()
             ));
-            let listing = self.in_pool(|| vol.walk());
-            for d in &listing.diagnostics {
-                let f = diagnostic(
-                    Location {
-                        mft_entry: d.entry,
-                        ..Location::new(
-                            &evidence_name,
-                            vol.partition(),
-                            Some(vol.offset()),
-                            "",
-                            None,
-                        )
-                    },
-                    None,
-                    &d.message,
-                );
-                summary.add(&f);
-                if !sink.finding(f) {
-                    summary.stopped = true;
-                    return Ok(summary);
-                }
-            }
-            let mut ctx = assess::VolumeContext {
-                installs: Vec::new(),
-                baseline: !self.known_good.is_empty(),
-            };
-            if self.cfg.exchange {
-                let (installs, found) =
-                    assess::discover(vol, &listing, &evidence_name, self.cfg.max_in_memory);
-                ctx.installs = installs;
-                for f in found {
-                    summary.add(&f);
-                    if !sink.finding(f) {
-                        summary.stopped = true;
-                        return Ok(summary);
-                    }
-                }
-            }
-            let mut jobs = Vec::new();
-            for item in listing.items() {
-                let Some(stream) = item.stream else { continue };
-                let head = stream_head(vol, stream);
-                if self
-                    .cfg
-                    .selection
-                    .select(
-                        item.path(),
-                        stream.name.as_deref(),
-                        stream.size,
-                        item.file.deleted,
-                        &head,
-                    )
-                    .is_some()
-                {
-                    jobs.push(Job::Ntfs {
-                        vol,
-                        file: item.file,
-                        name: item.name,
-                        stream,
-                        path: item.path(),
-                    });
-                }
-            }
-            self.process(&evidence_name, jobs, &ctx, sink, &mut summary);
-            if summary.stopped {
-                break;
-            }
-            if self.cfg.exchange {
-                let logs = self.in_pool(|| {
-                    let mut v = assess::slack_web_scripts(vol, &listing, &ctx, &evidence_name);
-                    v.extend(assess::check_logs(
-                        vol,
-                        &listing,
-                        &ctx,
-                        &evidence_name,
-                        self.cfg.max_in_memory,
-                    ));
-                    v
-                });
-                for f in logs {
-                    summary.add(&f);
-                    if !sink.finding(f) {
-                        summary.stopped = true;
-                        return Ok(summary);
-                    }
-                }
+            if !self.scan_volume(&evidence_name, vol, sink, &mut summary) {
+                summary.stopped = true;
+                return Ok(summary);
             }
         }
         sink.finish();
         Ok(summary)
     }
 
-    fn process(
+    /// Delivers `f`; false when the sink stops the scan.
+    fn deliver(sink: &mut dyn FindingSink, summary: &mut Summary, f: Finding) -> bool {
+        summary.add(&f);
+        sink.finding(f)
+    }
+
+    /// Scans one NTFS volume: the namespace pass, the Exchange install, then the MFT streamed
+    /// in batches (selected streams hashed and scanned in parallel, findings delivered in MFT
+    /// order as each batch completes), then the logs and index slack the assessment reads.
+    /// Returns false when the sink stopped the scan.
+    fn scan_volume(
+        &self,
+        evidence: &str,
+        vol: &NtfsVolume,
+        sink: &mut dyn FindingSink,
+        summary: &mut Summary,
+    ) -> bool {
+        let tree = Arc::new(self.in_pool(|| vol.tree()));
+        let vol_loc = || Location::new(evidence, vol.partition(), Some(vol.offset()), "", None);
+        for d in tree.diagnostics() {
+            let f = diagnostic(
+                Location {
+                    mft_entry: d.entry,
+                    ..vol_loc()
+                },
+                None,
+                &d.message,
+            );
+            if !Self::deliver(sink, summary, f) {
+                return false;
+            }
+        }
+        let mut ctx = assess::VolumeContext {
+            installs: Vec::new(),
+            baseline: !self.known_good.is_empty(),
+        };
+        if self.cfg.exchange {
+            // The hive and the default install folders, found through the namespace.
+            let mut wanted = tree.find(assess::SOFTWARE_HIVE);
+            for d in crate::exchange::default_install_dirs() {
+                wanted.extend(tree.find(d));
+            }
+            wanted.sort_unstable();
+            wanted.dedup();
+            let few = vol.listing_of(&tree, &wanted);
+            let (installs, found) = assess::discover(vol, &few, evidence, self.cfg.max_in_memory);
+            ctx.installs = installs;
+            for f in found {
+                if !Self::deliver(sink, summary, f) {
+                    return false;
+                }
+            }
+        }
+        let bar = self.progress_bar(tree.len() as u64, "records");
+        let done_bytes = AtomicU64::new(0);
+        // What the assessment reads after the walk: logs and drop folders, by entry.
+        let mut logs: Vec<u64> = Vec::new();
+        let mut drops: Vec<u64> = Vec::new();
+        let ctx = &ctx;
+        let completed = vol.walk_batches_in(
+            self.pool.as_ref(),
+            &tree,
+            |listing| {
+                let mut jobs = Vec::new();
+                let mut batch_logs = Vec::new();
+                let mut batch_drops = Vec::new();
+                for item in listing.items() {
+                    if self.cfg.exchange {
+                        if item.is_dir_row {
+                            let probe = format!("{}/x.aspx", item.path());
+                            if crate::exchange::drop_folder(&probe, &ctx.installs).is_some() {
+                                batch_drops.push(item.file.entry);
+                            }
+                        } else if item.stream.is_some_and(|s| s.name.is_none())
+                            && crate::exchange::classify_log(item.path(), &ctx.installs).is_some()
+                        {
+                            batch_logs.push(item.file.entry);
+                        }
+                    }
+                    let Some(stream) = item.stream else { continue };
+                    // Name, metadata and size decide first; the head is read only when they
+                    // do not (magic bytes), and only its first bytes.
+                    let selected = self.cfg.selection.select_with(
+                        item.path(),
+                        stream.name.as_deref(),
+                        stream.size,
+                        item.file.deleted,
+                        || stream_head(vol, stream),
+                    );
+                    if selected.is_some() {
+                        jobs.push(Job::Ntfs {
+                            vol,
+                            file: item.file,
+                            name: item.name,
+                            stream,
+                            path: item.path(),
+                        });
+                    }
+                }
+                let (findings, stats) = self.process_batch(evidence, &jobs, ctx);
+                if let Some(b) = &bar {
+                    b.inc(listing.files.len() as u64);
+                    let n = done_bytes
+                        .fetch_add(stats.bytes, Ordering::Relaxed)
+                        .saturating_add(stats.bytes);
+                    b.set_message(format!("{} scanned", indicatif::HumanBytes(n)));
+                }
+                batch_logs.dedup();
+                (findings, stats, batch_logs, batch_drops)
+            },
+            |(findings, stats, batch_logs, batch_drops)| {
+                summary.streams += stats.streams;
+                summary.bytes = summary.bytes.saturating_add(stats.bytes);
+                summary.known_good += stats.known_good;
+                summary.known_zero += stats.known_zero;
+                logs.extend(batch_logs);
+                drops.extend(batch_drops);
+                findings
+                    .into_iter()
+                    .all(|f| Self::deliver(sink, summary, f))
+            },
+        );
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        if !completed {
+            return false;
+        }
+        if self.cfg.exchange {
+            drops.dedup();
+            let found = self.in_pool(|| {
+                let dirs = vol.listing_of(&tree, &drops);
+                let mut v = assess::slack_web_scripts(vol, &dirs, &tree, ctx, evidence);
+                let logs = vol.listing_of(&tree, &logs);
+                v.extend(assess::check_logs(
+                    vol,
+                    &logs,
+                    ctx,
+                    evidence,
+                    self.cfg.max_in_memory,
+                ));
+                v
+            });
+            for f in found {
+                if !Self::deliver(sink, summary, f) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Scans loose files (a folder, or one file) in chunks, delivering findings in order.
+    fn process_loose(
         &self,
         evidence: &str,
         jobs: Vec<Job<'_>>,
-        ctx: &assess::VolumeContext,
         sink: &mut dyn FindingSink,
         summary: &mut Summary,
     ) {
-        // Sizes come from disk: a hostile record may claim u64::MAX.
-        let total: u64 = jobs.iter().fold(0u64, |a, j| a.saturating_add(j.size()));
-        summary.streams += jobs.len() as u64;
-        summary.bytes = summary.bytes.saturating_add(total);
-        let bar = self.progress_bar(jobs.len() as u64, total);
-        let done_bytes = AtomicU64::new(0);
-        let known_good = AtomicU64::new(0);
-        for batch in jobs.chunks(BATCH) {
-            let results: Vec<Vec<Finding>> = self.in_pool(|| {
-                batch
-                    .par_iter()
-                    .map_init(
-                        || Worker {
-                            scanner: self.new_scanner(),
-                            buf: Vec::new(),
-                        },
-                        |w, job| {
-                            let (f, kg) = self.scan_job(evidence, job, w, ctx);
-                            if kg {
-                                known_good.fetch_add(1, Ordering::Relaxed);
-                            }
-                            if let Some(b) = &bar {
-                                b.inc(1);
-                                let n = done_bytes
-                                    .fetch_add(job.size(), Ordering::Relaxed)
-                                    .saturating_add(job.size());
-                                b.set_message(format!("{}", indicatif::HumanBytes(n)));
-                            }
-                            f
-                        },
-                    )
-                    .collect()
-            });
-            for f in results.into_iter().flatten() {
-                summary.add(&f);
-                if !sink.finding(f) {
+        let ctx = assess::VolumeContext::default();
+        let bar = self.progress_bar(jobs.len() as u64, "files");
+        for chunk in jobs.chunks(BATCH) {
+            let (findings, stats) = self.in_pool(|| self.process_batch(evidence, chunk, &ctx));
+            summary.streams += stats.streams;
+            summary.bytes = summary.bytes.saturating_add(stats.bytes);
+            summary.known_good += stats.known_good;
+            if let Some(b) = &bar {
+                b.inc(chunk.len() as u64);
+            }
+            for f in findings {
+                if !Self::deliver(sink, summary, f) {
                     summary.stopped = true;
                     break;
                 }
@@ -522,21 +587,82 @@ impl Scan {
                 break;
             }
         }
-        summary.known_good += known_good.load(Ordering::Relaxed);
         if let Some(b) = bar {
             b.finish_and_clear();
         }
     }
 
-    fn progress_bar(&self, n: u64, bytes: u64) -> Option<indicatif::ProgressBar> {
+    /// Hashes and scans the selected streams of one batch in parallel; findings in job order.
+    /// Jobs that reach the same stream (hard links) are grouped: the stream is read and
+    /// hashed once, and YARA-scanned once unless the rules read the name externals.
+    fn process_batch(
+        &self,
+        evidence: &str,
+        jobs: &[Job<'_>],
+        ctx: &assess::VolumeContext,
+    ) -> (Vec<Finding>, BatchStats) {
+        let mut stats = BatchStats::default();
+        // Groups of job indexes by stream, in order of first appearance.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut seen: std::collections::HashMap<*const Stream, usize> =
+            std::collections::HashMap::new();
+        for (i, job) in jobs.iter().enumerate() {
+            stats.streams += 1;
+            match job {
+                Job::Ntfs { stream, .. } => {
+                    let key: *const Stream = *stream;
+                    match seen.get(&key) {
+                        Some(&g) => groups[g].push(i),
+                        None => {
+                            seen.insert(key, groups.len());
+                            groups.push(vec![i]);
+                            if stream.is_known_zero() {
+                                stats.known_zero += 1;
+                            } else {
+                                // Sizes come from disk: a hostile record may claim u64::MAX.
+                                stats.bytes = stats.bytes.saturating_add(stream.size);
+                            }
+                        }
+                    }
+                }
+                Job::Loose { size, .. } => {
+                    stats.bytes = stats.bytes.saturating_add(*size);
+                    groups.push(vec![i]);
+                }
+            }
+        }
+        let known_good = AtomicU64::new(0);
+        let results: Vec<Vec<(usize, Vec<Finding>)>> = groups
+            .par_iter()
+            .map_init(
+                || Worker {
+                    scanner: self.new_scanner(),
+                    buf: Vec::new(),
+                },
+                |w, g| {
+                    let group: Vec<&Job<'_>> = g.iter().map(|&i| &jobs[i]).collect();
+                    let (per_job, kg) = self.scan_group(evidence, &group, w, ctx);
+                    if kg {
+                        known_good.fetch_add(1, Ordering::Relaxed);
+                    }
+                    g.iter().copied().zip(per_job).collect()
+                },
+            )
+            .collect();
+        stats.known_good = known_good.load(Ordering::Relaxed);
+        let mut by_job: Vec<(usize, Vec<Finding>)> = results.into_iter().flatten().collect();
+        by_job.sort_by_key(|(i, _)| *i);
+        (by_job.into_iter().flat_map(|(_, f)| f).collect(), stats)
+    }
+
+    fn progress_bar(&self, n: u64, unit: &str) -> Option<indicatif::ProgressBar> {
         use std::io::IsTerminal;
         if !self.cfg.progress || !std::io::stderr().is_terminal() || n == 0 {
             return None;
         }
         let b = indicatif::ProgressBar::new(n);
         let style = indicatif::ProgressStyle::with_template(&format!(
-            "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} streams, {{msg}} of {} ({{per_sec}}, ETA {{eta}})",
-            indicatif::HumanBytes(bytes)
+            "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit}, {{msg}} ({{per_sec}}, ETA {{eta}})"
         ))
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
         b.set_style(style);
@@ -551,16 +677,17 @@ impl Scan {
         s
     }
 
-    /// Hashes and scans one stream; returns its findings and whether it is known-good.
-    fn scan_job(
+    /// Hashes and scans one stream, reached by one or more jobs (the names of a file with
+    /// hard links); returns each job's findings and whether the stream is known-good.
+    fn scan_group(
         &self,
         evidence: &str,
-        job: &Job<'_>,
+        jobs: &[&Job<'_>],
         w: &mut Worker<'_>,
         ctx: &assess::VolumeContext,
-    ) -> (Vec<Finding>, bool) {
-        let (location, mut facts, display_path) = describe(evidence, job);
-        let mut out = Vec::new();
+    ) -> (Vec<Vec<Finding>>, bool) {
+        let job = jobs[0];
+        let described: Vec<_> = jobs.iter().map(|j| describe(evidence, j)).collect();
         let mut set = self.cfg.hashes;
         if !self.iocs.is_empty() || !self.known_good.is_empty() {
             set.sha256 = true;
@@ -569,55 +696,50 @@ impl Scan {
                 set.sha1 = true;
             }
         }
+        let each_diag = |msg: &str| -> (Vec<Vec<Finding>>, bool) {
+            let v = described
+                .iter()
+                .map(|(location, facts, _)| {
+                    vec![diagnostic(location.clone(), Some(facts.clone()), msg)]
+                })
+                .collect();
+            (v, false)
+        };
         if job.size() > self.cfg.max_read {
-            out.push(diagnostic(
-                location,
-                Some(facts),
-                &format!(
-                    "not read: {} bytes exceeds the read limit of {} bytes",
-                    job.size(),
-                    self.cfg.max_read
-                ),
+            return each_diag(&format!(
+                "not read: {} bytes exceeds the read limit of {} bytes",
+                job.size(),
+                self.cfg.max_read
             ));
-            return (out, false);
         }
-        if let Job::Ntfs { stream, .. } = job {
-            if stream.is_hole_only() && stream.size > crate::rows::MAX_HOLE_HASH {
-                out.push(diagnostic(
-                    location,
-                    Some(facts),
-                    &format!(
-                        "not read: {} bytes with no allocated cluster (all zeros)",
-                        stream.size
-                    ),
-                ));
-                return (out, false);
-            }
-        }
-        let bytes = match self.load(job, &mut w.buf, set) {
-            Ok(b) => b,
-            Err(e) => {
-                out.push(diagnostic(
-                    location,
-                    Some(facts),
-                    &format!("cannot read stream: {e}"),
-                ));
-                return (out, false);
+        let known_zero = matches!(job, Job::Ntfs { stream, .. } if stream.is_known_zero());
+        let bytes = if known_zero {
+            // Zeros by construction: nothing to read or scan. Digests when cheap.
+            Bytes::Zero(
+                (job.size() <= ZERO_DIGEST_MAX).then(|| crate::hash::zero_digests(set, job.size())),
+            )
+        } else {
+            match self.load(job, &mut w.buf, set) {
+                Ok(b) => b,
+                Err(e) => return each_diag(&format!("cannot read stream: {e}")),
             }
         };
         let data: Option<&[u8]> = match &bytes {
             Bytes::Slice(s) => Some(s),
             Bytes::Map(m) => Some(&m[..]),
             Bytes::Streamed(_) => None,
+            Bytes::Zero(_) => Some(&[]),
         };
         // Hash beside the YARA scan (on another worker when the stream is large).
         let mut digests = match &bytes {
             Bytes::Streamed(d) => Some(d.clone()),
+            Bytes::Zero(d) => Some(d.clone().unwrap_or_default()),
             _ => None,
         };
+        let scan_data = data.filter(|_| !known_zero);
         let mut yara: Option<std::result::Result<Vec<RuleMatch>, String>> = None;
-        if let Some(data) = data {
-            self.set_externals(&mut w.scanner, &display_path, job, data);
+        if let Some(data) = scan_data {
+            self.set_externals(&mut w.scanner, &described[0].2, job, data);
             if data.len() >= 1 << 20 && !set.is_empty() {
                 rayon::in_place_scope(|s| {
                     s.spawn(|_| digests = Some(digest(set, data)));
@@ -629,73 +751,98 @@ impl Scan {
             }
         }
         let d = digests.unwrap_or_default();
-        facts.md5 = d.md5.clone();
-        facts.sha1 = d.sha1.clone();
-        facts.sha256 = d.sha256.clone();
         let hashes = [d.sha256.as_deref(), d.sha1.as_deref(), d.md5.as_deref()];
-        if self.known_good.lookup(&hashes).is_some() {
-            return (out, true);
+        if !known_zero && self.known_good.lookup(&hashes).is_some() {
+            return (vec![Vec::new(); jobs.len()], true);
         }
-        if let Some((h, comment)) = self.iocs.lookup(&hashes) {
-            out.push(Finding {
-                kind: FindingKind::IocHash,
-                severity: Severity::Critical,
-                title: format!(
-                    "hash on IOC list: {}",
-                    if comment.is_empty() { h } else { comment }
-                ),
-                location: location.clone(),
-                file: Some(facts.clone()),
-                cve: Vec::new(),
-                rule: None,
-                quote: None,
-                detail: serde_json::json!({ "hash": h, "comment": comment }),
-            });
-        }
-        match yara {
-            Some(Ok(matches)) => {
-                for m in matches {
-                    let severity = m
-                        .meta
-                        .get("severity")
-                        .and_then(|v| v.as_str())
-                        .and_then(parse_severity)
-                        .unwrap_or(Severity::High);
-                    let desc = m.meta.get("description").and_then(|v| v.as_str()).unwrap_or("").to_string();
-                    out.push(Finding {
-                        kind: FindingKind::YaraMatch,
-                        severity,
-                        title: if desc.is_empty() {
-                            format!("YARA rule {}:{} matched", m.namespace, m.name)
-                        } else {
-                            format!("{} ({}:{})", desc, m.namespace, m.name)
-                        },
-                        location: location.clone(),
-                        file: Some(facts.clone()),
-                        cve: Vec::new(),
-                        rule: Some(m),
-                        quote: None,
-                        detail: serde_json::Value::Null,
-                    });
+        let ioc = self.iocs.lookup(&hashes);
+        let mut per_job = Vec::with_capacity(jobs.len());
+        for (k, (j, (location, mut facts, display_path))) in
+            jobs.iter().zip(described.into_iter()).enumerate()
+        {
+            let mut out = Vec::new();
+            facts.md5 = d.md5.clone();
+            facts.sha1 = d.sha1.clone();
+            facts.sha256 = d.sha256.clone();
+            if let Some((h, comment)) = ioc.filter(|_| !known_zero) {
+                out.push(Finding {
+                    kind: FindingKind::IocHash,
+                    severity: Severity::Critical,
+                    title: format!(
+                        "hash on IOC list: {}",
+                        if comment.is_empty() { h } else { comment }
+                    ),
+                    location: location.clone(),
+                    file: Some(facts.clone()),
+                    cve: Vec::new(),
+                    rule: None,
+                    quote: None,
+                    detail: serde_json::json!({ "hash": h, "comment": comment }),
+                });
+            }
+            // Another name of the same stream: scan again only when the rules read the name.
+            if k > 0 && self.compiled.name_externals {
+                if let Some(data) = scan_data {
+                    self.set_externals(&mut w.scanner, &display_path, j, data);
+                    yara = Some(scan_rules(&mut w.scanner, data));
                 }
             }
-            Some(Err(e)) => out.push(diagnostic(location.clone(), Some(facts.clone()), &e)),
-            None => out.push(diagnostic(
-                location.clone(),
-                Some(facts.clone()),
-                &format!(
-                    "not scanned by YARA: the stream is stored in pieces and larger than the in-memory limit ({} bytes); hashed only",
-                    self.cfg.max_in_memory
-                ),
-            )),
+            match &yara {
+                Some(Ok(matches)) => {
+                    for m in matches {
+                        out.push(self.yara_finding(m.clone(), &location, &facts));
+                    }
+                }
+                Some(Err(e)) => out.push(diagnostic(location.clone(), Some(facts.clone()), e)),
+                None if known_zero => {}
+                None => out.push(diagnostic(
+                    location.clone(),
+                    Some(facts.clone()),
+                    &format!(
+                        "not scanned by YARA: the stream is stored in pieces and larger than the in-memory limit ({} bytes); hashed only",
+                        self.cfg.max_in_memory
+                    ),
+                )),
+            }
+            if self.cfg.exchange {
+                assess::assess_stream(ctx, j, data, &mut out, &location, &facts);
+            }
+            if self.cfg.only_exchange {
+                out.retain(|f| !matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash));
+            }
+            per_job.push(out);
         }
-        if self.cfg.exchange {
-            assess::assess_stream(ctx, job, data, &mut out, &location, &facts);
+        (per_job, false)
+    }
+
+    fn yara_finding(&self, m: RuleMatch, location: &Location, facts: &FileFacts) -> Finding {
+        let severity = m
+            .meta
+            .get("severity")
+            .and_then(|v| v.as_str())
+            .and_then(parse_severity)
+            .unwrap_or(Severity::High);
+        let desc = m
+            .meta
+            .get("description")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
+        Finding {
+            kind: FindingKind::YaraMatch,
+            severity,
+            title: if desc.is_empty() {
+                format!("YARA rule {}:{} matched", m.namespace, m.name)
+            } else {
+                format!("{} ({}:{})", desc, m.namespace, m.name)
+            },
+            location: location.clone(),
+            file: Some(facts.clone()),
+            cve: Vec::new(),
+            rule: Some(m),
+            quote: None,
+            detail: serde_json::Value::Null,
         }
-        if self.cfg.only_exchange {
-            out.retain(|f| !matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash));
-        }
-        (out, false)
     }
 
     fn iocs_need_all(&self) -> bool {
@@ -924,22 +1071,7 @@ pub fn diagnostic(location: Location, file: Option<FileFacts>, message: &str) ->
 
 /// First bytes of a stream (for magic-byte selection); empty when unreadable.
 fn stream_head(vol: &NtfsVolume, s: &Stream) -> Vec<u8> {
-    if s.size == 0 {
-        return Vec::new();
-    }
-    if let Some(sl) = vol.contiguous_slice(s) {
-        return sl[..sl.len().min(16)].to_vec();
-    }
-    let mut head = Vec::new();
-    let _ = vol.visit_stream(s, &mut |c| {
-        head.extend_from_slice(&c[..c.len().min(16 - head.len())]);
-        if head.len() >= 16 {
-            Err(Error::Limit("enough".into()))
-        } else {
-            Ok(())
-        }
-    });
-    head
+    vol.read_head(s, 16)
 }
 
 fn read_head(p: &Path) -> Vec<u8> {

@@ -12,6 +12,10 @@ pub const EXTERNALS: &[&str] = &["filename", "filepath", "extension", "filetype"
 pub struct CompiledRules {
     /// The rules.
     pub rules: yara_x::Rules,
+    /// Whether any rule source mentions a name external (`filename`, `filepath`,
+    /// `extension`): then each name of a file with hard links is scanned with its own;
+    /// otherwise a stream is scanned once for all its names.
+    pub name_externals: bool,
     /// Compiler warnings (`file: warning`).
     pub warnings: Vec<String>,
     /// Rule files left out by `--skip-bad-rules`, with the reason.
@@ -106,6 +110,7 @@ pub fn compile(
     let mut used = HashMap::new();
     let mut skipped = Vec::new();
     let mut files = 0;
+    let mut name_externals = false;
     let mut sources: Vec<(String, String)> = builtin
         .iter()
         .map(|(n, s)| (format!("builtin:{n}"), s.to_string()))
@@ -123,7 +128,10 @@ pub fn compile(
         compiler.new_namespace(&ns);
         let code = yara_x::SourceCode::from(src.as_str()).with_origin(origin.as_str());
         match compiler.add_source(code) {
-            Ok(_) => files += 1,
+            Ok(_) => {
+                files += 1;
+                name_externals |= mentions_name_external(src);
+            }
             Err(e) => {
                 let msg = first_lines(&e.to_string());
                 if skip_bad && !origin.starts_with("builtin:") {
@@ -140,10 +148,24 @@ pub fn compile(
         .map(|w| first_lines(&w.to_string()))
         .collect();
     Ok(CompiledRules {
+        name_externals,
         rules: compiler.build(),
         warnings,
         skipped,
         files,
+    })
+}
+
+/// True when `src` has one of the name externals as a whole word (a mention in a comment or a
+/// string counts too: that only costs a second scan).
+fn mentions_name_external(src: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    ["filename", "filepath", "extension"].iter().any(|x| {
+        src.match_indices(x).any(|(i, _)| {
+            let before = src[..i].chars().next_back().is_none_or(|c| !word(c));
+            let after = src[i + x.len()..].chars().next().is_none_or(|c| !word(c));
+            before && after
+        })
     })
 }
 

@@ -138,6 +138,19 @@ impl Selection {
         deleted: bool,
         head: &[u8],
     ) -> Option<Reason> {
+        self.select_with(path, stream, size, deleted, || head.to_vec())
+    }
+
+    /// [`Selection::select`] where the first bytes are read only when the name, metadata and
+    /// size have not decided (`head` is called at most once).
+    pub fn select_with(
+        &self,
+        path: &str,
+        stream: Option<&str>,
+        size: u64,
+        deleted: bool,
+        head: impl FnOnce() -> Vec<u8>,
+    ) -> Option<Reason> {
         if deleted && !self.include_deleted {
             return None;
         }
@@ -171,7 +184,10 @@ impl Selection {
         if web(path) || stream.is_some_and(web) {
             return Some(Reason::WebExtension);
         }
-        interesting_magic(head).map(Reason::Magic)
+        if size == 0 {
+            return None;
+        }
+        interesting_magic(&head()).map(Reason::Magic)
     }
 }
 
