@@ -433,7 +433,25 @@ struct Chunk {
 }
 
 /// Formats rows for `format` (JSON elements are indented for the array `RowWriter` wraps them in).
-fn format_rows<T: serde::Serialize>(
+/// Rows that write their own JSON line (the same bytes as serde_json, without building a
+/// JSON value: the listing writes millions).
+trait JsonLine {
+    fn write_jsonl(&self, out: &mut Vec<u8>);
+}
+
+impl JsonLine for FileRow {
+    fn write_jsonl(&self, out: &mut Vec<u8>) {
+        FileRow::write_jsonl(self, out)
+    }
+}
+
+impl JsonLine for deadbox::rows::HashRow {
+    fn write_jsonl(&self, out: &mut Vec<u8>) {
+        deadbox::rows::HashRow::write_jsonl(self, out)
+    }
+}
+
+fn format_rows<T: serde::Serialize + JsonLine>(
     format: Format,
     rows: &[T],
     table: impl Fn(&T) -> String,
@@ -443,10 +461,7 @@ fn format_rows<T: serde::Serialize>(
     for (i, r) in rows.iter().enumerate() {
         match format {
             Format::Table => writeln!(body, "{}", table(r))?,
-            Format::Jsonl => {
-                serde_json::to_writer(&mut body, r)?;
-                body.push(b'\n');
-            }
+            Format::Jsonl => r.write_jsonl(&mut body),
             Format::Json => {
                 if i > 0 {
                     body.extend_from_slice(b",\n");
@@ -705,11 +720,26 @@ fn ls(
             &tree,
             &mut w,
             |listing| {
-                let rows: Vec<FileRow> = listing
-                    .items()
-                    .map(|i| FileRow::new(&i, v.partition()))
-                    .collect();
-                let chunk = format_rows(format, &rows, ls_table)?;
+                let chunk = if format == Format::Jsonl {
+                    // The hot path: rows written straight from the entries.
+                    let mut body = Vec::with_capacity(listing.files.len() * 600);
+                    let mut rows = 0;
+                    for i in listing.items() {
+                        FileRow::write_item_jsonl(&i, v.partition(), &mut body);
+                        rows += 1;
+                    }
+                    Chunk {
+                        csv_header: None,
+                        body,
+                        rows,
+                    }
+                } else {
+                    let rows: Vec<FileRow> = listing
+                        .items()
+                        .map(|i| FileRow::new(&i, v.partition()))
+                        .collect();
+                    format_rows(format, &rows, ls_table)?
+                };
                 let (slack, warnings) = if index_slack {
                     let (rows, errors) = deadbox::rows::slack_rows(v, listing);
                     let warnings = errors

@@ -281,3 +281,325 @@ pub fn hash_listing_with_progress(
         })
         .collect()
 }
+
+/// Times of a row as the JSON writer takes them: raw FILETIMEs or formatted text.
+enum TimesRef<'a> {
+    Raw(&'a [u64; 4]),
+    Text(&'a Times),
+}
+
+/// The fields of an `ls`/`hash` row, borrowed.
+struct RowView<'a> {
+    partition: Option<u32>,
+    path: &'a str,
+    stream: Option<&'a str>,
+    mft_entry: u64,
+    mft_sequence: u16,
+    deleted: bool,
+    is_dir: bool,
+    size: u64,
+    allocated: u64,
+    initialized: u64,
+    storage: [Option<&'static str>; 4],
+    attributes: Option<u32>,
+    si: Option<TimesRef<'a>>,
+    fn_: Option<TimesRef<'a>>,
+    error: Option<std::borrow::Cow<'a, str>>,
+    source: &'static str,
+}
+
+fn storage_flags(s: &crate::ntfs::Stream) -> [Option<&'static str>; 4] {
+    [
+        s.resident.then_some("resident"),
+        s.compressed.then_some("compressed"),
+        s.sparse.then_some("sparse"),
+        s.encrypted.then_some("encrypted"),
+    ]
+}
+
+/// A JSON string, escaped exactly as `serde_json` escapes it.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+fn json_num(out: &mut Vec<u8>, mut v: u64) {
+    let mut b = [0u8; 20];
+    let mut i = b.len();
+    loop {
+        i -= 1;
+        b[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&b[i..]);
+}
+
+fn json_times(out: &mut Vec<u8>, t: &Option<TimesRef<'_>>) {
+    const KEYS: [&str; 4] = [
+        "{\"created\":\"",
+        "\",\"modified\":\"",
+        "\",\"mft_modified\":\"",
+        "\",\"accessed\":\"",
+    ];
+    match t {
+        None => out.extend_from_slice(b"null"),
+        Some(TimesRef::Raw(t)) => {
+            for (k, ft) in KEYS.iter().zip(t.iter()) {
+                out.extend_from_slice(k.as_bytes());
+                crate::ntfs::push_rfc3339(*ft, out);
+            }
+            out.extend_from_slice(b"\"}");
+        }
+        Some(TimesRef::Text(t)) => {
+            let v = [&t.created, &t.modified, &t.mft_modified, &t.accessed];
+            out.push(b'{');
+            for (i, (k, s)) in ["created", "modified", "mft_modified", "accessed"]
+                .iter()
+                .zip(v)
+                .enumerate()
+            {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_str(out, k);
+                out.push(b':');
+                json_str(out, s);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+impl RowView<'_> {
+    /// Writes the JSON object without its closing brace (a hash row appends its digests).
+    fn write_open(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"partition\":");
+        match self.partition {
+            Some(p) => json_num(out, p as u64),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"path\":");
+        json_str(out, self.path);
+        out.extend_from_slice(b",\"stream\":");
+        match self.stream {
+            Some(s) => json_str(out, s),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"mft_entry\":");
+        json_num(out, self.mft_entry);
+        out.extend_from_slice(b",\"mft_sequence\":");
+        json_num(out, self.mft_sequence as u64);
+        out.extend_from_slice(if self.deleted {
+            b",\"deleted\":true"
+        } else {
+            b",\"deleted\":false"
+        });
+        out.extend_from_slice(if self.is_dir {
+            b",\"is_dir\":true"
+        } else {
+            b",\"is_dir\":false"
+        });
+        out.extend_from_slice(b",\"size\":");
+        json_num(out, self.size);
+        out.extend_from_slice(b",\"allocated\":");
+        json_num(out, self.allocated);
+        out.extend_from_slice(b",\"initialized\":");
+        json_num(out, self.initialized);
+        out.extend_from_slice(b",\"storage\":[");
+        for (i, s) in self.storage.iter().flatten().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json_str(out, s);
+        }
+        out.extend_from_slice(b"],\"attributes\":");
+        match self.attributes {
+            Some(a) => json_num(out, a as u64),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"si\":");
+        json_times(out, &self.si);
+        out.extend_from_slice(b",\"fn\":");
+        json_times(out, &self.fn_);
+        out.extend_from_slice(b",\"error\":");
+        match &self.error {
+            Some(e) => json_str(out, e),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"source\":");
+        json_str(out, self.source);
+    }
+}
+
+/// The error text of a listing item, as [`FileRow::new`] joins it.
+fn item_error<'a>(item: &Item<'a>) -> Option<std::borrow::Cow<'a, str>> {
+    let f = item.file;
+    let s = item.stream.and_then(|s| s.error.as_deref());
+    match (f.errors.len(), s) {
+        (0, None) => None,
+        (0, Some(e)) => Some(e.into()),
+        (1, None) => Some(f.errors[0].as_str().into()),
+        _ => {
+            let mut all: Vec<&str> = f.errors.iter().map(String::as_str).collect();
+            all.extend(s);
+            Some(all.join("; ").into())
+        }
+    }
+}
+
+impl FileRow {
+    fn view(&self) -> RowView<'_> {
+        let mut storage = [None; 4];
+        for (slot, s) in storage.iter_mut().zip(self.storage.iter()) {
+            *slot = Some(*s);
+        }
+        RowView {
+            partition: self.partition,
+            path: &self.path,
+            stream: self.stream.as_deref(),
+            mft_entry: self.mft_entry,
+            mft_sequence: self.mft_sequence,
+            deleted: self.deleted,
+            is_dir: self.is_dir,
+            size: self.size,
+            allocated: self.allocated,
+            initialized: self.initialized,
+            storage,
+            attributes: self.attributes,
+            si: self.si.as_ref().map(TimesRef::Text),
+            fn_: self.fn_.as_ref().map(TimesRef::Text),
+            error: self.error.as_deref().map(Into::into),
+            source: self.source,
+        }
+    }
+
+    /// Appends the row as one JSON line: the same bytes as `serde_json::to_writer` plus a
+    /// newline, written without building a JSON value (the listing writes millions).
+    pub fn write_jsonl(&self, out: &mut Vec<u8>) {
+        self.view().write_open(out);
+        out.extend_from_slice(b"}\n");
+    }
+
+    /// Appends the JSON line of listing item `item` (as [`FileRow::new`] then
+    /// [`FileRow::write_jsonl`] would) without building the row.
+    pub fn write_item_jsonl(item: &Item<'_>, partition: Option<u32>, out: &mut Vec<u8>) {
+        let f = item.file;
+        let s = item.stream;
+        RowView {
+            partition,
+            path: item.path(),
+            stream: item.stream_name(),
+            mft_entry: f.entry,
+            mft_sequence: f.sequence,
+            deleted: f.deleted,
+            is_dir: item.is_dir_row,
+            size: item.size(),
+            allocated: s.map(|s| s.allocated).unwrap_or(0),
+            initialized: s.map(|s| s.initialized).unwrap_or(0),
+            storage: s.map(storage_flags).unwrap_or([None; 4]),
+            attributes: f.si.map(|si| si.attributes),
+            si: f.si.as_ref().map(|si| TimesRef::Raw(&si.times)),
+            fn_: item.name.map(|n| TimesRef::Raw(&n.times)),
+            error: item_error(item),
+            source: "mft",
+        }
+        .write_open(out);
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+impl HashRow {
+    /// Appends the row as one JSON line, the same bytes as `serde_json::to_writer` plus a
+    /// newline.
+    pub fn write_jsonl(&self, out: &mut Vec<u8>) {
+        self.row.view().write_open(out);
+        for (k, v) in [
+            ("md5", &self.md5),
+            ("sha1", &self.sha1),
+            ("sha256", &self.sha256),
+        ] {
+            out.push(b',');
+            json_str(out, k);
+            out.push(b':');
+            match v {
+                Some(h) => json_str(out, h),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_json_lines_equal_serde() {
+        for fixture in ["ntfs-basic.img", "ntfs-shells.img"] {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures")
+                .join(fixture);
+            let image = crate::Image::open(&p, crate::volume::VolumeSelect::default())
+                .expect("fixture opens");
+            for vol in image.volumes() {
+                let listing = vol.walk();
+                let mut n = 0;
+                for item in listing.items() {
+                    let row = FileRow::new(&item, vol.partition());
+                    let mut want = serde_json::to_vec(&row).expect("serialises");
+                    want.push(b'\n');
+                    let mut fast = Vec::new();
+                    FileRow::write_item_jsonl(&item, vol.partition(), &mut fast);
+                    assert_eq!(
+                        String::from_utf8_lossy(&fast),
+                        String::from_utf8_lossy(&want)
+                    );
+                    let mut from_row = Vec::new();
+                    row.write_jsonl(&mut from_row);
+                    assert_eq!(from_row, want);
+                    n += 1;
+                }
+                assert!(n > 50, "{fixture}: {n} rows");
+                for h in hash_listing(vol, &listing, HashSet::default(), u64::MAX) {
+                    let mut want = serde_json::to_vec(&h).expect("serialises");
+                    want.push(b'\n');
+                    let mut fast = Vec::new();
+                    h.write_jsonl(&mut fast);
+                    assert_eq!(fast, want);
+                }
+            }
+        }
+        // Names that need escaping, several errors, every storage flag, a partition.
+        let t = times(&[0, 1, u64::MAX, 130_000_000_000_000_000]);
+        let row = FileRow {
+            partition: Some(3),
+            path: "/a \"q\" \\ \u{1}\n\u{7f}é😀".into(),
+            stream: Some("s\t:x".into()),
+            mft_entry: u64::MAX,
+            mft_sequence: u16::MAX,
+            deleted: true,
+            is_dir: false,
+            size: 0,
+            allocated: 1,
+            initialized: 2,
+            storage: vec!["resident", "compressed", "sparse", "encrypted"],
+            attributes: Some(u32::MAX),
+            si: Some(t.clone()),
+            fn_: None,
+            error: Some("one; \"two\"".into()),
+            source: "i30_slack",
+        };
+        let mut want = serde_json::to_vec(&row).expect("serialises");
+        want.push(b'\n');
+        let mut fast = Vec::new();
+        row.write_jsonl(&mut fast);
+        assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&want)
+        );
+    }
+}

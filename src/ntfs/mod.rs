@@ -31,7 +31,7 @@ mod tree;
 pub use index::{DirIndex, IndexEntry, IndexSource};
 pub use record::{FileName, StdInfo};
 pub use runs::Run;
-pub use time::{filetime_to_rfc3339, unix_to_filetime};
+pub use time::{filetime_to_rfc3339, push_rfc3339, unix_to_filetime};
 pub use tree::Tree;
 
 use crate::error::{Error, Result};
@@ -605,6 +605,52 @@ impl NtfsVolume {
         }
     }
 
+    /// Calls `f` with each record slot `first .. first + n` (entry number and the record's bytes,
+    /// which `f` may modify: the fixups are applied in place). Where the batch lies in one run
+    /// of a memory-mapped image, each record is copied from the map into a small buffer that
+    /// stays in cache; otherwise the batch is read at once ([`Self::read_batch`]).
+    fn for_each_record(
+        &self,
+        first: u64,
+        n: u64,
+        diags: &mut Vec<WalkDiagnostic>,
+        mut f: impl FnMut(u64, &mut [u8]),
+    ) {
+        let rs = self.geometry.record_size;
+        if let Some(mapped) = self.mft_slice(first, n) {
+            let mut rec = vec![0u8; rs as usize];
+            for (i, src) in mapped.chunks_exact(rs as usize).enumerate() {
+                rec.copy_from_slice(src);
+                f(first + i as u64, &mut rec);
+            }
+            return;
+        }
+        let mut buf = Vec::new();
+        self.read_batch(first, n, &mut buf, diags);
+        for (i, chunk) in buf.chunks_mut(rs as usize).enumerate() {
+            f(first + i as u64, chunk);
+        }
+    }
+
+    /// Records `first .. first + n` as a borrowed slice of the evidence, when they lie in one
+    /// run of a memory-mapped image.
+    fn mft_slice(&self, first: u64, n: u64) -> Option<&[u8]> {
+        let rs = self.geometry.record_size;
+        let cs = self.geometry.cluster_size;
+        let start = first.checked_mul(rs)?;
+        let len = n.checked_mul(rs)?;
+        let run = find_run(&self.mft_runs, start / cs)?;
+        let run_end = run.vcn.checked_add(run.len)?.checked_mul(cs)?;
+        if start.checked_add(len)? > run_end {
+            return None;
+        }
+        let off = run
+            .lcn?
+            .checked_mul(cs)?
+            .checked_add(start - run.vcn * cs)?;
+        self.region.slice(off, usize::try_from(len).ok()?)
+    }
+
     /// Records per batch of the bulk walk, and the number of batches.
     fn batches(&self) -> (u64, u64) {
         let per_batch = (BATCH_BYTES / self.geometry.record_size).max(1);
@@ -617,7 +663,6 @@ impl NtfsVolume {
     /// become diagnostics ([`Tree::diagnostics`]) and the walk goes on. Memory: a few dozen
     /// bytes per record plus the name text.
     pub fn tree(&self) -> Tree {
-        let rs = self.geometry.record_size;
         let (per_batch, n_batches) = self.batches();
         let count = self.record_count();
         let mut tree = Tree::new(self.limits);
@@ -631,13 +676,11 @@ impl NtfsVolume {
                 .map(|&b| {
                     let first = b * per_batch;
                     let n = per_batch.min(count - first);
-                    let mut buf = Vec::new();
                     let mut diags = Vec::new();
-                    self.read_batch(first, n, &mut buf, &mut diags);
                     let mut recs = Vec::new();
                     let mut ext = Vec::new();
-                    for (i, chunk) in buf.chunks_mut(rs as usize).enumerate() {
-                        let entry = first + i as u64;
+                    let mut broken = Vec::new();
+                    self.for_each_record(first, n, &mut diags, |entry, chunk| {
                         match record::parse_record_as(entry, chunk, true) {
                             Slot::Record(r) => match r.base {
                                 None => {
@@ -654,13 +697,14 @@ impl NtfsVolume {
                                 Some((base, seq)) => ext.push((entry, base, seq, r.in_use)),
                             },
                             Slot::Empty => {}
-                            Slot::Broken(e) => diags.push(WalkDiagnostic {
+                            Slot::Broken(e) => broken.push(WalkDiagnostic {
                                 entry: Some(entry),
                                 offset: self.record_offset(entry),
                                 message: format!("MFT record {entry}: {e}"),
                             }),
                         }
-                    }
+                    });
+                    diags.extend(broken);
                     (recs, ext, diags)
                 })
                 .collect();
@@ -733,22 +777,18 @@ impl NtfsVolume {
 
     /// The entries of MFT batch `b` (base records, extension records joined).
     fn batch_entries(&self, tree: &Tree, b: u64) -> Vec<FileEntry> {
-        let rs = self.geometry.record_size;
         let (per_batch, _) = self.batches();
         let first = b * per_batch;
         let n = per_batch.min(self.record_count().saturating_sub(first));
-        let mut buf = Vec::new();
-        // Read problems were reported by the namespace pass.
-        self.read_batch(first, n, &mut buf, &mut Vec::new());
         let mut files = Vec::new();
-        for (i, chunk) in buf.chunks_mut(rs as usize).enumerate() {
-            let entry = first + i as u64;
+        // Read problems were reported by the namespace pass.
+        self.for_each_record(first, n, &mut Vec::new(), |entry, chunk| {
             if let Slot::Record(r) = record::parse_record(entry, chunk) {
                 if r.base.is_none() {
                     files.push(self.entry_from(tree, *r));
                 }
             }
-        }
+        });
         files
     }
 
@@ -873,7 +913,7 @@ impl NtfsVolume {
         all.sort_by(|(a, va), (b, vb)| {
             (a.type_code, &a.name, *va).cmp(&(b.type_code, &b.name, *vb))
         });
-        let mut groups: Vec<Vec<(record::RawAttr, u64)>> = Vec::new();
+        let mut groups: Vec<Vec<(record::RawAttr, u64)>> = Vec::with_capacity(all.len());
         for item in all {
             match groups.last_mut() {
                 Some(g) if g[0].0.type_code == item.0.type_code && g[0].0.name == item.0.name => {
@@ -1414,16 +1454,18 @@ impl Listing {
         let mut first = Vec::with_capacity(files.len() + 1);
         let mut paths = Vec::with_capacity(files.len());
         let mut buf = String::new();
+        let mut cache = tree::PathCache::default();
         for f in &files {
             first.push(paths.len());
             let n = f.names.len().max(1);
             for k in 0..n {
                 buf.clear();
-                tree.push_path(
+                tree.push_path_cached(
                     f.entry,
                     k,
                     f.names.get(k).map(|n| n.name.as_str()),
                     &mut buf,
+                    &mut cache,
                 );
                 paths.push(Box::from(buf.as_str()));
             }

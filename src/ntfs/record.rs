@@ -287,23 +287,19 @@ fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
         let v = a
             .get(voff..voff.checked_add(vlen).ok_or("overflow")?)
             .ok_or("resident value out of bounds")?;
+        // Names and standard information are decoded from the record itself; only values
+        // that are kept are copied.
+        match t {
+            AT_STANDARD_INFORMATION => return parse_std_info(rec, v),
+            AT_FILE_NAME => {
+                rec.names.push(parse_file_name(v)?);
+                return Ok(());
+            }
+            _ => {}
+        }
         AttrBody::Resident(v.to_vec())
     };
     match (t, &body) {
-        (AT_STANDARD_INFORMATION, AttrBody::Resident(v)) => {
-            if v.len() < 36 {
-                return Err("$STANDARD_INFORMATION too short".into());
-            }
-            let mut times = [0u64; 4];
-            for (i, t) in times.iter_mut().enumerate() {
-                *t = u64_at(v, i * 8).unwrap_or(0);
-            }
-            rec.si = Some(StdInfo {
-                times,
-                attributes: u32_at(v, 32).unwrap_or(0),
-            });
-        }
-        (AT_FILE_NAME, AttrBody::Resident(v)) => rec.names.push(parse_file_name(v)?),
         (AT_ATTRIBUTE_LIST, AttrBody::Resident(v)) => {
             rec.attr_list = Some(AttrListBody::Resident(v.clone()));
         }
@@ -343,6 +339,21 @@ fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
         }
         _ => {}
     }
+    Ok(())
+}
+
+fn parse_std_info(rec: &mut Record, v: &[u8]) -> Result<(), String> {
+    if v.len() < 36 {
+        return Err("$STANDARD_INFORMATION too short".into());
+    }
+    let mut times = [0u64; 4];
+    for (i, t) in times.iter_mut().enumerate() {
+        *t = u64_at(v, i * 8).unwrap_or(0);
+    }
+    rec.si = Some(StdInfo {
+        times,
+        attributes: u32_at(v, 32).unwrap_or(0),
+    });
     Ok(())
 }
 

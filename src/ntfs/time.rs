@@ -6,11 +6,20 @@ pub fn filetime_to_rfc3339(ft: u64) -> String {
     let mut b = [0u8; 28];
     match write_rfc3339(ft, &mut b) {
         // Only ASCII digits and separators were written.
-        Some(()) => b.iter().map(|&c| c as char).collect(),
+        Some(()) => String::from_utf8_lossy(&b).into_owned(),
         None => {
             let (y, mo, d, h, m, s, ticks) = parts(ft);
             format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{ticks:07}Z")
         }
+    }
+}
+
+/// Appends the RFC 3339 text of a FILETIME (as [`filetime_to_rfc3339`]) to `out`.
+pub fn push_rfc3339(ft: u64, out: &mut Vec<u8>) {
+    let mut b = [0u8; 28];
+    match write_rfc3339(ft, &mut b) {
+        Some(()) => out.extend_from_slice(&b),
+        None => out.extend_from_slice(filetime_to_rfc3339(ft).as_bytes()),
     }
 }
 

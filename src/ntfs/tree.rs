@@ -74,6 +74,14 @@ struct Name {
     off: u64,
 }
 
+/// The directory path of the last name [`Tree::push_path_cached`] built.
+#[derive(Debug, Default)]
+pub(crate) struct PathCache {
+    up: Option<u32>,
+    dir: String,
+    parts: Vec<u32>,
+}
+
 /// One base record as the namespace pass sees it: identity, flags and names (DOS names
 /// folded, duplicates removed, at most 1024; see `fold_names`).
 #[derive(Debug, Clone)]
@@ -315,8 +323,8 @@ impl Tree {
     }
 
     /// Appends the path of directory `up` hangs from ("" for the root) to `out`.
-    fn push_dir_path(&self, up: Up, out: &mut String) {
-        let mut parts: Vec<u32> = Vec::new();
+    fn push_dir_path_with(&self, up: Up, out: &mut String, parts: &mut Vec<u32>) {
+        parts.clear();
         let mut cur = up;
         // Links point to directories resolved before, so this ends; the bound is a second guard.
         for _ in 0..=self.nodes.len() {
@@ -349,6 +357,19 @@ impl Tree {
     /// does not hold (its record could not be read in the namespace pass) is placed under
     /// `/$Orphan` by `fallback`, its name.
     pub(crate) fn push_path(&self, entry: u64, k: usize, fallback: Option<&str>, out: &mut String) {
+        self.push_path_cached(entry, k, fallback, out, &mut PathCache::default())
+    }
+
+    /// [`Tree::push_path`], reusing the directory path of the previous call when the name
+    /// hangs from the same directory (siblings come together in the MFT).
+    pub(crate) fn push_path_cached(
+        &self,
+        entry: u64,
+        k: usize,
+        fallback: Option<&str>,
+        out: &mut String,
+        cache: &mut PathCache,
+    ) {
         let Some(node) = self.index(entry) else {
             out.push_str(ORPHAN_DIR);
             out.push('/');
@@ -373,7 +394,13 @@ impl Tree {
             return;
         }
         let ni = n.names + k as u32;
-        self.push_dir_path(decode(self.names[ni as usize].up), out);
+        let up = self.names[ni as usize].up;
+        if cache.up != Some(up) {
+            cache.dir.clear();
+            self.push_dir_path_with(decode(up), &mut cache.dir, &mut cache.parts);
+            cache.up = Some(up);
+        }
+        out.push_str(&cache.dir);
         out.push('/');
         out.push_str(self.name_text(ni));
     }
