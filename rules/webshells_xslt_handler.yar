@@ -71,7 +71,13 @@ rule handler_executes_request_data
         $h1 = /<%@\s{0,8}WebHandler/ nocase
         $h2 = "IHttpHandler" nocase
         $req = /(context|Request)\s*\.\s*(Request\s*(\[|\.Form|\.QueryString|\.Params|\.Item|\.Headers|\.InputStream|\.BinaryRead|\.Cookies)|Form\s*\[|QueryString\s*\[|Params\s*\[|InputStream|BinaryRead)/ nocase
-        $direct = /(ProcessStartInfo|Process\s*\.\s*Start|Assembly\s*\.\s*Load|JScriptEvaluate|CompileAssemblyFromSource)\s*\([^;]{0,160}Request/ nocase
+        // One string per call (not one alternation): YARA-X then anchors each on the call's
+        // name, not on the word "request", which ordinary text is full of (8x faster on text).
+        $direct1 = /ProcessStartInfo\s*\([^;]{0,160}Request/ nocase
+        $direct2 = /Process\s*\.\s*Start\s*\([^;]{0,160}Request/ nocase
+        $direct3 = /Assembly\s*\.\s*Load\s*\([^;]{0,160}Request/ nocase
+        $direct4 = /JScriptEvaluate\s*\([^;]{0,160}Request/ nocase
+        $direct5 = /CompileAssemblyFromSource\s*\([^;]{0,160}Request/ nocase
         $proc1 = "ProcessStartInfo" nocase
         $proc2 = /Process\s*\.\s*Start\s*\(/ nocase
         $shell1 = "cmd.exe" nocase
@@ -85,7 +91,7 @@ rule handler_executes_request_data
         $cap_stomp = /File\s*\.\s*SetCreationTime/ nocase
     condition:
         uint16(0) != 0x5A4D and any of ($h*) and $req and (
-            $direct or
+            any of ($direct*) or
             (any of ($proc*) and any of ($shell*)) or
             2 of ($cap*)
         )

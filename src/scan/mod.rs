@@ -757,8 +757,7 @@ impl Scan {
         }
         let ioc = self.iocs.lookup(&hashes);
         let mut per_job = Vec::with_capacity(jobs.len());
-        for (k, (j, (location, mut facts, display_path))) in
-            jobs.iter().zip(described.into_iter()).enumerate()
+        for (k, (j, (location, mut facts, display_path))) in jobs.iter().zip(described).enumerate()
         {
             let mut out = Vec::new();
             facts.md5 = d.md5.clone();
