@@ -796,16 +796,11 @@ fn hash(
     );
     let table = |r: &deadbox::rows::HashRow| {
         format!(
-            "{:<64} {:>12} {:>8} {}{}{}",
+            "{:<64} {:>12} {:>8} {}{}",
             r.sha256.as_deref().or(r.md5.as_deref()).unwrap_or("-"),
             r.row.size,
             r.row.mft_entry,
-            r.row.path,
-            r.row
-                .stream
-                .as_deref()
-                .map(|s| format!(":{s}"))
-                .unwrap_or_default(),
+            r.row.display_path(),
             if r.row.deleted { " (deleted)" } else { "" }
         )
     };
@@ -833,13 +828,8 @@ fn hash(
                     .iter()
                     .filter_map(|r| {
                         Some(format!(
-                            "{}{} (entry {}): {}",
-                            r.row.path,
-                            r.row
-                                .stream
-                                .as_deref()
-                                .map(|s| format!(":{s}"))
-                                .unwrap_or_default(),
+                            "{} (entry {}): {}",
+                            r.row.display_path(),
                             r.row.mft_entry,
                             r.row.error.as_deref()?
                         ))

@@ -61,44 +61,37 @@ pub struct FileRow {
 impl FileRow {
     /// The row of a listing item on a volume reported as `partition`.
     pub fn new(item: &Item<'_>, partition: Option<u32>) -> Self {
-        let f = item.file;
-        let s = item.stream;
-        let mut storage = Vec::new();
-        if let Some(s) = s {
-            if s.resident {
-                storage.push("resident");
-            }
-            if s.compressed {
-                storage.push("compressed");
-            }
-            if s.sparse {
-                storage.push("sparse");
-            }
-            if s.encrypted {
-                storage.push("encrypted");
-            }
-        }
-        let mut errors: Vec<String> = f.errors.clone();
-        if let Some(e) = s.and_then(|s| s.error.clone()) {
-            errors.push(e);
-        }
+        let v = item_view(item, partition);
+        let times_of = |t: Option<TimesRef<'_>>| match t {
+            Some(TimesRef::Raw(t)) => Some(times(t)),
+            Some(TimesRef::Text(t)) => Some(t.clone()),
+            None => None,
+        };
         FileRow {
-            partition,
-            path: item.path().to_string(),
-            stream: item.stream_name().map(str::to_string),
-            mft_entry: f.entry,
-            mft_sequence: f.sequence,
-            deleted: f.deleted,
-            is_dir: item.is_dir_row,
-            size: item.size(),
-            allocated: s.map(|s| s.allocated).unwrap_or(0),
-            initialized: s.map(|s| s.initialized).unwrap_or(0),
-            storage,
-            attributes: f.si.map(|si| si.attributes),
-            si: f.si.map(|si| times(&si.times)),
-            fn_: item.name.map(|n| times(&n.times)),
-            error: (!errors.is_empty()).then(|| errors.join("; ")),
-            source: "mft",
+            partition: v.partition,
+            path: v.path.to_string(),
+            stream: v.stream.map(str::to_string),
+            mft_entry: v.mft_entry,
+            mft_sequence: v.mft_sequence,
+            deleted: v.deleted,
+            is_dir: v.is_dir,
+            size: v.size,
+            allocated: v.allocated,
+            initialized: v.initialized,
+            storage: v.storage.iter().flatten().copied().collect(),
+            attributes: v.attributes,
+            si: times_of(v.si),
+            fn_: times_of(v.fn_),
+            error: v.error.map(|e| e.into_owned()),
+            source: v.source,
+        }
+    }
+
+    /// The path and stream as `path:stream` (the path alone for the unnamed stream).
+    pub fn display_path(&self) -> String {
+        match &self.stream {
+            Some(s) => format!("{}:{s}", self.path),
+            None => self.path.clone(),
         }
     }
 
@@ -488,28 +481,32 @@ impl FileRow {
     /// Appends the JSON line of listing item `item` (as [`FileRow::new`] then
     /// [`FileRow::write_jsonl`] would) without building the row.
     pub fn write_item_jsonl(item: &Item<'_>, partition: Option<u32>, out: &mut Vec<u8>) {
-        let f = item.file;
-        let s = item.stream;
-        RowView {
-            partition,
-            path: item.path(),
-            stream: item.stream_name(),
-            mft_entry: f.entry,
-            mft_sequence: f.sequence,
-            deleted: f.deleted,
-            is_dir: item.is_dir_row,
-            size: item.size(),
-            allocated: s.map(|s| s.allocated).unwrap_or(0),
-            initialized: s.map(|s| s.initialized).unwrap_or(0),
-            storage: s.map(storage_flags).unwrap_or([None; 4]),
-            attributes: f.si.map(|si| si.attributes),
-            si: f.si.as_ref().map(|si| TimesRef::Raw(&si.times)),
-            fn_: item.name.map(|n| TimesRef::Raw(&n.times)),
-            error: item_error(item),
-            source: "mft",
-        }
-        .write_open(out);
+        item_view(item, partition).write_open(out);
         out.extend_from_slice(b"}\n");
+    }
+}
+
+/// The row fields of listing item `item`, borrowed.
+fn item_view<'a>(item: &Item<'a>, partition: Option<u32>) -> RowView<'a> {
+    let f = item.file;
+    let s = item.stream;
+    RowView {
+        partition,
+        path: item.path(),
+        stream: item.stream_name(),
+        mft_entry: f.entry,
+        mft_sequence: f.sequence,
+        deleted: f.deleted,
+        is_dir: item.is_dir_row,
+        size: item.size(),
+        allocated: s.map(|s| s.allocated).unwrap_or(0),
+        initialized: s.map(|s| s.initialized).unwrap_or(0),
+        storage: s.map(storage_flags).unwrap_or([None; 4]),
+        attributes: f.si.map(|si| si.attributes),
+        si: f.si.as_ref().map(|si| TimesRef::Raw(&si.times)),
+        fn_: item.name.map(|n| TimesRef::Raw(&n.times)),
+        error: item_error(item),
+        source: "mft",
     }
 }
 

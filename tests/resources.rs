@@ -10,7 +10,10 @@
 //! figures are printed (`--nocapture`).
 
 mod common;
+#[path = "support/peak.rs"]
+mod peak;
 
+use peak::Peak;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -22,77 +25,14 @@ const MAX_ANON_KIB: i64 = 256 << 10;
 /// resident set too (its `$Bitmap` is 7.5 MiB larger, and it is read).
 const MAX_GROWTH_KIB: i64 = 24 << 10;
 
-/// Peak figures of one run, in KiB.
-#[derive(Debug, Clone, Copy)]
-struct Peak {
-    rss: i64,
-    anon: i64,
-}
-
-/// Runs the binary; returns its exit code and its peak memory.
+/// Runs the binary, output discarded; returns its exit code and its peak memory.
 fn peak_rss(args: &[&str]) -> (i32, Peak) {
-    // Reaped with wait4 below, not with `Child::wait` (which gives no resource usage).
-    #[allow(clippy::zombie_processes)]
-    let child = Command::new(common::exe())
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    // Sample RssAnon until the process is a zombie (no memory lines) or gone.
-    let sampler = std::thread::spawn(move || {
-        let mut peak = 0i64;
-        while let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            let Some(kib) = s
-                .lines()
-                .find_map(|l| l.strip_prefix("RssAnon:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
-            else {
-                break;
-            };
-            peak = peak.max(kib);
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        peak
-    });
-    let mut status: libc::c_int = 0;
-    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in; `pid` is our child, which
-    // nothing else waits for (the `Child` handle is not waited on).
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    assert_eq!(r, pid, "wait4 failed: {}", std::io::Error::last_os_error());
-    assert!(
-        libc::WIFEXITED(status),
-        "deadbox {args:?} did not exit normally ({status})"
-    );
-    let anon = sampler.join().unwrap();
-    (
-        libc::WEXITSTATUS(status),
-        Peak {
-            rss: ru.ru_maxrss,
-            anon,
-        },
-    )
-}
-
-fn mkntfs() -> Option<PathBuf> {
-    let found = ["/usr/sbin/mkntfs", "/sbin/mkntfs", "/usr/bin/mkntfs"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
-    if found.is_none() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("mkntfs (ntfs-3g) is missing and CI=true");
-        }
-        eprintln!("notice: mkntfs not found; skipping the sparse-volume memory test");
-    }
-    found
+    peak::peak_rss(args, std::process::Stdio::null())
 }
 
 /// A sparse NTFS volume of `bytes`.
 fn sparse_volume(bytes: u64) -> Option<PathBuf> {
-    let mk = mkntfs()?;
+    let mk = common::mkntfs("the sparse-volume memory test")?;
     let p = common::scratch().join(format!("sparse-{}g.img", bytes >> 30));
     let _ = std::fs::remove_file(&p);
     std::fs::File::create(&p).unwrap().set_len(bytes).unwrap();

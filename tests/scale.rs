@@ -21,9 +21,12 @@
 //! against a limit of 137 MiB.
 
 mod common;
+#[path = "support/peak.rs"]
+mod peak;
 #[path = "support/synth_volume.rs"]
 mod synth_volume;
 
+use peak::peak_rss;
 use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::path::Path;
@@ -36,62 +39,6 @@ const RECORDS: u64 = 300_000;
 /// Anonymous memory allowed per MFT record, and on top of that.
 const BYTES_PER_RECORD: i64 = 256;
 const FIXED_KIB: i64 = 64 << 10;
-
-/// Peak figures of one run, in KiB.
-#[derive(Debug, Clone, Copy)]
-struct Peak {
-    rss: i64,
-    anon: i64,
-}
-
-/// Runs the binary with stdout to `stdout` (/dev/null or a file: never a pipe the test would
-/// have to drain) and stderr to /dev/null; returns its exit code and its peak memory (the
-/// sampler of tests/resources.rs).
-fn peak_rss(args: &[&str], stdout: Stdio) -> (i32, Peak) {
-    // Reaped with wait4 below, not with `Child::wait` (which gives no resource usage).
-    #[allow(clippy::zombie_processes)]
-    let child = Command::new(common::exe())
-        .args(args)
-        .stdout(stdout)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    // Sample RssAnon until the process is a zombie (no memory lines) or gone.
-    let sampler = std::thread::spawn(move || {
-        let mut peak = 0i64;
-        while let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            let Some(kib) = s
-                .lines()
-                .find_map(|l| l.strip_prefix("RssAnon:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
-            else {
-                break;
-            };
-            peak = peak.max(kib);
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        peak
-    });
-    let mut status: libc::c_int = 0;
-    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in; `pid` is our child, which
-    // nothing else waits for (the `Child` handle is not waited on).
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    assert_eq!(r, pid, "wait4 failed: {}", std::io::Error::last_os_error());
-    assert!(
-        libc::WIFEXITED(status),
-        "deadbox {args:?} did not exit normally ({status})"
-    );
-    let anon = sampler.join().unwrap();
-    (
-        libc::WEXITSTATUS(status),
-        Peak {
-            rss: ru.ru_maxrss,
-            anon,
-        },
-    )
-}
 
 /// `deadbox ls IMG --format jsonl` into a file of the scratch folder.
 fn ls_to_file(img: &Path, out: &Path) {

@@ -620,7 +620,7 @@ impl NtfsVolume {
         if let Some(mapped) = self.mft_slice(first, n) {
             let mut rec = vec![0u8; rs as usize];
             for (i, src) in mapped.chunks_exact(rs as usize).enumerate() {
-                rec.copy_from_slice(src);
+                record::copy_for_parse(src, &mut rec);
                 f(first + i as u64, &mut rec);
             }
             return;

@@ -169,6 +169,52 @@ pub(crate) enum Slot {
     Broken(String),
 }
 
+/// Copies record `src` into `dst` (same length) for [`parse_record`], leaving out what the
+/// parser never reads: only the bytes up to the end of the used part (or of the header and
+/// update sequence array, or the first attribute offset, whichever is last, plus the 8 bytes
+/// the attribute loop may read there), and the last two bytes of every sector (the fixup
+/// checks). A record uses a third to a half of its slot; the bulk walk copies every record
+/// twice. The other bytes of `dst` keep whatever they held: the parser does not look at them.
+pub(crate) fn copy_for_parse(src: &[u8], dst: &mut [u8]) {
+    let n = src.len().min(dst.len());
+    let (src, dst) = (&src[..n], &mut dst[..n]);
+    if !matches!(src.get(0..4), Some(b"FILE")) {
+        // Empty or BAAD: the signature decides.
+        let k = n.min(4);
+        dst[..k].copy_from_slice(&src[..k]);
+        return;
+    }
+    let (Some(usa_off), Some(usa_count), Some(attrs), Some(used)) = (
+        u16_at(src, 4),
+        u16_at(src, 6),
+        u16_at(src, 20),
+        u32_at(src, 24),
+    ) else {
+        dst.copy_from_slice(src);
+        return;
+    };
+    let usa_end = usa_off as usize + 2 * usa_count as usize;
+    let strides = (usa_count as usize).saturating_sub(1);
+    if strides == 0 || n % strides != 0 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let stride = n / strides;
+    let prefix = (used as usize)
+        .max(attrs as usize)
+        .max(usa_end)
+        .max(0x30)
+        .saturating_add(8)
+        .min(n);
+    dst[..prefix].copy_from_slice(&src[..prefix]);
+    for k in 1..=strides {
+        let p = k * stride - 2;
+        if p >= prefix {
+            dst[p..p + 2].copy_from_slice(&src[p..p + 2]);
+        }
+    }
+}
+
 /// Parses one record; `buf` is modified by the fixups.
 pub(crate) fn parse_record(entry: u64, buf: &mut [u8]) -> Slot {
     parse_record_as(entry, buf, false)

@@ -16,9 +16,22 @@ pub fn filetime_to_rfc3339(ft: u64) -> String {
 
 /// Appends the RFC 3339 text of a FILETIME (as [`filetime_to_rfc3339`]) to `out`.
 pub fn push_rfc3339(ft: u64, out: &mut Vec<u8>) {
+    // The four times of a record are often equal, and `$FILE_NAME`'s repeat them: the last
+    // one formatted on this thread is kept.
+    thread_local! {
+        static LAST: std::cell::Cell<(u64, [u8; 28])> = const { std::cell::Cell::new((u64::MAX, [0; 28])) };
+    }
+    let (last, text) = LAST.get();
+    if last == ft {
+        out.extend_from_slice(&text);
+        return;
+    }
     let mut b = [0u8; 28];
     match write_rfc3339(ft, &mut b) {
-        Some(()) => out.extend_from_slice(&b),
+        Some(()) => {
+            out.extend_from_slice(&b);
+            LAST.set((ft, b));
+        }
         None => out.extend_from_slice(filetime_to_rfc3339(ft).as_bytes()),
     }
 }

@@ -126,3 +126,19 @@ pub fn sha256(b: &[u8]) -> String {
     use sha2::Digest;
     deadbox::hash::hex(&sha2::Sha256::digest(b))
 }
+
+/// `mkntfs`, or `None` (with a printed notice naming `what` is skipped) when it is missing
+/// outside CI; under CI=true a missing mkntfs is a failure.
+pub fn mkntfs(what: &str) -> Option<PathBuf> {
+    let found = ["/usr/sbin/mkntfs", "/sbin/mkntfs", "/usr/bin/mkntfs"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists());
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("mkntfs (ntfs-3g) is missing and CI=true");
+        }
+        eprintln!("notice: mkntfs not found; skipping {what}");
+    }
+    found
+}

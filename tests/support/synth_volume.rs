@@ -103,27 +103,11 @@ impl Synth {
     }
 }
 
-/// `mkntfs`, or `None` (with a printed notice) when it is missing outside CI; under CI=true a
-/// missing mkntfs is a failure (the same lookup as tests/resources.rs).
-pub fn mkntfs() -> Option<PathBuf> {
-    let found = ["/usr/sbin/mkntfs", "/sbin/mkntfs", "/usr/bin/mkntfs"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
-    if found.is_none() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("mkntfs (ntfs-3g) is missing and CI=true");
-        }
-        eprintln!("notice: mkntfs not found; skipping the generated-volume test");
-    }
-    found
-}
-
 /// The volume with `n` MFT records, made once per test binary in the scratch folder (made
 /// again when the file is missing); `None` when mkntfs is missing outside CI.
 pub fn synth_volume(n: u64) -> Option<Synth> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let mk = mkntfs()?;
+    let mk = super::common::mkntfs("the generated-volume test")?;
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let path = crate::common::scratch().join(format!("synth-{n}.img"));
     let mut s = plan(n);
@@ -139,7 +123,7 @@ pub fn synth_volume(n: u64) -> Option<Synth> {
 /// A fresh mkntfs volume of the same size as the generated ones, nothing added (the baseline
 /// for the system files' rows).
 pub fn plain_volume(path: &Path, n: u64) -> Option<PathBuf> {
-    let mk = mkntfs()?;
+    let mk = super::common::mkntfs("the generated-volume test")?;
     format(&mk, path, volume_bytes(n));
     Some(path.to_path_buf())
 }
