@@ -206,7 +206,6 @@ impl ScanBuilder {
             known_good,
             cfg: self,
             pool,
-            big_assembly: std::sync::Mutex::new(()),
         })
     }
 }
@@ -251,9 +250,6 @@ pub struct Scan {
     known_good: HashList,
     cfg: ScanBuilder,
     pool: Option<rayon::ThreadPool>,
-    /// Held while a stream larger than [`BIG_ASSEMBLY`] is assembled in a worker's buffer and
-    /// scanned: one such buffer at a time, so N workers do not hold N of them.
-    big_assembly: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Scan {
@@ -315,10 +311,6 @@ struct BatchStats {
 /// Largest stream of zeros by construction whose digests `scan` reports (computed once per
 /// length); larger ones have null digests. `hash` reports them up to [`crate::rows::MAX_HOLE_HASH`].
 const ZERO_DIGEST_MAX: u64 = 64 << 20;
-
-/// A stream stored in pieces and larger than this is assembled by one worker at a time, and
-/// the buffer is released after it (smaller ones reuse the worker's buffer).
-const BIG_ASSEMBLY: u64 = 64 << 20;
 
 /// Per-worker state: a YARA scanner and a scratch buffer.
 struct Worker<'r> {
@@ -721,21 +713,6 @@ impl Scan {
             ));
         }
         let known_zero = matches!(job, Job::Ntfs { stream, .. } if stream.is_known_zero());
-        // One large assembled stream at a time (see `big_assembly`).
-        let needs_big_buffer = match job {
-            Job::Ntfs { vol, stream, .. } => {
-                !known_zero
-                    && stream.size > BIG_ASSEMBLY
-                    && stream.size <= self.cfg.max_in_memory
-                    && vol.contiguous_slice(stream).is_none()
-            }
-            Job::Loose { .. } => false,
-        };
-        let _big = needs_big_buffer.then(|| {
-            self.big_assembly
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        });
         let bytes = if known_zero {
             // Zeros by construction: nothing to read or scan. Digests when cheap.
             Bytes::Zero(
@@ -833,10 +810,6 @@ impl Scan {
                 out.retain(|f| !matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash));
             }
             per_job.push(out);
-        }
-        drop(bytes);
-        if w.buf.capacity() as u64 > BIG_ASSEMBLY {
-            w.buf = Vec::new();
         }
         (per_job, false)
     }
