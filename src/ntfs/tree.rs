@@ -370,14 +370,17 @@ impl Tree {
         out: &mut String,
         cache: &mut PathCache,
     ) {
-        let Some(node) = self.index(entry) else {
+        // Under /$Orphan by the name the record gave, or as OrphanFile-<entry>.
+        let orphan = |out: &mut String| {
             out.push_str(ORPHAN_DIR);
             out.push('/');
             match fallback {
                 Some(n) => out.push_str(n),
                 None => out.push_str(&format!("OrphanFile-{entry}")),
             }
-            return;
+        };
+        let Some(node) = self.index(entry) else {
+            return orphan(out);
         };
         let n = &self.nodes[node as usize];
         if n.entry == 5 {
@@ -385,13 +388,7 @@ impl Tree {
             return;
         }
         if k >= n.n_names as usize {
-            out.push_str(ORPHAN_DIR);
-            out.push('/');
-            match fallback {
-                Some(name) => out.push_str(name),
-                None => out.push_str(&format!("OrphanFile-{entry}")),
-            }
-            return;
+            return orphan(out);
         }
         let ni = n.names + k as u32;
         let up = self.names[ni as usize].up;
