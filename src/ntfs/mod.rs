@@ -845,32 +845,25 @@ impl NtfsVolume {
         mut consume: impl FnMut(R) -> bool,
     ) -> bool {
         let (_, n_batches) = self.batches();
-        let batches: Vec<u64> = (0..n_batches).collect();
         let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
-        let run = |group: &[u64]| -> Vec<R> {
-            group
-                .par_iter()
-                .map(|&b| {
-                    map(Listing::build(
-                        tree.clone(),
-                        self.batch_entries(tree, b),
-                        Vec::new(),
-                    ))
-                })
-                .collect()
+        // Batches in flight: a slow one (a large stream) holds back the output, not the workers,
+        // until this many are done behind it.
+        let window = (4 * threads).max(4) as u64;
+        let (tx, rx) = std::sync::mpsc::channel::<Done<R>>();
+        let map: &(dyn Fn(Listing) -> R + Sync) = &map;
+        let job = Drive {
+            vol: self,
+            tree,
+            map,
+            tx,
+            rx,
+            n_batches,
+            window,
         };
-        for group in batches.chunks((2 * threads).max(2)) {
-            let results: Vec<R> = match pool {
-                Some(p) => p.install(|| run(group)),
-                None => run(group),
-            };
-            for r in results {
-                if !consume(r) {
-                    return false;
-                }
-            }
+        match pool {
+            Some(p) => p.in_place_scope_fifo(|s| job.run(s, &mut consume)),
+            None => rayon::in_place_scope_fifo(|s| job.run(s, &mut consume)),
         }
-        true
     }
 
     fn build_entry(&self, base: Record, exts: Vec<Record>) -> FileEntry {
@@ -1296,6 +1289,97 @@ fn merge_runs(frags: &[(u64, AttrBody)]) -> (Vec<Run>, usize) {
 pub(crate) fn find_run(runs: &[Run], vcn: u64) -> Option<&Run> {
     let i = runs.partition_point(|r| r.vcn.saturating_add(r.len) <= vcn);
     runs.get(i).filter(|r| r.vcn <= vcn)
+}
+
+/// The next message of `rx`. On a worker thread of a pool, pending tasks are run while waiting
+/// (the batches this thread waits for may be queued behind it); elsewhere it blocks.
+fn receive<T>(rx: &std::sync::mpsc::Receiver<T>) -> Option<T> {
+    use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+    loop {
+        match rx.try_recv() {
+            Ok(x) => return Some(x),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {}
+        }
+        match rayon::yield_now() {
+            Some(rayon::Yield::Executed) => {}
+            Some(rayon::Yield::Idle) => {
+                match rx.recv_timeout(std::time::Duration::from_millis(1)) {
+                    Ok(x) => return Some(x),
+                    Err(RecvTimeoutError::Disconnected) => return None,
+                    Err(RecvTimeoutError::Timeout) => {}
+                }
+            }
+            None => return rx.recv().ok(),
+        }
+    }
+}
+
+/// A finished batch: its number and what `map` gave (or the panic it raised).
+type Done<R> = (u64, std::thread::Result<R>);
+
+/// The ordered pipeline of [`NtfsVolume::walk_batches_in`].
+struct Drive<'a, R> {
+    vol: &'a NtfsVolume,
+    tree: &'a Arc<Tree>,
+    map: &'a (dyn Fn(Listing) -> R + Sync),
+    tx: std::sync::mpsc::Sender<Done<R>>,
+    rx: std::sync::mpsc::Receiver<Done<R>>,
+    n_batches: u64,
+    window: u64,
+}
+
+impl<'a, R: Send + 'a> Drive<'a, R> {
+    /// Keeps `window` batches in flight on the scope's pool and hands the results to `consume`
+    /// in MFT order; false when `consume` stopped.
+    fn run(&self, s: &rayon::ScopeFifo<'a>, consume: &mut dyn FnMut(R) -> bool) -> bool {
+        let spawn = |b: u64| {
+            let tx = self.tx.clone();
+            let (vol, tree, map) = (self.vol, self.tree, self.map);
+            s.spawn_fifo(move |_| {
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    map(Listing::build(
+                        tree.clone(),
+                        vol.batch_entries(tree, b),
+                        Vec::new(),
+                    ))
+                }));
+                // The receiver outlives the scope.
+                let _ = tx.send((b, r));
+            });
+        };
+        let mut next = 0u64;
+        while next < self.n_batches.min(self.window) {
+            spawn(next);
+            next += 1;
+        }
+        // Results come in any order; they are consumed in MFT order.
+        let mut pending: std::collections::BTreeMap<u64, R> = Default::default();
+        let mut emit = 0u64;
+        while emit < self.n_batches {
+            let Some((b, r)) = receive(&self.rx) else {
+                return false;
+            };
+            match r {
+                Ok(r) => {
+                    pending.insert(b, r);
+                }
+                // A worker panicked: re-raise it here, as a parallel iterator would.
+                Err(payload) => std::panic::resume_unwind(payload),
+            }
+            while let Some(r) = pending.remove(&emit) {
+                emit += 1;
+                if !consume(r) {
+                    return false;
+                }
+                if next < self.n_batches {
+                    spawn(next);
+                    next += 1;
+                }
+            }
+        }
+        true
+    }
 }
 
 /// Batches of the bulk walk in flight at once: a few per worker thread.
