@@ -15,7 +15,6 @@ mod peak;
 
 use peak::Peak;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Ceiling for any run's peak resident set (measured: 15–95 MB).
 const MAX_RSS_KIB: i64 = 512 << 10;
@@ -34,18 +33,7 @@ fn peak_rss(args: &[&str]) -> (i32, Peak) {
 fn sparse_volume(bytes: u64) -> Option<PathBuf> {
     let mk = common::mkntfs("the sparse-volume memory test")?;
     let p = common::scratch().join(format!("sparse-{}g.img", bytes >> 30));
-    let _ = std::fs::remove_file(&p);
-    std::fs::File::create(&p).unwrap().set_len(bytes).unwrap();
-    let out = Command::new(mk)
-        .args(["-Q", "-F", "-q", "-L", "sparse"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::mkntfs_sparse(&mk, &p, bytes, "sparse");
     Some(p)
 }
 

@@ -142,3 +142,19 @@ pub fn mkntfs(what: &str) -> Option<PathBuf> {
     }
     found
 }
+
+/// Makes `path` a sparse file of `bytes` and formats it with `mkntfs -Q -F` (label `label`).
+pub fn mkntfs_sparse(mkntfs: &Path, path: &Path, bytes: u64, label: &str) {
+    let _ = std::fs::remove_file(path);
+    std::fs::File::create(path).unwrap().set_len(bytes).unwrap();
+    let out = std::process::Command::new(mkntfs)
+        .args(["-Q", "-F", "-q", "-L", label])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mkntfs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

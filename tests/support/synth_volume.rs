@@ -32,7 +32,6 @@ use rng::Rng;
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// First record written here; 0..63 are left as mkntfs made them (27..63 stay empty).
 pub const FIRST: u64 = 64;
@@ -134,18 +133,7 @@ fn volume_bytes(n: u64) -> u64 {
 }
 
 fn format(mk: &Path, path: &Path, bytes: u64) {
-    let _ = std::fs::remove_file(path);
-    std::fs::File::create(path).unwrap().set_len(bytes).unwrap();
-    let out = Command::new(mk)
-        .args(["-Q", "-F", "-q", "-L", "synth"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mkntfs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    super::common::mkntfs_sparse(mk, path, bytes, "synth");
 }
 
 // ---------------------------------------------------------------------------------------------
