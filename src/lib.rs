@@ -37,18 +37,19 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod error;
-pub mod evidence;
 pub mod exchange;
 pub mod extract;
 pub mod finding;
 pub mod hash;
-pub mod image;
-pub mod ntfs;
 pub mod rows;
 pub mod rules;
 pub mod scan;
-pub mod volume;
 
-pub use error::{Error, Result};
-pub use image::Image;
+pub use deadbox_evidence as evidence;
+pub use deadbox_evidence::error;
+pub use deadbox_evidence::{Error, Result};
+/// The NTFS layer ([`deadbox_ntfs`]): volumes, the MFT walk, streams, directory indexes.
+pub use deadbox_ntfs as ntfs;
+pub use deadbox_ntfs::image;
+pub use deadbox_ntfs::volume;
+pub use deadbox_ntfs::Image;

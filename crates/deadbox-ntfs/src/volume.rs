@@ -10,9 +10,9 @@
 //! Partition indexes: MBR primaries by slot (1–4), logical partitions from 5 in chain order; GPT
 //! entries by their position in the entry array (1-based).
 
-use crate::error::{Error, Result};
-use crate::evidence::{Evidence, Region};
-use crate::ntfs::looks_like_ntfs;
+use deadbox_evidence::error::{Error, Result};
+use deadbox_evidence::{Evidence, Region};
+use crate::looks_like_ntfs;
 use std::sync::Arc;
 
 /// The partitioning scheme found.

@@ -9,7 +9,10 @@
 //! Evidence is only ever opened read-only: [`open_read_only`] is the one place in the library
 //! that opens an evidence file.
 
+#![deny(missing_docs)]
+
 mod common;
+pub mod error;
 mod ewf;
 mod qcow2;
 mod raw;
@@ -23,8 +26,8 @@ pub use raw::RawImage;
 pub use vhd::VhdImage;
 pub use vhdx::VhdxImage;
 pub use vmdk::VmdkImage;
+pub use error::{Error, Result};
 
-use crate::error::{Error, Result};
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;

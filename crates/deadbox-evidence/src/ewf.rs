@@ -585,10 +585,10 @@ impl VerifyReport {
 /// fails its own checksum stops the verification with that error.
 ///
 /// ```no_run
-/// let ev = deadbox::evidence::open(std::path::Path::new("disk.E01"))?;
-/// let report = deadbox::evidence::verify(ev.as_ref())?;
+/// let ev = deadbox_evidence::evidence::open(std::path::Path::new("disk.E01"))?;
+/// let report = deadbox_evidence::evidence::verify(ev.as_ref())?;
 /// assert!(report.verified());
-/// # Ok::<(), deadbox::Error>(())
+/// # Ok::<(), deadbox_evidence::Error>(())
 /// ```
 pub fn verify(evidence: &dyn Evidence) -> Result<VerifyReport> {
     use md5::{Digest, Md5};

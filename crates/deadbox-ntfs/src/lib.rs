@@ -21,7 +21,11 @@
 //! is placed under `/$Orphan/`; a record with no name at all is `/$Orphan/OrphanFile-<entry>`.
 //! Hard links give one path per name; DOS 8.3 names are folded into their long name.
 
+#![deny(missing_docs)]
+
 mod compress;
+pub mod image;
+pub mod volume;
 mod index;
 mod record;
 mod runs;
@@ -33,9 +37,11 @@ pub use record::{FileName, StdInfo};
 pub use runs::Run;
 pub use time::{filetime_to_rfc3339, push_rfc3339, unix_to_filetime};
 pub use tree::Tree;
+pub use image::Image;
+pub use deadbox_evidence as evidence;
+pub use deadbox_evidence::{Error, Result};
 
-use crate::error::{Error, Result};
-use crate::evidence::{Region, RegionReader};
+use deadbox_evidence::{Region, RegionReader};
 use rayon::prelude::*;
 use record::{AttrBody, AttrListBody, Record, Slot};
 use std::sync::Arc;
@@ -188,7 +194,7 @@ impl Stream {
     /// True for a non-empty, non-resident stream whose content is zeros by construction: its
     /// initialized size is 0 (nothing was ever written), or it has no allocated cluster.
     /// `scan` never reads or YARA-scans such a stream and does not count it as work; `hash`
-    /// takes its digests from [`crate::hash::zero_digests`], computed once per length.
+    /// takes its digests from `deadbox::hash::zero_digests`, computed once per length.
     pub fn is_known_zero(&self) -> bool {
         self.size > 0 && !self.resident && (self.initialized == 0 || self.is_hole_only())
     }

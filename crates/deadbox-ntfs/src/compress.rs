@@ -7,7 +7,7 @@
 //! zeros to 4 KiB. The `lznt1` crate decodes a chunk; the unit and chunk framing is here.
 
 use super::{emit_zeros, NtfsVolume, Run};
-use crate::error::{Error, Result};
+use deadbox_evidence::error::{Error, Result};
 
 /// Uncompressed size of an LZNT1 chunk.
 const CHUNK: usize = 4096;

@@ -480,9 +480,9 @@ impl Tree {
         out
     }
 
-    /// Names (text) of every base record that has a name in directory `parent_entry`, as
-    /// `(entry, name)`.
-    pub(crate) fn names_in(&self, parents: &std::collections::HashSet<u64>) -> Vec<(u64, String)> {
+    /// Names (text) of every base record that has a name in one of the directories `parents`
+    /// (entry numbers), as `(entry, name)`.
+    pub fn names_in(&self, parents: &std::collections::HashSet<u64>) -> Vec<(u64, String)> {
         let mut out = Vec::new();
         for n in &self.nodes {
             for ni in n.names..n.names + n.n_names {
