@@ -585,8 +585,8 @@ impl VerifyReport {
 /// fails its own checksum stops the verification with that error.
 ///
 /// ```no_run
-/// let ev = deadbox_evidence::evidence::open(std::path::Path::new("disk.E01"))?;
-/// let report = deadbox_evidence::evidence::verify(ev.as_ref())?;
+/// let ev = deadbox_evidence::open(std::path::Path::new("disk.E01"))?;
+/// let report = deadbox_evidence::verify(ev.as_ref())?;
 /// assert!(report.verified());
 /// # Ok::<(), deadbox_evidence::Error>(())
 /// ```
