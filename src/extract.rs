@@ -306,6 +306,19 @@ impl Exporter {
 /// Identifies a stream: (partition, MFT entry, stream name, path).
 pub type StreamKey = (Option<u32>, u64, Option<String>, String);
 
+/// The streams that findings are about (diagnostics left out), as keys for
+/// [`export_image`]'s `only`.
+pub fn streams_of(findings: &[crate::finding::Finding]) -> Set<StreamKey> {
+    findings
+        .iter()
+        .filter(|f| f.kind != crate::finding::FindingKind::Diagnostic && f.file.is_some())
+        .filter_map(|f| {
+            let l = &f.location;
+            Some((l.partition, l.mft_entry?, l.stream.clone(), l.path.clone()))
+        })
+        .collect()
+}
+
 /// Exports the streams of every volume of `image` that `selection` takes (and, when `only` is
 /// given, only those whose key is in it) into `exporter`. Returns the manifest entries.
 pub fn export_image(

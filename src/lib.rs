@@ -41,6 +41,7 @@ pub mod exchange;
 pub mod extract;
 pub mod finding;
 pub mod hash;
+pub mod output;
 pub mod rows;
 pub mod rules;
 pub mod scan;

@@ -172,6 +172,7 @@ pub(crate) fn assess_stream(
             },
         ),
         Job::Loose { path, .. } => (path.display().to_string(), None, None),
+        Job::Mem { name, .. } => (name.to_string(), None, None),
     };
     let ntfs = matches!(job, Job::Ntfs { .. });
     let stomp = times

@@ -13,11 +13,13 @@
 mod assess;
 mod rules;
 mod select;
+mod progress;
 mod sink;
 
 pub use rules::{compile, rule_files, CompiledRules, HashList, EXTERNALS};
 pub use select::{extension, interesting_magic, Reason, Selection, WEB_EXTENSIONS};
-pub use sink::{FindingSink, FnSink};
+pub use progress::Progress;
+pub use sink::{FindingSink, FnSink, SinkError, SinkResult};
 
 use crate::error::{Error, Result};
 use crate::evidence::{self, open_read_only};
@@ -58,7 +60,8 @@ pub struct ScanBuilder {
     max_in_memory: u64,
     max_read: u64,
     volumes: VolumeSelect,
-    progress: bool,
+    progress: Option<progress::Handle>,
+    yara_rules: Option<Arc<yara_x::Rules>>,
     exchange: bool,
     only_exchange: bool,
 }
@@ -79,7 +82,8 @@ impl Default for ScanBuilder {
             max_in_memory: 1 << 30,
             max_read: 64 << 30,
             volumes: VolumeSelect::default(),
-            progress: false,
+            progress: None,
+            yara_rules: None,
             exchange: true,
             only_exchange: false,
         }
@@ -163,9 +167,19 @@ impl ScanBuilder {
         }
         self
     }
-    /// Show a progress bar on stderr (only drawn when stderr is a terminal).
-    pub fn progress(mut self, yes: bool) -> Self {
-        self.progress = yes;
+    /// Reports progress to `p` (the library draws nothing itself).
+    pub fn progress(mut self, p: Arc<dyn Progress>) -> Self {
+        self.progress = Some(progress::Handle(p));
+        self
+    }
+
+    /// Scans with rules the caller compiled and shares (between scans, or with its own
+    /// scanners), instead of compiling the built-in pack and [`ScanBuilder::rules`] files:
+    /// combining both is an error at [`ScanBuilder::build`]. The built-in IOC list still
+    /// applies unless [`ScanBuilder::builtin_rules`] is off. See
+    /// [`CompiledRules::from_rules`] for the externals the scan sets.
+    pub fn yara_rules(mut self, rules: Arc<yara_x::Rules>) -> Self {
+        self.yara_rules = Some(rules);
         self
     }
 
@@ -177,7 +191,17 @@ impl ScanBuilder {
         } else {
             &[]
         };
-        let compiled = compile(builtin, &self.rule_paths, self.skip_bad_rules)?;
+        let compiled = match &self.yara_rules {
+            Some(_) if !self.rule_paths.is_empty() => {
+                return Err(Error::Invalid(
+                    "precompiled rules and rule files cannot be combined: compile the files \
+                     into the shared rules"
+                        .into(),
+                ))
+            }
+            Some(r) => CompiledRules::from_rules(Arc::clone(r)),
+            None => compile(builtin, &self.rule_paths, self.skip_bad_rules)?,
+        };
         let mut iocs = HashList::new();
         if self.builtin_iocs {
             for (h, c) in crate::rules::BUILTIN_IOCS {
@@ -243,6 +267,107 @@ impl Summary {
     }
 }
 
+/// The sink of one run, with its summary and the error the sink reported, if any.
+struct Out<'s> {
+    sink: &'s mut dyn FindingSink,
+    summary: Summary,
+    failed: Option<std::io::Error>,
+}
+
+impl<'s> Out<'s> {
+    fn new(sink: &'s mut dyn FindingSink) -> Self {
+        Out {
+            sink,
+            summary: Summary::default(),
+            failed: None,
+        }
+    }
+
+    /// Notes what the sink said; false when the scan must stop.
+    fn check(&mut self, r: SinkResult) -> bool {
+        match r {
+            Ok(()) => true,
+            Err(e) => {
+                self.summary.stopped = true;
+                if let SinkError::Io(e) = e {
+                    self.failed.get_or_insert(e);
+                }
+                false
+            }
+        }
+    }
+
+    /// A new source or volume; false when the scan must stop.
+    fn begin(&mut self, what: &str) -> bool {
+        !self.summary.stopped && {
+            let r = self.sink.begin(what);
+            self.check(r)
+        }
+    }
+
+    /// Delivers `f`; false when the scan must stop.
+    fn deliver(&mut self, f: Finding) -> bool {
+        if self.summary.stopped {
+            return false;
+        }
+        self.summary.add(&f);
+        let r = self.sink.finding(f);
+        self.check(r)
+    }
+
+    /// Adds a batch's counts.
+    fn count(&mut self, stats: BatchStats) {
+        let s = &mut self.summary;
+        s.streams += stats.streams;
+        s.bytes = s.bytes.saturating_add(stats.bytes);
+        s.known_good += stats.known_good;
+        s.known_zero += stats.known_zero;
+    }
+
+    /// Ends the run: the sink finishes (unless it failed) and the summary or its error is
+    /// returned.
+    fn end(mut self) -> Result<Summary> {
+        if self.failed.is_none() {
+            let r = self.sink.finish();
+            if let Err(SinkError::Io(e)) = r {
+                self.failed = Some(e);
+            }
+        }
+        match self.failed {
+            Some(e) => Err(Error::Output(e)),
+            None => Ok(self.summary),
+        }
+    }
+}
+
+/// Findings of a scan running on its own thread, pulled as an iterator ([`Scan::findings`]).
+#[derive(Debug)]
+pub struct Findings {
+    rx: std::sync::mpsc::Receiver<Finding>,
+    handle: Option<std::thread::JoinHandle<Result<Summary>>>,
+}
+
+impl Iterator for Findings {
+    type Item = Finding;
+    fn next(&mut self) -> Option<Finding> {
+        self.rx.recv().ok()
+    }
+}
+
+impl Findings {
+    /// Waits for the scan to end (findings not yet pulled are dropped, which stops it early)
+    /// and returns its summary, or the error that stopped it (an unreadable image).
+    pub fn finish(mut self) -> Result<Summary> {
+        let handle = self.handle.take();
+        drop(self);
+        match handle.map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Err(Error::Invalid("the scan was already finished".into())),
+        }
+    }
+}
+
 /// A compiled, reusable scan configuration.
 pub struct Scan {
     compiled: CompiledRules,
@@ -274,6 +399,11 @@ enum Job<'a> {
         path: PathBuf,
         size: u64,
     },
+    /// Bytes the caller holds ([`Scan::run_bytes`]), shown as `name`.
+    Mem {
+        name: &'a str,
+        data: &'a [u8],
+    },
 }
 
 impl Job<'_> {
@@ -281,6 +411,7 @@ impl Job<'_> {
         match self {
             Job::Ntfs { stream, .. } => stream.size,
             Job::Loose { size, .. } => *size,
+            Job::Mem { data, .. } => data.len() as u64,
         }
     }
 }
@@ -331,8 +462,111 @@ impl Scan {
 
     /// Scans `target` — a disk image (every selected NTFS volume), a loose file, or a folder of
     /// loose files — and delivers findings to `sink` in a deterministic order.
+    ///
+    /// A file that is no disk image (raw, with no partition table or NTFS boot sector) is
+    /// scanned as one loose file: a collected dump, a web page, a memory image.
+    pub fn run_path(&self, target: &Path, sink: &mut dyn FindingSink) -> Result<Summary> {
+        let name = target.display().to_string();
+        let mut out = Out::new(sink);
+        let meta = std::fs::metadata(target).map_err(|e| Error::io(target, e))?;
+        if meta.is_dir() {
+            if out.begin(&name) {
+                let files = walk_folder(target)?;
+                let mut jobs = Vec::new();
+                for (p, size) in files {
+                    let shown = p.display().to_string();
+                    if self
+                        .cfg
+                        .selection
+                        .select_with(&shown, None, size, false, || read_head(&p))
+                        .is_some()
+                    {
+                        jobs.push(Job::Loose { path: p, size });
+                    }
+                }
+                self.process_loose(&name, jobs, &mut out);
+            }
+            return out.end();
+        }
+        let ev = evidence::open(target)?;
+        match Image::from_evidence(target, ev.clone(), self.cfg.volumes) {
+            Ok(image) => {
+                self.scan_image(&name, &image, &mut out);
+                out.end()
+            }
+            Err(_) if ev.format() == "raw" && self.cfg.volumes == VolumeSelect::default() => {
+                if out.begin(&name) {
+                    let jobs = vec![Job::Loose {
+                        path: target.to_path_buf(),
+                        size: ev.len(),
+                    }];
+                    self.process_loose(&name, jobs, &mut out);
+                }
+                out.end()
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The same as [`Scan::run_path`] (kept for callers of the first releases).
     pub fn run(&self, target: &Path, sink: &mut dyn FindingSink) -> Result<Summary> {
-        self.run_inner(target, sink)
+        self.run_path(target, sink)
+    }
+
+    /// Scans an image the caller already opened (every volume it holds, as selected when it
+    /// was opened; the builder's [`ScanBuilder::volumes`] does not apply). Findings name
+    /// [`Image::path`] as their evidence. Gives the same findings as [`Scan::run_path`] on the
+    /// image's path.
+    pub fn run_image(&self, image: &Image, sink: &mut dyn FindingSink) -> Result<Summary> {
+        let mut out = Out::new(sink);
+        self.scan_image(&image.path().display().to_string(), image, &mut out);
+        out.end()
+    }
+
+    /// Scans bytes the caller holds (a memory dump it mapped, a file it extracted) as one
+    /// loose file named `name`: hashes, rules and IOC lists as for a file; the selection does
+    /// not apply (the caller chose these bytes). Findings name `name` as evidence and path.
+    pub fn run_bytes(&self, name: &str, data: &[u8], sink: &mut dyn FindingSink) -> Result<Summary> {
+        let mut out = Out::new(sink);
+        if out.begin(name) {
+            self.process_loose(name, vec![Job::Mem { name, data }], &mut out);
+        }
+        out.end()
+    }
+
+    /// Starts scanning `target` (as [`Scan::run_path`]) on a thread of its own and returns the
+    /// findings as an iterator: for callers that pull. At most `BOUND` findings wait in the
+    /// channel, so a slow consumer slows the scan instead of growing memory; dropping the
+    /// iterator stops the scan. [`Findings::finish`] gives the summary (or the error).
+    ///
+    /// ```no_run
+    /// use deadbox::finding::Severity;
+    /// use deadbox::scan::Scan;
+    /// use std::sync::Arc;
+    /// # fn main() -> deadbox::Result<()> {
+    /// let scan = Arc::new(Scan::builder().build()?);
+    /// let mut findings = scan.findings("disk.E01");
+    /// for f in findings.by_ref().filter(|f| f.severity >= Severity::High) {
+    ///     println!("{} {}", f.severity, f.title);
+    /// }
+    /// let summary = findings.finish()?;
+    /// println!("{} streams", summary.streams);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn findings(self: &Arc<Self>, target: impl Into<PathBuf>) -> Findings {
+        const BOUND: usize = 256;
+        let (tx, rx) = std::sync::mpsc::sync_channel(BOUND);
+        let scan = Arc::clone(self);
+        let target = target.into();
+        let handle = std::thread::spawn(move || {
+            let mut tx = tx;
+            scan.run_path(&target, &mut tx)
+        });
+        Findings {
+            rx,
+            handle: Some(handle),
+        }
     }
 
     /// Runs `f` on the configured thread pool (or the global one).
@@ -343,74 +577,25 @@ impl Scan {
         }
     }
 
-    fn run_inner(&self, target: &Path, sink: &mut dyn FindingSink) -> Result<Summary> {
-        let mut summary = Summary::default();
-        let evidence_name = target.display().to_string();
-        let meta = std::fs::metadata(target).map_err(|e| Error::io(target, e))?;
-        if meta.is_dir() {
-            sink.begin(&evidence_name);
-            let files = walk_folder(target)?;
-            let mut jobs = Vec::new();
-            for (p, size) in files {
-                let shown = p.display().to_string();
-                if self
-                    .cfg
-                    .selection
-                    .select_with(&shown, None, size, false, || read_head(&p))
-                    .is_some()
-                {
-                    jobs.push(Job::Loose { path: p, size });
-                }
-            }
-            self.process_loose(&evidence_name, jobs, sink, &mut summary);
-            sink.finish();
-            return Ok(summary);
-        }
-        let ev = evidence::open(target)?;
-        let image = match Image::from_evidence(target, ev.clone(), self.cfg.volumes) {
-            Ok(i) => i,
-            Err(e) if ev.format() == "raw" && self.cfg.volumes == VolumeSelect::default() => {
-                // Not a disk image: a loose file (a collected dump, a web page, a memory image).
-                let _ = e;
-                sink.begin(&evidence_name);
-                let jobs = vec![Job::Loose {
-                    path: target.to_path_buf(),
-                    size: ev.len(),
-                }];
-                self.process_loose(&evidence_name, jobs, sink, &mut summary);
-                sink.finish();
-                return Ok(summary);
-            }
-            Err(e) => return Err(e),
-        };
+    /// Scans every volume of an opened image; the image's own diagnostics first.
+    fn scan_image(&self, evidence_name: &str, image: &Image, out: &mut Out<'_>) {
         for d in image.diagnostics() {
-            let f = diagnostic(Location::new(&evidence_name, None, None, "", None), None, d);
-            summary.add(&f);
-            if !sink.finding(f) {
-                summary.stopped = true;
-                return Ok(summary);
+            let f = diagnostic(Location::new(evidence_name, None, None, "", None), None, d);
+            if !out.deliver(f) {
+                return;
             }
         }
         for vol in image.volumes() {
-            sink.begin(&format!(
+            let what = format!(
                 "{evidence_name}{}",
                 vol.partition()
                     .map(|p| format!(" partition {p}"))
                     .unwrap_or_default()
-            ));
-            if !self.scan_volume(&evidence_name, vol, sink, &mut summary) {
-                summary.stopped = true;
-                return Ok(summary);
+            );
+            if !out.begin(&what) || !self.scan_volume(evidence_name, vol, out) {
+                return;
             }
         }
-        sink.finish();
-        Ok(summary)
-    }
-
-    /// Delivers `f`; false when the sink stops the scan.
-    fn deliver(sink: &mut dyn FindingSink, summary: &mut Summary, f: Finding) -> bool {
-        summary.add(&f);
-        sink.finding(f)
     }
 
     /// Scans one NTFS volume: the namespace pass, the Exchange install, then the MFT streamed
@@ -421,8 +606,7 @@ impl Scan {
         &self,
         evidence: &str,
         vol: &NtfsVolume,
-        sink: &mut dyn FindingSink,
-        summary: &mut Summary,
+        out: &mut Out<'_>,
     ) -> bool {
         let tree = Arc::new(self.in_pool(|| vol.tree()));
         let vol_loc = || Location::new(evidence, vol.partition(), Some(vol.offset()), "", None);
@@ -435,7 +619,7 @@ impl Scan {
                 None,
                 &d.message,
             );
-            if !Self::deliver(sink, summary, f) {
+            if !out.deliver(f) {
                 return false;
             }
         }
@@ -455,13 +639,12 @@ impl Scan {
             let (installs, found) = assess::discover(vol, &few, evidence, self.cfg.max_in_memory);
             ctx.installs = installs;
             for f in found {
-                if !Self::deliver(sink, summary, f) {
+                if !out.deliver(f) {
                     return false;
                 }
             }
         }
-        let bar = self.progress_bar(tree.len() as u64, "records");
-        let done_bytes = AtomicU64::new(0);
+        let bar = self.progress_start(evidence, vol.partition(), tree.len() as u64, "records");
         // What the assessment reads after the walk: logs and drop folders, by entry.
         let mut logs: Vec<u64> = Vec::new();
         let mut drops: Vec<u64> = Vec::new();
@@ -507,30 +690,23 @@ impl Scan {
                     }
                 }
                 let (findings, stats) = self.process_batch(evidence, &jobs, ctx);
-                if let Some(b) = &bar {
-                    b.inc(listing.files.len() as u64);
-                    let n = done_bytes
-                        .fetch_add(stats.bytes, Ordering::Relaxed)
-                        .saturating_add(stats.bytes);
-                    b.set_message(format!("{} scanned", indicatif::HumanBytes(n)));
+                if let Some(b) = bar {
+                    b.advance(listing.files.len() as u64, stats.bytes);
                 }
                 batch_logs.dedup();
                 (findings, stats, batch_logs, batch_drops)
             },
             |(findings, stats, batch_logs, batch_drops)| {
-                summary.streams += stats.streams;
-                summary.bytes = summary.bytes.saturating_add(stats.bytes);
-                summary.known_good += stats.known_good;
-                summary.known_zero += stats.known_zero;
+                out.count(stats);
                 logs.extend(batch_logs);
                 drops.extend(batch_drops);
                 findings
                     .into_iter()
-                    .all(|f| Self::deliver(sink, summary, f))
+                    .all(|f| out.deliver(f))
             },
         );
         if let Some(b) = bar {
-            b.finish_and_clear();
+            b.finish();
         }
         if !completed {
             return false;
@@ -551,7 +727,7 @@ impl Scan {
                 v
             });
             for f in found {
-                if !Self::deliver(sink, summary, f) {
+                if !out.deliver(f) {
                     return false;
                 }
             }
@@ -564,31 +740,22 @@ impl Scan {
         &self,
         evidence: &str,
         jobs: Vec<Job<'_>>,
-        sink: &mut dyn FindingSink,
-        summary: &mut Summary,
+        out: &mut Out<'_>,
     ) {
         let ctx = assess::VolumeContext::default();
-        let bar = self.progress_bar(jobs.len() as u64, "files");
+        let bar = self.progress_start(evidence, None, jobs.len() as u64, "files");
         for chunk in jobs.chunks(BATCH) {
             let (findings, stats) = self.in_pool(|| self.process_batch(evidence, chunk, &ctx));
-            summary.streams += stats.streams;
-            summary.bytes = summary.bytes.saturating_add(stats.bytes);
-            summary.known_good += stats.known_good;
-            if let Some(b) = &bar {
-                b.inc(chunk.len() as u64);
+            out.count(stats);
+            if let Some(b) = bar {
+                b.advance(chunk.len() as u64, stats.bytes);
             }
-            for f in findings {
-                if !Self::deliver(sink, summary, f) {
-                    summary.stopped = true;
-                    break;
-                }
-            }
-            if summary.stopped {
+            if !findings.into_iter().all(|f| out.deliver(f)) {
                 break;
             }
         }
         if let Some(b) = bar {
-            b.finish_and_clear();
+            b.finish();
         }
     }
 
@@ -625,8 +792,8 @@ impl Scan {
                         }
                     }
                 }
-                Job::Loose { size, .. } => {
-                    stats.bytes = stats.bytes.saturating_add(*size);
+                Job::Loose { .. } | Job::Mem { .. } => {
+                    stats.bytes = stats.bytes.saturating_add(job.size());
                     groups.push(vec![i]);
                 }
             }
@@ -655,19 +822,21 @@ impl Scan {
         (by_job.into_iter().flat_map(|(_, f)| f).collect(), stats)
     }
 
-    fn progress_bar(&self, n: u64, unit: &str) -> Option<indicatif::ProgressBar> {
-        use std::io::IsTerminal;
-        if !self.cfg.progress || !std::io::stderr().is_terminal() || n == 0 {
-            return None;
-        }
-        let b = indicatif::ProgressBar::new(n);
-        let style = indicatif::ProgressStyle::with_template(&format!(
-            "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit}, {{msg}} ({{per_sec}}, ETA {{eta}})"
-        ))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-        b.set_style(style);
-        b.enable_steady_tick(std::time::Duration::from_millis(250));
-        Some(b)
+    /// Starts a progress phase, when the caller asked for progress and there is work.
+    fn progress_start(
+        &self,
+        evidence: &str,
+        partition: Option<u32>,
+        n: u64,
+        unit: &str,
+    ) -> Option<&dyn Progress> {
+        let p = self.cfg.progress.as_ref().filter(|_| n > 0)?;
+        let what = match partition {
+            Some(i) => format!("{evidence} partition {i}"),
+            None => evidence.to_string(),
+        };
+        p.0.start(&what, n, unit);
+        Some(p.0.as_ref())
     }
 
     fn new_scanner(&self) -> yara_x::Scanner<'_> {
@@ -880,6 +1049,7 @@ impl Scan {
                 let m = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::io(path, e))?;
                 Ok(Bytes::Map(m))
             }
+            Job::Mem { data, .. } => Ok(Bytes::Slice(data)),
         }
     }
 
@@ -902,6 +1072,7 @@ impl Scan {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            Job::Mem { name, .. } => name.rsplit(['/', '\\']).next().unwrap_or("").to_string(),
         };
         let ext = extension(&name)
             .map(|e| format!(".{e}"))
@@ -1050,6 +1221,14 @@ fn describe(evidence: &str, job: &Job<'_>) -> (Location, FileFacts, String) {
                 p,
             )
         }
+        Job::Mem { name, data } => (
+            Location::new(evidence, None, None, name, None),
+            FileFacts {
+                size: data.len() as u64,
+                ..FileFacts::default()
+            },
+            name.to_string(),
+        ),
     }
 }
 

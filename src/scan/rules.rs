@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// External variables defined for every scanned stream, as the widely used signature-base rule
 /// sets expect them.
@@ -10,8 +11,8 @@ pub const EXTERNALS: &[&str] = &["filename", "filepath", "extension", "filetype"
 
 /// Compiled rules plus what compiling them said.
 pub struct CompiledRules {
-    /// The rules.
-    pub rules: yara_x::Rules,
+    /// The rules (shared: several scans, or the caller's own scanner, may hold them).
+    pub rules: Arc<yara_x::Rules>,
     /// Whether any rule source mentions a name external (`filename`, `filepath`,
     /// `extension`): then each name of a file with hard links is scanned with its own;
     /// otherwise a stream is scanned once for all its names.
@@ -22,6 +23,22 @@ pub struct CompiledRules {
     pub skipped: Vec<String>,
     /// Number of rule files compiled.
     pub files: usize,
+}
+
+impl CompiledRules {
+    /// Rules the caller compiled (with [`yara_x::Compiler`]) and shares. The externals of
+    /// [`EXTERNALS`] are set for every stream when the rules define them (define them with
+    /// `Compiler::define_global(name, "")`). Not knowing whether the rules read the name
+    /// externals, a stream with several names (hard links) is scanned once per name.
+    pub fn from_rules(rules: Arc<yara_x::Rules>) -> Self {
+        CompiledRules {
+            rules,
+            name_externals: true,
+            warnings: Vec::new(),
+            skipped: Vec::new(),
+            files: 0,
+        }
+    }
 }
 
 impl std::fmt::Debug for CompiledRules {
@@ -149,7 +166,7 @@ pub fn compile(
         .collect();
     Ok(CompiledRules {
         name_externals,
-        rules: compiler.build(),
+        rules: Arc::new(compiler.build()),
         warnings,
         skipped,
         files,

@@ -56,6 +56,9 @@ pub enum Error {
     /// A user-supplied list or option is invalid.
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// Writing results (findings, rows, exported files) failed, e.g. the output closed.
+    #[error("output: {0}")]
+    Output(#[source] std::io::Error),
 }
 
 impl Error {
