@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::hash::{HashSet, MultiHasher};
 use crate::ntfs::{Item, NtfsVolume};
 use crate::rows::times;
+use crate::sniff::stream_head;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet as Set};
 use std::io::Write;
@@ -332,11 +333,7 @@ pub fn export_image(
                     continue;
                 }
             } else {
-                let mut head = Vec::new();
-                let _ = vol.visit_stream(s, &mut |c| {
-                    head.extend_from_slice(&c[..c.len().min(16)]);
-                    Err(Error::Limit("head read".into()))
-                });
+                let head = stream_head(vol, s);
                 if selection
                     .select(
                         item.path(),

@@ -1,5 +1,6 @@
 //! Staged archives: magic bytes of zip/7z/rar, and zip member names from the central directory.
 
+use crate::sniff::Magic;
 use crate::{Error, Result};
 use deadbox_evidence::bytes::{le_u16, le_u32, le_u64, slice_at};
 
@@ -13,20 +14,9 @@ const CDFH_SIG: u32 = 0x0201_4b50;
 const CDFH_SIZE: u64 = 46;
 
 /// `"zip"`, `"7z"` or `"rar"` from the first bytes, else `None`. Empty and spanned zips count
-/// as zip.
+/// as zip (see [`Magic`]).
 pub fn archive_kind(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"PK\x03\x04")
-        || bytes.starts_with(b"PK\x05\x06")
-        || bytes.starts_with(b"PK\x07\x08")
-    {
-        Some("zip")
-    } else if bytes.starts_with(b"7z\xBC\xAF\x27\x1C") {
-        Some("7z")
-    } else if bytes.starts_with(b"Rar!\x1A\x07\x00") || bytes.starts_with(b"Rar!\x1A\x07\x01\x00") {
-        Some("rar")
-    } else {
-        None
-    }
+    Magic::of(bytes).and_then(Magic::archive)
 }
 
 fn fmt(offset: u64, reason: impl Into<String>) -> Error {

@@ -27,6 +27,7 @@ use crate::finding::{
 use crate::hash::{digest, Digests, HashSet, MultiHasher};
 use crate::ntfs::{FileEntry, FileName, NtfsVolume, Stream};
 use crate::rows::times;
+use crate::sniff::{file_head, stream_head, Magic};
 use crate::volume::VolumeSelect;
 use crate::Image;
 use rayon::prelude::*;
@@ -356,7 +357,7 @@ impl Scan {
                 if self
                     .cfg
                     .selection
-                    .select_with(&shown, None, size, false, || read_head(&p))
+                    .select_with(&shown, None, size, false, || file_head(&p))
                     .is_some()
                 {
                     jobs.push(Job::Loose { path: p, size });
@@ -917,25 +918,7 @@ impl Scan {
 
 /// A short file type name from magic bytes, as signature-base's `filetype` external expects.
 fn filetype(data: &[u8]) -> &'static str {
-    if data.starts_with(b"MZ") {
-        "EXE"
-    } else if data.starts_with(b"MDMP") {
-        "MDMP"
-    } else if data.starts_with(b"PK\x03\x04") {
-        "ZIP"
-    } else if data.starts_with(b"7z\xBC\xAF") {
-        "7Z"
-    } else if data.starts_with(b"Rar!") {
-        "RAR"
-    } else if data.starts_with(b"\x7fELF") {
-        "ELF"
-    } else if data.starts_with(b"%PDF") {
-        "PDF"
-    } else if data.starts_with(b"GIF8") {
-        "GIF"
-    } else {
-        ""
-    }
+    Magic::of(data).map_or("", Magic::filetype)
 }
 
 /// Parses a severity name.
@@ -1065,23 +1048,6 @@ pub fn diagnostic(location: Location, file: Option<FileFacts>, message: &str) ->
         rule: None,
         quote: None,
         detail: serde_json::Value::Null,
-    }
-}
-
-/// First bytes of a stream (for magic-byte selection); empty when unreadable.
-fn stream_head(vol: &NtfsVolume, s: &Stream) -> Vec<u8> {
-    vol.read_head(s, 16)
-}
-
-fn read_head(p: &Path) -> Vec<u8> {
-    use std::io::Read;
-    let mut b = vec![0u8; 16];
-    match open_read_only(p).and_then(|mut f| f.read(&mut b).map_err(|e| Error::io(p, e))) {
-        Ok(n) => {
-            b.truncate(n);
-            b
-        }
-        Err(_) => Vec::new(),
     }
 }
 
