@@ -43,7 +43,7 @@ pub mod extract;
 pub mod finding;
 pub mod hash;
 pub mod rows;
-pub mod rules;
+pub mod rule_pack;
 pub mod scan;
 pub mod sniff;
 

@@ -2,7 +2,7 @@
 //! logic lives here.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use deadbox::hash::HashSet;
+use deadbox::hash::Algorithms;
 use deadbox::ntfs::NtfsVolume;
 use deadbox::rows::FileRow;
 use deadbox::volume::VolumeSelect;
@@ -285,7 +285,7 @@ fn main() -> ExitCode {
             format,
             hashes,
             max_read,
-        } => HashSet::parse(&hashes)
+        } => Algorithms::parse(&hashes)
             .map_err(Fail::from)
             .and_then(|set| hash(&evidence, vol.into(), default_format(format), set, max_read)),
         Cmd::Cat {
@@ -783,7 +783,7 @@ fn hash(
     path: &std::path::Path,
     sel: VolumeSelect,
     format: Format,
-    set: HashSet,
+    set: Algorithms,
     max_read: u64,
 ) -> Result<u8, Fail> {
     let image = Image::open(path, sel)?;
@@ -1064,7 +1064,7 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         .builtin_rules(!a.no_builtin_rules)
         .skip_bad_rules(a.skip_bad_rules)
         .selection(selection)
-        .hashes(HashSet::parse(&a.hashes)?)
+        .hashes(Algorithms::parse(&a.hashes)?)
         .timeout(std::time::Duration::from_secs(a.timeout.max(1)))
         .max_in_memory(a.max_in_memory)
         .max_read(a.max_read)
@@ -1191,7 +1191,7 @@ fn extract(a: ExtractArgs) -> Result<u8, Fail> {
     } else {
         None
     };
-    let mut exporter = deadbox::extract::Exporter::new(&a.out, HashSet::parse(&a.hashes)?)?;
+    let mut exporter = deadbox::extract::Exporter::new(&a.out, Algorithms::parse(&a.hashes)?)?;
     let entries = deadbox::extract::export_image(
         &image,
         &selection,

@@ -11,11 +11,11 @@
 //! Several rules matching one stream give one `yara_match` finding per rule.
 
 mod assess;
-mod rules;
+mod load;
 mod select;
 mod sink;
 
-pub use rules::{compile, rule_files, CompiledRules, HashList, EXTERNALS};
+pub use load::{compile, rule_files, CompiledRules, HashList, EXTERNALS};
 pub use select::{extension, interesting_magic, Reason, Selection, WEB_EXTENSIONS};
 pub use sink::{FindingSink, FnSink};
 
@@ -24,7 +24,7 @@ use crate::evidence::{self, open_read_only};
 use crate::finding::{
     FileFacts, Finding, FindingKind, Location, PatternMatch, RuleMatch, Severity,
 };
-use crate::hash::{digest, Digests, HashSet, MultiHasher};
+use crate::hash::{digest, Algorithms, Digests, MultiHasher};
 use crate::ntfs::{FileEntry, FileName, NtfsVolume, Stream};
 use crate::rows::times;
 use crate::sniff::{file_head, stream_head, Magic};
@@ -53,7 +53,7 @@ pub struct ScanBuilder {
     known_good_files: Vec<PathBuf>,
     builtin_iocs: bool,
     selection: Selection,
-    hashes: HashSet,
+    hashes: Algorithms,
     threads: Option<usize>,
     timeout: Duration,
     max_in_memory: u64,
@@ -74,7 +74,7 @@ impl Default for ScanBuilder {
             known_good_files: Vec::new(),
             builtin_iocs: true,
             selection: Selection::triage(),
-            hashes: HashSet::default(),
+            hashes: Algorithms::default(),
             threads: None,
             timeout: Duration::from_secs(60),
             max_in_memory: 1 << 30,
@@ -120,7 +120,7 @@ impl ScanBuilder {
         self
     }
     /// Which hashes to compute.
-    pub fn hashes(mut self, h: HashSet) -> Self {
+    pub fn hashes(mut self, h: Algorithms) -> Self {
         self.hashes = h;
         self
     }
@@ -174,14 +174,14 @@ impl ScanBuilder {
     /// skipped) and on unreadable or malformed lists.
     pub fn build(self) -> Result<Scan> {
         let builtin: &[(&str, &str)] = if self.builtin_rules {
-            crate::rules::BUILTIN_RULES
+            crate::rule_pack::BUILTIN_RULES
         } else {
             &[]
         };
         let compiled = compile(builtin, &self.rule_paths, self.skip_bad_rules)?;
         let mut iocs = HashList::new();
         if self.builtin_iocs {
-            for (h, c) in crate::rules::BUILTIN_IOCS {
+            for (h, c) in crate::rule_pack::BUILTIN_IOCS {
                 iocs.insert(h, c)?;
             }
         }
@@ -850,7 +850,12 @@ impl Scan {
         self.iocs.len() + self.known_good.len() > 0
     }
 
-    fn load<'b>(&self, job: &'b Job<'_>, buf: &'b mut Vec<u8>, set: HashSet) -> Result<Bytes<'b>> {
+    fn load<'b>(
+        &self,
+        job: &'b Job<'_>,
+        buf: &'b mut Vec<u8>,
+        set: Algorithms,
+    ) -> Result<Bytes<'b>> {
         match job {
             Job::Ntfs { vol, stream, .. } => {
                 if let Some(s) = vol.contiguous_slice(stream) {
