@@ -5,7 +5,7 @@
 //! pipeline is `benches/side_by_side.sh`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use deadbox::hash::HashSet;
+use deadbox::hash::Algorithms;
 use deadbox::rows::hash_listing;
 use deadbox::volume::VolumeSelect;
 use deadbox::Image;
@@ -46,7 +46,7 @@ fn hashing(c: &mut Criterion) {
     let mut g = c.benchmark_group("hashing");
     g.throughput(Throughput::Bytes(bytes));
     for (name, set) in [("md5+sha1+sha256", "md5,sha1,sha256"), ("sha256", "sha256")] {
-        let set = HashSet::parse(set).expect("valid");
+        let set = Algorithms::parse(set).expect("valid");
         g.bench_function(format!("all streams of ntfs-basic, {name}"), |b| {
             b.iter(|| hash_listing(vol, &l, set, u64::MAX).len())
         });

@@ -2,7 +2,7 @@
 //! without hashing; and a large loose text file (YARA-bound).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use deadbox::hash::HashSet;
+use deadbox::hash::Algorithms;
 use deadbox::scan::{Scan, Selection};
 
 fn image_scan(c: &mut Criterion) {
@@ -18,7 +18,7 @@ fn image_scan(c: &mut Criterion) {
     for (name, hashes) in [("pack+3 hashes", "md5,sha1,sha256"), ("pack only", "none")] {
         let scan = Scan::builder()
             .selection(Selection::triage().all_files(true))
-            .hashes(HashSet::parse(hashes).expect("valid"))
+            .hashes(Algorithms::parse(hashes).expect("valid"))
             .build()
             .expect("rules compile");
         g.bench_function(format!("ntfs-basic all files, {name}"), |b| {
@@ -45,7 +45,7 @@ fn image_scan(c: &mut Criterion) {
         ("pack+sha256", "sha256"),
     ] {
         let scan = Scan::builder()
-            .hashes(HashSet::parse(hashes).expect("valid"))
+            .hashes(Algorithms::parse(hashes).expect("valid"))
             .build()
             .expect("rules");
         g.bench_function(format!("64 MiB loose markup, {name}"), |b| {

@@ -73,7 +73,7 @@ fn rule_files(args: &[String]) -> Vec<PathBuf> {
     out
 }
 
-/// One namespace per file, the externals deadbox defines, as `src/scan/rules.rs` does.
+/// One namespace per file, the externals deadbox defines, as `src/scan/load.rs` does.
 fn compile(files: &[PathBuf]) -> yara_x::Rules {
     let mut c = yara_x::Compiler::new();
     for x in EXTERNALS {

@@ -11,7 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     };
     let scan = Scan::builder()
-        .hashes(deadbox::hash::HashSet::parse("sha256")?)
+        .hashes(deadbox::hash::Algorithms::parse("sha256")?)
         .build()?;
     let mut findings = Vec::new();
     scan.run(path.as_ref(), &mut findings)?;

@@ -10,11 +10,12 @@
 //! The output folder must be new or empty. Everything written is listed in `manifest.jsonl`.
 
 use crate::error::{Error, Result};
-use crate::hash::{HashSet, MultiHasher};
+use crate::hash::{Algorithms, MultiHasher};
 use crate::ntfs::{Item, NtfsVolume};
 use crate::rows::times;
+use crate::sniff::stream_head;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet as Set};
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -100,7 +101,7 @@ pub fn sanitize_component(name: &str) -> String {
     }
     if out.len() > MAX_COMPONENT {
         let h = crate::hash::digest(
-            HashSet::parse("sha256").unwrap_or_default(),
+            Algorithms::parse("sha256").unwrap_or_default(),
             name.as_bytes(),
         );
         let mut cut = MAX_COMPONENT - 17;
@@ -118,16 +119,16 @@ pub struct Exporter {
     root: PathBuf,
     manifest: std::fs::File,
     /// Lowercased relative paths already used (files and folders), for collision suffixes.
-    used: Set<String>,
+    used: HashSet<String>,
     /// Directories created (relative, as created).
     dirs: HashMap<String, String>,
-    hashes: HashSet,
+    hashes: Algorithms,
     count: u64,
 }
 
 impl Exporter {
     /// Prepares `out` (created when missing; must be empty when present).
-    pub fn new(out: &Path, hashes: HashSet) -> Result<Self> {
+    pub fn new(out: &Path, hashes: Algorithms) -> Result<Self> {
         match std::fs::symlink_metadata(out) {
             Ok(m) if m.is_dir() => {
                 let mut rd = std::fs::read_dir(out).map_err(|e| Error::io(out, e))?;
@@ -149,7 +150,7 @@ impl Exporter {
             .create_new(true)
             .open(&mpath)
             .map_err(|e| Error::io(&mpath, e))?;
-        let mut used = Set::new();
+        let mut used = HashSet::new();
         used.insert("manifest.jsonl".to_string());
         Ok(Exporter {
             root: out.to_path_buf(),
@@ -308,7 +309,7 @@ pub type StreamKey = (Option<u32>, u64, Option<String>, String);
 
 /// The streams that findings are about (diagnostics left out), as keys for
 /// [`export_image`]'s `only`.
-pub fn streams_of(findings: &[crate::finding::Finding]) -> Set<StreamKey> {
+pub fn streams_of(findings: &[crate::finding::Finding]) -> HashSet<StreamKey> {
     findings
         .iter()
         .filter(|f| f.kind != crate::finding::FindingKind::Diagnostic && f.file.is_some())
@@ -324,7 +325,7 @@ pub fn streams_of(findings: &[crate::finding::Finding]) -> Set<StreamKey> {
 pub fn export_image(
     image: &crate::Image,
     selection: &crate::scan::Selection,
-    only: Option<&Set<StreamKey>>,
+    only: Option<&HashSet<StreamKey>>,
     exporter: &mut Exporter,
     max_read: u64,
 ) -> Result<Vec<ManifestEntry>> {
@@ -345,11 +346,7 @@ pub fn export_image(
                     continue;
                 }
             } else {
-                let mut head = Vec::new();
-                let _ = vol.visit_stream(s, &mut |c| {
-                    head.extend_from_slice(&c[..c.len().min(16)]);
-                    Err(Error::Limit("head read".into()))
-                });
+                let head = stream_head(vol, s);
                 if selection
                     .select(
                         item.path(),

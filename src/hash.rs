@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 /// Which hashes to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HashSet {
+pub struct Algorithms {
     /// MD5.
     pub md5: bool,
     /// SHA-1.
@@ -20,9 +20,9 @@ pub struct HashSet {
     pub sha256: bool,
 }
 
-impl Default for HashSet {
+impl Default for Algorithms {
     fn default() -> Self {
-        HashSet {
+        Algorithms {
             md5: true,
             sha1: true,
             sha256: true,
@@ -30,9 +30,9 @@ impl Default for HashSet {
     }
 }
 
-impl HashSet {
+impl Algorithms {
     /// No hash at all.
-    pub const NONE: HashSet = HashSet {
+    pub const NONE: Algorithms = Algorithms {
         md5: false,
         sha1: false,
         sha256: false,
@@ -40,7 +40,7 @@ impl HashSet {
 
     /// Parses a comma-separated list such as `md5,sha256` (`none` for no hash).
     pub fn parse(list: &str) -> Result<Self> {
-        let mut h = HashSet::NONE;
+        let mut h = Algorithms::NONE;
         for name in list.split(',').map(|s| s.trim().to_ascii_lowercase()) {
             match name.as_str() {
                 "md5" => h.md5 = true,
@@ -87,7 +87,7 @@ pub struct MultiHasher {
 
 impl MultiHasher {
     /// A hasher for `set`.
-    pub fn new(set: HashSet) -> Self {
+    pub fn new(set: Algorithms) -> Self {
         MultiHasher {
             md5: set.md5.then(Md5::new),
             sha1: set.sha1.then(Sha1::new),
@@ -146,7 +146,7 @@ pub fn hex(b: &[u8]) -> String {
 }
 
 /// Hashes a whole buffer.
-pub fn digest(set: HashSet, data: &[u8]) -> Digests {
+pub fn digest(set: Algorithms, data: &[u8]) -> Digests {
     let mut h = MultiHasher::new(set);
     h.update(data);
     h.finish()
@@ -156,7 +156,7 @@ pub fn digest(set: HashSet, data: &[u8]) -> Digests {
 /// (initialized size 0, or no allocated cluster). Computed once per hash set and length in
 /// this process and reused: a volume holds few distinct such lengths (`$BadClus:$Bad` is as
 /// large as the volume), and no hash function lets the work be skipped.
-pub fn zero_digests(set: HashSet, len: u64) -> Digests {
+pub fn zero_digests(set: Algorithms, len: u64) -> Digests {
     use std::sync::{Mutex, OnceLock};
     type Key = (bool, bool, bool, u64);
     static CACHE: OnceLock<Mutex<Vec<(Key, Digests)>>> = OnceLock::new();
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn known_digests_and_parallel_path_agree() {
-        let d = digest(HashSet::default(), b"abc");
+        let d = digest(Algorithms::default(), b"abc");
         assert_eq!(d.md5.as_deref(), Some("900150983cd24fb0d6963f7d28e17f72"));
         assert_eq!(
             d.sha1.as_deref(),
@@ -204,27 +204,27 @@ mod tests {
             Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         );
         let big = vec![7u8; 3 * PARALLEL_CHUNK + 5];
-        let mut a = MultiHasher::new(HashSet::default());
+        let mut a = MultiHasher::new(Algorithms::default());
         a.update(&big);
-        let mut b = MultiHasher::new(HashSet::default());
+        let mut b = MultiHasher::new(Algorithms::default());
         for c in big.chunks(1000) {
             b.update(c);
         }
         assert_eq!(a.finish(), b.finish());
-        assert!(!HashSet::parse("sha256").unwrap().md5);
-        assert!(HashSet::parse("crc").is_err());
+        assert!(!Algorithms::parse("sha256").unwrap().md5);
+        assert!(Algorithms::parse("crc").is_err());
         let z = vec![0u8; 3 << 20 | 17];
         assert_eq!(
-            zero_digests(HashSet::default(), z.len() as u64),
-            digest(HashSet::default(), &z)
+            zero_digests(Algorithms::default(), z.len() as u64),
+            digest(Algorithms::default(), &z)
         );
         assert_eq!(
-            zero_digests(HashSet::default(), z.len() as u64),
-            digest(HashSet::default(), &z)
+            zero_digests(Algorithms::default(), z.len() as u64),
+            digest(Algorithms::default(), &z)
         );
         assert_eq!(
-            zero_digests(HashSet::default(), 0),
-            digest(HashSet::default(), &[])
+            zero_digests(Algorithms::default(), 0),
+            digest(Algorithms::default(), &[])
         );
     }
 }

@@ -16,6 +16,7 @@
 //!   directory indexes ([`ntfs::NtfsVolume::dir_index`]) with the names left in their slack;
 //! - [`Image`]: evidence + layout + volumes, opened in one call;
 //! - [`rows`] and [`hash`]: the `ls` and `hash` rows;
+//! - [`sniff`]: what a file is from its first bytes (minidump, archive, executable...);
 //! - [`scan`]: the scan engine ([`scan::Scan::builder`]) — selection, hashing, YARA-X, IOC and
 //!   known-good lists — delivering findings to a [`scan::FindingSink`].
 //!
@@ -43,8 +44,9 @@ pub mod finding;
 pub mod hash;
 pub mod output;
 pub mod rows;
-pub mod rules;
+pub mod rule_pack;
 pub mod scan;
+pub mod sniff;
 
 pub use deadbox_evidence as evidence;
 pub use deadbox_evidence::error;

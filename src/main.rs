@@ -2,7 +2,7 @@
 //! logic lives here.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use deadbox::hash::HashSet;
+use deadbox::hash::Algorithms;
 use deadbox::ntfs::NtfsVolume;
 use deadbox::output::{self, FindingPrinter, ImageInfo, RowWriter, VerifyInfo};
 use deadbox::rows::{FileRow, HashRow};
@@ -270,7 +270,7 @@ fn main() -> ExitCode {
     let r = match Cli::parse().cmd {
         Cmd::Info { evidence, format: f } => info(&evidence, format(f)),
         Cmd::Ls { evidence, vol, format: f, index_slack } => ls(&evidence, vol.into(), format(f), index_slack),
-        Cmd::Hash { evidence, vol, format: f, hashes, max_read } => HashSet::parse(&hashes)
+        Cmd::Hash { evidence, vol, format: f, hashes, max_read } => Algorithms::parse(&hashes)
             .map_err(Fail::from)
             .and_then(|set| hash(&evidence, vol.into(), format(f), set, max_read)),
         Cmd::Cat { evidence, path, entry, vol } => cat(&evidence, path, entry, vol.into()),
@@ -348,7 +348,7 @@ fn ls(path: &Path, sel: VolumeSelect, f: output::Format, index_slack: bool) -> R
     Ok(0)
 }
 
-fn hash(path: &Path, sel: VolumeSelect, f: output::Format, set: HashSet, max_read: u64) -> Result<u8, Fail> {
+fn hash(path: &Path, sel: VolumeSelect, f: output::Format, set: Algorithms, max_read: u64) -> Result<u8, Fail> {
     let image = open_image(path, sel)?;
     let mut w = stdout_rows::<HashRow>(f);
     let bar = Bar::new("hashed");
@@ -446,7 +446,7 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         .builtin_rules(!a.no_builtin_rules)
         .skip_bad_rules(a.skip_bad_rules)
         .selection(a.select.selection()?)
-        .hashes(HashSet::parse(&a.hashes)?)
+        .hashes(Algorithms::parse(&a.hashes)?)
         .timeout(std::time::Duration::from_secs(a.timeout.max(1)))
         .max_in_memory(a.max_in_memory)
         .max_read(a.max_read)
@@ -518,7 +518,7 @@ fn extract(a: ExtractArgs) -> Result<u8, Fail> {
     } else {
         None
     };
-    let mut exporter = deadbox::extract::Exporter::new(&a.out, HashSet::parse(&a.hashes)?)?;
+    let mut exporter = deadbox::extract::Exporter::new(&a.out, Algorithms::parse(&a.hashes)?)?;
     let entries = deadbox::extract::export_image(&image, &selection, only.as_ref(), &mut exporter, a.max_read)?;
     let failed: Vec<_> = entries.iter().filter_map(|e| Some((&e.path, e.error.as_deref()?))).collect();
     failed.iter().for_each(|(p, e)| warn(format_args!("{p}: {e}")));

@@ -19,7 +19,7 @@
 
 use crate::error::{Error, Result};
 use crate::finding::{Finding, Severity};
-use crate::hash::HashSet;
+use crate::hash::Algorithms;
 use crate::ntfs::{Listing, NtfsVolume, Tree};
 use crate::rows::{FileRow, HashRow};
 use crate::scan::{FindingSink, Progress, SinkResult};
@@ -580,7 +580,7 @@ pub fn list_volume<W: Write>(
 pub fn hash_volume<W: Write>(
     v: &NtfsVolume,
     tree: &Arc<Tree>,
-    set: HashSet,
+    set: Algorithms,
     max_read: u64,
     w: &mut RowWriter<W>,
     progress: Option<&dyn Progress>,

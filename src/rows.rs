@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::finding::Times;
-use crate::hash::{Digests, HashSet, MultiHasher};
+use crate::hash::{Algorithms, Digests, MultiHasher};
 use crate::ntfs::{filetime_to_rfc3339, IndexEntry, Item, Listing, NtfsVolume};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -180,7 +180,7 @@ pub const MAX_HOLE_HASH: u64 = 1 << 30;
 pub fn hash_stream(
     vol: &NtfsVolume,
     s: &crate::ntfs::Stream,
-    set: HashSet,
+    set: Algorithms,
     max_read: u64,
 ) -> Result<Digests> {
     if s.size > max_read {
@@ -211,7 +211,7 @@ pub fn hash_stream(
 pub fn hash_listing(
     vol: &NtfsVolume,
     listing: &Listing,
-    set: HashSet,
+    set: Algorithms,
     max_read: u64,
 ) -> Vec<HashRow> {
     hash_listing_with_progress(vol, listing, set, max_read, &|_| {})
@@ -223,7 +223,7 @@ pub fn hash_listing(
 pub fn hash_listing_with_progress(
     vol: &NtfsVolume,
     listing: &Listing,
-    set: HashSet,
+    set: Algorithms,
     max_read: u64,
     done: &(dyn Fn(u64) + Sync),
 ) -> Vec<HashRow> {
@@ -563,7 +563,7 @@ mod tests {
                     n += 1;
                 }
                 assert!(n > 50, "{fixture}: {n} rows");
-                for h in hash_listing(vol, &listing, HashSet::default(), u64::MAX) {
+                for h in hash_listing(vol, &listing, Algorithms::default(), u64::MAX) {
                     let mut want = serde_json::to_vec(&h).expect("serialises");
                     want.push(b'\n');
                     let mut fast = Vec::new();

@@ -17,7 +17,7 @@ mod mft_edit;
 #[path = "support/rng.rs"]
 mod rng;
 
-use deadbox::hash::HashSet;
+use deadbox::hash::Algorithms;
 use deadbox::rows::{hash_listing, FileRow, HashRow};
 use deadbox::volume::VolumeSelect;
 use deadbox::Image;
@@ -199,7 +199,7 @@ fn lib_check_inner(path: &Path) -> LibOut {
         }
     };
     out.image_diags = image.diagnostics().to_vec();
-    let sha = HashSet::parse("sha256").unwrap();
+    let sha = Algorithms::parse("sha256").unwrap();
     for v in image.volumes() {
         let listing = v.walk();
         for d in &listing.diagnostics {

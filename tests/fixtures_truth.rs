@@ -5,7 +5,7 @@
 
 mod common;
 
-use deadbox::hash::HashSet;
+use deadbox::hash::Algorithms;
 use deadbox::rows::{hash_listing, FileRow};
 use deadbox::volume::VolumeSelect;
 use deadbox::Image;
@@ -50,7 +50,7 @@ fn truth(name: &str) -> Vec<Truth> {
 /// Compares the image at `path` with `name`'s truth file.
 fn check(path: &Path, name: &str) {
     let image = Image::open(path, VolumeSelect::default()).unwrap();
-    let sha = HashSet::parse("sha256").unwrap();
+    let sha = Algorithms::parse("sha256").unwrap();
     let mut rows: Rows = HashMap::new();
     let mut offsets = HashMap::new();
     for v in image.volumes() {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use deadbox::hash::HashSet;
+use deadbox::hash::Algorithms;
 use deadbox::rows::hash_listing;
 use deadbox::volume::VolumeSelect;
 use deadbox::Image;
@@ -91,7 +91,7 @@ fn check_image(file: &str, stem: &str) {
     };
     let path = image_path(&corpus, file);
     let image = Image::open(&path, VolumeSelect::default()).unwrap();
-    let sha = HashSet::parse("sha256").unwrap();
+    let sha = Algorithms::parse("sha256").unwrap();
     let mut mine = HashMap::new();
     for v in image.volumes() {
         let listing = v.walk();

@@ -303,6 +303,6 @@ pub fn read_everything(overlay: Overlay) {
         }
         // No digest: the listing's rows and reads are what is fuzzed, not the hash crates
         // (unoptimised in this build, they would set the pace).
-        let _ = deadbox::rows::hash_listing(v, &listing, deadbox::hash::HashSet::NONE, CAP);
+        let _ = deadbox::rows::hash_listing(v, &listing, deadbox::hash::Algorithms::NONE, CAP);
     }
 }

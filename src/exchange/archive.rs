@@ -1,7 +1,8 @@
 //! Staged archives: magic bytes of zip/7z/rar, and zip member names from the central directory.
 
-use super::le::{slice, u16_at, u32_at, u64_at};
+use crate::sniff::Magic;
 use crate::{Error, Result};
+use deadbox_evidence::bytes::{le_u16, le_u32, le_u64, slice_at};
 
 /// At most this many zip member names are read.
 pub const MAX_ZIP_MEMBERS: u64 = 100_000;
@@ -13,20 +14,9 @@ const CDFH_SIG: u32 = 0x0201_4b50;
 const CDFH_SIZE: u64 = 46;
 
 /// `"zip"`, `"7z"` or `"rar"` from the first bytes, else `None`. Empty and spanned zips count
-/// as zip.
+/// as zip (see [`Magic`]).
 pub fn archive_kind(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"PK\x03\x04")
-        || bytes.starts_with(b"PK\x05\x06")
-        || bytes.starts_with(b"PK\x07\x08")
-    {
-        Some("zip")
-    } else if bytes.starts_with(b"7z\xBC\xAF\x27\x1C") {
-        Some("7z")
-    } else if bytes.starts_with(b"Rar!\x1A\x07\x00") || bytes.starts_with(b"Rar!\x1A\x07\x01\x00") {
-        Some("rar")
-    } else {
-        None
-    }
+    Magic::of(bytes).and_then(Magic::archive)
 }
 
 fn fmt(offset: u64, reason: impl Into<String>) -> Error {
@@ -48,23 +38,23 @@ pub fn zip_members(bytes: &[u8]) -> Result<Vec<String>> {
         .ok_or_else(|| fmt(size, "no end of central directory record"))?;
     let eocd = (search_from + eocd_rel) as u64;
     let trunc = || fmt(eocd, "truncated end of central directory record");
-    let mut entries = u64::from(u16_at(bytes, eocd + 10).ok_or_else(trunc)?);
-    let mut cd_size = u64::from(u32_at(bytes, eocd + 12).ok_or_else(trunc)?);
-    let mut cd_offset = u64::from(u32_at(bytes, eocd + 16).ok_or_else(trunc)?);
+    let mut entries = u64::from(le_u16(bytes, eocd + 10).ok_or_else(trunc)?);
+    let mut cd_size = u64::from(le_u32(bytes, eocd + 12).ok_or_else(trunc)?);
+    let mut cd_offset = u64::from(le_u32(bytes, eocd + 16).ok_or_else(trunc)?);
     let mut cd_end = eocd;
     if entries == 0xFFFF || cd_size == 0xFFFF_FFFF || cd_offset == 0xFFFF_FFFF {
         let loc = eocd
             .checked_sub(20)
-            .filter(|&l| u32_at(bytes, l) == Some(ZIP64_LOCATOR_SIG))
+            .filter(|&l| le_u32(bytes, l) == Some(ZIP64_LOCATOR_SIG))
             .ok_or_else(|| fmt(eocd, "ZIP64 values without a ZIP64 locator"))?;
-        let z = u64_at(bytes, loc + 8).ok_or_else(|| fmt(loc, "truncated ZIP64 locator"))?;
-        if u32_at(bytes, z) != Some(ZIP64_EOCD_SIG) {
+        let z = le_u64(bytes, loc + 8).ok_or_else(|| fmt(loc, "truncated ZIP64 locator"))?;
+        if le_u32(bytes, z) != Some(ZIP64_EOCD_SIG) {
             return Err(fmt(z, "no ZIP64 end of central directory record"));
         }
         let t = || fmt(z, "truncated ZIP64 end of central directory record");
-        entries = u64_at(bytes, z.checked_add(32).ok_or_else(t)?).ok_or_else(t)?;
-        cd_size = u64_at(bytes, z.checked_add(40).ok_or_else(t)?).ok_or_else(t)?;
-        cd_offset = u64_at(bytes, z.checked_add(48).ok_or_else(t)?).ok_or_else(t)?;
+        entries = le_u64(bytes, z.checked_add(32).ok_or_else(t)?).ok_or_else(t)?;
+        cd_size = le_u64(bytes, z.checked_add(40).ok_or_else(t)?).ok_or_else(t)?;
+        cd_offset = le_u64(bytes, z.checked_add(48).ok_or_else(t)?).ok_or_else(t)?;
         cd_end = z;
     }
     if entries > MAX_ZIP_MEMBERS {
@@ -74,33 +64,33 @@ pub fn zip_members(bytes: &[u8]) -> Result<Vec<String>> {
     }
     // Where the directory really starts: as recorded, or right before the end record when
     // data was prepended to the archive.
-    let start = if u32_at(bytes, cd_offset) == Some(CDFH_SIG) || entries == 0 {
+    let start = if le_u32(bytes, cd_offset) == Some(CDFH_SIG) || entries == 0 {
         cd_offset
     } else {
         cd_end
             .checked_sub(cd_size)
-            .filter(|&s| u32_at(bytes, s) == Some(CDFH_SIG))
+            .filter(|&s| le_u32(bytes, s) == Some(CDFH_SIG))
             .ok_or_else(|| fmt(cd_offset, "no central directory at the recorded offset"))?
     };
     let mut names = Vec::new();
     let mut at = start;
     for i in 0..entries {
-        let hdr = slice(bytes, at, CDFH_SIZE).ok_or(Error::OutOfBounds {
+        let hdr = slice_at(bytes, at, CDFH_SIZE).ok_or(Error::OutOfBounds {
             offset: at,
             len: CDFH_SIZE,
             size,
         })?;
-        if u32_at(hdr, 0) != Some(CDFH_SIG) {
+        if le_u32(hdr, 0) != Some(CDFH_SIG) {
             return Err(fmt(
                 at,
                 format!("entry {i}: bad central directory signature"),
             ));
         }
-        let flags = u16_at(hdr, 8).unwrap_or(0);
-        let name_len = u64::from(u16_at(hdr, 28).unwrap_or(0));
-        let extra_len = u64::from(u16_at(hdr, 30).unwrap_or(0));
-        let comment_len = u64::from(u16_at(hdr, 32).unwrap_or(0));
-        let raw = slice(bytes, at + CDFH_SIZE, name_len).ok_or(Error::OutOfBounds {
+        let flags = le_u16(hdr, 8).unwrap_or(0);
+        let name_len = u64::from(le_u16(hdr, 28).unwrap_or(0));
+        let extra_len = u64::from(le_u16(hdr, 30).unwrap_or(0));
+        let comment_len = u64::from(le_u16(hdr, 32).unwrap_or(0));
+        let raw = slice_at(bytes, at + CDFH_SIZE, name_len).ok_or(Error::OutOfBounds {
             offset: at + CDFH_SIZE,
             len: name_len,
             size,

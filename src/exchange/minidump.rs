@@ -1,8 +1,8 @@
 //! Minidump (`MDMP`) reading, just enough to tell an LSASS dump: header, stream directory,
 //! `ModuleListStream` (type 4) and the module names (`MINIDUMP_STRING`, UTF-16LE at RVAs).
 
-use super::le::{slice, u32_at};
 use crate::{Error, Result};
+use deadbox_evidence::bytes::{le_u32, slice_at, utf16le_to_nul};
 
 /// `MDMP`.
 const SIGNATURE: &[u8; 4] = b"MDMP";
@@ -22,7 +22,7 @@ const MAX_NAME_BYTES: u32 = 64 * 1024;
 /// True when `bytes` start with a minidump header (`MDMP`, version `0xA793`).
 pub fn is_minidump(bytes: &[u8]) -> bool {
     bytes.get(..4) == Some(SIGNATURE.as_slice())
-        && u32_at(bytes, 4).is_some_and(|v| (v & 0xFFFF) as u16 == VERSION)
+        && le_u32(bytes, 4).is_some_and(|v| (v & 0xFFFF) as u16 == VERSION)
         && bytes.len() as u64 >= HEADER_SIZE
 }
 
@@ -38,8 +38,8 @@ pub fn minidump_modules(bytes: &[u8]) -> Result<Vec<String>> {
         return Err(fmt(0, "no MDMP header"));
     }
     let size = bytes.len() as u64;
-    let streams = u32_at(bytes, 8).ok_or_else(|| fmt(8, "truncated header"))?;
-    let dir = u64::from(u32_at(bytes, 12).ok_or_else(|| fmt(12, "truncated header"))?);
+    let streams = le_u32(bytes, 8).ok_or_else(|| fmt(8, "truncated header"))?;
+    let dir = u64::from(le_u32(bytes, 12).ok_or_else(|| fmt(12, "truncated header"))?);
     if streams > MAX_STREAMS {
         return Err(Error::Limit(format!(
             "minidump: {streams} streams (at most {MAX_STREAMS} read)"
@@ -48,20 +48,20 @@ pub fn minidump_modules(bytes: &[u8]) -> Result<Vec<String>> {
     let mut list = None;
     for i in 0..u64::from(streams) {
         let at = dir + i * DIR_ENTRY_SIZE;
-        let entry = slice(bytes, at, DIR_ENTRY_SIZE).ok_or(Error::OutOfBounds {
+        let entry = slice_at(bytes, at, DIR_ENTRY_SIZE).ok_or(Error::OutOfBounds {
             offset: at,
             len: DIR_ENTRY_SIZE,
             size,
         })?;
-        if u32_at(entry, 0) == Some(MODULE_LIST_STREAM) {
-            let data_size = u64::from(u32_at(entry, 4).unwrap_or(0));
-            let rva = u64::from(u32_at(entry, 8).unwrap_or(0));
+        if le_u32(entry, 0) == Some(MODULE_LIST_STREAM) {
+            let data_size = u64::from(le_u32(entry, 4).unwrap_or(0));
+            let rva = u64::from(le_u32(entry, 8).unwrap_or(0));
             list = Some((rva, data_size));
             break;
         }
     }
     let (rva, data_size) = list.ok_or_else(|| fmt(dir, "no ModuleListStream"))?;
-    let count = u32_at(bytes, rva).ok_or(Error::OutOfBounds {
+    let count = le_u32(bytes, rva).ok_or(Error::OutOfBounds {
         offset: rva,
         len: 4,
         size,
@@ -72,7 +72,7 @@ pub fn minidump_modules(bytes: &[u8]) -> Result<Vec<String>> {
         )));
     }
     let needed = 4 + u64::from(count) * MODULE_SIZE;
-    if needed > data_size || slice(bytes, rva, needed).is_none() {
+    if needed > data_size || slice_at(bytes, rva, needed).is_none() {
         return Err(Error::OutOfBounds {
             offset: rva,
             len: needed,
@@ -82,8 +82,8 @@ pub fn minidump_modules(bytes: &[u8]) -> Result<Vec<String>> {
     let mut names = Vec::with_capacity(count as usize);
     for i in 0..u64::from(count) {
         let m = rva + 4 + i * MODULE_SIZE;
-        let name_rva = u64::from(u32_at(bytes, m + 20).ok_or_else(|| fmt(m, "truncated module"))?);
-        let len = u32_at(bytes, name_rva).ok_or(Error::OutOfBounds {
+        let name_rva = u64::from(le_u32(bytes, m + 20).ok_or_else(|| fmt(m, "truncated module"))?);
+        let len = le_u32(bytes, name_rva).ok_or(Error::OutOfBounds {
             offset: name_rva,
             len: 4,
             size,
@@ -91,12 +91,12 @@ pub fn minidump_modules(bytes: &[u8]) -> Result<Vec<String>> {
         if len > MAX_NAME_BYTES {
             return Err(fmt(name_rva, format!("module name of {len} bytes")));
         }
-        let raw = slice(bytes, name_rva + 4, u64::from(len)).ok_or(Error::OutOfBounds {
+        let raw = slice_at(bytes, name_rva + 4, u64::from(len)).ok_or(Error::OutOfBounds {
             offset: name_rva + 4,
             len: u64::from(len),
             size,
         })?;
-        names.push(super::le::utf16le(raw));
+        names.push(utf16le_to_nul(raw));
     }
     Ok(names)
 }

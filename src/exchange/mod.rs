@@ -33,7 +33,6 @@ mod ecp;
 mod group;
 mod httpproxy;
 mod iis;
-mod le;
 mod minidump;
 mod oab;
 mod paths;

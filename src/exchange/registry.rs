@@ -10,8 +10,8 @@
 //! Every offset is checked against the hive's bytes and every count against the cell that
 //! holds it, so hostile hives produce errors, never panics or unbounded work.
 
-use super::le::{slice, u16_at, u32_at, utf16le};
 use crate::{Error, Result};
+use deadbox_evidence::bytes::{le_u16, le_u32, slice_at, utf16le_to_nul};
 
 /// Hive bins start after the 4 KiB base block; cell offsets are relative to it.
 const BINS_START: u64 = 4096;
@@ -47,13 +47,13 @@ impl<'a> Hive<'a> {
         if bytes.get(..4) != Some(b"regf".as_slice()) {
             return Err(fmt(0, "no regf signature"));
         }
-        let major = u32_at(bytes, 0x14).ok_or_else(|| fmt(0x14, "truncated base block"))?;
-        let minor = u32_at(bytes, 0x18).ok_or_else(|| fmt(0x18, "truncated base block"))?;
+        let major = le_u32(bytes, 0x14).ok_or_else(|| fmt(0x14, "truncated base block"))?;
+        let minor = le_u32(bytes, 0x18).ok_or_else(|| fmt(0x18, "truncated base block"))?;
         if major != 1 {
             return Err(fmt(0x14, format!("major version {major}, expected 1")));
         }
-        let root = u32_at(bytes, 0x24).ok_or_else(|| fmt(0x24, "truncated base block"))?;
-        if slice(bytes, BINS_START, 4) != Some(b"hbin".as_slice()) {
+        let root = le_u32(bytes, 0x24).ok_or_else(|| fmt(0x24, "truncated base block"))?;
+        if slice_at(bytes, BINS_START, 4) != Some(b"hbin".as_slice()) {
             return Err(fmt(BINS_START, "no hbin signature after the base block"));
         }
         let hive = Hive { bytes, root, minor };
@@ -64,7 +64,7 @@ impl<'a> Hive<'a> {
     /// The data of the allocated cell at `off` (relative to the bins).
     fn cell(&self, off: u32) -> Result<&'a [u8]> {
         let abs = BINS_START + u64::from(off);
-        let size = u32_at(self.bytes, abs).ok_or(Error::OutOfBounds {
+        let size = le_u32(self.bytes, abs).ok_or(Error::OutOfBounds {
             offset: abs,
             len: 4,
             size: self.bytes.len() as u64,
@@ -73,7 +73,7 @@ impl<'a> Hive<'a> {
         if len < 8 {
             return Err(fmt(abs, format!("cell size {size}")));
         }
-        slice(self.bytes, abs + 4, len - 4).ok_or(Error::OutOfBounds {
+        slice_at(self.bytes, abs + 4, len - 4).ok_or(Error::OutOfBounds {
             offset: abs,
             len,
             size: self.bytes.len() as u64,
@@ -89,13 +89,13 @@ impl<'a> Hive<'a> {
     }
 
     fn key_name(nk: &[u8]) -> String {
-        let flags = u16_at(nk, 2).unwrap_or(0);
-        let len = u64::from(u16_at(nk, 72).unwrap_or(0));
-        let raw = slice(nk, 76, len).unwrap_or_default();
+        let flags = le_u16(nk, 2).unwrap_or(0);
+        let len = u64::from(le_u16(nk, 72).unwrap_or(0));
+        let raw = slice_at(nk, 76, len).unwrap_or_default();
         if flags & 0x20 != 0 {
             raw.iter().map(|&b| char::from(b)).collect()
         } else {
-            utf16le(raw)
+            utf16le_to_nul(raw)
         }
     }
 
@@ -104,7 +104,7 @@ impl<'a> Hive<'a> {
     fn list(&self, off: u32, depth: u32, limit: usize, out: &mut Vec<u32>) -> Result<()> {
         let c = self.cell(off)?;
         let abs = BINS_START + u64::from(off);
-        let count = u64::from(u16_at(c, 2).ok_or_else(|| fmt(abs, "truncated list"))?);
+        let count = u64::from(le_u16(c, 2).ok_or_else(|| fmt(abs, "truncated list"))?);
         let (step, ri) = match c.get(..2) {
             Some(b"lf") | Some(b"lh") => (8, false),
             Some(b"li") => (4, false),
@@ -118,7 +118,7 @@ impl<'a> Hive<'a> {
             ));
         }
         for i in 0..count {
-            let o = u32_at(c, 4 + i * step).ok_or_else(|| fmt(abs, "truncated list"))?;
+            let o = le_u32(c, 4 + i * step).ok_or_else(|| fmt(abs, "truncated list"))?;
             if ri {
                 if depth >= MAX_RI_DEPTH {
                     return Err(fmt(abs, "ri lists nested too deep"));
@@ -136,11 +136,11 @@ impl<'a> Hive<'a> {
 
     fn subkey(&self, key: u32, name: &str) -> Result<Option<u32>> {
         let nk = self.nk(key)?;
-        let n = u32_at(nk, 20).unwrap_or(0);
+        let n = le_u32(nk, 20).unwrap_or(0);
         if n == 0 {
             return Ok(None);
         }
-        let list = u32_at(nk, 28).unwrap_or(u32::MAX);
+        let list = le_u32(nk, 28).unwrap_or(u32::MAX);
         let mut children = Vec::new();
         let limit = (n as usize).min(MAX_SUBKEYS);
         self.list(list, 0, limit, &mut children)?;
@@ -172,11 +172,11 @@ impl<'a> Hive<'a> {
     /// Type and data of the value `name` of the key at cell `key`.
     fn value(&self, key: u32, name: &str) -> Result<Option<(u32, Vec<u8>)>> {
         let nk = self.nk(key)?;
-        let count = u64::from(u32_at(nk, 36).unwrap_or(0));
+        let count = u64::from(le_u32(nk, 36).unwrap_or(0));
         if count == 0 {
             return Ok(None);
         }
-        let list_off = u32_at(nk, 40).unwrap_or(u32::MAX);
+        let list_off = le_u32(nk, 40).unwrap_or(u32::MAX);
         let list = self.cell(list_off)?;
         if count * 4 > list.len() as u64 {
             return Err(fmt(
@@ -186,7 +186,7 @@ impl<'a> Hive<'a> {
         }
         let want = name.to_lowercase();
         for i in 0..count {
-            let Some(vk_off) = u32_at(list, i * 4) else {
+            let Some(vk_off) = le_u32(list, i * 4) else {
                 break;
             };
             let Ok(vk) = self.cell(vk_off) else {
@@ -195,21 +195,21 @@ impl<'a> Hive<'a> {
             if vk.get(..2) != Some(b"vk".as_slice()) {
                 continue;
             }
-            let name_len = u64::from(u16_at(vk, 2).unwrap_or(0));
-            let flags = u16_at(vk, 16).unwrap_or(0);
-            let raw = slice(vk, 20, name_len).unwrap_or_default();
+            let name_len = u64::from(le_u16(vk, 2).unwrap_or(0));
+            let flags = le_u16(vk, 16).unwrap_or(0);
+            let raw = slice_at(vk, 20, name_len).unwrap_or_default();
             let vname = if flags & 1 != 0 {
                 raw.iter().map(|&b| char::from(b)).collect()
             } else {
-                utf16le(raw)
+                utf16le_to_nul(raw)
             };
             if vname.to_lowercase() != want {
                 continue;
             }
             let abs = BINS_START + u64::from(vk_off);
-            let size = u32_at(vk, 4).ok_or_else(|| fmt(abs, "truncated value"))?;
-            let data_off = u32_at(vk, 8).ok_or_else(|| fmt(abs, "truncated value"))?;
-            let vtype = u32_at(vk, 12).ok_or_else(|| fmt(abs, "truncated value"))?;
+            let size = le_u32(vk, 4).ok_or_else(|| fmt(abs, "truncated value"))?;
+            let data_off = le_u32(vk, 8).ok_or_else(|| fmt(abs, "truncated value"))?;
+            let vtype = le_u32(vk, 12).ok_or_else(|| fmt(abs, "truncated value"))?;
             return self
                 .value_data(abs, size, data_off, vk)
                 .map(|d| Some((vtype, d)));
@@ -220,7 +220,7 @@ impl<'a> Hive<'a> {
     fn value_data(&self, abs: u64, size: u32, data_off: u32, vk: &[u8]) -> Result<Vec<u8>> {
         if size & 0x8000_0000 != 0 {
             let len = u64::from(size & 0x7FFF_FFFF).min(4);
-            return Ok(slice(vk, 8, len).unwrap_or_default().to_vec());
+            return Ok(slice_at(vk, 8, len).unwrap_or_default().to_vec());
         }
         let len = u64::from(size);
         if len > MAX_VALUE_SIZE {
@@ -230,19 +230,19 @@ impl<'a> Hive<'a> {
         }
         let cell = self.cell(data_off)?;
         if len > DB_SEGMENT && self.minor >= 4 && cell.get(..2) == Some(b"db".as_slice()) {
-            let segs = u64::from(u16_at(cell, 2).unwrap_or(0));
-            let list = self.cell(u32_at(cell, 4).unwrap_or(u32::MAX))?;
+            let segs = u64::from(le_u16(cell, 2).unwrap_or(0));
+            let list = self.cell(le_u32(cell, 4).unwrap_or(u32::MAX))?;
             if segs * 4 > list.len() as u64 {
                 return Err(fmt(abs, "big-data segment list does not fit its cell"));
             }
             let mut data = Vec::new();
             for i in 0..segs {
                 let seg_off =
-                    u32_at(list, i * 4).ok_or_else(|| fmt(abs, "truncated segment list"))?;
+                    le_u32(list, i * 4).ok_or_else(|| fmt(abs, "truncated segment list"))?;
                 let seg = self.cell(seg_off)?;
                 let want = (len - data.len() as u64).min(DB_SEGMENT);
                 data.extend_from_slice(
-                    slice(seg, 0, want).ok_or_else(|| fmt(abs, "short big-data segment"))?,
+                    slice_at(seg, 0, want).ok_or_else(|| fmt(abs, "short big-data segment"))?,
                 );
                 if data.len() as u64 >= len {
                     break;
@@ -253,7 +253,7 @@ impl<'a> Hive<'a> {
             }
             return Ok(data);
         }
-        Ok(slice(cell, 0, len)
+        Ok(slice_at(cell, 0, len)
             .ok_or_else(|| {
                 fmt(
                     abs,
@@ -271,7 +271,7 @@ impl<'a> Hive<'a> {
             return Ok(None);
         };
         Ok(match self.value(k, name)? {
-            Some((1 | 2, data)) => Some(utf16le(&data)),
+            Some((1 | 2, data)) => Some(utf16le_to_nul(&data)),
             _ => None,
         })
     }

@@ -3,19 +3,14 @@
 
 use std::borrow::Cow;
 
+use deadbox_evidence::bytes::utf16le_lossy;
+
 use super::{LogReport, MAX_DIAGNOSTICS, MAX_QUOTE};
 
 /// Decodes a text log: UTF-16LE when it starts with its BOM, else UTF-8 (lossy, BOM dropped).
 pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
     if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        let units = rest
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]));
-        return Cow::Owned(
-            char::decode_utf16(units)
-                .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-                .collect(),
-        );
+        return Cow::Owned(utf16le_lossy(rest));
     }
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
     String::from_utf8_lossy(bytes)

@@ -11,12 +11,12 @@
 //! Several rules matching one stream give one `yara_match` finding per rule.
 
 mod assess;
-mod rules;
+mod load;
 mod select;
 mod progress;
 mod sink;
 
-pub use rules::{compile, rule_files, CompiledRules, HashList, EXTERNALS};
+pub use load::{compile, rule_files, CompiledRules, HashList, EXTERNALS};
 pub use select::{extension, interesting_magic, Reason, Selection, WEB_EXTENSIONS};
 pub use progress::Progress;
 pub use sink::{FindingSink, FnSink, SinkError, SinkResult};
@@ -26,9 +26,10 @@ use crate::evidence::{self, open_read_only};
 use crate::finding::{
     FileFacts, Finding, FindingKind, Location, PatternMatch, RuleMatch, Severity,
 };
-use crate::hash::{digest, Digests, HashSet, MultiHasher};
+use crate::hash::{digest, Algorithms, Digests, MultiHasher};
 use crate::ntfs::{FileEntry, FileName, NtfsVolume, Stream};
 use crate::rows::times;
+use crate::sniff::{file_head, stream_head, Magic};
 use crate::volume::VolumeSelect;
 use crate::Image;
 use rayon::prelude::*;
@@ -54,7 +55,7 @@ pub struct ScanBuilder {
     known_good_files: Vec<PathBuf>,
     builtin_iocs: bool,
     selection: Selection,
-    hashes: HashSet,
+    hashes: Algorithms,
     threads: Option<usize>,
     timeout: Duration,
     max_in_memory: u64,
@@ -76,7 +77,7 @@ impl Default for ScanBuilder {
             known_good_files: Vec::new(),
             builtin_iocs: true,
             selection: Selection::triage(),
-            hashes: HashSet::default(),
+            hashes: Algorithms::default(),
             threads: None,
             timeout: Duration::from_secs(60),
             max_in_memory: 1 << 30,
@@ -123,7 +124,7 @@ impl ScanBuilder {
         self
     }
     /// Which hashes to compute.
-    pub fn hashes(mut self, h: HashSet) -> Self {
+    pub fn hashes(mut self, h: Algorithms) -> Self {
         self.hashes = h;
         self
     }
@@ -187,7 +188,7 @@ impl ScanBuilder {
     /// skipped) and on unreadable or malformed lists.
     pub fn build(self) -> Result<Scan> {
         let builtin: &[(&str, &str)] = if self.builtin_rules {
-            crate::rules::BUILTIN_RULES
+            crate::rule_pack::BUILTIN_RULES
         } else {
             &[]
         };
@@ -204,7 +205,7 @@ impl ScanBuilder {
         };
         let mut iocs = HashList::new();
         if self.builtin_iocs {
-            for (h, c) in crate::rules::BUILTIN_IOCS {
+            for (h, c) in crate::rule_pack::BUILTIN_IOCS {
                 iocs.insert(h, c)?;
             }
         }
@@ -478,7 +479,7 @@ impl Scan {
                     if self
                         .cfg
                         .selection
-                        .select_with(&shown, None, size, false, || read_head(&p))
+                        .select_with(&shown, None, size, false, || file_head(&p))
                         .is_some()
                     {
                         jobs.push(Job::Loose { path: p, size });
@@ -1018,7 +1019,12 @@ impl Scan {
         self.iocs.len() + self.known_good.len() > 0
     }
 
-    fn load<'b>(&self, job: &'b Job<'_>, buf: &'b mut Vec<u8>, set: HashSet) -> Result<Bytes<'b>> {
+    fn load<'b>(
+        &self,
+        job: &'b Job<'_>,
+        buf: &'b mut Vec<u8>,
+        set: Algorithms,
+    ) -> Result<Bytes<'b>> {
         match job {
             Job::Ntfs { vol, stream, .. } => {
                 if let Some(s) = vol.contiguous_slice(stream) {
@@ -1088,25 +1094,7 @@ impl Scan {
 
 /// A short file type name from magic bytes, as signature-base's `filetype` external expects.
 fn filetype(data: &[u8]) -> &'static str {
-    if data.starts_with(b"MZ") {
-        "EXE"
-    } else if data.starts_with(b"MDMP") {
-        "MDMP"
-    } else if data.starts_with(b"PK\x03\x04") {
-        "ZIP"
-    } else if data.starts_with(b"7z\xBC\xAF") {
-        "7Z"
-    } else if data.starts_with(b"Rar!") {
-        "RAR"
-    } else if data.starts_with(b"\x7fELF") {
-        "ELF"
-    } else if data.starts_with(b"%PDF") {
-        "PDF"
-    } else if data.starts_with(b"GIF8") {
-        "GIF"
-    } else {
-        ""
-    }
+    Magic::of(data).map_or("", Magic::filetype)
 }
 
 /// Parses a severity name.
@@ -1244,23 +1232,6 @@ pub fn diagnostic(location: Location, file: Option<FileFacts>, message: &str) ->
         rule: None,
         quote: None,
         detail: serde_json::Value::Null,
-    }
-}
-
-/// First bytes of a stream (for magic-byte selection); empty when unreadable.
-fn stream_head(vol: &NtfsVolume, s: &Stream) -> Vec<u8> {
-    vol.read_head(s, 16)
-}
-
-fn read_head(p: &Path) -> Vec<u8> {
-    use std::io::Read;
-    let mut b = vec![0u8; 16];
-    match open_read_only(p).and_then(|mut f| f.read(&mut b).map_err(|e| Error::io(p, e))) {
-        Ok(n) => {
-            b.truncate(n);
-            b
-        }
-        Err(_) => Vec::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Which streams a scan reads: the triage default, or every stream, narrowed by globs and size.
 
 use crate::error::{Error, Result};
+use crate::sniff::Magic;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 /// Server-side web file extensions the triage selection always takes.
@@ -9,18 +10,9 @@ pub const WEB_EXTENSIONS: &[&str] = &[
 ];
 
 /// Magic numbers that make a stream interesting whatever its name: minidumps and archives.
+/// (`"minidump"`, `"zip"`, `"7z"`, `"rar"`; see [`Magic::selects`]).
 pub fn interesting_magic(head: &[u8]) -> Option<&'static str> {
-    if head.starts_with(b"MDMP") {
-        Some("minidump")
-    } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
-        Some("zip")
-    } else if head.starts_with(b"7z\xBC\xAF\x27\x1C") {
-        Some("7z")
-    } else if head.starts_with(b"Rar!\x1A\x07") {
-        Some("rar")
-    } else {
-        None
-    }
+    Magic::of(head).and_then(Magic::selects)
 }
 
 /// The extension of the last path component (or of a stream name), lowercase.
@@ -224,5 +216,25 @@ mod tests {
         let s = Selection::triage().all_files(true).max_size(Some(5));
         assert_eq!(s.select("/a", None, 6, false, b""), None);
         assert_eq!(s.select("/a", None, 5, false, b""), Some(Reason::All));
+    }
+
+    /// A spanned zip (`PK\x07\x08`) is selected by the triage scan and is an archive to the
+    /// staged-archive assessment: one sniffer decides both.
+    #[test]
+    fn spanned_zip_is_selected_and_an_archive() {
+        let head = b"PK\x07\x08PK\x03\x04";
+        assert_eq!(
+            Selection::triage().select("/ProgramData/x.bin", None, 10, false, head),
+            Some(Reason::Magic("zip"))
+        );
+        assert_eq!(crate::exchange::archive_kind(head), Some("zip"));
+        for head in [
+            &b"PK\x03\x04"[..],
+            b"PK\x05\x06",
+            b"7z\xBC\xAF\x27\x1C",
+            b"Rar!\x1A\x07\x00",
+        ] {
+            assert_eq!(interesting_magic(head), crate::exchange::archive_kind(head));
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Pieces shared by the container readers: a bounds-checked positioned-read file, a bounded
-//! thread-safe cache of decoded blocks, CRC-32C and little helpers to read integers from byte
-//! buffers without panicking.
+//! thread-safe cache of decoded blocks, CRC-32C. Integers are read from byte buffers with
+//! [`crate::bytes`].
 
 use super::open_read_only;
 use crate::error::{Error, Result};
@@ -197,31 +197,6 @@ pub(crate) fn crc32c(data: &[u8]) -> u32 {
         crc = TABLE[((crc ^ b as u32) & 0xff) as usize] ^ (crc >> 8);
     }
     !crc
-}
-
-/// `N` bytes of `b` at `off`, or zeros where `b` is too short (callers check sizes first; this
-/// only keeps a mistake from becoming a panic).
-fn bytes<const N: usize>(b: &[u8], off: usize) -> [u8; N] {
-    off.checked_add(N)
-        .and_then(|end| b.get(off..end))
-        .and_then(|s| s.try_into().ok())
-        .unwrap_or([0; N])
-}
-
-pub(crate) fn le16(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes(bytes(b, off))
-}
-pub(crate) fn le32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(bytes(b, off))
-}
-pub(crate) fn le64(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(bytes(b, off))
-}
-pub(crate) fn be32(b: &[u8], off: usize) -> u32 {
-    u32::from_be_bytes(bytes(b, off))
-}
-pub(crate) fn be64(b: &[u8], off: usize) -> u64 {
-    u64::from_be_bytes(bytes(b, off))
 }
 
 /// Copies `src[within..within+dst.len()]` into `dst`, or fails with a [`Error::Format`] when

@@ -17,7 +17,8 @@
 //! Segment files are read with positioned reads, not memory-mapped: their bytes are not the
 //! disk's.
 
-use super::common::{copy_from_block, inflate, le32, le64, BlockCache, SourceFile};
+use super::bytes::{le_u16, le_u32, le_u64};
+use super::common::{copy_from_block, inflate, BlockCache, SourceFile};
 use super::{check_bounds, Evidence};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -127,22 +128,27 @@ struct Volume {
 fn parse_volume(data: &[u8], offset: u64) -> Result<Volume> {
     let what = "EWF volume section";
     let (chunk_count, spc, bps, sectors) = if data.len() >= 1052 {
-        let stored = le32(data, 1048);
+        let stored = le_u32(data, 1048).unwrap_or(0);
         if adler32(data.get(..1048).unwrap_or(&[])) != stored {
             return Err(Error::format(what, offset, "Adler-32 mismatch"));
         }
-        (le32(data, 4), le32(data, 8), le32(data, 12), le64(data, 16))
+        (
+            le_u32(data, 4).unwrap_or(0),
+            le_u32(data, 8).unwrap_or(0),
+            le_u32(data, 12).unwrap_or(0),
+            le_u64(data, 16).unwrap_or(0),
+        )
     } else if data.len() >= 94 {
         // EWF-S01 (SMART) volume: a 32-bit sector count.
-        let stored = le32(data, 90);
+        let stored = le_u32(data, 90).unwrap_or(0);
         if adler32(data.get(..90).unwrap_or(&[])) != stored {
             return Err(Error::format(what, offset, "Adler-32 mismatch"));
         }
         (
-            le32(data, 4),
-            le32(data, 8),
-            le32(data, 12),
-            le32(data, 16) as u64,
+            le_u32(data, 4).unwrap_or(0),
+            le_u32(data, 8).unwrap_or(0),
+            le_u32(data, 12).unwrap_or(0),
+            le_u32(data, 16).unwrap_or(0) as u64,
         )
     } else {
         return Err(Error::format(what, offset, "section too small"));
@@ -188,11 +194,11 @@ fn parse_table(
         return Err(Error::format(what, body_offset, "section too small"));
     }
     let head = seg.read_vec(what, body_offset, 24)?;
-    if adler32(head.get(..20).unwrap_or(&[])) != le32(&head, 20) {
+    if adler32(head.get(..20).unwrap_or(&[])) != le_u32(&head, 20).unwrap_or(0) {
         return Err(Error::format(what, body_offset, "header Adler-32 mismatch"));
     }
-    let count = le32(&head, 0) as u64;
-    let base = le64(&head, 8);
+    let count = le_u32(&head, 0).unwrap_or(0) as u64;
+    let base = le_u64(&head, 8).unwrap_or(0);
     let bytes = count * 4;
     if count == 0 || count > max_entries || bytes > body_len - 24 {
         return Err(Error::format(
@@ -213,7 +219,10 @@ fn parse_table(
             ));
         }
     }
-    let entries: Vec<u32> = raw.chunks_exact(4).map(|b| le32(b, 0)).collect();
+    let entries: Vec<u32> = raw
+        .chunks_exact(4)
+        .map(|b| le_u32(b, 0).unwrap_or(0))
+        .collect();
     let mut out = Vec::with_capacity(entries.len());
     for (i, &e) in entries.iter().enumerate() {
         let start = base
@@ -278,7 +287,7 @@ impl EwfImage {
                     "not an EVF segment file",
                 ));
             }
-            let number = u16::from_le_bytes([head[9], head[10]]) as u32;
+            let number = le_u16(&head, 9).unwrap_or(0) as u32;
             if number != n {
                 return Err(Error::format(
                     format!("EWF segment {}", p.display()),
@@ -348,7 +357,7 @@ impl EwfImage {
             let what = "EWF section descriptor";
             let mut d = [0u8; DESCRIPTOR_LEN as usize];
             seg.read_at(what, offset, &mut d)?;
-            if adler32(&d[..72]) != le32(&d, 72) {
+            if adler32(&d[..72]) != le_u32(&d, 72).unwrap_or(0) {
                 return Err(Error::format(
                     format!("{what} in {}", seg.path.display()),
                     offset,
@@ -357,8 +366,8 @@ impl EwfImage {
             }
             let kind_end = d[..16].iter().position(|&b| b == 0).unwrap_or(16);
             let kind = String::from_utf8_lossy(&d[..kind_end]).to_string();
-            let next = le64(&d, 16);
-            let size = le64(&d, 24);
+            let next = le_u64(&d, 16).unwrap_or(0);
+            let size = le_u64(&d, 24).unwrap_or(0);
             let body = offset + DESCRIPTOR_LEN;
             let body_len = size.saturating_sub(DESCRIPTOR_LEN);
             let end_of_section = offset.saturating_add(size);
@@ -403,13 +412,13 @@ impl EwfImage {
                 }
                 "hash" if body_len >= 36 => {
                     let data = seg.read_vec("EWF hash section", body, 36)?;
-                    if adler32(&data[..32]) == le32(&data, 32) {
+                    if adler32(&data[..32]) == le_u32(&data, 32).unwrap_or(0) {
                         *md5 = data[..16].try_into().ok().filter(|h| *h != [0; 16]);
                     }
                 }
                 "digest" if body_len >= 80 => {
                     let data = seg.read_vec("EWF digest section", body, 80)?;
-                    if adler32(&data[..76]) == le32(&data, 76) {
+                    if adler32(&data[..76]) == le_u32(&data, 76).unwrap_or(0) {
                         *md5 = data[..16].try_into().ok().filter(|h| *h != [0; 16]);
                         *sha1 = data[16..36].try_into().ok().filter(|h| *h != [0; 20]);
                     }
@@ -500,7 +509,7 @@ impl EwfImage {
                 expected as u64
             };
             let mut data = seg.read_vec(&what, loc.offset, data_len + 4)?;
-            let sum = le32(&data, data_len as usize);
+            let sum = le_u32(&data, data_len as usize).unwrap_or(0);
             data.truncate(data_len as usize);
             if adler32(&data) != sum {
                 return Err(Error::format(&what, loc.offset, "Adler-32 mismatch"));

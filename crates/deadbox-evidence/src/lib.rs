@@ -11,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bytes;
 mod common;
 pub mod error;
 mod ewf;
@@ -20,13 +21,13 @@ mod vhd;
 mod vhdx;
 mod vmdk;
 
+pub use error::{Error, Result};
 pub use ewf::{verify, EwfImage, VerifyReport, CHUNK_CACHE_BYTES};
 pub use qcow2::Qcow2Image;
 pub use raw::RawImage;
 pub use vhd::VhdImage;
 pub use vhdx::VhdxImage;
 pub use vmdk::VmdkImage;
-pub use error::{Error, Result};
 
 use std::fs::File;
 use std::path::Path;

@@ -13,7 +13,8 @@
 //! Backing files, encryption, external data files, extended L2 entries and zstd compression
 //! give [`Error::Unsupported`].
 
-use super::common::{be32, be64, copy_from_block, inflate, BlockCache, SourceFile};
+use super::bytes::{be_u32, be_u64};
+use super::common::{copy_from_block, inflate, BlockCache, SourceFile};
 use super::{check_bounds, Evidence};
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -51,13 +52,13 @@ impl Qcow2Image {
         if n < 72 || h.get(..4) != Some(&MAGIC[..]) {
             return Err(Error::format(what, 0, "not a qcow2 header"));
         }
-        let version = be32(&h, 4);
+        let version = be_u32(&h, 4).unwrap_or(0);
         if version != 2 && version != 3 {
             return Err(Error::Unsupported(format!("qcow version {version}")));
         }
-        let backing_offset = be64(&h, 8);
+        let backing_offset = be_u64(&h, 8).unwrap_or(0);
         if backing_offset != 0 {
-            let len = (be32(&h, 16) as u64).min(1023);
+            let len = (be_u32(&h, 16).unwrap_or(0) as u64).min(1023);
             let name = file
                 .read_vec("qcow2 backing file name", backing_offset, len)
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -67,7 +68,7 @@ impl Qcow2Image {
                 path.display()
             )));
         }
-        let cluster_bits = be32(&h, 20);
+        let cluster_bits = be_u32(&h, 20).unwrap_or(0);
         if !(9..=21).contains(&cluster_bits) {
             return Err(Error::format(
                 what,
@@ -75,21 +76,21 @@ impl Qcow2Image {
                 format!("cluster_bits {cluster_bits}"),
             ));
         }
-        let size = be64(&h, 24);
-        if be32(&h, 32) != 0 {
+        let size = be_u64(&h, 24).unwrap_or(0);
+        if be_u32(&h, 32).unwrap_or(0) != 0 {
             return Err(Error::Unsupported(format!(
                 "encrypted qcow2 image (method {})",
-                be32(&h, 32)
+                be_u32(&h, 32).unwrap_or(0)
             )));
         }
-        let l1_size = be32(&h, 36) as u64;
-        let l1_offset = be64(&h, 40);
+        let l1_size = be_u32(&h, 36).unwrap_or(0) as u64;
+        let l1_offset = be_u64(&h, 40).unwrap_or(0);
         if version == 3 {
             if n < 104 {
                 return Err(Error::format(what, 0, "v3 header truncated"));
             }
-            let incompatible = be64(&h, 72);
-            let header_len = be32(&h, 100);
+            let incompatible = be_u64(&h, 72).unwrap_or(0);
+            let header_len = be_u32(&h, 100).unwrap_or(0);
             if incompatible & 4 != 0 {
                 return Err(Error::Unsupported("qcow2 external data file".into()));
             }
@@ -121,7 +122,10 @@ impl Qcow2Image {
         }
         // Inside the file, so bounded by the file size.
         let raw = file.read_vec("qcow2 L1 table", l1_offset, needed * 8)?;
-        let l1 = raw.chunks_exact(8).map(|b| be64(b, 0)).collect();
+        let l1 = raw
+            .chunks_exact(8)
+            .map(|b| be_u64(b, 0).unwrap_or(0))
+            .collect();
         Ok(Qcow2Image {
             file,
             version,
@@ -161,7 +165,7 @@ impl Qcow2Image {
             self.file
                 .read_vec("qcow2 L2 table", l2_offset, self.cluster_size())
         })?;
-        Ok(be64(&table, ((vc % per_l2) * 8) as usize))
+        Ok(be_u64(&table, ((vc % per_l2) * 8) as usize).unwrap_or(0))
     }
 
     fn compressed(&self, vc: u64, entry: u64) -> Result<std::sync::Arc<[u8]>> {

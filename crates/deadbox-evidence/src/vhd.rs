@@ -13,7 +13,8 @@
 //! The media length is the footer's current size, which tools round up to a CHS geometry: a
 //! VHD converted from a raw image can be slightly longer than that image.
 
-use super::common::{be32, be64, BlockCache, SourceFile};
+use super::bytes::{be_u32, be_u64};
+use super::common::{BlockCache, SourceFile};
 use super::{check_bounds, Evidence};
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -49,7 +50,7 @@ fn parse_footer(f: &[u8; 512], at: u64) -> Result<(u32, u64, u64)> {
     if &f[..8] != COOKIE {
         return Err(Error::format(what, at, "no conectix cookie"));
     }
-    let stored = be32(f, 64);
+    let stored = be_u32(f, 64).unwrap_or(0);
     let sum = f
         .iter()
         .enumerate()
@@ -62,7 +63,11 @@ fn parse_footer(f: &[u8; 512], at: u64) -> Result<(u32, u64, u64)> {
             format!("checksum {stored:#x}, computed {:#x}", !sum),
         ));
     }
-    Ok((be32(f, 60), be64(f, 48), be64(f, 16)))
+    Ok((
+        be_u32(f, 60).unwrap_or(0),
+        be_u64(f, 48).unwrap_or(0),
+        be_u64(f, 16).unwrap_or(0),
+    ))
 }
 
 impl VhdImage {
@@ -125,7 +130,7 @@ impl VhdImage {
         if &h[..8] != b"cxsparse" {
             return Err(Error::format(what, at, "no cxsparse cookie"));
         }
-        let stored = be32(&h, 36);
+        let stored = be_u32(&h, 36).unwrap_or(0);
         let sum = h
             .iter()
             .enumerate()
@@ -134,9 +139,9 @@ impl VhdImage {
         if !sum != stored {
             return Err(Error::format(what, at, "checksum mismatch"));
         }
-        let table_offset = be64(&h, 16);
-        let entries = be32(&h, 28) as u64;
-        let block_size = be32(&h, 32);
+        let table_offset = be_u64(&h, 16).unwrap_or(0);
+        let entries = be_u32(&h, 28).unwrap_or(0) as u64;
+        let block_size = be_u32(&h, 32).unwrap_or(0);
         if block_size < 512 || !block_size.is_power_of_two() || block_size > MAX_BLOCK_SIZE {
             return Err(Error::format(
                 what,
@@ -154,7 +159,10 @@ impl VhdImage {
         }
         // The BAT must lie inside the file: this bounds the allocation below.
         let raw = file.read_vec("VHD block allocation table", table_offset, entries * 4)?;
-        let bat = raw.chunks_exact(4).map(|b| be32(b, 0)).collect();
+        let bat = raw
+            .chunks_exact(4)
+            .map(|b| be_u32(b, 0).unwrap_or(0))
+            .collect();
         let bitmap_len = (block_size / 512).div_ceil(8).div_ceil(512) * 512;
         Ok(Dynamic {
             bat,

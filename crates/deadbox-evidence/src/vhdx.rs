@@ -12,7 +12,8 @@
 //! PARTIALLY_PRESENT only occurs in differencing disks, which are refused. A non-empty log (one
 //! that would need replaying, i.e. writing) and differencing disks give [`Error::Unsupported`].
 
-use super::common::{crc32c, le16, le32, le64, SourceFile};
+use super::bytes::{le_u16, le_u32, le_u64};
+use super::common::{crc32c, SourceFile};
 use super::{check_bounds, Evidence};
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -81,14 +82,14 @@ fn region_table(file: &SourceFile, at: u64) -> Result<Vec<RegionEntry>> {
     if t.get(..4) != Some(b"regi") {
         return Err(Error::format(what, at, "no regi signature"));
     }
-    let stored = le32(&t, 4);
+    let stored = le_u32(&t, 4).unwrap_or(0);
     if let Some(c) = t.get_mut(4..8) {
         c.fill(0);
     }
     if crc32c(&t) != stored {
         return Err(Error::format(what, at, "CRC-32C mismatch"));
     }
-    let count = le32(&t, 8) as usize;
+    let count = le_u32(&t, 8).unwrap_or(0) as usize;
     if count > 2047 {
         return Err(Error::format(what, at, format!("{count} entries")));
     }
@@ -101,9 +102,9 @@ fn region_table(file: &SourceFile, at: u64) -> Result<Vec<RegionEntry>> {
             }
             (
                 g,
-                le64(&t, e + 16),
-                le32(&t, e + 24),
-                le32(&t, e + 28) & 1 != 0,
+                le_u64(&t, e + 16).unwrap_or(0),
+                le_u32(&t, e + 24).unwrap_or(0),
+                le_u32(&t, e + 28).unwrap_or(0) & 1 != 0,
             )
         })
         .collect())
@@ -132,14 +133,14 @@ impl VhdxImage {
                 if h.get(..4) != Some(b"head") {
                     return Err(Error::format(what, at, "no head signature"));
                 }
-                let stored = le32(&h, 4);
+                let stored = le_u32(&h, 4).unwrap_or(0);
                 if let Some(c) = h.get_mut(4..8) {
                     c.fill(0);
                 }
                 if crc32c(&h) != stored {
                     return Err(Error::format(what, at, "CRC-32C mismatch"));
                 }
-                Ok((le64(&h, 8), h))
+                Ok((le_u64(&h, 8).unwrap_or(0), h))
             })();
             match r {
                 Ok((seq, h)) => {
@@ -157,7 +158,7 @@ impl VhdxImage {
                     .unwrap_or_else(|| Error::format("VHDX header", KIB64, "no valid header")))
             }
         };
-        let version = le16(&header, 66);
+        let version = le_u16(&header, 66).unwrap_or(0);
         if version != 1 {
             return Err(Error::Unsupported(format!("VHDX header version {version}")));
         }
@@ -202,7 +203,7 @@ impl VhdxImage {
         if meta.get(..8) != Some(b"metadata") {
             return Err(Error::format(what, meta_off, "no metadata signature"));
         }
-        let count = le16(&meta, 10) as usize;
+        let count = le_u16(&meta, 10).unwrap_or(0) as usize;
         if count > 2047 {
             return Err(Error::format(what, meta_off, format!("{count} entries")));
         }
@@ -224,9 +225,9 @@ impl VhdxImage {
                 .get(e..e + 16)
                 .and_then(|s| s.try_into().ok())
                 .ok_or_else(|| Error::format(what, meta_off, "entry table truncated"))?;
-            let off = le32(&meta, e + 16) as usize;
-            let len = le32(&meta, e + 20) as usize;
-            let flags = le32(&meta, e + 24);
+            let off = le_u32(&meta, e + 16).unwrap_or(0) as usize;
+            let len = le_u32(&meta, e + 20).unwrap_or(0) as usize;
+            let flags = le_u32(&meta, e + 24).unwrap_or(0);
             let item = off
                 .checked_add(len)
                 .and_then(|end| meta.get(off..end))
@@ -234,13 +235,13 @@ impl VhdxImage {
                     Error::format(what, meta_off + off as u64, "item outside the region")
                 })?;
             if g == known[0] {
-                block_size = Some(le32(item, 0) as u64);
-                fixed = le32(item, 4) & 1 != 0;
-                has_parent = le32(item, 4) & 2 != 0;
+                block_size = Some(le_u32(item, 0).unwrap_or(0) as u64);
+                fixed = le_u32(item, 4).unwrap_or(0) & 1 != 0;
+                has_parent = le_u32(item, 4).unwrap_or(0) & 2 != 0;
             } else if g == known[1] {
-                size = Some(le64(item, 0));
+                size = Some(le_u64(item, 0).unwrap_or(0));
             } else if g == known[3] {
-                lss = Some(le32(item, 0) as u64);
+                lss = Some(le_u32(item, 0).unwrap_or(0) as u64);
             } else if g == known[5] {
                 has_parent = true;
             } else if !known.contains(&g) && flags & 4 != 0 {
@@ -296,7 +297,10 @@ impl VhdxImage {
         }
         // Inside the file, so the allocation is bounded by the file size.
         let raw = file.read_vec("VHDX BAT", bat_off, entries * 8)?;
-        let bat = raw.chunks_exact(8).map(|b| le64(b, 0)).collect();
+        let bat = raw
+            .chunks_exact(8)
+            .map(|b| le_u64(b, 0).unwrap_or(0))
+            .collect();
         Ok(VhdxImage {
             file,
             size,

@@ -17,7 +17,8 @@
 //! absolute): a hostile descriptor cannot make deadbox open arbitrary host files. Images with a
 //! parent (`parentCID` other than `ffffffff`) give [`Error::Unsupported`].
 
-use super::common::{copy_from_block, inflate, is_plain_name, le32, le64, BlockCache, SourceFile};
+use super::bytes::{le_u32, le_u64};
+use super::common::{copy_from_block, inflate, is_plain_name, BlockCache, SourceFile};
 use super::{check_bounds, Evidence};
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -81,13 +82,13 @@ pub struct VmdkImage {
 
 fn header_fields(h: &[u8]) -> (u32, u64, u64, u64, u64, u32, u64) {
     (
-        le32(h, 8),  // flags
-        le64(h, 12), // capacity (sectors)
-        le64(h, 20), // grain size (sectors)
-        le64(h, 28), // descriptor offset (sectors)
-        le64(h, 36), // descriptor size (sectors)
-        le32(h, 44), // GTEs per GT
-        le64(h, 56), // GD offset (sectors)
+        le_u32(h, 8).unwrap_or(0),  // flags
+        le_u64(h, 12).unwrap_or(0), // capacity (sectors)
+        le_u64(h, 20).unwrap_or(0), // grain size (sectors)
+        le_u64(h, 28).unwrap_or(0), // descriptor offset (sectors)
+        le_u64(h, 36).unwrap_or(0), // descriptor size (sectors)
+        le_u32(h, 44).unwrap_or(0), // GTEs per GT
+        le_u64(h, 56).unwrap_or(0), // GD offset (sectors)
     )
 }
 
@@ -99,11 +100,11 @@ impl Sparse {
         if h.get(..4) != Some(&SPARSE_MAGIC[..]) {
             return Err(Error::format(what, 0, "no KDMV magic"));
         }
-        let version = le32(&h, 4);
+        let version = le_u32(&h, 4).unwrap_or(0);
         if version > 3 {
             return Err(Error::Unsupported(format!("VMDK sparse version {version}")));
         }
-        let (desc_off, desc_size) = (le64(&h, 28), le64(&h, 36));
+        let (desc_off, desc_size) = (le_u64(&h, 28).unwrap_or(0), le_u64(&h, 36).unwrap_or(0));
         let (mut flags, mut capacity, mut grain, _, _, mut gtes, mut gd_off) = header_fields(&h);
         if gd_off == u64::MAX {
             // streamOptimized: the real header is the footer, 1024 bytes before the end
@@ -143,7 +144,10 @@ impl Sparse {
             .ok_or_else(|| Error::format(what, 56, "grain directory offset overflows"))?;
         // Inside the file, so bounded by the file size.
         let raw = file.read_vec("VMDK grain directory", gd_at, gd_entries * 4)?;
-        let gd = raw.chunks_exact(4).map(|b| le32(b, 0)).collect();
+        let gd = raw
+            .chunks_exact(4)
+            .map(|b| le_u32(b, 0).unwrap_or(0))
+            .collect();
         let descriptor = if desc_off != 0 && desc_size != 0 {
             let len = (desc_size.saturating_mul(512)).min(MAX_DESCRIPTOR);
             let at = desc_off.saturating_mul(512);
@@ -184,7 +188,7 @@ impl Sparse {
             self.file
                 .read_vec("VMDK grain table", gde as u64 * 512, self.gtes_per_gt * 4)
         })?;
-        Ok(le32(&table, ((g % self.gtes_per_gt) * 4) as usize))
+        Ok(le_u32(&table, ((g % self.gtes_per_gt) * 4) as usize).unwrap_or(0))
     }
 
     fn grain_data(&self, g: u64, sector: u64) -> Result<Arc<[u8]>> {
@@ -193,7 +197,7 @@ impl Sparse {
             let what = format!("VMDK compressed grain {g}");
             let mut marker = [0u8; 12];
             self.file.read_at(&what, at, &mut marker)?;
-            let size = le32(&marker, 8) as u64;
+            let size = le_u32(&marker, 8).unwrap_or(0) as u64;
             if size > self.grain * 2 + 4096 {
                 return Err(Error::format(&what, at, format!("{size} compressed bytes")));
             }

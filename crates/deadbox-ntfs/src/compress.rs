@@ -7,6 +7,7 @@
 //! zeros to 4 KiB. The `lznt1` crate decodes a chunk; the unit and chunk framing is here.
 
 use super::{emit_zeros, NtfsVolume, Run};
+use deadbox_evidence::bytes::le_u16;
 use deadbox_evidence::error::{Error, Result};
 
 /// Uncompressed size of an LZNT1 chunk.
@@ -21,8 +22,10 @@ pub(crate) fn decompress_unit(
     out.clear();
     let mut pos = 0usize;
     let mut scratch = Vec::with_capacity(CHUNK);
-    while pos + 2 <= input.len() && out.len() < unit_bytes {
-        let header = u16::from_le_bytes([input[pos], input[pos + 1]]);
+    while out.len() < unit_bytes {
+        let Some(header) = le_u16(input, pos) else {
+            break;
+        };
         if header == 0 {
             break;
         }

@@ -14,8 +14,9 @@
 //! sub-node VCN met twice (an index node pointing to itself or an ancestor), a tree deeper than
 //! [`MAX_DEPTH`] or more nodes than the allocation holds ends that branch with an error.
 
-use super::record::{apply_fixups, parse_file_name, u16_at, u32_at, u64_at, FileName};
+use super::record::{apply_fixups, parse_file_name, FileName};
 use super::{FileEntry, NtfsVolume};
+use deadbox_evidence::bytes::{le_u16, le_u32, le_u64};
 use std::collections::{HashMap, HashSet};
 
 /// Deepest B-tree followed (a directory of millions of names is 4–5 levels deep).
@@ -101,9 +102,9 @@ impl Node<'_> {
     fn bounds(&self) -> Result<(usize, usize, usize), String> {
         let h = self.header;
         let (Some(first), Some(used), Some(alloc)) = (
-            u32_at(self.buf, h),
-            u32_at(self.buf, h + 4),
-            u32_at(self.buf, h + 8),
+            le_u32(self.buf, h),
+            le_u32(self.buf, h + 4),
+            le_u32(self.buf, h + 8),
         ) else {
             return Err("index node header truncated".into());
         };
@@ -130,10 +131,10 @@ struct RawEntry {
 
 fn raw_entry(buf: &[u8], off: usize, end: usize) -> Result<RawEntry, String> {
     let (Some(reference), Some(len), Some(key_len), Some(flags)) = (
-        u64_at(buf, off),
-        u16_at(buf, off + 8),
-        u16_at(buf, off + 10),
-        u16_at(buf, off + 12),
+        le_u64(buf, off),
+        le_u16(buf, off + 8),
+        le_u16(buf, off + 10),
+        le_u16(buf, off + 12),
     ) else {
         return Err(format!("index entry at {off:#x} truncated"));
     };
@@ -161,7 +162,7 @@ fn raw_entry(buf: &[u8], off: usize, end: usize) -> Result<RawEntry, String> {
                 "index entry at {off:#x}: no room for its sub-node VCN"
             ));
         }
-        u64_at(buf, off + len - 8)
+        le_u64(buf, off + len - 8)
     } else {
         None
     };
@@ -191,7 +192,7 @@ impl NtfsVolume {
             }
             return out;
         };
-        let Some(block_size) = u32_at(root, 8) else {
+        let Some(block_size) = le_u32(root, 8) else {
             out.errors.push("$I30 index root truncated".into());
             return out;
         };
@@ -269,7 +270,7 @@ impl NtfsVolume {
                     Ok(name) => Some(IndexEntry {
                         entry: raw.reference & 0xFFFF_FFFF_FFFF,
                         sequence: (raw.reference >> 48) as u16,
-                        flags: u32_at(key, 56).unwrap_or(0),
+                        flags: le_u32(key, 56).unwrap_or(0),
                         name,
                         source: top.source,
                         offset: top.base.map(|b| b + k as u64),
@@ -451,7 +452,7 @@ pub(crate) fn carve(buf: &[u8], from: usize, to: usize, dir: u64) -> Vec<IndexEn
     while p + 66 <= to && out.len() < MAX_ENTRIES_PER_NODE {
         let key_at = p;
         let ok = (|| {
-            let parent = u64_at(buf, key_at)?;
+            let parent = le_u64(buf, key_at)?;
             if parent & 0xFFFF_FFFF_FFFF != dir {
                 return None;
             }
@@ -461,7 +462,7 @@ pub(crate) fn carve(buf: &[u8], from: usize, to: usize, dir: u64) -> Vec<IndexEn
                 return None;
             }
             for i in 0..4 {
-                let t = u64_at(buf, key_at + 8 + 8 * i)?;
+                let t = le_u64(buf, key_at + 8 + 8 * i)?;
                 if !(MIN_FILETIME..=MAX_FILETIME).contains(&t) {
                     return None;
                 }
@@ -472,13 +473,13 @@ pub(crate) fn carve(buf: &[u8], from: usize, to: usize, dir: u64) -> Vec<IndexEn
             }
             let reference = key_at
                 .checked_sub(16)
-                .and_then(|h| u64_at(buf, h))
+                .and_then(|h| le_u64(buf, h))
                 .unwrap_or(0);
             Some((
                 IndexEntry {
                     entry: reference & 0xFFFF_FFFF_FFFF,
                     sequence: (reference >> 48) as u16,
-                    flags: u32_at(buf, key_at + 56).unwrap_or(0),
+                    flags: le_u32(buf, key_at + 56).unwrap_or(0),
                     name,
                     source: IndexSource::Slack { vcn: 0 },
                     offset: Some(key_at as u64),

@@ -6,6 +6,7 @@
 //! from disk is checked before it is used.
 
 use super::runs::{decode_runs, Run};
+use deadbox_evidence::bytes::{le_u16, le_u32, le_u64, utf16le_name};
 
 /// Attribute type codes used by deadbox.
 pub(crate) const AT_STANDARD_INFORMATION: u32 = 0x10;
@@ -20,36 +21,10 @@ const AT_END: u32 = 0xFFFF_FFFF;
 /// Most attributes a record may hold before it is treated as corrupt.
 const MAX_ATTRIBUTES: usize = 512;
 
-pub(crate) fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?))
-}
-pub(crate) fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
-}
-pub(crate) fn u64_at(b: &[u8], o: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?))
-}
-
-/// Decodes UTF-16LE, replacing invalid code units (lone surrogates) with U+FFFD; `lossy` tells
-/// whether anything was replaced.
-pub(crate) fn utf16_name(b: &[u8]) -> (String, bool) {
-    let units = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-    let mut lossy = false;
-    let s = char::decode_utf16(units)
-        .map(|r| {
-            r.unwrap_or_else(|_| {
-                lossy = true;
-                char::REPLACEMENT_CHARACTER
-            })
-        })
-        .collect();
-    (s, lossy)
-}
-
 /// Applies the update sequence array (fixups) of a multi-sector record in place.
 pub(crate) fn apply_fixups(rec: &mut [u8]) -> Result<(), String> {
-    let usa_off = u16_at(rec, 4).ok_or("record too short")? as usize;
-    let usa_count = u16_at(rec, 6).ok_or("record too short")? as usize;
+    let usa_off = le_u16(rec, 4).ok_or("record too short")? as usize;
+    let usa_count = le_u16(rec, 6).ok_or("record too short")? as usize;
     if usa_count < 2 {
         return Err(format!("update sequence count {usa_count} too small"));
     }
@@ -185,10 +160,10 @@ pub(crate) fn copy_for_parse(src: &[u8], dst: &mut [u8]) {
         return;
     }
     let (Some(usa_off), Some(usa_count), Some(attrs), Some(used)) = (
-        u16_at(src, 4),
-        u16_at(src, 6),
-        u16_at(src, 20),
-        u32_at(src, 24),
+        le_u16(src, 4),
+        le_u16(src, 6),
+        le_u16(src, 20),
+        le_u32(src, 24),
     ) else {
         dst.copy_from_slice(src);
         return;
@@ -236,11 +211,11 @@ pub(crate) fn parse_record_as(entry: u64, buf: &mut [u8], names_only: bool) -> S
     }
     let buf: &[u8] = buf;
     let (Some(sequence), Some(attrs_off), Some(flags), Some(used), Some(base_ref)) = (
-        u16_at(buf, 16),
-        u16_at(buf, 20),
-        u16_at(buf, 22),
-        u32_at(buf, 24),
-        u64_at(buf, 32),
+        le_u16(buf, 16),
+        le_u16(buf, 20),
+        le_u16(buf, 22),
+        le_u32(buf, 24),
+        le_u64(buf, 32),
     ) else {
         return Slot::Broken("record header truncated".into());
     };
@@ -258,7 +233,7 @@ pub(crate) fn parse_record_as(entry: u64, buf: &mut [u8], names_only: bool) -> S
     let end = (used as usize).min(buf.len());
     let mut off = attrs_off as usize;
     for _ in 0..MAX_ATTRIBUTES {
-        let Some(t) = u32_at(buf, off) else {
+        let Some(t) = le_u32(buf, off) else {
             rec.errors
                 .push(format!("attribute at {off:#x} past the record end"));
             break;
@@ -266,7 +241,7 @@ pub(crate) fn parse_record_as(entry: u64, buf: &mut [u8], names_only: bool) -> S
         if t == AT_END {
             break;
         }
-        let Some(len) = u32_at(buf, off + 4) else {
+        let Some(len) = le_u32(buf, off + 4) else {
             break;
         };
         let len = len as usize;
@@ -293,25 +268,25 @@ pub(crate) fn parse_record_as(entry: u64, buf: &mut [u8], names_only: bool) -> S
 fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
     let non_res = a[8] != 0;
     let name_len = a[9] as usize;
-    let name_off = u16_at(a, 10).ok_or("truncated")? as usize;
-    let flags = u16_at(a, 12).ok_or("truncated")?;
-    let id = u16_at(a, 14).ok_or("truncated")?;
+    let name_off = le_u16(a, 10).ok_or("truncated")? as usize;
+    let flags = le_u16(a, 12).ok_or("truncated")?;
+    let id = le_u16(a, 14).ok_or("truncated")?;
     let name = if name_len > 0 {
         let nb = a
             .get(name_off..name_off + 2 * name_len)
             .ok_or("name out of bounds")?;
-        utf16_name(nb).0
+        utf16le_name(nb).0
     } else {
         String::new()
     };
     let body = if non_res {
-        let start_vcn = u64_at(a, 16).ok_or("truncated")?;
-        let last_vcn = u64_at(a, 24).ok_or("truncated")?;
-        let runs_off = u16_at(a, 32).ok_or("truncated")? as usize;
+        let start_vcn = le_u64(a, 16).ok_or("truncated")?;
+        let last_vcn = le_u64(a, 24).ok_or("truncated")?;
+        let runs_off = le_u16(a, 32).ok_or("truncated")? as usize;
         let cu = *a.get(34).ok_or("truncated")?;
-        let allocated = u64_at(a, 40).ok_or("truncated")?;
-        let size = u64_at(a, 48).ok_or("truncated")?;
-        let initialized = u64_at(a, 56).ok_or("truncated")?;
+        let allocated = le_u64(a, 40).ok_or("truncated")?;
+        let size = le_u64(a, 48).ok_or("truncated")?;
+        let initialized = le_u64(a, 56).ok_or("truncated")?;
         let run_bytes = a.get(runs_off..).ok_or("run list out of bounds")?;
         let (runs, runs_error) = match decode_runs(run_bytes, start_vcn) {
             Ok(r) => (r, None),
@@ -328,8 +303,8 @@ fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
             runs_error,
         }
     } else {
-        let vlen = u32_at(a, 16).ok_or("truncated")? as usize;
-        let voff = u16_at(a, 20).ok_or("truncated")? as usize;
+        let vlen = le_u32(a, 16).ok_or("truncated")? as usize;
+        let voff = le_u16(a, 20).ok_or("truncated")? as usize;
         let v = a
             .get(voff..voff.checked_add(vlen).ok_or("overflow")?)
             .ok_or("resident value out of bounds")?;
@@ -356,7 +331,7 @@ fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
             });
         }
         (AT_VOLUME_NAME, AttrBody::Resident(v)) => {
-            rec.volume_name = Some(utf16_name(v).0);
+            rec.volume_name = Some(utf16le_name(v).0);
         }
         (AT_DATA, _) => rec.attrs.push(RawAttr {
             type_code: t,
@@ -394,27 +369,27 @@ fn parse_std_info(rec: &mut Record, v: &[u8]) -> Result<(), String> {
     }
     let mut times = [0u64; 4];
     for (i, t) in times.iter_mut().enumerate() {
-        *t = u64_at(v, i * 8).unwrap_or(0);
+        *t = le_u64(v, i * 8).unwrap_or(0);
     }
     rec.si = Some(StdInfo {
         times,
-        attributes: u32_at(v, 32).unwrap_or(0),
+        attributes: le_u32(v, 32).unwrap_or(0),
     });
     Ok(())
 }
 
 /// Parses a `$FILE_NAME` value (an attribute's, or an index key).
 pub(crate) fn parse_file_name(v: &[u8]) -> Result<FileName, String> {
-    let pref = u64_at(v, 0).ok_or("$FILE_NAME too short")?;
+    let pref = le_u64(v, 0).ok_or("$FILE_NAME too short")?;
     let n = *v.get(64).ok_or("$FILE_NAME too short")? as usize;
     let ns = *v.get(65).ok_or("$FILE_NAME too short")?;
     let nb = v
         .get(66..66 + 2 * n)
         .ok_or("$FILE_NAME name out of bounds")?;
-    let (name, lossy) = utf16_name(nb);
+    let (name, lossy) = utf16le_name(nb);
     let mut times = [0u64; 4];
     for (i, t) in times.iter_mut().enumerate() {
-        *t = u64_at(v, 8 + i * 8).unwrap_or(0);
+        *t = le_u64(v, 8 + i * 8).unwrap_or(0);
     }
     Ok(FileName {
         parent_entry: pref & 0xFFFF_FFFF_FFFF,
@@ -423,7 +398,7 @@ pub(crate) fn parse_file_name(v: &[u8]) -> Result<FileName, String> {
         namespace: ns,
         name,
         lossy,
-        size: u64_at(v, 48).unwrap_or(0),
+        size: le_u64(v, 48).unwrap_or(0),
     })
 }
 
@@ -442,10 +417,10 @@ pub(crate) fn parse_attr_list(v: &[u8]) -> Vec<AttrListEntry> {
     let mut off = 0usize;
     while off + 26 <= v.len() && out.len() < 65_536 {
         let (Some(t), Some(len), Some(vcn), Some(r)) = (
-            u32_at(v, off),
-            u16_at(v, off + 4),
-            u64_at(v, off + 8),
-            u64_at(v, off + 16),
+            le_u32(v, off),
+            le_u16(v, off + 4),
+            le_u64(v, off + 8),
+            le_u64(v, off + 16),
         ) else {
             break;
         };

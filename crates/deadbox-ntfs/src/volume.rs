@@ -10,9 +10,10 @@
 //! Partition indexes: MBR primaries by slot (1–4), logical partitions from 5 in chain order; GPT
 //! entries by their position in the entry array (1-based).
 
+use crate::looks_like_ntfs;
+use deadbox_evidence::bytes::{le_u16, le_u32, le_u64, utf16le_to_nul};
 use deadbox_evidence::error::{Error, Result};
 use deadbox_evidence::{Evidence, Region};
-use crate::looks_like_ntfs;
 use std::sync::Arc;
 
 /// The partitioning scheme found.
@@ -57,17 +58,6 @@ pub struct Layout {
     pub partitions: Vec<Partition>,
     /// Problems in the tables (bad CRCs, loops, entries out of range).
     pub diagnostics: Vec<String>,
-}
-
-fn rd32(b: &[u8], o: usize) -> u32 {
-    b.get(o..o + 4)
-        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-        .unwrap_or(0)
-}
-fn rd64(b: &[u8], o: usize) -> u64 {
-    b.get(o..o + 8)
-        .map(|s| u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]))
-        .unwrap_or(0)
 }
 
 fn read_vec(ev: &dyn Evidence, off: u64, len: usize) -> Option<Vec<u8>> {
@@ -161,8 +151,8 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
     for i in 0..4 {
         let e = &mbr[446 + 16 * i..462 + 16 * i];
         let t = e[4];
-        let lba = rd32(e, 8) as u64;
-        let cnt = rd32(e, 12) as u64;
+        let lba = le_u32(e, 8).unwrap_or(0) as u64;
+        let cnt = le_u32(e, 12).unwrap_or(0) as u64;
         if t == 0 || cnt == 0 {
             continue;
         }
@@ -210,14 +200,14 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
             }
             let (t, rel, cnt) = (
                 ebr[446 + 4],
-                rd32(&ebr, 446 + 8) as u64,
-                rd32(&ebr, 446 + 12) as u64,
+                le_u32(&ebr, 446 + 8).unwrap_or(0) as u64,
+                le_u32(&ebr, 446 + 12).unwrap_or(0) as u64,
             );
             if t != 0 && cnt != 0 {
                 raw.push((index, t, ebr_lba + rel, cnt));
                 index += 1;
             }
-            let (nt, nrel) = (ebr[462 + 4], rd32(&ebr, 462 + 8) as u64);
+            let (nt, nrel) = (ebr[462 + 4], le_u32(&ebr, 462 + 8).unwrap_or(0) as u64);
             if nt == 0 || nrel == 0 {
                 break;
             }
@@ -309,9 +299,9 @@ fn check_overlaps(parts: &[Partition], diagnostics: &mut Vec<String>) {
 fn guid_string(g: &[u8]) -> String {
     format!(
         "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}",
-        rd32(g, 0),
-        u16::from_le_bytes([g[4], g[5]]),
-        u16::from_le_bytes([g[6], g[7]]),
+        le_u32(g, 0).unwrap_or(0),
+        le_u16(g, 4).unwrap_or(0),
+        le_u16(g, 6).unwrap_or(0),
         g[8],
         g[9],
         g[10],
@@ -343,16 +333,21 @@ fn gpt_header(ev: &dyn Evidence, off: u64) -> std::result::Result<(u64, u32, u32
     if &h[0..8] != b"EFI PART" {
         return Err("no EFI PART signature".into());
     }
-    let hsize = rd32(&h, 12) as usize;
+    let hsize = le_u32(&h, 12).unwrap_or(0) as usize;
     if !(92..=512).contains(&hsize) {
         return Err(format!("header size {hsize}"));
     }
     let mut copy = h[..hsize].to_vec();
     copy[16..20].fill(0);
-    if crc32fast::hash(&copy) != rd32(&h, 16) {
+    if crc32fast::hash(&copy) != le_u32(&h, 16).unwrap_or(0) {
         return Err("header CRC mismatch".into());
     }
-    Ok((rd64(&h, 72), rd32(&h, 80), rd32(&h, 84), rd32(&h, 88)))
+    Ok((
+        le_u64(&h, 72).unwrap_or(0),
+        le_u32(&h, 80).unwrap_or(0),
+        le_u32(&h, 84).unwrap_or(0),
+        le_u32(&h, 88).unwrap_or(0),
+    ))
 }
 
 fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
@@ -396,8 +391,8 @@ fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
         if e[0..16].iter().all(|&b| b == 0) {
             continue;
         }
-        let first = rd64(e, 32);
-        let lastlba = rd64(e, 40);
+        let first = le_u64(e, 32).unwrap_or(0);
+        let lastlba = le_u64(e, 40).unwrap_or(0);
         let index = i as u32 + 1;
         if lastlba < first {
             diagnostics.push(format!("partition {index}: last LBA before first"));
@@ -423,14 +418,7 @@ fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
                 "partition {index} runs past the end of the evidence (truncated image?)"
             ));
         }
-        let name: String = char::decode_utf16(
-            e[56..128.min(e.len())]
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .take_while(|&u| u != 0),
-        )
-        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect();
+        let name = utf16le_to_nul(&e[56..128.min(e.len())]);
         partitions.push(Partition {
             index,
             type_name: gpt_type_name(&guid_string(&e[0..16])),

@@ -1,4 +1,5 @@
-//! Compiling YARA rules (the built-in pack and `--rules` files) and reading hash lists.
+//! Loading a scan's detection content: compiling YARA rules (the built-in pack,
+//! [`crate::rule_pack`], and `--rules` files) and reading hash lists.
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;

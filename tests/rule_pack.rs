@@ -1,11 +1,11 @@
-//! The built-in YARA-X rule pack (`deadbox::rules::BUILTIN_RULES`): it compiles cleanly, its
+//! The built-in YARA-X rule pack (`deadbox::rule_pack::BUILTIN_RULES`): it compiles cleanly, its
 //! metadata follow the contract, it finds the shared corpus of real web shells without flagging
 //! the real benign pages, and it sorts the synthetic samples of `tests/data/rules/` into the
 //! intended families.
 
 use std::path::{Path, PathBuf};
 
-use deadbox::rules::BUILTIN_RULES;
+use deadbox::rule_pack::BUILTIN_RULES;
 use yara_x::{Compiler, MetaValue, Rules, Scanner};
 
 const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];

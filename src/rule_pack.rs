@@ -18,7 +18,7 @@
 //!
 //! ```
 //! let mut compiler = yara_x::Compiler::new();
-//! for (file, source) in deadbox::rules::BUILTIN_RULES {
+//! for (file, source) in deadbox::rule_pack::BUILTIN_RULES {
 //!     compiler.new_namespace(file.trim_end_matches(".yar"));
 //!     compiler.add_source(*source).expect("the built-in pack compiles");
 //! }
