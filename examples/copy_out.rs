@@ -44,7 +44,9 @@ fn open<'a>(vol: &'a NtfsVolume, spec: &str) -> deadbox::Result<StreamReader<'a>
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let image_path = args.next().unwrap_or_else(|| "fixtures/ntfs-basic.img".into());
+    let image_path = args
+        .next()
+        .unwrap_or_else(|| "fixtures/ntfs-basic.img".into());
     let spec = args.next().unwrap_or_else(|| "/files/resident.txt".into());
     let out_path = args.next().unwrap_or_else(|| "-".into());
 
