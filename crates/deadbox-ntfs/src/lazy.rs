@@ -40,6 +40,9 @@ const MAX_LOOKUP_NODES: usize = 256;
 /// Longest path [`NtfsVolume::open_path`] accepts, in UTF-8 bytes: a Windows path of 32767
 /// UTF-16 units, each at most 3 bytes of UTF-8.
 const MAX_PATH_BYTES: usize = 32767 * 3;
+/// Most matching names one lookup keeps (names equal but for case are POSIX names in one
+/// directory; a real directory has one or two).
+const MAX_CANDIDATES: usize = 64;
 /// Longest NTFS name, in UTF-16 units.
 const MAX_NAME_UNITS: usize = 255;
 
@@ -289,6 +292,12 @@ impl NtfsVolume {
                 };
                 match ord {
                     Ordering::Less => {}
+                    Ordering::Equal if found.len() >= MAX_CANDIDATES => {
+                        errors.push(format!(
+                            "more than {MAX_CANDIDATES} names equal but for case; the rest ignored"
+                        ));
+                        return (found, errors);
+                    }
                     Ordering::Equal => {
                         found.push(Candidate {
                             entry: raw.reference & 0xFFFF_FFFF_FFFF,
