@@ -20,11 +20,11 @@ use deadbox_evidence::bytes::{le_u16, le_u32, le_u64};
 use std::collections::{HashMap, HashSet};
 
 /// Deepest B-tree followed (a directory of millions of names is 4–5 levels deep).
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 /// Largest index block accepted (Windows uses 4 KiB).
-const MAX_BLOCK: u32 = 64 << 10;
+pub(crate) const MAX_BLOCK: u32 = 64 << 10;
 /// Most entries read from one node (a 64 KiB node holds at most ~800 names).
-const MAX_ENTRIES_PER_NODE: usize = 4096;
+pub(crate) const MAX_ENTRIES_PER_NODE: usize = 4096;
 /// Most live entries read from one directory (a directory of millions of files exists; the
 /// bound keeps a looping or hostile index from growing without end).
 const MAX_ENTRIES: usize = 4 << 20;
@@ -91,15 +91,15 @@ pub struct DirIndex {
 }
 
 /// One index node: where its entries are, relative to `buf`.
-struct Node<'a> {
-    buf: &'a [u8],
+pub(crate) struct Node<'a> {
+    pub(crate) buf: &'a [u8],
     /// Start of the node header in `buf`.
-    header: usize,
+    pub(crate) header: usize,
 }
 
 impl Node<'_> {
     /// (first entry, end of used entries, end of allocated space), bounds-checked.
-    fn bounds(&self) -> Result<(usize, usize, usize), String> {
+    pub(crate) fn bounds(&self) -> Result<(usize, usize, usize), String> {
         let h = self.header;
         let (Some(first), Some(used), Some(alloc)) = (
             le_u32(self.buf, h),
@@ -121,15 +121,15 @@ impl Node<'_> {
 }
 
 /// A parsed live entry header: key, sub-node, last flag.
-struct RawEntry {
-    reference: u64,
-    key: Option<(usize, usize)>,
-    child: Option<u64>,
-    last: bool,
-    len: usize,
+pub(crate) struct RawEntry {
+    pub(crate) reference: u64,
+    pub(crate) key: Option<(usize, usize)>,
+    pub(crate) child: Option<u64>,
+    pub(crate) last: bool,
+    pub(crate) len: usize,
 }
 
-fn raw_entry(buf: &[u8], off: usize, end: usize) -> Result<RawEntry, String> {
+pub(crate) fn raw_entry(buf: &[u8], off: usize, end: usize) -> Result<RawEntry, String> {
     let (Some(reference), Some(len), Some(key_len), Some(flags)) = (
         le_u64(buf, off),
         le_u16(buf, off + 8),
@@ -380,7 +380,7 @@ impl NtfsVolume {
 
     /// Reads the index block at `vcn` and applies its fixups; returns it with the absolute
     /// offset of its first byte when the block is stored contiguously.
-    fn index_block(
+    pub(crate) fn index_block(
         &self,
         ix: &super::DirIndexAttrs,
         vcn: u64,

@@ -20,26 +20,37 @@
 //! the sequence when it frees a record). An entry whose parent is gone, reused or not a directory
 //! is placed under `/$Orphan/`; a record with no name at all is `/$Orphan/OrphanFile-<entry>`.
 //! Hard links give one path per name; DOS 8.3 names are folded into their long name.
+//!
+//! # Random access
+//! Without any walk: [`NtfsVolume::file`] reads one entry (with its extension records),
+//! [`NtfsVolume::open_path`] finds a path through the directory indexes as NTFS does
+//! (case-insensitively per the volume's `$UpCase`, [`UpCase`]), and [`StreamReader`] reads a
+//! stream as `Read + Seek`.
 
 #![deny(missing_docs)]
 
 mod compress;
 pub mod image;
 mod index;
+mod lazy;
+mod reader;
 mod record;
 mod runs;
 mod time;
 mod tree;
+mod upcase;
 pub mod volume;
 
 pub use deadbox_evidence as evidence;
 pub use deadbox_evidence::{Error, Result};
 pub use image::Image;
 pub use index::{DirIndex, IndexEntry, IndexSource};
+pub use reader::StreamReader;
 pub use record::{FileName, StdInfo};
 pub use runs::Run;
 pub use time::{filetime_to_rfc3339, push_rfc3339, unix_to_filetime};
 pub use tree::Tree;
+pub use upcase::UpCase;
 
 use deadbox_evidence::{Region, RegionReader};
 use rayon::prelude::*;
@@ -260,6 +271,8 @@ pub struct NtfsVolume {
     label: Option<String>,
     limits: Limits,
     diagnostics: Vec<WalkDiagnostic>,
+    /// `$UpCase`, read on first use ([`NtfsVolume::upcase`]).
+    upcase: std::sync::OnceLock<UpCase>,
 }
 
 /// Is there an NTFS boot sector at the start of `region`?
@@ -317,6 +330,7 @@ impl NtfsVolume {
             label: None,
             limits,
             diagnostics: Vec::new(),
+            upcase: std::sync::OnceLock::new(),
         };
         if geometry.size > vol.region.len() {
             vol.diagnostics.push(WalkDiagnostic {
