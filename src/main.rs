@@ -1,7 +1,7 @@
 //! The `deadbox` command line: flags to library calls, a printer, an exit code. No forensic
 //! logic lives here.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::Parser;
 use deadbox::hash::Algorithms;
 use deadbox::ntfs::NtfsVolume;
 use deadbox::output::{self, FindingPrinter, ImageInfo, RowWriter, VerifyInfo};
@@ -9,225 +9,17 @@ use deadbox::rows::{FileRow, HashRow};
 use deadbox::volume::VolumeSelect;
 use deadbox::Image;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-#[derive(Parser)]
-#[command(
-    name = "deadbox",
-    version,
-    about = "Offline forensic triage of Windows disk images (NTFS read straight from the image)"
-)]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-}
+#[path = "cli/args.rs"]
+mod args;
+#[path = "cli/progress.rs"]
+mod progress;
 
-#[derive(Subcommand)]
-enum Cmd {
-    /// Container, partitions and NTFS volumes of an image.
-    Info {
-        /// Evidence file (raw/dd, split raw `.001`, E01, VHD, VHDX, VMDK, qcow2).
-        evidence: PathBuf,
-        #[arg(long, value_enum)]
-        format: Option<Format>,
-    },
-    /// Every file stream and directory, deleted ones included.
-    Ls {
-        /// Evidence file.
-        evidence: PathBuf,
-        #[command(flatten)]
-        vol: VolArgs,
-        #[arg(long, value_enum)]
-        format: Option<Format>,
-        /// Also list the names carved from the slack of directory indexes ($I30): deleted or
-        /// renamed files, even when their MFT records were reused (rows with source i30_slack).
-        #[arg(long)]
-        index_slack: bool,
-    },
-    /// MD5, SHA-1 and SHA-256 of every file stream (deleted ones too, when readable).
-    Hash {
-        /// Evidence file.
-        evidence: PathBuf,
-        #[command(flatten)]
-        vol: VolArgs,
-        #[arg(long, value_enum)]
-        format: Option<Format>,
-        /// Hashes to compute (comma-separated: md5,sha1,sha256).
-        #[arg(long, default_value = "md5,sha1,sha256")]
-        hashes: String,
-        /// Largest stream read, in bytes (larger ones get an error row).
-        #[arg(long, default_value_t = 64 << 30)]
-        max_read: u64,
-    },
-    /// Hash and YARA-scan an image (every NTFS volume), a loose file or a folder; print findings.
-    Scan(ScanArgs),
-    /// Copies selected streams out of an image into a new folder, with a manifest.
-    Extract(ExtractArgs),
-    /// Recomputes the media MD5/SHA-1 of a container and compares them with the stored ones (E01).
-    Verify {
-        /// Evidence file.
-        evidence: PathBuf,
-        #[arg(long, value_enum)]
-        format: Option<Format>,
-    },
-    /// Writes a stream's bytes to stdout.
-    Cat {
-        /// Evidence file.
-        evidence: PathBuf,
-        /// Volume path, optionally with `:STREAM` (e.g. `/inetpub/x.htm:hidden.aspx`).
-        path: Option<String>,
-        /// MFT entry number instead of a path, optionally with `:STREAM`.
-        #[arg(long)]
-        entry: Option<String>,
-        #[command(flatten)]
-        vol: VolArgs,
-    },
-}
-
-#[derive(Args)]
-struct ScanArgs {
-    /// Evidence: disk images, loose files or folders.
-    #[arg(required = true)]
-    evidence: Vec<PathBuf>,
-    #[command(flatten)]
-    vol: VolArgs,
-    /// Rule file (.yar/.yara) or folder of them; repeatable; one namespace per file.
-    #[arg(long = "rules", value_name = "PATH")]
-    rules: Vec<PathBuf>,
-    /// Leave the built-in rule pack and IOC list out.
-    #[arg(long)]
-    no_builtin_rules: bool,
-    /// Drop rule files that fail to compile (with a warning) instead of stopping.
-    #[arg(long)]
-    skip_bad_rules: bool,
-    /// IOC hash list (`hash[;comment]` lines; MD5/SHA-1/SHA-256); repeatable.
-    #[arg(long = "ioc", value_name = "FILE")]
-    ioc: Vec<PathBuf>,
-    /// Known-good hash list (plain hashes or the Exchange baseline CSV); repeatable.
-    #[arg(long = "known-good", value_name = "FILE")]
-    known_good: Vec<PathBuf>,
-    #[command(flatten)]
-    select: SelectArgs,
-    /// Hashes to compute (comma-separated: md5,sha1,sha256, or none).
-    #[arg(long, default_value = "md5,sha1,sha256")]
-    hashes: String,
-    /// Output format (default: table on a terminal, jsonl otherwise).
-    #[arg(long, value_enum)]
-    format: Option<Format>,
-    /// Write findings to this file (must not exist yet).
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// YARA timeout per stream, in seconds.
-    #[arg(long, default_value_t = 60)]
-    timeout: u64,
-    /// Largest stream stored in pieces that is assembled in memory for YARA, in bytes.
-    #[arg(long, default_value_t = 1 << 30)]
-    max_in_memory: u64,
-    /// Largest stream read at all, in bytes.
-    #[arg(long, default_value_t = 64 << 30)]
-    max_read: u64,
-    /// Skip the ProxyLogon assessment (Exchange logs, web-shell ranking, dumps, archives).
-    #[arg(long)]
-    no_exchange: bool,
-    /// Run only these checks (`exchange`: only the assessment's findings).
-    #[arg(long, value_enum)]
-    only: Option<Only>,
-    /// No progress bar.
-    #[arg(short, long)]
-    quiet: bool,
-}
-
-#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
-enum Only {
-    Exchange,
-}
-
-#[derive(Args)]
-struct ExtractArgs {
-    /// Evidence: a disk image.
-    evidence: PathBuf,
-    /// Output folder (created; must be empty if it exists).
-    #[arg(long)]
-    out: PathBuf,
-    #[command(flatten)]
-    vol: VolArgs,
-    /// Only the streams `deadbox scan` (built-in rules and assessment) has findings about.
-    #[arg(long)]
-    findings: bool,
-    #[command(flatten)]
-    select: SelectArgs,
-    /// Hashes recorded in the manifest.
-    #[arg(long, default_value = "md5,sha1,sha256")]
-    hashes: String,
-    /// Largest stream exported, in bytes.
-    #[arg(long, default_value_t = 64 << 30)]
-    max_read: u64,
-}
-
-/// Which streams `scan` and `extract` take.
-#[derive(Args)]
-struct SelectArgs {
-    /// Every stream, not just the triage selection.
-    #[arg(long)]
-    all_files: bool,
-    /// Only paths matching this glob (case-insensitive; without `/` it matches the file name);
-    /// repeatable.
-    #[arg(long = "include", value_name = "GLOB")]
-    include: Vec<String>,
-    /// Leave out paths matching this glob; repeatable.
-    #[arg(long = "exclude", value_name = "GLOB")]
-    exclude: Vec<String>,
-    /// Leave out streams larger than this many bytes.
-    #[arg(long)]
-    max_size: Option<u64>,
-    /// Leave out deleted files.
-    #[arg(long)]
-    no_deleted: bool,
-}
-
-impl SelectArgs {
-    fn selection(&self) -> Result<deadbox::scan::Selection, Fail> {
-        Ok(deadbox::scan::Selection::triage()
-            .all_files(self.all_files)
-            .include(&self.include)?
-            .exclude(&self.exclude)?
-            .max_size(self.max_size)
-            .deleted(!self.no_deleted))
-    }
-}
-
-#[derive(Args, Clone, Copy)]
-struct VolArgs {
-    /// Only this partition (index as listed by `deadbox info`).
-    #[arg(long)]
-    partition: Option<u32>,
-    /// Open an NTFS volume at this byte offset.
-    #[arg(long)]
-    offset: Option<u64>,
-}
-
-impl From<VolArgs> for VolumeSelect {
-    fn from(v: VolArgs) -> Self {
-        VolumeSelect {
-            partition: v.partition,
-            offset: v.offset,
-        }
-    }
-}
-
-#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
-enum Format {
-    Jsonl,
-    Json,
-    Csv,
-    Table,
-}
+use args::{Cli, Cmd, ExtractArgs, Format, Only, ScanArgs};
+use progress::Bar;
 
 /// The format asked for; by default a table on a terminal, JSON lines otherwise.
 fn format(f: Option<Format>) -> output::Format {
@@ -268,15 +60,37 @@ impl From<std::io::Error> for Fail {
 
 fn main() -> ExitCode {
     let r = match Cli::parse().cmd {
-        Cmd::Info { evidence, format: f } => info(&evidence, format(f)),
-        Cmd::Ls { evidence, vol, format: f, index_slack } => ls(&evidence, vol.into(), format(f), index_slack),
-        Cmd::Hash { evidence, vol, format: f, hashes, max_read } => Algorithms::parse(&hashes)
+        Cmd::Info {
+            evidence,
+            format: f,
+        } => info(&evidence, format(f)),
+        Cmd::Ls {
+            evidence,
+            vol,
+            format: f,
+            index_slack,
+        } => ls(&evidence, vol.into(), format(f), index_slack),
+        Cmd::Hash {
+            evidence,
+            vol,
+            format: f,
+            hashes,
+            max_read,
+        } => Algorithms::parse(&hashes)
             .map_err(Fail::from)
             .and_then(|set| hash(&evidence, vol.into(), format(f), set, max_read)),
-        Cmd::Cat { evidence, path, entry, vol } => cat(&evidence, path, entry, vol.into()),
+        Cmd::Cat {
+            evidence,
+            path,
+            entry,
+            vol,
+        } => cat(&evidence, path, entry, vol.into()),
         Cmd::Scan(args) => scan(args),
         Cmd::Extract(args) => extract(args),
-        Cmd::Verify { evidence, format: f } => verify(&evidence, format(f)),
+        Cmd::Verify {
+            evidence,
+            format: f,
+        } => verify(&evidence, format(f)),
     };
     match r {
         Ok(code) => ExitCode::from(code),
@@ -302,19 +116,33 @@ fn open_image(path: &Path, sel: VolumeSelect) -> Result<Image, Fail> {
 
 fn info(path: &Path, f: output::Format) -> Result<u8, Fail> {
     let doc = ImageInfo::read(path)?;
-    output::write_document(&doc, f, |o| doc.write_table(o), &mut std::io::stdout().lock())?;
+    output::write_document(
+        &doc,
+        f,
+        |o| doc.write_table(o),
+        &mut std::io::stdout().lock(),
+    )?;
     Ok(if doc.failure.is_some() { 2 } else { 0 })
 }
 
 fn verify(path: &Path, f: output::Format) -> Result<u8, Fail> {
     let doc = VerifyInfo::read(path)?;
-    output::write_document(&doc, f, |o| doc.write_table(o), &mut std::io::stdout().lock())?;
+    output::write_document(
+        &doc,
+        f,
+        |o| doc.write_table(o),
+        &mut std::io::stdout().lock(),
+    )?;
     if doc.md5_matches == Some(false) || doc.sha1_matches == Some(false) {
         return Ok(1);
     }
     if doc.stored_md5.is_none() && doc.stored_sha1.is_none() {
         let msg = "the container stores no media hash to verify against";
-        return Err(Fail::Error(format!("{}: {msg} (computed md5 {})", path.display(), doc.md5)));
+        return Err(Fail::Error(format!(
+            "{}: {msg} (computed md5 {})",
+            path.display(),
+            doc.md5
+        )));
     }
     Ok(0)
 }
@@ -330,7 +158,9 @@ fn volume_tree(v: &NtfsVolume) -> Arc<deadbox::ntfs::Tree> {
 }
 
 fn part(v: &NtfsVolume) -> String {
-    v.partition().map(|p| format!("partition {p}: ")).unwrap_or_default()
+    v.partition()
+        .map(|p| format!("partition {p}: "))
+        .unwrap_or_default()
 }
 
 fn stdout_rows<T: output::Row>(f: output::Format) -> RowWriter<impl Write> {
@@ -342,59 +172,33 @@ fn ls(path: &Path, sel: VolumeSelect, f: output::Format, index_slack: bool) -> R
     let mut w = stdout_rows::<FileRow>(f);
     for v in image.volumes() {
         let tree = volume_tree(v);
-        output::list_volume(v, &tree, index_slack, &mut w, &mut |m| warn(format_args!("{}{m}", part(v))))?;
+        output::list_volume(v, &tree, index_slack, &mut w, &mut |m| {
+            warn(format_args!("{}{m}", part(v)))
+        })?;
     }
     w.finish()?;
     Ok(0)
 }
 
-fn hash(path: &Path, sel: VolumeSelect, f: output::Format, set: Algorithms, max_read: u64) -> Result<u8, Fail> {
+fn hash(
+    path: &Path,
+    sel: VolumeSelect,
+    f: output::Format,
+    set: Algorithms,
+    max_read: u64,
+) -> Result<u8, Fail> {
     let image = open_image(path, sel)?;
     let mut w = stdout_rows::<HashRow>(f);
     let bar = Bar::new("hashed");
     for v in image.volumes() {
         let tree = volume_tree(v);
         let p = bar.as_ref().map(|b| b as &dyn deadbox::scan::Progress);
-        output::hash_volume(v, &tree, set, max_read, &mut w, p, &mut |m| warn(format_args!("{}{m}", part(v))))?;
+        output::hash_volume(v, &tree, set, max_read, &mut w, p, &mut |m| {
+            warn(format_args!("{}{m}", part(v)))
+        })?;
     }
     w.finish()?;
     Ok(0)
-}
-
-/// A progress bar on stderr, when stderr is a terminal: units done, bytes and the rate.
-struct Bar {
-    bar: indicatif::ProgressBar,
-    bytes: AtomicU64,
-    verb: &'static str,
-}
-
-impl Bar {
-    fn new(verb: &'static str) -> Option<Self> {
-        let bar = indicatif::ProgressBar::hidden();
-        std::io::stderr().is_terminal().then(|| Bar { bar, bytes: AtomicU64::new(0), verb })
-    }
-}
-
-impl deadbox::scan::Progress for Bar {
-    fn start(&self, _what: &str, total: u64, unit: &str) {
-        let template = format!("{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit}, {{msg}} ({{per_sec}}, ETA {{eta}})");
-        if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
-            self.bar.set_style(style);
-        }
-        self.bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        self.bar.set_length(total);
-        self.bar.set_position(0);
-        self.bytes.store(0, Ordering::Relaxed);
-        self.bar.enable_steady_tick(std::time::Duration::from_millis(250));
-    }
-    fn advance(&self, units: u64, bytes: u64) {
-        self.bar.inc(units);
-        let n = self.bytes.fetch_add(bytes, Ordering::Relaxed).saturating_add(bytes);
-        self.bar.set_message(format!("{} {}", indicatif::HumanBytes(n), self.verb));
-    }
-    fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
 }
 
 /// Splits `name:stream` at the first `:` after the last `/`.
@@ -406,7 +210,12 @@ fn split_stream(spec: &str) -> (&str, Option<&str>) {
     }
 }
 
-fn cat(path: &Path, spec: Option<String>, entry: Option<String>, sel: VolumeSelect) -> Result<u8, Fail> {
+fn cat(
+    path: &Path,
+    spec: Option<String>,
+    entry: Option<String>,
+    sel: VolumeSelect,
+) -> Result<u8, Fail> {
     let (target, by_entry) = match (spec, entry) {
         (Some(p), None) => (p, false),
         (None, Some(e)) => (e, true),
@@ -414,7 +223,10 @@ fn cat(path: &Path, spec: Option<String>, entry: Option<String>, sel: VolumeSele
     };
     let (name, stream) = split_stream(&target);
     let entry_no = match by_entry {
-        true => Some(name.parse::<u64>().map_err(|_| Fail::Error(format!("--entry needs a number, got {name:?}")))?),
+        true => Some(
+            name.parse::<u64>()
+                .map_err(|_| Fail::Error(format!("--entry needs a number, got {name:?}")))?,
+        ),
         false => None,
     };
     let image = Image::open(path, sel)?;
@@ -422,7 +234,9 @@ fn cat(path: &Path, spec: Option<String>, entry: Option<String>, sel: VolumeSele
         // By entry, or by path through the directory indexes; a deleted file by its path.
         let file = match entry_no {
             Some(n) => v.file(n),
-            None => v.open_path(name).or_else(|e| v.open_deleted_path(name).ok_or(e)),
+            None => v
+                .open_path(name)
+                .or_else(|e| v.open_deleted_path(name).ok_or(e)),
         };
         let file = match file {
             Err(deadbox::Error::NotFound(_)) => continue,
@@ -438,7 +252,10 @@ fn cat(path: &Path, spec: Option<String>, entry: Option<String>, sel: VolumeSele
         }
     }
     let what = if by_entry { "entry " } else { "" };
-    Err(Fail::Error(format!("{what}{target} not found in {}", path.display())))
+    Err(Fail::Error(format!(
+        "{what}{target} not found in {}",
+        path.display()
+    )))
 }
 
 fn scan(a: ScanArgs) -> Result<u8, Fail> {
@@ -463,8 +280,14 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
     b = a.ioc.iter().fold(b, |b, f| b.ioc_file(f));
     b = a.known_good.iter().fold(b, |b, f| b.known_good_file(f));
     let scan = b.build()?;
-    scan.rules().warnings.iter().for_each(|w| eprintln!("deadbox: rule warning: {w}"));
-    scan.rules().skipped.iter().for_each(|s| warn(format_args!("rule file skipped: {s}")));
+    scan.rules()
+        .warnings
+        .iter()
+        .for_each(|w| eprintln!("deadbox: rule warning: {w}"));
+    scan.rules()
+        .skipped
+        .iter()
+        .for_each(|s| warn(format_args!("rule file skipped: {s}")));
     let f = match (a.format, &a.output) {
         (None, Some(_)) => output::Format::Jsonl,
         (f, _) => format(f),
@@ -472,9 +295,16 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
     let out: Box<dyn Write> = match &a.output {
         // Never overwrite: `-o` pointed at evidence must not destroy it.
         Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::options().write(true).create_new(true).open(p).map_err(|e| {
-                Fail::Error(format!("{}: {e} (the output file must not exist)", p.display()))
-            })?,
+            std::fs::File::options()
+                .write(true)
+                .create_new(true)
+                .open(p)
+                .map_err(|e| {
+                    Fail::Error(format!(
+                        "{}: {e} (the output file must not exist)",
+                        p.display()
+                    ))
+                })?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
@@ -496,13 +326,20 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         if !a.quiet {
             eprintln!(
                 "deadbox: {}: {} streams ({}) scanned, {} findings ({} diagnostics), {} known-good",
-                ev.display(), s.streams, indicatif::HumanBytes(s.bytes), s.findings, s.diagnostics, s.known_good
+                ev.display(),
+                s.streams,
+                indicatif::HumanBytes(s.bytes),
+                s.findings,
+                s.diagnostics,
+                s.known_good
             );
         }
     }
     if failed > 0 {
         let n = a.evidence.len();
-        return Err(Fail::Error(format!("{failed} of {n} evidence sources could not be scanned (see above)")));
+        return Err(Fail::Error(format!(
+            "{failed} of {n} evidence sources could not be scanned (see above)"
+        )));
     }
     Ok(output::exit_code(worst))
 }
@@ -511,7 +348,9 @@ fn extract(a: ExtractArgs) -> Result<u8, Fail> {
     let selection = a.select.selection()?;
     let image = open_image(&a.evidence, a.vol.into())?;
     let only = if a.findings {
-        let scan = deadbox::scan::Scan::builder().selection(selection.clone()).build()?;
+        let scan = deadbox::scan::Scan::builder()
+            .selection(selection.clone())
+            .build()?;
         let mut found = Vec::new();
         scan.run_image(&image, &mut found)?;
         Some(deadbox::extract::streams_of(&found))
@@ -519,9 +358,20 @@ fn extract(a: ExtractArgs) -> Result<u8, Fail> {
         None
     };
     let mut exporter = deadbox::extract::Exporter::new(&a.out, Algorithms::parse(&a.hashes)?)?;
-    let entries = deadbox::extract::export_image(&image, &selection, only.as_ref(), &mut exporter, a.max_read)?;
-    let failed: Vec<_> = entries.iter().filter_map(|e| Some((&e.path, e.error.as_deref()?))).collect();
-    failed.iter().for_each(|(p, e)| warn(format_args!("{p}: {e}")));
+    let entries = deadbox::extract::export_image(
+        &image,
+        &selection,
+        only.as_ref(),
+        &mut exporter,
+        a.max_read,
+    )?;
+    let failed: Vec<_> = entries
+        .iter()
+        .filter_map(|e| Some((&e.path, e.error.as_deref()?)))
+        .collect();
+    failed
+        .iter()
+        .for_each(|(p, e)| warn(format_args!("{p}: {e}")));
     eprintln!(
         "deadbox: {} streams written to {} ({} failed); manifest: {}",
         exporter.count(),

@@ -297,7 +297,10 @@ impl Row for HashRow {
     fn table_line(&self) -> String {
         format!(
             "{:<64} {:>12} {:>8} {}{}",
-            self.sha256.as_deref().or(self.md5.as_deref()).unwrap_or("-"),
+            self.sha256
+                .as_deref()
+                .or(self.md5.as_deref())
+                .unwrap_or("-"),
             self.row.size,
             self.row.mft_entry,
             self.row.display_path(),
@@ -600,12 +603,11 @@ pub fn hash_volume<W: Write>(
         tree,
         w,
         |listing| {
-            let rows =
-                crate::rows::hash_listing_with_progress(v, listing, set, max_read, &|n| {
-                    if let Some(p) = progress {
-                        p.advance(0, n);
-                    }
-                });
+            let rows = crate::rows::hash_listing_with_progress(v, listing, set, max_read, &|n| {
+                if let Some(p) = progress {
+                    p.advance(0, n);
+                }
+            });
             if let Some(p) = progress {
                 p.advance(listing.files.len() as u64, 0);
             }
@@ -702,7 +704,10 @@ impl ImageInfo {
             .map(|i| i.volumes().iter().map(volume_info).collect())
             .unwrap_or_default();
         let (diagnostics, failure) = match &image {
-            Ok(i) => (i.diagnostics().iter().map(|d| d.to_string()).collect(), None),
+            Ok(i) => (
+                i.diagnostics().iter().map(|d| d.to_string()).collect(),
+                None,
+            ),
             Err(e) => {
                 let mut d: Vec<String> = layout.diagnostics.iter().map(|d| d.to_string()).collect();
                 d.push(e.to_string());
@@ -892,7 +897,14 @@ mod tests {
 
     #[test]
     fn formula_cells_are_defused() {
-        for s in ["=cmd|' /C calc'!A0.aspx", "+1", "-2", "@SUM(A1)", "\tx", "\rx"] {
+        for s in [
+            "=cmd|' /C calc'!A0.aspx",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
             assert_eq!(csv_cell(s), format!("'{s}"));
         }
         for s in ["/inetpub/x.aspx", "", "a=b", "1"] {

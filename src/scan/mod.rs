@@ -12,13 +12,13 @@
 
 mod assess;
 mod load;
-mod select;
 mod progress;
+mod select;
 mod sink;
 
 pub use load::{compile, rule_files, CompiledRules, HashList, EXTERNALS};
-pub use select::{extension, interesting_magic, Reason, Selection, WEB_EXTENSIONS};
 pub use progress::Progress;
+pub use select::{extension, interesting_magic, Reason, Selection, WEB_EXTENSIONS};
 pub use sink::{FindingSink, FnSink, SinkError, SinkResult};
 
 use crate::error::{Error, Result};
@@ -527,7 +527,12 @@ impl Scan {
     /// Scans bytes the caller holds (a memory dump it mapped, a file it extracted) as one
     /// loose file named `name`: hashes, rules and IOC lists as for a file; the selection does
     /// not apply (the caller chose these bytes). Findings name `name` as evidence and path.
-    pub fn run_bytes(&self, name: &str, data: &[u8], sink: &mut dyn FindingSink) -> Result<Summary> {
+    pub fn run_bytes(
+        &self,
+        name: &str,
+        data: &[u8],
+        sink: &mut dyn FindingSink,
+    ) -> Result<Summary> {
         let mut out = Out::new(sink);
         if out.begin(name) {
             self.process_loose(name, vec![Job::Mem { name, data }], &mut out);
@@ -603,12 +608,7 @@ impl Scan {
     /// in batches (selected streams hashed and scanned in parallel, findings delivered in MFT
     /// order as each batch completes), then the logs and index slack the assessment reads.
     /// Returns false when the sink stopped the scan.
-    fn scan_volume(
-        &self,
-        evidence: &str,
-        vol: &NtfsVolume,
-        out: &mut Out<'_>,
-    ) -> bool {
+    fn scan_volume(&self, evidence: &str, vol: &NtfsVolume, out: &mut Out<'_>) -> bool {
         let tree = Arc::new(self.in_pool(|| vol.tree()));
         let vol_loc = || Location::new(evidence, vol.partition(), Some(vol.offset()), "", None);
         for d in tree.diagnostics() {
@@ -701,9 +701,7 @@ impl Scan {
                 out.count(stats);
                 logs.extend(batch_logs);
                 drops.extend(batch_drops);
-                findings
-                    .into_iter()
-                    .all(|f| out.deliver(f))
+                findings.into_iter().all(|f| out.deliver(f))
             },
         );
         if let Some(b) = bar {
@@ -737,12 +735,7 @@ impl Scan {
     }
 
     /// Scans loose files (a folder, or one file) in chunks, delivering findings in order.
-    fn process_loose(
-        &self,
-        evidence: &str,
-        jobs: Vec<Job<'_>>,
-        out: &mut Out<'_>,
-    ) {
+    fn process_loose(&self, evidence: &str, jobs: Vec<Job<'_>>, out: &mut Out<'_>) {
         let ctx = assess::VolumeContext::default();
         let bar = self.progress_start(evidence, None, jobs.len() as u64, "files");
         for chunk in jobs.chunks(BATCH) {

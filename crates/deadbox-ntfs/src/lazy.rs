@@ -437,7 +437,11 @@ impl NtfsVolume {
     /// The stream of `file` that [`NtfsVolume::open_stream`] would open for `stream`: the
     /// unnamed `$DATA` stream for `None`; else the stream of that name, compared exactly first,
     /// then case-insensitively per `$UpCase`; `$DATA` streams before named index roots.
-    pub fn select_stream<'f>(&self, file: &'f FileEntry, stream: Option<&str>) -> Option<&'f Stream> {
+    pub fn select_stream<'f>(
+        &self,
+        file: &'f FileEntry,
+        stream: Option<&str>,
+    ) -> Option<&'f Stream> {
         self.stream_index(file, stream).map(|i| &file.streams[i])
     }
 

@@ -1,0 +1,220 @@
+//! The command line's arguments (clap): what each subcommand takes.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use deadbox::volume::VolumeSelect;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "deadbox",
+    version,
+    about = "Offline forensic triage of Windows disk images (NTFS read straight from the image)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Container, partitions and NTFS volumes of an image.
+    Info {
+        /// Evidence file (raw/dd, split raw `.001`, E01, VHD, VHDX, VMDK, qcow2).
+        evidence: PathBuf,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Every file stream and directory, deleted ones included.
+    Ls {
+        /// Evidence file.
+        evidence: PathBuf,
+        #[command(flatten)]
+        vol: VolArgs,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Also list the names carved from the slack of directory indexes ($I30): deleted or
+        /// renamed files, even when their MFT records were reused (rows with source i30_slack).
+        #[arg(long)]
+        index_slack: bool,
+    },
+    /// MD5, SHA-1 and SHA-256 of every file stream (deleted ones too, when readable).
+    Hash {
+        /// Evidence file.
+        evidence: PathBuf,
+        #[command(flatten)]
+        vol: VolArgs,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Hashes to compute (comma-separated: md5,sha1,sha256).
+        #[arg(long, default_value = "md5,sha1,sha256")]
+        hashes: String,
+        /// Largest stream read, in bytes (larger ones get an error row).
+        #[arg(long, default_value_t = 64 << 30)]
+        max_read: u64,
+    },
+    /// Hash and YARA-scan an image (every NTFS volume), a loose file or a folder; print findings.
+    Scan(ScanArgs),
+    /// Copies selected streams out of an image into a new folder, with a manifest.
+    Extract(ExtractArgs),
+    /// Recomputes the media MD5/SHA-1 of a container and compares them with the stored ones (E01).
+    Verify {
+        /// Evidence file.
+        evidence: PathBuf,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Writes a stream's bytes to stdout.
+    Cat {
+        /// Evidence file.
+        evidence: PathBuf,
+        /// Volume path, optionally with `:STREAM` (e.g. `/inetpub/x.htm:hidden.aspx`).
+        path: Option<String>,
+        /// MFT entry number instead of a path, optionally with `:STREAM`.
+        #[arg(long)]
+        entry: Option<String>,
+        #[command(flatten)]
+        vol: VolArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct ScanArgs {
+    /// Evidence: disk images, loose files or folders.
+    #[arg(required = true)]
+    pub evidence: Vec<PathBuf>,
+    #[command(flatten)]
+    pub vol: VolArgs,
+    /// Rule file (.yar/.yara) or folder of them; repeatable; one namespace per file.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Leave the built-in rule pack and IOC list out.
+    #[arg(long)]
+    pub no_builtin_rules: bool,
+    /// Drop rule files that fail to compile (with a warning) instead of stopping.
+    #[arg(long)]
+    pub skip_bad_rules: bool,
+    /// IOC hash list (`hash[;comment]` lines; MD5/SHA-1/SHA-256); repeatable.
+    #[arg(long = "ioc", value_name = "FILE")]
+    pub ioc: Vec<PathBuf>,
+    /// Known-good hash list (plain hashes or the Exchange baseline CSV); repeatable.
+    #[arg(long = "known-good", value_name = "FILE")]
+    pub known_good: Vec<PathBuf>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Hashes to compute (comma-separated: md5,sha1,sha256, or none).
+    #[arg(long, default_value = "md5,sha1,sha256")]
+    pub hashes: String,
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write findings to this file (must not exist yet).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// YARA timeout per stream, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    /// Largest stream stored in pieces that is assembled in memory for YARA, in bytes.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub max_in_memory: u64,
+    /// Largest stream read at all, in bytes.
+    #[arg(long, default_value_t = 64 << 30)]
+    pub max_read: u64,
+    /// Skip the ProxyLogon assessment (Exchange logs, web-shell ranking, dumps, archives).
+    #[arg(long)]
+    pub no_exchange: bool,
+    /// Run only these checks (`exchange`: only the assessment's findings).
+    #[arg(long, value_enum)]
+    pub only: Option<Only>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Only {
+    Exchange,
+}
+
+#[derive(Args)]
+pub struct ExtractArgs {
+    /// Evidence: a disk image.
+    pub evidence: PathBuf,
+    /// Output folder (created; must be empty if it exists).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub vol: VolArgs,
+    /// Only the streams `deadbox scan` (built-in rules and assessment) has findings about.
+    #[arg(long)]
+    pub findings: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Hashes recorded in the manifest.
+    #[arg(long, default_value = "md5,sha1,sha256")]
+    pub hashes: String,
+    /// Largest stream exported, in bytes.
+    #[arg(long, default_value_t = 64 << 30)]
+    pub max_read: u64,
+}
+
+/// Which streams `scan` and `extract` take.
+#[derive(Args)]
+pub struct SelectArgs {
+    /// Every stream, not just the triage selection.
+    #[arg(long)]
+    pub all_files: bool,
+    /// Only paths matching this glob (case-insensitive; without `/` it matches the file name);
+    /// repeatable.
+    #[arg(long = "include", value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Leave out paths matching this glob; repeatable.
+    #[arg(long = "exclude", value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Leave out streams larger than this many bytes.
+    #[arg(long)]
+    pub max_size: Option<u64>,
+    /// Leave out deleted files.
+    #[arg(long)]
+    pub no_deleted: bool,
+}
+
+impl SelectArgs {
+    pub fn selection(&self) -> deadbox::Result<deadbox::scan::Selection> {
+        Ok(deadbox::scan::Selection::triage()
+            .all_files(self.all_files)
+            .include(&self.include)?
+            .exclude(&self.exclude)?
+            .max_size(self.max_size)
+            .deleted(!self.no_deleted))
+    }
+}
+
+#[derive(Args, Clone, Copy)]
+pub struct VolArgs {
+    /// Only this partition (index as listed by `deadbox info`).
+    #[arg(long)]
+    pub partition: Option<u32>,
+    /// Open an NTFS volume at this byte offset.
+    #[arg(long)]
+    pub offset: Option<u64>,
+}
+
+impl From<VolArgs> for VolumeSelect {
+    fn from(v: VolArgs) -> Self {
+        VolumeSelect {
+            partition: v.partition,
+            offset: v.offset,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Format {
+    Jsonl,
+    Json,
+    Csv,
+    Table,
+}
