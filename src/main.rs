@@ -353,7 +353,7 @@ fn info(path: &std::path::Path, format: Format) -> Result<u8, Fail> {
     }
     let doc = serde_json::json!({
         "evidence": path.display().to_string(),
-        "container": ev.format(),
+        "container": ev.format().to_string(),
         "size": ev.len(),
         "scheme": layout.scheme,
         "sector_size": layout.sector_size,
@@ -387,7 +387,7 @@ fn info(path: &std::path::Path, format: Format) -> Result<u8, Fail> {
                     p.offset,
                     p.size,
                     if p.ntfs { "yes" } else { "no" },
-                    p.type_name,
+                    p.partition_type,
                     p.name
                         .as_deref()
                         .map(|n| format!(" \"{n}\""))
@@ -1224,7 +1224,7 @@ fn verify(path: &std::path::Path, format: Format) -> Result<u8, Fail> {
     let hex = deadbox::hash::hex;
     let doc = serde_json::json!({
         "evidence": path.display().to_string(),
-        "container": r.format,
+        "container": r.format.to_string(),
         "media_size": r.media_len,
         "md5": hex(&r.md5),
         "sha1": hex(&r.sha1),

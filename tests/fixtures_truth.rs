@@ -155,7 +155,7 @@ fn split_raw_image_reads_like_the_whole() {
     }
     let ev = deadbox::evidence::open(&dir.join("basic.001")).unwrap();
     assert_eq!(ev.len(), src.len() as u64);
-    assert!(ev.format().contains("split"));
+    assert!(ev.format().is_split());
     check(&dir.join("basic.001"), "ntfs-basic.img");
 }
 

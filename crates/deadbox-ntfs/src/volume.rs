@@ -32,9 +32,10 @@ pub enum Scheme {
 pub struct Partition {
     /// Index (MBR: slot 1–4, logicals from 5; GPT: entry number from 1).
     pub index: u32,
-    /// Type: MBR type byte as `0x07`, or GPT type GUID, with a description.
+    /// Type: the MBR type byte or the GPT type GUID. Serialised (and displayed) as its
+    /// description with the code, e.g. `NTFS / exFAT (0x07)`.
     #[serde(rename = "type")]
-    pub type_name: String,
+    pub partition_type: PartitionType,
     /// Byte offset in the evidence.
     pub offset: u64,
     /// Size in bytes.
@@ -44,6 +45,87 @@ pub struct Partition {
     pub name: Option<String>,
     /// An NTFS boot sector sits at the partition start.
     pub ntfs: bool,
+}
+
+/// The type of a partition: the MBR type byte or the GPT partition type GUID.
+///
+/// [`Display`](std::fmt::Display) and `Serialize` give the description with the code:
+/// `NTFS / exFAT (0x07)`, `Microsoft basic data (EBD0A0A2-B9E5-4433-87C0-68B6B72699C7)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PartitionType {
+    /// An MBR partition type byte.
+    Mbr(u8),
+    /// A GPT partition type GUID.
+    Gpt {
+        /// The 16 GUID bytes as stored on disk (mixed-endian: the first three fields little
+        /// endian).
+        guid: [u8; 16],
+    },
+}
+
+impl PartitionType {
+    /// What the type means (`NTFS / exFAT`, `Microsoft basic data`, …; `unknown` when not
+    /// known).
+    pub fn description(&self) -> &'static str {
+        match self {
+            PartitionType::Mbr(t) => match t {
+                0x01 => "FAT12",
+                0x04 | 0x06 | 0x0E => "FAT16",
+                0x05 | 0x0F | 0x85 => "Extended",
+                0x07 => "NTFS / exFAT",
+                0x0B | 0x0C => "FAT32",
+                0x27 => "Windows recovery",
+                0x82 => "Linux swap",
+                0x83 => "Linux",
+                0xEE => "GPT protective",
+                _ => "unknown",
+            },
+            PartitionType::Gpt { .. } => match self.code().as_str() {
+                "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" => "Microsoft basic data",
+                "E3C9E316-0B5C-4DB8-817D-F92DF00215AE" => "Microsoft reserved",
+                "DE94BBA4-06D1-4D40-A16A-BFD50179D6AC" => "Windows recovery",
+                "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" => "EFI System",
+                "0FC63DAF-8483-4772-8E79-3D69D8477DE4" => "Linux filesystem",
+                "5808C8AA-7E8F-42E0-85D2-E1E90434CFB3" => "Windows LDM metadata",
+                "AF9B60A0-1431-4F62-BC68-3311714A69AD" => "Windows LDM data",
+                _ => "unknown",
+            },
+        }
+    }
+
+    /// The code: the MBR type byte as `0x07`, or the GPT type GUID in its canonical uppercase
+    /// text form.
+    pub fn code(&self) -> String {
+        match self {
+            PartitionType::Mbr(t) => format!("{t:#04x}"),
+            PartitionType::Gpt { guid: g } => format!(
+                "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}",
+                u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
+                u16::from_le_bytes([g[4], g[5]]),
+                u16::from_le_bytes([g[6], g[7]]),
+                g[8],
+                g[9],
+                g[10],
+                g[11],
+                g[12],
+                g[13],
+                g[14],
+                g[15]
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for PartitionType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.description(), self.code())
+    }
+}
+
+impl serde::Serialize for PartitionType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// The layout of a disk image.
@@ -137,21 +219,6 @@ pub fn detect(ev: &Arc<dyn Evidence>) -> Result<Layout> {
     mbr_layout(ev, &mbr)
 }
 
-fn mbr_type_name(t: u8) -> String {
-    let d = match t {
-        0x01 => "FAT12",
-        0x04 | 0x06 | 0x0E => "FAT16",
-        0x05 | 0x0F | 0x85 => "Extended",
-        0x07 => "NTFS / exFAT",
-        0x0B | 0x0C => "FAT32",
-        0x27 => "Windows recovery",
-        0x82 => "Linux swap",
-        0x83 => "Linux",
-        0xEE => "GPT protective",
-        _ => "unknown",
-    };
-    format!("{d} ({t:#04x})")
-}
 
 fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
     let len = ev.len();
@@ -250,7 +317,7 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
         }
         partitions.push(Partition {
             index,
-            type_name: mbr_type_name(t),
+            partition_type: PartitionType::Mbr(t),
             offset,
             size,
             name: None,
@@ -306,36 +373,7 @@ fn check_overlaps(parts: &[Partition], diagnostics: &mut Vec<String>) {
     }
 }
 
-fn guid_string(g: &[u8]) -> String {
-    format!(
-        "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}",
-        rd32(g, 0),
-        u16::from_le_bytes([g[4], g[5]]),
-        u16::from_le_bytes([g[6], g[7]]),
-        g[8],
-        g[9],
-        g[10],
-        g[11],
-        g[12],
-        g[13],
-        g[14],
-        g[15]
-    )
-}
 
-fn gpt_type_name(guid: &str) -> String {
-    let d = match guid {
-        "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" => "Microsoft basic data",
-        "E3C9E316-0B5C-4DB8-817D-F92DF00215AE" => "Microsoft reserved",
-        "DE94BBA4-06D1-4D40-A16A-BFD50179D6AC" => "Windows recovery",
-        "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" => "EFI System",
-        "0FC63DAF-8483-4772-8E79-3D69D8477DE4" => "Linux filesystem",
-        "5808C8AA-7E8F-42E0-85D2-E1E90434CFB3" => "Windows LDM metadata",
-        "AF9B60A0-1431-4F62-BC68-3311714A69AD" => "Windows LDM data",
-        _ => "unknown",
-    };
-    format!("{d} ({guid})")
-}
 
 /// Reads and checks a GPT header at byte `off`; returns (entries_lba, count, entry_size).
 fn gpt_header(ev: &dyn Evidence, off: u64) -> std::result::Result<(u64, u32, u32, u32), String> {
@@ -433,7 +471,9 @@ fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
         .collect();
         partitions.push(Partition {
             index,
-            type_name: gpt_type_name(&guid_string(&e[0..16])),
+            partition_type: PartitionType::Gpt {
+                guid: e[0..16].try_into().unwrap_or_default(),
+            },
             offset,
             size,
             name: (!name.is_empty()).then_some(name),
