@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::ntfs::FileTime;
+
 /// How much a finding matters. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,18 +83,42 @@ pub enum FindingKind {
     DeletedWebScript,
 }
 
-/// The four timestamps of `$STANDARD_INFORMATION` or `$FILE_NAME`, as RFC 3339 UTC strings with
-/// 7 fractional digits (NTFS resolution is 100 ns).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The four timestamps of `$STANDARD_INFORMATION` or `$FILE_NAME`. Each serialises as RFC 3339
+/// UTC text with 7 fractional digits (NTFS resolution is 100 ns), see [`FileTime`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Times {
     /// Creation time.
-    pub created: String,
+    pub created: FileTime,
     /// Last content modification.
-    pub modified: String,
+    pub modified: FileTime,
     /// Last MFT record change.
-    pub mft_modified: String,
+    pub mft_modified: FileTime,
     /// Last access.
-    pub accessed: String,
+    pub accessed: FileTime,
+}
+
+impl Times {
+    /// The times in on-disk order: created, modified, MFT modified, accessed.
+    pub fn to_array(&self) -> [FileTime; 4] {
+        [
+            self.created,
+            self.modified,
+            self.mft_modified,
+            self.accessed,
+        ]
+    }
+}
+
+impl From<[FileTime; 4]> for Times {
+    /// From the on-disk order: created, modified, MFT modified, accessed.
+    fn from(t: [FileTime; 4]) -> Self {
+        Times {
+            created: t[0],
+            modified: t[1],
+            mft_modified: t[2],
+            accessed: t[3],
+        }
+    }
 }
 
 /// Where a finding came from. For a loose host file, `path` is its host path and the MFT

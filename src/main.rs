@@ -418,10 +418,10 @@ fn info(path: &std::path::Path, format: Format) -> Result<u8, Fail> {
     Ok(if image.is_ok() { 0 } else { 2 })
 }
 
-fn table_time(t: &Option<deadbox::finding::Times>) -> &str {
+fn table_time(t: &Option<deadbox::finding::Times>) -> String {
     t.as_ref()
-        .map(|t| &t.modified[..19.min(t.modified.len())])
-        .unwrap_or("-")
+        .map(|t| t.modified.to_string().chars().take(19).collect())
+        .unwrap_or_else(|| "-".into())
 }
 
 /// A batch of rows formatted on a worker thread: the text, and for CSV the header its first

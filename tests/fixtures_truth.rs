@@ -170,9 +170,9 @@ fn timestomped_file_shows_si_before_fn() {
     let item = listing.items().find(|i| i.path() == c[0]).unwrap();
     let row = FileRow::new(&item, None);
     assert_eq!(row.mft_entry.to_string(), c[1]);
-    assert_eq!(row.si.as_ref().unwrap().created, c[2]);
-    assert_eq!(row.si.as_ref().unwrap().modified, c[3]);
-    assert_eq!(row.fn_.as_ref().unwrap().created, c[4]);
+    assert_eq!(row.si.as_ref().unwrap().created.to_string(), c[2]);
+    assert_eq!(row.si.as_ref().unwrap().modified.to_string(), c[3]);
+    assert_eq!(row.fn_.as_ref().unwrap().created.to_string(), c[4]);
 }
 
 #[test]

@@ -64,7 +64,8 @@ fn one_place_opens_evidence_and_it_is_read_only() {
         offenders.is_empty(),
         "write-capable calls in src/: {offenders:#?}"
     );
-    let ev = std::fs::read_to_string(common::root().join("crates/deadbox-evidence/src/lib.rs")).unwrap();
+    let ev =
+        std::fs::read_to_string(common::root().join("crates/deadbox-evidence/src/lib.rs")).unwrap();
     assert!(ev.contains("pub fn open_read_only"));
 }
 

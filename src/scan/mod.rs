@@ -369,7 +369,10 @@ impl Scan {
         let ev = evidence::open(target)?;
         let image = match Image::from_evidence(target, ev.clone(), self.cfg.volumes) {
             Ok(i) => i,
-            Err(e) if ev.format() == evidence::Format::Raw { segments: 1 } && self.cfg.volumes == VolumeSelect::default() => {
+            Err(e)
+                if ev.format() == evidence::Format::Raw { segments: 1 }
+                    && self.cfg.volumes == VolumeSelect::default() =>
+            {
                 // Not a disk image: a loose file (a collected dump, a web page, a memory image).
                 let _ = e;
                 sink.begin(&evidence_name);

@@ -20,13 +20,13 @@ mod vhd;
 mod vhdx;
 mod vmdk;
 
+pub use error::{Error, Result};
 pub use ewf::{verify, EwfImage, VerifyReport, CHUNK_CACHE_BYTES};
 pub use qcow2::Qcow2Image;
 pub use raw::RawImage;
 pub use vhd::VhdImage;
 pub use vhdx::VhdxImage;
 pub use vmdk::VmdkImage;
-pub use error::{Error, Result};
 
 use std::fs::File;
 use std::path::Path;

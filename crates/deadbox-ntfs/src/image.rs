@@ -1,9 +1,9 @@
 //! An opened piece of evidence with its partition layout and NTFS volumes.
 
+use crate::volume::{self, Layout, VolumeSelect};
+use crate::NtfsVolume;
 use deadbox_evidence::error::Result;
 use deadbox_evidence::{self as evidence, Evidence};
-use crate::NtfsVolume;
-use crate::volume::{self, Layout, VolumeSelect};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

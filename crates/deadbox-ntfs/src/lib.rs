@@ -25,21 +25,21 @@
 
 mod compress;
 pub mod image;
-pub mod volume;
 mod index;
 mod record;
 mod runs;
 mod time;
 mod tree;
+pub mod volume;
 
+pub use deadbox_evidence as evidence;
+pub use deadbox_evidence::{Error, Result};
+pub use image::Image;
 pub use index::{DirIndex, IndexEntry, IndexSource};
 pub use record::{FileName, StdInfo};
 pub use runs::Run;
-pub use time::{filetime_to_rfc3339, push_rfc3339, unix_to_filetime};
+pub use time::{filetime_to_rfc3339, push_rfc3339, unix_to_filetime, FileTime};
 pub use tree::Tree;
-pub use image::Image;
-pub use deadbox_evidence as evidence;
-pub use deadbox_evidence::{Error, Result};
 
 use deadbox_evidence::{Region, RegionReader};
 use rayon::prelude::*;
@@ -1624,7 +1624,7 @@ mod tests {
             names: vec![FileName {
                 parent_entry: parent,
                 parent_sequence: 1,
-                times: [0; 4],
+                times: [FileTime(0); 4],
                 namespace: 1,
                 name: name.to_string(),
                 lossy: false,

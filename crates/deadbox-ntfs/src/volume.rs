@@ -10,9 +10,9 @@
 //! Partition indexes: MBR primaries by slot (1–4), logical partitions from 5 in chain order; GPT
 //! entries by their position in the entry array (1-based).
 
+use crate::looks_like_ntfs;
 use deadbox_evidence::error::{Error, Result};
 use deadbox_evidence::{Evidence, Region};
-use crate::looks_like_ntfs;
 use std::sync::Arc;
 
 /// The partitioning scheme found.
@@ -219,7 +219,6 @@ pub fn detect(ev: &Arc<dyn Evidence>) -> Result<Layout> {
     mbr_layout(ev, &mbr)
 }
 
-
 fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
     let len = ev.len();
     let mut diagnostics = Vec::new();
@@ -372,8 +371,6 @@ fn check_overlaps(parts: &[Partition], diagnostics: &mut Vec<String>) {
         ));
     }
 }
-
-
 
 /// Reads and checks a GPT header at byte `off`; returns (entries_lba, count, entry_size).
 fn gpt_header(ev: &dyn Evidence, off: u64) -> std::result::Result<(u64, u32, u32, u32), String> {
