@@ -83,6 +83,34 @@ pub enum FindingKind {
     DeletedWebScript,
 }
 
+/// Where a listed name (an `ls` row, a deleted-web-script finding) comes from. Serialised in
+/// snake_case: `mft`, `i30_slack`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A file record of the MFT.
+    Mft,
+    /// A name carved from the slack of a directory's `$I30` index: the file may be gone and its
+    /// MFT entry, as it was indexed, reused since; times are the index copy of `$FILE_NAME`.
+    I30Slack,
+}
+
+impl Source {
+    /// The snake_case name used in JSON and CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Mft => "mft",
+            Source::I30Slack => "i30_slack",
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The four timestamps of `$STANDARD_INFORMATION` or `$FILE_NAME`. Each serialises as RFC 3339
 /// UTC text with 7 fractional digits (NTFS resolution is 100 ns), see [`FileTime`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

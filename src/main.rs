@@ -674,7 +674,7 @@ fn ls_table(r: &FileRow) -> String {
         r.mft_entry,
         r.mft_sequence,
         match (r.deleted, r.source) {
-            (_, "i30_slack") => "$I30",
+            (_, deadbox::rows::Source::I30Slack) => "$I30",
             (true, _) => "*",
             _ => "",
         },

@@ -2,6 +2,7 @@
 //! fields shared with findings.
 
 use crate::error::Result;
+pub use crate::finding::Source;
 use crate::finding::Times;
 use crate::hash::{Digests, HashSet, MultiHasher};
 use crate::ntfs::{FileTime, IndexEntry, Item, Listing, NtfsVolume};
@@ -51,7 +52,7 @@ pub struct FileRow {
     /// Where the row comes from: `mft` (a file record), or `i30_slack` (a name carved from the
     /// slack of a directory's `$I30` index: the file may be gone and its MFT entry, given as it
     /// was indexed, reused since; times are the index copy of `$FILE_NAME`).
-    pub source: &'static str,
+    pub source: Source,
 }
 
 impl FileRow {
@@ -104,7 +105,7 @@ impl FileRow {
             si: None,
             fn_: Some(times(&e.name.times)),
             error: None,
-            source: "i30_slack",
+            source: Source::I30Slack,
         }
     }
 }
@@ -285,7 +286,7 @@ struct RowView<'a> {
     si: Option<[FileTime; 4]>,
     fn_: Option<[FileTime; 4]>,
     error: Option<std::borrow::Cow<'a, str>>,
-    source: &'static str,
+    source: Source,
 }
 
 fn storage_flags(s: &crate::ntfs::Stream) -> [Option<&'static str>; 4] {
@@ -393,7 +394,7 @@ impl RowView<'_> {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"source\":");
-        json_str(out, self.source);
+        json_str(out, self.source.as_str());
     }
 }
 
@@ -474,7 +475,7 @@ fn item_view<'a>(item: &Item<'a>, partition: Option<u32>) -> RowView<'a> {
         si: f.si.map(|si| si.times),
         fn_: item.name.map(|n| n.times),
         error: item_error(item),
-        source: "mft",
+        source: Source::Mft,
     }
 }
 
@@ -558,7 +559,7 @@ mod tests {
             si: Some(t),
             fn_: None,
             error: Some("one; \"two\"".into()),
-            source: "i30_slack",
+            source: Source::I30Slack,
         };
         let mut want = serde_json::to_vec(&row).expect("serialises");
         want.push(b'\n');

@@ -248,7 +248,7 @@ pub(crate) fn assess_stream(
             if let Some(kind) = exchange::archive_kind(d) {
                 let comps = lower_components(&path);
                 if comps.first().map(String::as_str) == Some("programdata") {
-                    let members = if kind == "zip" {
+                    let members = if kind == exchange::ArchiveKind::Zip {
                         exchange::zip_members(d).ok()
                     } else {
                         None
