@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::ntfs::FileTime;
 
+pub mod detail;
+pub use detail::Detail;
+
 /// How much a finding matters. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -249,8 +252,8 @@ pub struct RuleMatch {
     pub matches: Vec<PatternMatch>,
 }
 
-/// A typed finding.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A typed finding. Serialised (not read back): `detail` has no self-describing tag.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// What it is.
     pub kind: FindingKind,
@@ -271,7 +274,8 @@ pub struct Finding {
     /// The quoted log entry, for findings from logs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub quote: Option<String>,
-    /// Kind-specific detail (signals, reasons, parsed log fields, …).
-    #[serde(skip_serializing_if = "serde_json::Value::is_null", default)]
-    pub detail: serde_json::Value,
+    /// Kind-specific detail (signals, reasons, parsed log fields, …); left out of the JSON when
+    /// [`Detail::None`].
+    #[serde(skip_serializing_if = "Detail::is_none")]
+    pub detail: Detail,
 }

@@ -9,11 +9,12 @@
 
 use std::io::Cursor;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::group::Grouper;
 use super::text::{truncate, Coverage, Diags};
 use super::{LogReport, Trace, MAX_EVTX_RECORDS, MAX_QUOTE};
+use crate::finding::detail::{ApplicationEvtxDetail, Detail};
 use crate::finding::{FindingKind, Severity};
 
 const PROVIDER: &str = "MSExchange Unified Messaging";
@@ -150,13 +151,14 @@ fn read(bytes: &[u8], report: &mut LogReport, diags: &mut Diags) {
                 line: None,
                 record_id: Some(record_id),
                 quote: truncate(&rec.data.to_string(), MAX_QUOTE),
-                detail: json!({
-                    "log": "Application.evtx",
-                    "time": time,
-                    "provider": PROVIDER,
-                    "event_id": event_id,
-                    "level": 2,
-                    "message": text,
+                detail: Detail::ApplicationEvtx(ApplicationEvtxDetail {
+                    log: "Application.evtx".into(),
+                    time: time.clone(),
+                    provider: PROVIDER.into(),
+                    event_id: event_id.clone(),
+                    level: 2,
+                    message: text,
+                    group: None,
                 }),
             },
         );
@@ -168,6 +170,7 @@ fn read(bytes: &[u8], report: &mut LogReport, diags: &mut Diags) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn event(provider: &str, level: Value, data: Value) -> Value {
         json!({"Event": {

@@ -21,6 +21,7 @@ pub use sink::{FindingSink, FnSink};
 
 use crate::error::{Error, Result};
 use crate::evidence::{self, open_read_only};
+use crate::finding::detail::{Detail, IocHashDetail};
 use crate::finding::{
     FileFacts, Finding, FindingKind, Location, PatternMatch, RuleMatch, Severity,
 };
@@ -779,7 +780,11 @@ impl Scan {
                     cve: Vec::new(),
                     rule: None,
                     quote: None,
-                    detail: serde_json::json!({ "hash": h, "comment": comment }),
+                    detail: Detail::IocHash(IocHashDetail {
+                        hash: h.to_string(),
+                        comment: comment.to_string(),
+                        timestomp: None,
+                    }),
                 });
             }
             // Another name of the same stream: scan again only when the rules read the name.
@@ -843,7 +848,7 @@ impl Scan {
             cve: Vec::new(),
             rule: Some(m),
             quote: None,
-            detail: serde_json::Value::Null,
+            detail: Detail::None,
         }
     }
 
@@ -1067,7 +1072,7 @@ pub fn diagnostic(location: Location, file: Option<FileFacts>, message: &str) ->
         cve: Vec::new(),
         rule: None,
         quote: None,
-        detail: serde_json::Value::Null,
+        detail: Detail::None,
     }
 }
 
