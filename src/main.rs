@@ -349,7 +349,10 @@ fn info(path: &std::path::Path, format: Format) -> Result<u8, Fail> {
     let mut diagnostics = layout.diagnostics.clone();
     match &image {
         Ok(i) => diagnostics = i.diagnostics().to_vec(),
-        Err(e) => diagnostics.push(e.to_string()),
+        Err(e) => diagnostics.push(deadbox::ntfs::Diagnostic::new(
+            deadbox::ntfs::Diagnostic::kind_of(e),
+            e.to_string(),
+        )),
     }
     let doc = serde_json::json!({
         "evidence": path.display().to_string(),

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::text::{cmp_time, Diags};
 use super::{LogReport, Trace, MAX_GROUP_LINES, MAX_TRACES};
 use crate::finding::detail::GroupStats;
+use crate::ntfs::{Diagnostic, DiagnosticKind};
 
 struct Group {
     trace: Trace,
@@ -110,9 +111,12 @@ impl Grouper {
     /// Moves the traces into the report, adding group fields to each `detail`.
     pub(crate) fn finish(self, report: &mut LogReport, diags: &mut Diags) {
         if self.dropped > 0 {
-            diags.push(format!(
-                "trace limit of {MAX_TRACES} reached: {} further matching entries in new groups not reported",
-                self.dropped
+            diags.push(Diagnostic::new(
+                DiagnosticKind::Limit,
+                format!(
+                    "trace limit of {MAX_TRACES} reached: {} further matching entries in new groups not reported",
+                    self.dropped
+                ),
             ));
         }
         for g in self.groups {

@@ -19,6 +19,7 @@ use super::text::{col, for_each_csv_row, quote, Coverage, Diags};
 use super::{LogReport, Trace};
 use crate::finding::detail::{Detail, HttpProxyDetail};
 use crate::finding::{FindingKind, Severity};
+use crate::ntfs::{Diagnostic, DiagnosticKind};
 
 /// What an `AnchorMailbox` value is evidence of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +136,10 @@ pub(crate) fn check(protocol: &str, bytes: &[u8]) -> LogReport {
         },
     );
     if warned_header {
-        diags.push("rows without an AnchorMailbox column (no or unexpected #Fields: header) were not checked");
+        diags.push(Diagnostic::new(
+            DiagnosticKind::Unsupported,
+            "rows without an AnchorMailbox column (no or unexpected #Fields: header) were not checked",
+        ));
     }
     groups.finish(&mut report, &mut diags);
     cov.finish(&mut report);

@@ -24,10 +24,11 @@ use std::collections::HashMap;
 use super::group::Grouper;
 use super::paths::campaign_name;
 use super::text::{col, decode, fields_header, lines, norm_time, percent_decode, quote};
-use super::text::{Coverage, Diags};
+use super::text::{no_time, Coverage, Diags};
 use super::{is_web_script, LogReport, Trace};
 use crate::finding::detail::{Detail, IisDetail};
 use crate::finding::{FindingKind, Severity};
+use crate::ntfs::{Diagnostic, DiagnosticKind};
 
 /// Product pages under `owa/auth` and `ecp/auth` (Exchange 2016 CU19 known-good list).
 const AUTH_PRODUCT_PAGES: &[&str] = &[
@@ -181,15 +182,27 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
                 .filter(|v| !v.is_empty() && *v != "-")
         };
         if header.is_empty() {
-            diags.push(format!("line {line_no}: data before any #Fields: header"));
+            diags.push(
+                Diagnostic::new(
+                    DiagnosticKind::Corrupt,
+                    format!("line {line_no}: data before any #Fields: header"),
+                )
+                .at_line(line_no),
+            );
             continue;
         }
         if rec.len() != header.len() {
-            diags.push(format!(
-                "line {line_no}: {} fields where the header has {}",
-                rec.len(),
-                header.len()
-            ));
+            diags.push(
+                Diagnostic::new(
+                    DiagnosticKind::Corrupt,
+                    format!(
+                        "line {line_no}: {} fields where the header has {}",
+                        rec.len(),
+                        header.len()
+                    ),
+                )
+                .at_line(line_no),
+            );
         }
         let time = match (field(Col::Date), field(Col::Time)) {
             (Some(d), Some(t)) => norm_time(&format!("{d} {t}")),
@@ -197,7 +210,7 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
         };
         match &time {
             Some(t) => cov.see(t),
-            None => diags.push(format!("line {line_no}: no entry time")),
+            None => diags.push(no_time(line_no)),
         }
         let method = field(Col::Method).unwrap_or("").to_ascii_uppercase();
         let post = method == "POST";
@@ -270,8 +283,9 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
         });
     }
     if pairs_full {
-        diags.push(format!(
-            "more than {MAX_PAIRS} client/script pairs: request counts incomplete"
+        diags.push(Diagnostic::new(
+            DiagnosticKind::Limit,
+            format!("more than {MAX_PAIRS} client/script pairs: request counts incomplete"),
         ));
     }
     groups.finish(&mut report, &mut diags);

@@ -124,7 +124,7 @@ pub struct LogReport {
     /// Number of entries (data lines or EVTX records) read.
     pub entries: u64,
     /// Unparsable lines, caps hit, read errors (at most [`MAX_DIAGNOSTICS`]).
-    pub diagnostics: Vec<String>,
+    pub diagnostics: Vec<crate::ntfs::Diagnostic>,
 }
 
 /// Which log check applies to a file (see [`classify_log`]).

@@ -250,8 +250,8 @@ pub struct DeletedWebScriptDetail {
 /// The problems of reading one log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogDiagnosticsDetail {
-    /// Every problem, as text (at most [`crate::exchange::MAX_DIAGNOSTICS`]).
-    pub diagnostics: Vec<String>,
+    /// Every problem (at most [`crate::exchange::MAX_DIAGNOSTICS`]), serialised as its text.
+    pub diagnostics: Vec<crate::ntfs::Diagnostic>,
 }
 
 /// Oldest and newest entry of a log folder.

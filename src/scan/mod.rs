@@ -388,7 +388,11 @@ impl Scan {
             Err(e) => return Err(e),
         };
         for d in image.diagnostics() {
-            let f = diagnostic(Location::new(&evidence_name, None, None, "", None), None, d);
+            let f = diagnostic(
+                Location::new(&evidence_name, None, None, "", None),
+                None,
+                &d.message,
+            );
             summary.add(&f);
             if !sink.finding(f) {
                 summary.stopped = true;

@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 mod compress;
+pub mod diagnostic;
 pub mod image;
 mod index;
 mod record;
@@ -34,6 +35,7 @@ pub mod volume;
 
 pub use deadbox_evidence as evidence;
 pub use deadbox_evidence::{Error, Result};
+pub use diagnostic::{Diagnostic, DiagnosticKind, DiagnosticLocation};
 pub use image::Image;
 pub use index::{DirIndex, IndexEntry, IndexSource};
 pub use record::{FileName, StdInfo};

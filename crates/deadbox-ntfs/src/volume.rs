@@ -10,6 +10,7 @@
 //! Partition indexes: MBR primaries by slot (1–4), logical partitions from 5 in chain order; GPT
 //! entries by their position in the entry array (1-based).
 
+use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::looks_like_ntfs;
 use deadbox_evidence::error::{Error, Result};
 use deadbox_evidence::{Evidence, Region};
@@ -138,7 +139,7 @@ pub struct Layout {
     /// Partitions in index order.
     pub partitions: Vec<Partition>,
     /// Problems in the tables (bad CRCs, loops, entries out of range).
-    pub diagnostics: Vec<String>,
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 fn rd32(b: &[u8], o: usize) -> u32 {
@@ -236,7 +237,10 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
             if ext.is_none() {
                 ext = Some(lba);
             } else {
-                diagnostics.push(format!("slot {}: second extended partition ignored", i + 1));
+                diagnostics.push(Diagnostic::new(
+                    DiagnosticKind::Unsupported,
+                    format!("slot {}: second extended partition ignored", i + 1),
+                ));
             }
             continue;
         }
@@ -248,14 +252,19 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
         let mut index = 5u32;
         loop {
             if !visited.insert(ebr_lba) {
-                diagnostics.push(format!(
-                    "extended partition chain loops back to sector {ebr_lba}"
-                ));
+                diagnostics.push(
+                    Diagnostic::new(
+                        DiagnosticKind::Corrupt,
+                        format!("extended partition chain loops back to sector {ebr_lba}"),
+                    )
+                    .at_offset(ebr_lba.checked_mul(512)),
+                );
                 break;
             }
             if visited.len() > MAX_LOGICAL {
-                diagnostics.push(format!(
-                    "more than {MAX_LOGICAL} logical partitions; rest ignored"
+                diagnostics.push(Diagnostic::new(
+                    DiagnosticKind::Limit,
+                    format!("more than {MAX_LOGICAL} logical partitions; rest ignored"),
                 ));
                 break;
             }
@@ -263,15 +272,23 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
                 .checked_mul(512)
                 .and_then(|o| read_vec(ev.as_ref(), o, 512))
             else {
-                diagnostics.push(format!(
-                    "extended boot record at sector {ebr_lba} is past the end"
-                ));
+                diagnostics.push(
+                    Diagnostic::new(
+                        DiagnosticKind::Truncated,
+                        format!("extended boot record at sector {ebr_lba} is past the end"),
+                    )
+                    .at_offset(ebr_lba.checked_mul(512)),
+                );
                 break;
             };
             if ebr[510] != 0x55 || ebr[511] != 0xAA {
-                diagnostics.push(format!(
-                    "extended boot record at sector {ebr_lba} has no signature"
-                ));
+                diagnostics.push(
+                    Diagnostic::new(
+                        DiagnosticKind::Corrupt,
+                        format!("extended boot record at sector {ebr_lba} has no signature"),
+                    )
+                    .at_offset(ebr_lba.checked_mul(512)),
+                );
                 break;
             }
             let (t, rel, cnt) = (
@@ -300,19 +317,39 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
     let mut partitions = Vec::new();
     for (index, t, lba, cnt) in raw {
         let (Some(offset), Some(size)) = (lba.checked_mul(ss), cnt.checked_mul(ss)) else {
-            diagnostics.push(format!("partition {index}: offset overflows"));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Corrupt,
+                    format!("partition {index}: offset overflows"),
+                )
+                .at_partition(Some(index)),
+            );
             continue;
         };
         if offset >= len {
-            diagnostics.push(format!(
-                "partition {index} starts at byte {offset}, past the end of the evidence ({len} bytes)"
-            ));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Truncated,
+                    format!(
+                        "partition {index} starts at byte {offset}, past the end of the evidence ({len} bytes)"
+                    ),
+                )
+                .at_partition(Some(index))
+                .at_offset(Some(offset)),
+            );
             continue;
         }
         if offset.saturating_add(size) > len {
-            diagnostics.push(format!(
-                "partition {index} runs past the end of the evidence (truncated image?)"
-            ));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Truncated,
+                    format!(
+                        "partition {index} runs past the end of the evidence (truncated image?)"
+                    ),
+                )
+                .at_partition(Some(index))
+                .at_offset(Some(offset)),
+            );
         }
         partitions.push(Partition {
             index,
@@ -339,7 +376,7 @@ const MAX_OVERLAP_DIAGNOSTICS: usize = 32;
 /// holds up to 32768 entries), so the pairs are found by a sweep over the partitions sorted by
 /// offset and at most [`MAX_OVERLAP_DIAGNOSTICS`] are listed: linear work and output whatever
 /// the table.
-fn check_overlaps(parts: &[Partition], diagnostics: &mut Vec<String>) {
+fn check_overlaps(parts: &[Partition], diagnostics: &mut Vec<Diagnostic>) {
     let mut order: Vec<&Partition> = parts.iter().collect();
     order.sort_by_key(|p| (p.offset, p.index));
     let mut listed = 0usize;
@@ -355,19 +392,27 @@ fn check_overlaps(parts: &[Partition], diagnostics: &mut Vec<String>) {
                 break 'outer;
             }
             listed += 1;
-            diagnostics.push(if b.offset == a.offset && b.ntfs && a.ntfs {
+            let message = if b.offset == a.offset && b.ntfs && a.ntfs {
                 format!(
                     "partitions {} and {} overlap (same start: the volume is read once, as partition {})",
                     a.index, b.index, a.index
                 )
             } else {
                 format!("partitions {} and {} overlap", a.index, b.index)
-            });
+            };
+            diagnostics.push(
+                Diagnostic::new(DiagnosticKind::Corrupt, message)
+                    .at_partition(Some(b.index))
+                    .at_offset(Some(b.offset)),
+            );
         }
     }
     if more {
-        diagnostics.push(format!(
-            "more overlapping partitions; only the first {MAX_OVERLAP_DIAGNOSTICS} pairs are listed"
+        diagnostics.push(Diagnostic::new(
+            DiagnosticKind::Limit,
+            format!(
+                "more overlapping partitions; only the first {MAX_OVERLAP_DIAGNOSTICS} pairs are listed"
+            ),
         ));
     }
 }
@@ -401,30 +446,53 @@ fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
                 let (lba, n, esize, crc) = h;
                 let bytes = n as u64 * esize as u64;
                 if esize < 128 || bytes > MAX_GPT_ARRAY {
-                    diagnostics.push(format!(
-                        "{what} GPT: entry array of {n} × {esize} bytes refused"
-                    ));
+                    diagnostics.push(
+                        Diagnostic::new(
+                            DiagnosticKind::Limit,
+                            format!("{what} GPT: entry array of {n} × {esize} bytes refused"),
+                        )
+                        .at_offset(Some(off)),
+                    );
                     continue;
                 }
                 let Some(arr) = lba
                     .checked_mul(ss)
                     .and_then(|o| read_vec(ev.as_ref(), o, bytes as usize))
                 else {
-                    diagnostics.push(format!("{what} GPT: entry array unreadable"));
+                    diagnostics.push(
+                        Diagnostic::new(
+                            DiagnosticKind::Unreadable,
+                            format!("{what} GPT: entry array unreadable"),
+                        )
+                        .at_offset(Some(off)),
+                    );
                     continue;
                 };
                 if crc32fast::hash(&arr) != crc {
-                    diagnostics.push(format!("{what} GPT: entry array CRC mismatch"));
+                    diagnostics.push(
+                        Diagnostic::new(
+                            DiagnosticKind::Corrupt,
+                            format!("{what} GPT: entry array CRC mismatch"),
+                        )
+                        .at_offset(Some(off)),
+                    );
                     continue;
                 }
                 chosen = Some((arr, esize as usize));
                 break;
             }
-            Err(e) => diagnostics.push(format!("{what} GPT header at byte {off}: {e}")),
+            Err(e) => diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Corrupt,
+                    format!("{what} GPT header at byte {off}: {e}"),
+                )
+                .at_offset(Some(off)),
+            ),
         }
     }
     let Some((arr, esize)) = chosen else {
-        return Err(Error::format("GPT", ss, diagnostics.join("; ")));
+        let all: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+        return Err(Error::format("GPT", ss, all.join("; ")));
     };
     let mut partitions = Vec::new();
     for (i, e) in arr.chunks_exact(esize).enumerate() {
@@ -435,7 +503,13 @@ fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
         let lastlba = rd64(e, 40);
         let index = i as u32 + 1;
         if lastlba < first {
-            diagnostics.push(format!("partition {index}: last LBA before first"));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Corrupt,
+                    format!("partition {index}: last LBA before first"),
+                )
+                .at_partition(Some(index)),
+            );
             continue;
         }
         let (Some(offset), Some(size)) = (
@@ -444,19 +518,37 @@ fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
                 .checked_add(1)
                 .and_then(|n| n.checked_mul(ss)),
         ) else {
-            diagnostics.push(format!("partition {index}: offset overflows"));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Corrupt,
+                    format!("partition {index}: offset overflows"),
+                )
+                .at_partition(Some(index)),
+            );
             continue;
         };
         if offset >= len {
-            diagnostics.push(format!(
-                "partition {index} starts past the end of the evidence"
-            ));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Truncated,
+                    format!("partition {index} starts past the end of the evidence"),
+                )
+                .at_partition(Some(index))
+                .at_offset(Some(offset)),
+            );
             continue;
         }
         if offset.saturating_add(size) > len {
-            diagnostics.push(format!(
-                "partition {index} runs past the end of the evidence (truncated image?)"
-            ));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Truncated,
+                    format!(
+                        "partition {index} runs past the end of the evidence (truncated image?)"
+                    ),
+                )
+                .at_partition(Some(index))
+                .at_offset(Some(offset)),
+            );
         }
         let name: String = char::decode_utf16(
             e[56..128.min(e.len())]
