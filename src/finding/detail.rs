@@ -415,3 +415,57 @@ pub struct ApplicationEvtxDetail {
     #[serde(flatten)]
     pub group: Option<GroupStats>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_keeps_the_contract_order() {
+        let mut d = Detail::None;
+        assert_eq!(d.to_value(), serde_json::Value::Null);
+        d.add_timestomp(vec!["r".into()]);
+        assert_eq!(serde_json::to_string(&d).unwrap(), r#"{"timestomp":["r"]}"#);
+
+        let mut iis = Detail::Iis(IisDetail {
+            log: "IIS".into(),
+            time: None,
+            client_ip: "203.0.113.5".into(),
+            method: "POST".into(),
+            url: "/x.aspx".into(),
+            url_query: String::new(),
+            user_agent: "ua".into(),
+            status: Some("200".into()),
+            server_ip: None,
+            reasons: vec!["why".into()],
+            group: None,
+            requests: None,
+            posts: None,
+        });
+        iis.set_log("iis".into());
+        iis.set_group(GroupStats {
+            count: 2,
+            first_seen: Some("t1".into()),
+            last_seen: None,
+            lines: vec![3, 4],
+            record_ids: Vec::new(),
+        });
+        if let Detail::Iis(d) = &mut iis {
+            d.requests = Some(5);
+            d.posts = Some(1);
+        }
+        assert_eq!(
+            serde_json::to_string(&iis).unwrap(),
+            concat!(
+                r#"{"log":"iis","time":null,"client_ip":"203.0.113.5","method":"POST","#,
+                r#""url":"/x.aspx","url_query":"","user_agent":"ua","status":"200","#,
+                r#""server_ip":null,"reasons":["why"],"count":2,"first_seen":"t1","#,
+                r#""last_seen":null,"lines":[3,4],"requests":5,"posts":1}"#
+            )
+        );
+        // Details that are not about a stream take no timestomp note.
+        let before = iis.clone();
+        iis.add_timestomp(vec!["r".into()]);
+        assert_eq!(iis, before);
+    }
+}

@@ -660,3 +660,25 @@ pub fn ntfs_volumes(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_type_text() {
+        assert_eq!(PartitionType::Mbr(0x07).to_string(), "NTFS / exFAT (0x07)");
+        assert_eq!(PartitionType::Mbr(0x99).to_string(), "unknown (0x99)");
+        // Microsoft basic data, as stored on disk (first three fields little endian).
+        let guid = [
+            0xA2, 0xA0, 0xD0, 0xEB, 0xE5, 0xB9, 0x33, 0x44, 0x87, 0xC0, 0x68, 0xB6, 0xB7, 0x26,
+            0x99, 0xC7,
+        ];
+        let t = PartitionType::Gpt { guid };
+        assert_eq!(t.description(), "Microsoft basic data");
+        assert_eq!(
+            t.to_string(),
+            "Microsoft basic data (EBD0A0A2-B9E5-4433-87C0-68B6B72699C7)"
+        );
+    }
+}
