@@ -4,7 +4,7 @@
 //!
 //! `cargo run --example index_slack -- fixtures/ntfs-slack.img` (gunzip the fixture first)
 
-use deadbox::ntfs::{filetime_to_rfc3339, IndexSource};
+use deadbox::ntfs::IndexSource;
 use deadbox::volume::VolumeSelect;
 use deadbox::Image;
 
@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     dir.path().trim_end_matches('/'),
                     e.name.name,
                     e.name.size,
-                    filetime_to_rfc3339(e.name.times[0]),
+                    e.name.times[0],
                     e.offset,
                     e.entry,
                     e.sequence,

@@ -8,6 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::ntfs::FileTime;
+
+pub mod detail;
+pub use detail::Detail;
+
 /// How much a finding matters. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,18 +86,70 @@ pub enum FindingKind {
     DeletedWebScript,
 }
 
-/// The four timestamps of `$STANDARD_INFORMATION` or `$FILE_NAME`, as RFC 3339 UTC strings with
-/// 7 fractional digits (NTFS resolution is 100 ns).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a listed name (an `ls` row, a deleted-web-script finding) comes from. Serialised in
+/// snake_case: `mft`, `i30_slack`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A file record of the MFT.
+    Mft,
+    /// A name carved from the slack of a directory's `$I30` index: the file may be gone and its
+    /// MFT entry, as it was indexed, reused since; times are the index copy of `$FILE_NAME`.
+    I30Slack,
+}
+
+impl Source {
+    /// The snake_case name used in JSON and CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Mft => "mft",
+            Source::I30Slack => "i30_slack",
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The four timestamps of `$STANDARD_INFORMATION` or `$FILE_NAME`. Each serialises as RFC 3339
+/// UTC text with 7 fractional digits (NTFS resolution is 100 ns), see [`FileTime`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Times {
     /// Creation time.
-    pub created: String,
+    pub created: FileTime,
     /// Last content modification.
-    pub modified: String,
+    pub modified: FileTime,
     /// Last MFT record change.
-    pub mft_modified: String,
+    pub mft_modified: FileTime,
     /// Last access.
-    pub accessed: String,
+    pub accessed: FileTime,
+}
+
+impl Times {
+    /// The times in on-disk order: created, modified, MFT modified, accessed.
+    pub fn to_array(&self) -> [FileTime; 4] {
+        [
+            self.created,
+            self.modified,
+            self.mft_modified,
+            self.accessed,
+        ]
+    }
+}
+
+impl From<[FileTime; 4]> for Times {
+    /// From the on-disk order: created, modified, MFT modified, accessed.
+    fn from(t: [FileTime; 4]) -> Self {
+        Times {
+            created: t[0],
+            modified: t[1],
+            mft_modified: t[2],
+            accessed: t[3],
+        }
+    }
 }
 
 /// Where a finding came from. For a loose host file, `path` is its host path and the MFT
@@ -195,8 +252,8 @@ pub struct RuleMatch {
     pub matches: Vec<PatternMatch>,
 }
 
-/// A typed finding.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A typed finding. Serialised (not read back): `detail` has no self-describing tag.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// What it is.
     pub kind: FindingKind,
@@ -217,7 +274,8 @@ pub struct Finding {
     /// The quoted log entry, for findings from logs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub quote: Option<String>,
-    /// Kind-specific detail (signals, reasons, parsed log fields, …).
-    #[serde(skip_serializing_if = "serde_json::Value::is_null", default)]
-    pub detail: serde_json::Value,
+    /// Kind-specific detail (signals, reasons, parsed log fields, …); left out of the JSON when
+    /// [`Detail::None`].
+    #[serde(skip_serializing_if = "Detail::is_none")]
+    pub detail: Detail,
 }

@@ -2,20 +2,17 @@
 //! fields shared with findings.
 
 use crate::error::Result;
+pub use crate::finding::Source;
 use crate::finding::Times;
 use crate::hash::{Algorithms, Digests, MultiHasher};
-use crate::ntfs::{filetime_to_rfc3339, IndexEntry, Item, Listing, NtfsVolume};
+use crate::ntfs::{FileTime, IndexEntry, Item, Listing, NtfsVolume};
 use rayon::prelude::*;
 use serde::Serialize;
 
-/// Formats four FILETIMEs (created, modified, MFT modified, accessed).
-pub fn times(t: &[u64; 4]) -> Times {
-    Times {
-        created: filetime_to_rfc3339(t[0]),
-        modified: filetime_to_rfc3339(t[1]),
-        mft_modified: filetime_to_rfc3339(t[2]),
-        accessed: filetime_to_rfc3339(t[3]),
-    }
+/// The [`Times`] of four FILETIMEs in on-disk order (created, modified, MFT modified,
+/// accessed).
+pub fn times(t: &[FileTime; 4]) -> Times {
+    Times::from(*t)
 }
 
 /// One row of `deadbox ls`.
@@ -55,18 +52,13 @@ pub struct FileRow {
     /// Where the row comes from: `mft` (a file record), or `i30_slack` (a name carved from the
     /// slack of a directory's `$I30` index: the file may be gone and its MFT entry, given as it
     /// was indexed, reused since; times are the index copy of `$FILE_NAME`).
-    pub source: &'static str,
+    pub source: Source,
 }
 
 impl FileRow {
     /// The row of a listing item on a volume reported as `partition`.
     pub fn new(item: &Item<'_>, partition: Option<u32>) -> Self {
         let v = item_view(item, partition);
-        let times_of = |t: Option<TimesRef<'_>>| match t {
-            Some(TimesRef::Raw(t)) => Some(times(t)),
-            Some(TimesRef::Text(t)) => Some(t.clone()),
-            None => None,
-        };
         FileRow {
             partition: v.partition,
             path: v.path.to_string(),
@@ -80,8 +72,8 @@ impl FileRow {
             initialized: v.initialized,
             storage: v.storage.iter().flatten().copied().collect(),
             attributes: v.attributes,
-            si: times_of(v.si),
-            fn_: times_of(v.fn_),
+            si: v.si.map(Times::from),
+            fn_: v.fn_.map(Times::from),
             error: v.error.map(|e| e.into_owned()),
             source: v.source,
         }
@@ -113,7 +105,7 @@ impl FileRow {
             si: None,
             fn_: Some(times(&e.name.times)),
             error: None,
-            source: "i30_slack",
+            source: Source::I30Slack,
         }
     }
 }
@@ -277,12 +269,6 @@ pub fn hash_listing_with_progress(
         .collect()
 }
 
-/// Times of a row as the JSON writer takes them: raw FILETIMEs or formatted text.
-enum TimesRef<'a> {
-    Raw(&'a [u64; 4]),
-    Text(&'a Times),
-}
-
 /// The fields of an `ls`/`hash` row, borrowed.
 struct RowView<'a> {
     partition: Option<u32>,
@@ -297,10 +283,10 @@ struct RowView<'a> {
     initialized: u64,
     storage: [Option<&'static str>; 4],
     attributes: Option<u32>,
-    si: Option<TimesRef<'a>>,
-    fn_: Option<TimesRef<'a>>,
+    si: Option<[FileTime; 4]>,
+    fn_: Option<[FileTime; 4]>,
     error: Option<std::borrow::Cow<'a, str>>,
-    source: &'static str,
+    source: Source,
 }
 
 fn storage_flags(s: &crate::ntfs::Stream) -> [Option<&'static str>; 4] {
@@ -332,7 +318,7 @@ fn json_num(out: &mut Vec<u8>, mut v: u64) {
     out.extend_from_slice(&b[i..]);
 }
 
-fn json_times(out: &mut Vec<u8>, t: &Option<TimesRef<'_>>) {
+fn json_times(out: &mut Vec<u8>, t: &Option<[FileTime; 4]>) {
     const KEYS: [&str; 4] = [
         "{\"created\":\"",
         "\",\"modified\":\"",
@@ -341,29 +327,12 @@ fn json_times(out: &mut Vec<u8>, t: &Option<TimesRef<'_>>) {
     ];
     match t {
         None => out.extend_from_slice(b"null"),
-        Some(TimesRef::Raw(t)) => {
+        Some(t) => {
             for (k, ft) in KEYS.iter().zip(t.iter()) {
                 out.extend_from_slice(k.as_bytes());
-                crate::ntfs::push_rfc3339(*ft, out);
+                ft.push_rfc3339(out);
             }
             out.extend_from_slice(b"\"}");
-        }
-        Some(TimesRef::Text(t)) => {
-            let v = [&t.created, &t.modified, &t.mft_modified, &t.accessed];
-            out.push(b'{');
-            for (i, (k, s)) in ["created", "modified", "mft_modified", "accessed"]
-                .iter()
-                .zip(v)
-                .enumerate()
-            {
-                if i > 0 {
-                    out.push(b',');
-                }
-                json_str(out, k);
-                out.push(b':');
-                json_str(out, s);
-            }
-            out.push(b'}');
         }
     }
 }
@@ -425,7 +394,7 @@ impl RowView<'_> {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"source\":");
-        json_str(out, self.source);
+        json_str(out, self.source.as_str());
     }
 }
 
@@ -464,8 +433,8 @@ impl FileRow {
             initialized: self.initialized,
             storage,
             attributes: self.attributes,
-            si: self.si.as_ref().map(TimesRef::Text),
-            fn_: self.fn_.as_ref().map(TimesRef::Text),
+            si: self.si.as_ref().map(Times::to_array),
+            fn_: self.fn_.as_ref().map(Times::to_array),
             error: self.error.as_deref().map(Into::into),
             source: self.source,
         }
@@ -503,10 +472,10 @@ fn item_view<'a>(item: &Item<'a>, partition: Option<u32>) -> RowView<'a> {
         initialized: s.map(|s| s.initialized).unwrap_or(0),
         storage: s.map(storage_flags).unwrap_or([None; 4]),
         attributes: f.si.map(|si| si.attributes),
-        si: f.si.as_ref().map(|si| TimesRef::Raw(&si.times)),
-        fn_: item.name.map(|n| TimesRef::Raw(&n.times)),
+        si: f.si.map(|si| si.times),
+        fn_: item.name.map(|n| n.times),
         error: item_error(item),
-        source: "mft",
+        source: Source::Mft,
     }
 }
 
@@ -573,7 +542,7 @@ mod tests {
             }
         }
         // Names that need escaping, several errors, every storage flag, a partition.
-        let t = times(&[0, 1, u64::MAX, 130_000_000_000_000_000]);
+        let t = times(&[0, 1, u64::MAX, 130_000_000_000_000_000].map(FileTime));
         let row = FileRow {
             partition: Some(3),
             path: "/a \"q\" \\ \u{1}\n\u{7f}é😀".into(),
@@ -587,10 +556,10 @@ mod tests {
             initialized: 2,
             storage: vec!["resident", "compressed", "sparse", "encrypted"],
             attributes: Some(u32::MAX),
-            si: Some(t.clone()),
+            si: Some(t),
             fn_: None,
             error: Some("one; \"two\"".into()),
-            source: "i30_slack",
+            source: Source::I30Slack,
         };
         let mut want = serde_json::to_vec(&row).expect("serialises");
         want.push(b'\n');

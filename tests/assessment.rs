@@ -61,7 +61,7 @@ fn at<'a>(all: &'a [Finding], e: &'a Expect) -> impl Iterator<Item = &'a Finding
 
 fn covers_line(f: &Finding, line: u64) -> bool {
     f.location.line == Some(line)
-        || f.detail["lines"]
+        || f.detail.to_value()["lines"]
             .as_array()
             .is_some_and(|a| a.iter().any(|x| x.as_u64() == Some(line)))
 }
@@ -190,13 +190,19 @@ fn one_ranked_finding_per_shell() {
         .unwrap();
     assert_eq!(chopper.severity, Severity::Critical);
     assert!(chopper.rule.is_some());
-    assert!(chopper.detail["signals"].as_array().unwrap().len() >= 2);
+    assert!(
+        chopper.detail.to_value()["signals"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 2
+    );
     // Timestomp reasons travel with the finding about the file.
     let stomped = all
         .iter()
         .find(|f| f.kind == FindingKind::WebShell && f.location.path.ends_with("/discover.aspx"))
         .unwrap();
-    assert!(stomped.detail["timestomp"]
+    assert!(stomped.detail.to_value()["timestomp"]
         .as_array()
         .is_some_and(|a| !a.is_empty()));
 }
@@ -242,13 +248,13 @@ fn exchange_baseline_marks_non_product_scripts() {
         })
         .expect("logon.aspx not in the baseline");
     assert_eq!(logon.severity, Severity::Medium);
-    assert_eq!(logon.detail["not_product"], true);
+    assert_eq!(logon.detail.to_value()["not_product"], true);
     // Shells under the install folder carry the signal too.
     let shel = all
         .iter()
         .find(|f| f.location.path.ends_with("/ecp/auth/shel90.aspx"))
         .unwrap();
-    assert_eq!(shel.detail["not_product"], true);
+    assert_eq!(shel.detail.to_value()["not_product"], true);
     assert_eq!(shel.severity, Severity::Critical);
 }
 
@@ -276,15 +282,18 @@ fn shell_named_only_by_index_slack_is_found() {
         "no MFT record holds this file any more"
     );
     assert_eq!(
-        f.detail["directory"]["path"],
+        f.detail.to_value()["directory"]["path"],
         "/inetpub/wwwroot/aspnet_client"
     );
-    assert_eq!(f.detail["campaign_name"], "xx.aspx");
-    assert_eq!(f.detail["size"], 67);
-    assert_eq!(f.detail["fn"]["created"], "2021-03-03T12:00:00.0000000Z");
+    assert_eq!(f.detail.to_value()["campaign_name"], "xx.aspx");
+    assert_eq!(f.detail.to_value()["size"], 67);
+    assert_eq!(
+        f.detail.to_value()["fn"]["created"],
+        "2021-03-03T12:00:00.0000000Z"
+    );
     // The key offset points at the name in the image: the $FILE_NAME's UTF-16 name at +66.
     let bytes = std::fs::read(&img).unwrap();
-    let key = f.detail["key_offset"].as_u64().unwrap() as usize;
+    let key = f.detail.to_value()["key_offset"].as_u64().unwrap() as usize;
     let name: Vec<u8> = "xx.aspx"
         .encode_utf16()
         .flat_map(u16::to_le_bytes)

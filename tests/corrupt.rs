@@ -198,7 +198,11 @@ fn lib_check_inner(path: &Path) -> LibOut {
             return out;
         }
     };
-    out.image_diags = image.diagnostics().to_vec();
+    out.image_diags = image
+        .diagnostics()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let sha = Algorithms::parse("sha256").unwrap();
     for v in image.volumes() {
         let listing = v.walk();

@@ -44,14 +44,17 @@ fn tunna_iis_log_yields_one_grouped_trace() {
     assert_eq!(t.kind, FindingKind::IisSuspiciousRequest);
     assert_eq!(t.severity, Severity::High);
     assert_eq!(t.line, Some(7));
-    assert_eq!(t.detail["client_ip"], "10.0.2.17");
-    assert_eq!(t.detail["url"], "/erp/conn.aspx");
-    assert_eq!(t.detail["count"], 3);
-    assert_eq!(t.detail["lines"], serde_json::json!([7, 2606, 2629]));
-    assert_eq!(t.detail["first_seen"], "2019-09-03T10:13:36Z");
-    assert_eq!(t.detail["last_seen"], "2019-09-03T11:04:55Z");
-    assert_eq!(t.detail["requests"], 4298);
-    assert_eq!(t.detail["posts"], 1737);
+    assert_eq!(t.detail.to_value()["client_ip"], "10.0.2.17");
+    assert_eq!(t.detail.to_value()["url"], "/erp/conn.aspx");
+    assert_eq!(t.detail.to_value()["count"], 3);
+    assert_eq!(
+        t.detail.to_value()["lines"],
+        serde_json::json!([7, 2606, 2629])
+    );
+    assert_eq!(t.detail.to_value()["first_seen"], "2019-09-03T10:13:36Z");
+    assert_eq!(t.detail.to_value()["last_seen"], "2019-09-03T11:04:55Z");
+    assert_eq!(t.detail.to_value()["requests"], 4298);
+    assert_eq!(t.detail.to_value()["posts"], 1737);
     assert!(t.quote.contains("proxy&port=3389&ip=127.0.0.1"));
 }
 

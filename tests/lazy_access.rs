@@ -628,8 +628,8 @@ impl Evidence for Recording {
         self.reads.lock().unwrap().push((offset, buf.len() as u64));
         self.inner.read_exact_at(offset, buf)
     }
-    fn format(&self) -> String {
-        "recording".into()
+    fn format(&self) -> deadbox::evidence::Format {
+        deadbox::evidence::Format::Other("recording".into())
     }
 }
 

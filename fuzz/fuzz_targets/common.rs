@@ -153,8 +153,8 @@ impl Evidence for Overlay {
         }
         Some(&self.base[o..end])
     }
-    fn format(&self) -> String {
-        "fuzz overlay".into()
+    fn format(&self) -> deadbox::evidence::Format {
+        deadbox::evidence::Format::Other("fuzz overlay".into())
     }
 }
 

@@ -9,12 +9,14 @@
 
 use std::io::Cursor;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::group::Grouper;
 use super::text::{truncate, Coverage, Diags};
 use super::{LogReport, Trace, MAX_EVTX_RECORDS, MAX_QUOTE};
+use crate::finding::detail::{ApplicationEvtxDetail, Detail};
 use crate::finding::{FindingKind, Severity};
+use crate::ntfs::{Diagnostic, DiagnosticKind};
 
 const PROVIDER: &str = "MSExchange Unified Messaging";
 const NEEDLE: &str = "System.InvalidCastException";
@@ -84,7 +86,10 @@ pub fn check_application_evtx(bytes: &[u8]) -> LogReport {
         read(bytes, &mut report, &mut diags)
     }));
     if result.is_err() {
-        diags.push("EVTX parser panicked; records read before it are reported");
+        diags.push(Diagnostic::new(
+            DiagnosticKind::Unreadable,
+            "EVTX parser panicked; records read before it are reported",
+        ));
     }
     diags.finish(&mut report);
     report
@@ -96,22 +101,29 @@ fn read(bytes: &[u8], report: &mut LogReport, diags: &mut Diags) {
     let parser = match ::evtx::EvtxParser::from_read_seek(Cursor::new(bytes)) {
         Ok(p) => p,
         Err(e) => {
-            diags.push(format!("not a readable EVTX file: {e}"));
+            diags.push(Diagnostic::new(
+                DiagnosticKind::Unreadable,
+                format!("not a readable EVTX file: {e}"),
+            ));
             return;
         }
     };
     let mut parser = parser.with_configuration(::evtx::ParserSettings::new().num_threads(1));
     for rec in parser.records_json_value() {
         if report.entries >= MAX_EVTX_RECORDS {
-            diags.push(format!(
-                "record limit of {MAX_EVTX_RECORDS} reached: rest of the log not read"
+            diags.push(Diagnostic::new(
+                DiagnosticKind::Limit,
+                format!("record limit of {MAX_EVTX_RECORDS} reached: rest of the log not read"),
             ));
             break;
         }
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                diags.push(format!("unreadable record: {e}"));
+                diags.push(Diagnostic::new(
+                    DiagnosticKind::Unreadable,
+                    format!("unreadable record: {e}"),
+                ));
                 continue;
             }
         };
@@ -150,13 +162,14 @@ fn read(bytes: &[u8], report: &mut LogReport, diags: &mut Diags) {
                 line: None,
                 record_id: Some(record_id),
                 quote: truncate(&rec.data.to_string(), MAX_QUOTE),
-                detail: json!({
-                    "log": "Application.evtx",
-                    "time": time,
-                    "provider": PROVIDER,
-                    "event_id": event_id,
-                    "level": 2,
-                    "message": text,
+                detail: Detail::ApplicationEvtx(ApplicationEvtxDetail {
+                    log: "Application.evtx".into(),
+                    time: time.clone(),
+                    provider: PROVIDER.into(),
+                    event_id: event_id.clone(),
+                    level: 2,
+                    message: text,
+                    group: None,
                 }),
             },
         );
@@ -168,6 +181,7 @@ fn read(bytes: &[u8], report: &mut LogReport, diags: &mut Diags) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn event(provider: &str, level: Value, data: Value) -> Value {
         json!({"Event": {

@@ -13,10 +13,47 @@ const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
 const CDFH_SIG: u32 = 0x0201_4b50;
 const CDFH_SIZE: u64 = 46;
 
-/// `"zip"`, `"7z"` or `"rar"` from the first bytes, else `None`. Empty and spanned zips count
-/// as zip (see [`Magic`]).
-pub fn archive_kind(bytes: &[u8]) -> Option<&'static str> {
-    Magic::of(bytes).and_then(Magic::archive)
+/// An archive format recognised by [`archive_kind`]. Displayed and serialised as `zip`, `7z`
+/// or `rar`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum ArchiveKind {
+    /// PKZIP (also empty and spanned archives).
+    #[serde(rename = "zip")]
+    Zip,
+    /// 7-Zip.
+    #[serde(rename = "7z")]
+    SevenZip,
+    /// RAR (versions 1.5 to 4 and 5).
+    #[serde(rename = "rar")]
+    Rar,
+}
+
+impl ArchiveKind {
+    /// The short lowercase name: `zip`, `7z` or `rar`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArchiveKind::Zip => "zip",
+            ArchiveKind::SevenZip => "7z",
+            ArchiveKind::Rar => "rar",
+        }
+    }
+}
+
+impl std::fmt::Display for ArchiveKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The archive format from the first bytes, else `None`. Empty and spanned zips count as zip
+/// (see [`Magic`]).
+pub fn archive_kind(bytes: &[u8]) -> Option<ArchiveKind> {
+    match Magic::of(bytes).and_then(Magic::archive)? {
+        "zip" => Some(ArchiveKind::Zip),
+        "7z" => Some(ArchiveKind::SevenZip),
+        "rar" => Some(ArchiveKind::Rar),
+        _ => None,
+    }
 }
 
 fn fmt(offset: u64, reason: impl Into<String>) -> Error {
@@ -174,10 +211,16 @@ pub(crate) mod tests {
 
     #[test]
     fn kinds() {
-        assert_eq!(archive_kind(b"PK\x03\x04rest"), Some("zip"));
-        assert_eq!(archive_kind(b"7z\xBC\xAF\x27\x1C\0\x04"), Some("7z"));
-        assert_eq!(archive_kind(b"Rar!\x1A\x07\x00"), Some("rar"));
-        assert_eq!(archive_kind(b"Rar!\x1A\x07\x01\x00"), Some("rar"));
+        assert_eq!(archive_kind(b"PK\x03\x04rest"), Some(ArchiveKind::Zip));
+        assert_eq!(
+            archive_kind(b"7z\xBC\xAF\x27\x1C\0\x04"),
+            Some(ArchiveKind::SevenZip)
+        );
+        assert_eq!(archive_kind(b"Rar!\x1A\x07\x00"), Some(ArchiveKind::Rar));
+        assert_eq!(
+            archive_kind(b"Rar!\x1A\x07\x01\x00"),
+            Some(ArchiveKind::Rar)
+        );
         assert_eq!(archive_kind(b"MZ"), None);
         assert_eq!(archive_kind(b""), None);
     }

@@ -8,11 +8,10 @@
 //! rows with the same cmdlet and value are grouped. Plain `Set-…VirtualDirectory` commands
 //! (administration) are not traces.
 
-use serde_json::json;
-
 use super::group::Grouper;
 use super::text::{for_each_csv_row, percent_decode, quote, truncate, Coverage, Diags};
 use super::{LogReport, Trace};
+use crate::finding::detail::{Detail, EcpServerDetail};
 use crate::finding::{FindingKind, Severity};
 
 /// At most this many `…Url=` parameters are examined per field.
@@ -159,14 +158,21 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
                     line: Some(row.line_no),
                     record_id: None,
                     quote: quote(row.line),
-                    detail: json!({
-                        "log": "ECP Server",
-                        "time": time,
-                        "cmdlet": cmd,
-                        "parameter": param,
-                        "value": value,
-                        "client_ip": row.get("clientipaddress").or_else(|| row.get("client-ip")),
-                        "user": row.get("authenticateduser").or_else(|| row.get("user")),
+                    detail: Detail::EcpServer(EcpServerDetail {
+                        log: "ECP Server".into(),
+                        time: time.clone(),
+                        cmdlet: cmd,
+                        parameter: param,
+                        value,
+                        client_ip: row
+                            .get("clientipaddress")
+                            .or_else(|| row.get("client-ip"))
+                            .map(str::to_string),
+                        user: row
+                            .get("authenticateduser")
+                            .or_else(|| row.get("user"))
+                            .map(str::to_string),
+                        group: None,
                     }),
                 },
             );
@@ -198,14 +204,14 @@ mod tests {
         let t = &r.traces[0];
         assert_eq!(t.kind, FindingKind::ProxylogonVdirWrite);
         assert_eq!(t.severity, Severity::Critical);
-        assert_eq!(t.detail["cmdlet"], "Set-OabVirtualDirectory");
-        assert_eq!(t.detail["parameter"], "ExternalUrl");
-        assert_eq!(t.detail["count"], 2);
-        assert!(t.detail["value"]
+        assert_eq!(t.detail.to_value()["cmdlet"], "Set-OabVirtualDirectory");
+        assert_eq!(t.detail.to_value()["parameter"], "ExternalUrl");
+        assert_eq!(t.detail.to_value()["count"], 2);
+        assert!(t.detail.to_value()["value"]
             .as_str()
             .unwrap()
             .starts_with("http://f/<script"));
-        assert_eq!(r.traces[1].detail["parameter"], "InternalUrl");
+        assert_eq!(r.traces[1].detail.to_value()["parameter"], "InternalUrl");
         assert_eq!(r.oldest.as_deref(), Some("2021-03-03T05:10:00.5Z"));
     }
 

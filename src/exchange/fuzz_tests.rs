@@ -137,7 +137,7 @@ fn random_and_mutated_bytes_never_panic() {
         let _ = campaign_name(&s);
         let _ = is_web_script(&s);
         let _ = lsass_name(&s);
-        let mut t = || [rng.next(), rng.next(), rng.next(), rng.next()];
+        let mut t = || [rng.next(), rng.next(), rng.next(), rng.next()].map(crate::ntfs::FileTime);
         let (a, b) = (t(), t());
         let _ = timestomp_reasons(&a, &b);
     }

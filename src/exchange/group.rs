@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
-
 use super::text::{cmp_time, Diags};
 use super::{LogReport, Trace, MAX_GROUP_LINES, MAX_TRACES};
+use crate::finding::detail::GroupStats;
+use crate::ntfs::{Diagnostic, DiagnosticKind};
 
 struct Group {
     trace: Trace,
@@ -111,27 +111,23 @@ impl Grouper {
     /// Moves the traces into the report, adding group fields to each `detail`.
     pub(crate) fn finish(self, report: &mut LogReport, diags: &mut Diags) {
         if self.dropped > 0 {
-            diags.push(format!(
-                "trace limit of {MAX_TRACES} reached: {} further matching entries in new groups not reported",
-                self.dropped
+            diags.push(Diagnostic::new(
+                DiagnosticKind::Limit,
+                format!(
+                    "trace limit of {MAX_TRACES} reached: {} further matching entries in new groups not reported",
+                    self.dropped
+                ),
             ));
         }
         for g in self.groups {
             let mut t = g.trace;
-            if !t.detail.is_object() {
-                t.detail = json!({});
-            }
-            if let Value::Object(m) = &mut t.detail {
-                m.insert("count".into(), json!(g.count));
-                m.insert("first_seen".into(), json!(g.first_seen));
-                m.insert("last_seen".into(), json!(g.last_seen));
-                if !g.lines.is_empty() {
-                    m.insert("lines".into(), json!(g.lines));
-                }
-                if !g.records.is_empty() {
-                    m.insert("record_ids".into(), json!(g.records));
-                }
-            }
+            t.detail.set_group(GroupStats {
+                count: g.count,
+                first_seen: g.first_seen,
+                last_seen: g.last_seen,
+                lines: g.lines,
+                record_ids: g.records,
+            });
             report.traces.push(t);
         }
     }

@@ -14,12 +14,12 @@
 //!
 //! Repeated rows with the same client IP, target server and URL are grouped into one trace.
 
-use serde_json::json;
-
 use super::group::Grouper;
 use super::text::{col, for_each_csv_row, quote, Coverage, Diags};
 use super::{LogReport, Trace};
+use crate::finding::detail::{Detail, HttpProxyDetail};
 use crate::finding::{FindingKind, Severity};
+use crate::ntfs::{Diagnostic, DiagnosticKind};
 
 /// What an `AnchorMailbox` value is evidence of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,26 +116,30 @@ pub(crate) fn check(protocol: &str, bytes: &[u8]) -> LogReport {
                     line: Some(row.line_no),
                     record_id: None,
                     quote: quote(row.line),
-                    detail: json!({
-                        "log": "HttpProxy",
-                        "protocol": protocol,
-                        "time": time,
-                        "client_ip": row.get("clientipaddress"),
-                        "method": row.get("method"),
-                        "url": row.get("urlstem"),
-                        "url_query": row.get("urlquery"),
-                        "user_agent": row.get("useragent"),
-                        "status": status,
-                        "anchor_mailbox": anchor,
-                        "target_server": row.get("targetserver"),
-                        "authenticated_user": row.get("authenticateduser"),
+                    detail: Detail::HttpProxy(HttpProxyDetail {
+                        log: "HttpProxy".into(),
+                        protocol: protocol.to_string(),
+                        time: time.clone(),
+                        client_ip: row.get("clientipaddress").map(str::to_string),
+                        method: row.get("method").map(str::to_string),
+                        url: row.get("urlstem").map(str::to_string),
+                        url_query: row.get("urlquery").map(str::to_string),
+                        user_agent: row.get("useragent").map(str::to_string),
+                        status: status.map(str::to_string),
+                        anchor_mailbox: anchor.to_string(),
+                        target_server: row.get("targetserver").map(str::to_string),
+                        authenticated_user: row.get("authenticateduser").map(str::to_string),
+                        group: None,
                     }),
                 },
             );
         },
     );
     if warned_header {
-        diags.push("rows without an AnchorMailbox column (no or unexpected #Fields: header) were not checked");
+        diags.push(Diagnostic::new(
+            DiagnosticKind::Unsupported,
+            "rows without an AnchorMailbox column (no or unexpected #Fields: header) were not checked",
+        ));
     }
     groups.finish(&mut report, &mut diags);
     cov.finish(&mut report);
@@ -270,16 +274,22 @@ mod tests {
         assert_eq!(t.severity, Severity::High);
         assert_eq!(t.cve, ["CVE-2021-26855"]);
         assert_eq!(t.line, Some(6));
-        assert_eq!(t.detail["count"], 2);
-        assert_eq!(t.detail["lines"], json!([6, 7]));
-        assert_eq!(t.detail["first_seen"], "2021-03-03T05:03:58.123Z");
-        assert_eq!(t.detail["last_seen"], "2021-03-03T05:04:10.000Z");
-        assert_eq!(t.detail["client_ip"], "203.0.113.5");
-        assert_eq!(t.detail["user_agent"], "ExchangeServicesClient/0.0.0.0");
-        assert_eq!(t.detail["status"], "241");
-        assert_eq!(t.detail["anchor_mailbox"], anchor);
+        assert_eq!(t.detail.to_value()["count"], 2);
+        assert_eq!(t.detail.to_value()["lines"], serde_json::json!([6, 7]));
+        assert_eq!(
+            t.detail.to_value()["first_seen"],
+            "2021-03-03T05:03:58.123Z"
+        );
+        assert_eq!(t.detail.to_value()["last_seen"], "2021-03-03T05:04:10.000Z");
+        assert_eq!(t.detail.to_value()["client_ip"], "203.0.113.5");
+        assert_eq!(
+            t.detail.to_value()["user_agent"],
+            "ExchangeServicesClient/0.0.0.0"
+        );
+        assert_eq!(t.detail.to_value()["status"], "241");
+        assert_eq!(t.detail.to_value()["anchor_mailbox"], anchor);
         assert!(t.quote.starts_with("2021-03-03T05:03:58.123Z,"));
-        assert_eq!(r.traces[1].detail["client_ip"], "203.0.113.9");
+        assert_eq!(r.traces[1].detail.to_value()["client_ip"], "203.0.113.9");
         assert_eq!(r.oldest.as_deref(), Some("2021-03-03T05:02:00Z"));
         assert_eq!(r.newest.as_deref(), Some("2021-03-03T06:00:03Z"));
         assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
@@ -328,10 +338,13 @@ mod tests {
         let r = check("Ews", log.as_bytes());
         assert_eq!(r.entries, 3);
         assert_eq!(r.traces.len(), 2);
-        assert_eq!(r.traces[0].detail["user_agent"], "Mozilla/5.0 (X11, Linux)");
-        assert_eq!(r.traces[0].detail["client_ip"], "198.51.100.1");
-        assert_eq!(r.traces[1].detail["user_agent"], "a \"b\", c");
-        assert_eq!(r.traces[1].detail["url"], "/ews/exchange.asmx");
+        assert_eq!(
+            r.traces[0].detail.to_value()["user_agent"],
+            "Mozilla/5.0 (X11, Linux)"
+        );
+        assert_eq!(r.traces[0].detail.to_value()["client_ip"], "198.51.100.1");
+        assert_eq!(r.traces[1].detail.to_value()["user_agent"], "a \"b\", c");
+        assert_eq!(r.traces[1].detail.to_value()["url"], "/ews/exchange.asmx");
         assert_eq!(r.traces[1].line, Some(4));
     }
 

@@ -21,14 +21,14 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
-
 use super::group::Grouper;
 use super::paths::campaign_name;
 use super::text::{col, decode, fields_header, lines, norm_time, percent_decode, quote};
-use super::text::{Coverage, Diags};
+use super::text::{no_time, Coverage, Diags};
 use super::{is_web_script, LogReport, Trace};
+use crate::finding::detail::{Detail, IisDetail};
 use crate::finding::{FindingKind, Severity};
+use crate::ntfs::{Diagnostic, DiagnosticKind};
 
 /// Product pages under `owa/auth` and `ecp/auth` (Exchange 2016 CU19 known-good list).
 const AUTH_PRODUCT_PAGES: &[&str] = &[
@@ -182,15 +182,27 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
                 .filter(|v| !v.is_empty() && *v != "-")
         };
         if header.is_empty() {
-            diags.push(format!("line {line_no}: data before any #Fields: header"));
+            diags.push(
+                Diagnostic::new(
+                    DiagnosticKind::Corrupt,
+                    format!("line {line_no}: data before any #Fields: header"),
+                )
+                .at_line(line_no),
+            );
             continue;
         }
         if rec.len() != header.len() {
-            diags.push(format!(
-                "line {line_no}: {} fields where the header has {}",
-                rec.len(),
-                header.len()
-            ));
+            diags.push(
+                Diagnostic::new(
+                    DiagnosticKind::Corrupt,
+                    format!(
+                        "line {line_no}: {} fields where the header has {}",
+                        rec.len(),
+                        header.len()
+                    ),
+                )
+                .at_line(line_no),
+            );
         }
         let time = match (field(Col::Date), field(Col::Time)) {
             (Some(d), Some(t)) => norm_time(&format!("{d} {t}")),
@@ -198,7 +210,7 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
         };
         match &time {
             Some(t) => cov.see(t),
-            None => diags.push(format!("line {line_no}: no entry time")),
+            None => diags.push(no_time(line_no)),
         }
         let method = field(Col::Method).unwrap_or("").to_ascii_uppercase();
         let post = method == "POST";
@@ -252,36 +264,43 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
                 line: Some(line_no),
                 record_id: None,
                 quote: quote(line),
-                detail: json!({
-                    "log": "IIS",
-                    "time": time,
-                    "client_ip": client,
-                    "method": method,
-                    "url": uri_raw,
-                    "url_query": query,
-                    "user_agent": ua,
-                    "status": status,
-                    "server_ip": field(Col::Server),
-                    "reasons": reasons,
+                detail: Detail::Iis(IisDetail {
+                    log: "IIS".into(),
+                    time: time.clone(),
+                    client_ip: client.to_string(),
+                    method: method.clone(),
+                    url: uri_raw.to_string(),
+                    url_query: query.to_string(),
+                    user_agent: ua.to_string(),
+                    status: status.map(str::to_string),
+                    server_ip: field(Col::Server).map(str::to_string),
+                    reasons: reasons.iter().map(|r| r.to_string()).collect(),
+                    group: None,
+                    requests: None,
+                    posts: None,
                 }),
             }
         });
     }
     if pairs_full {
-        diags.push(format!(
-            "more than {MAX_PAIRS} client/script pairs: request counts incomplete"
+        diags.push(Diagnostic::new(
+            DiagnosticKind::Limit,
+            format!("more than {MAX_PAIRS} client/script pairs: request counts incomplete"),
         ));
     }
     groups.finish(&mut report, &mut diags);
     for t in &mut report.traces {
+        let Detail::Iis(d) = &mut t.detail else {
+            continue;
+        };
         let key = format!(
             "{} {}",
-            t.detail["client_ip"].as_str().unwrap_or(""),
-            percent_decode(t.detail["url"].as_str().unwrap_or(""), false).to_lowercase()
+            d.client_ip,
+            percent_decode(&d.url, false).to_lowercase()
         );
-        if let (Some(&(n, p)), Value::Object(m)) = (pairs.get(&key), &mut t.detail) {
-            m.insert("requests".into(), json!(n));
-            m.insert("posts".into(), json!(p));
+        if let Some(&(n, p)) = pairs.get(&key) {
+            d.requests = Some(n);
+            d.posts = Some(p);
         }
     }
     cov.finish(&mut report);
@@ -417,17 +436,20 @@ mod tests {
         assert_eq!(r.traces.len(), 5, "{:#?}", r.traces);
         let t = &r.traces[0];
         assert_eq!(t.severity, Severity::Critical, "raised by the antSword row");
-        assert_eq!(t.detail["count"], 2);
-        assert_eq!(t.detail["requests"], 3);
-        assert_eq!(t.detail["posts"], 2);
+        assert_eq!(t.detail.to_value()["count"], 2);
+        assert_eq!(t.detail.to_value()["requests"], 3);
+        assert_eq!(t.detail.to_value()["posts"], 2);
         assert_eq!(t.line, Some(5));
         assert_eq!(r.traces[1].severity, Severity::High);
-        assert_eq!(r.traces[1].detail["count"], 1);
+        assert_eq!(r.traces[1].detail.to_value()["count"], 1);
         assert_eq!(r.traces[2].cve, ["CVE-2021-26855"]);
         assert_eq!(r.traces[2].severity, Severity::Critical);
         assert_eq!(r.traces[3].severity, Severity::Medium);
-        assert_eq!(r.traces[3].detail["user_agent"], "python-requests/2.25.1");
-        assert_eq!(r.traces[4].detail["client_ip"], "203.0.113.6");
+        assert_eq!(
+            r.traces[3].detail.to_value()["user_agent"],
+            "python-requests/2.25.1"
+        );
+        assert_eq!(r.traces[4].detail.to_value()["client_ip"], "203.0.113.6");
         assert_eq!(r.oldest.as_deref(), Some("2021-03-03T01:00:00Z"));
         assert_eq!(r.newest.as_deref(), Some("2021-03-03T02:00:06Z"));
     }

@@ -44,7 +44,7 @@ mod timestomp;
 mod fuzz_tests;
 
 pub use application::{check_application_evtx, match_um_event};
-pub use archive::{archive_kind, zip_members, MAX_ZIP_MEMBERS};
+pub use archive::{archive_kind, zip_members, ArchiveKind, MAX_ZIP_MEMBERS};
 pub use minidump::{is_lsass_dump, is_minidump, minidump_modules, MAX_MINIDUMP_MODULES};
 pub use paths::{
     campaign_name, classify_log, default_install_dirs, drop_folder, is_web_script, lsass_name,
@@ -55,7 +55,7 @@ pub use timestomp::timestomp_reasons;
 
 use serde::Serialize;
 
-use crate::finding::{FileFacts, Finding, FindingKind, Location, Severity};
+use crate::finding::{Detail, FileFacts, Finding, FindingKind, Location, Severity};
 
 /// At most this many traces are kept per log; a diagnostic says when the cap was hit.
 pub const MAX_TRACES: usize = 1000;
@@ -85,9 +85,10 @@ pub struct Trace {
     pub record_id: Option<u64>,
     /// The (first) entry as written in the log, at most [`MAX_QUOTE`] bytes.
     pub quote: String,
-    /// Parsed fields: `time`, `client_ip`, `url`, `user_agent`, `status`, …; for groups also
-    /// `count`, `first_seen`, `last_seen` and `lines` (the first [`MAX_GROUP_LINES`]).
-    pub detail: serde_json::Value,
+    /// Parsed fields (one [`Detail`] variant per log kind: `time`, `client_ip`, `url`,
+    /// `user_agent`, `status`, …) and the group counters `count`, `first_seen`, `last_seen` and
+    /// `lines` (the first [`MAX_GROUP_LINES`]).
+    pub detail: Detail,
 }
 
 impl Trace {
@@ -122,7 +123,7 @@ pub struct LogReport {
     /// Number of entries (data lines or EVTX records) read.
     pub entries: u64,
     /// Unparsable lines, caps hit, read errors (at most [`MAX_DIAGNOSTICS`]).
-    pub diagnostics: Vec<String>,
+    pub diagnostics: Vec<crate::ntfs::Diagnostic>,
 }
 
 /// Which log check applies to a file (see [`classify_log`]).
@@ -169,7 +170,10 @@ mod tests {
             line: Some(7),
             record_id: None,
             quote: "q".into(),
-            detail: serde_json::json!({"count": 1}),
+            detail: Detail::Group(crate::finding::detail::GroupStats {
+                count: 1,
+                ..Default::default()
+            }),
         };
         let loc = Location {
             evidence: "e.raw".into(),
@@ -188,6 +192,6 @@ mod tests {
         assert_eq!(f.location.record_id, None);
         assert_eq!(f.quote.as_deref(), Some("q"));
         assert_eq!(f.cve, ["CVE-2021-26855"]);
-        assert_eq!(f.detail["count"], 1);
+        assert_eq!(f.detail.to_value()["count"], 1);
     }
 }

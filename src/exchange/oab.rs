@@ -11,12 +11,11 @@
 //! - PATH inside it but with a web-script extension (`.aspx`, …): severity **Medium** (the OAB
 //!   folder is itself a known drop location; temporary files are not scripts).
 
-use serde_json::json;
-
 use super::group::Grouper;
 use super::paths::components;
 use super::text::{for_each_csv_row, quote, Coverage, Diags};
 use super::{is_web_script, LogReport, Trace};
+use crate::finding::detail::{Detail, OabGeneratorDetail};
 use crate::finding::{FindingKind, Severity};
 
 const NEEDLE: &str = "download failed and temporary file '";
@@ -89,12 +88,13 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
                     line: Some(row.line_no),
                     record_id: None,
                     quote: quote(row.line),
-                    detail: json!({
-                        "log": "OABGeneratorLog",
-                        "time": time,
-                        "path": path,
-                        "normalised_path": normalised,
-                        "web_script": script,
+                    detail: Detail::OabGenerator(OabGeneratorDetail {
+                        log: "OABGeneratorLog".into(),
+                        time: time.clone(),
+                        path: path.to_string(),
+                        normalised_path: normalised,
+                        web_script: script,
+                        group: None,
                     }),
                 },
             );
@@ -143,12 +143,12 @@ mod tests {
         assert_eq!(t.severity, Severity::High);
         assert_eq!(t.kind, FindingKind::ProxylogonOabWrite);
         assert_eq!(t.line, Some(5));
-        assert_eq!(t.detail["count"], 2, "same file, two spellings");
+        assert_eq!(t.detail.to_value()["count"], 2, "same file, two spellings");
         assert_eq!(
-            t.detail["normalised_path"],
+            t.detail.to_value()["normalised_path"],
             "/c:/inetpub/wwwroot/aspnet_client/system_web/xy12ab34.aspx"
         );
-        assert_eq!(t.detail["web_script"], true);
+        assert_eq!(t.detail.to_value()["web_script"], true);
         assert_eq!(r.traces[1].severity, Severity::Medium);
         assert_eq!(r.oldest.as_deref(), Some("2021-03-03T04:58:41.123Z"));
         assert_eq!(r.newest.as_deref(), Some("2021-03-03T05:02:00Z"));

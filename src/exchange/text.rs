@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use deadbox_evidence::bytes::utf16le_lossy;
 
 use super::{LogReport, MAX_DIAGNOSTICS, MAX_QUOTE};
+use crate::ntfs::{Diagnostic, DiagnosticKind};
 
 /// Decodes a text log: UTF-16LE when it starts with its BOM, else UTF-8 (lossy, BOM dropped).
 pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
@@ -233,18 +234,29 @@ impl Coverage {
     }
 }
 
+/// The diagnostic of a log line without an entry time.
+pub(crate) fn no_time(line_no: u64) -> Diagnostic {
+    Diagnostic::new(
+        DiagnosticKind::Corrupt,
+        format!("line {line_no}: no entry time"),
+    )
+    .at_line(line_no)
+}
+
 /// Diagnostics, capped at [`MAX_DIAGNOSTICS`].
 #[derive(Default)]
 pub(crate) struct Diags {
-    list: Vec<String>,
+    list: Vec<Diagnostic>,
     dropped: u64,
 }
 
 impl Diags {
-    /// Adds one diagnostic (or counts it as dropped past the cap).
-    pub(crate) fn push(&mut self, msg: impl Into<String>) {
+    /// Adds one diagnostic (or counts it as dropped past the cap); its text is cut to 512
+    /// bytes.
+    pub(crate) fn push(&mut self, mut d: Diagnostic) {
         if self.list.len() < MAX_DIAGNOSTICS.saturating_sub(1) {
-            self.list.push(truncate(&msg.into(), 512));
+            d.message = truncate(&d.message, 512);
+            self.list.push(d);
         } else {
             self.dropped = self.dropped.saturating_add(1);
         }
@@ -253,8 +265,10 @@ impl Diags {
     /// Moves the diagnostics into the report, with a last line counting dropped ones.
     pub(crate) fn finish(mut self, report: &mut LogReport) {
         if self.dropped > 0 {
-            self.list
-                .push(format!("{} more diagnostics not shown", self.dropped));
+            self.list.push(Diagnostic::new(
+                DiagnosticKind::Limit,
+                format!("{} more diagnostics not shown", self.dropped),
+            ));
         }
         report.diagnostics = self.list;
     }
@@ -361,7 +375,7 @@ pub(crate) fn for_each_csv_row(
         };
         match &time {
             Some(t) => cov.see(t),
-            None => diags.push(format!("line {line_no}: no entry time")),
+            None => diags.push(no_time(line_no)),
         }
         if wanted {
             f(&Row {

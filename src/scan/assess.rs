@@ -7,10 +7,15 @@
 
 use super::{diagnostic, Job};
 use crate::exchange::{self, LogKind, LogReport};
-use crate::finding::{FileFacts, Finding, FindingKind, Location, Severity};
+use crate::finding::detail::{
+    DeletedWebScriptDetail, Detail, DirectoryRef, ExchangeInstallDetail, LogCoverageDetail,
+    LogDiagnosticsDetail, LsassDumpDetail, MftReference, StagedArchiveDetail, TimestompDetail,
+    WebShellDetail,
+};
+use crate::finding::{FileFacts, Finding, FindingKind, Location, Severity, Source};
 use crate::ntfs::{Listing, NtfsVolume};
 use rayon::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Largest log (or hive) read whole for the assessment.
@@ -118,7 +123,10 @@ pub(crate) fn discover(
             cve: Vec::new(),
             rule: None,
             quote: None,
-            detail: json!({ "installs": installs, "source": source }),
+            detail: Detail::ExchangeInstall(ExchangeInstallDetail {
+                installs: installs.clone(),
+                source,
+            }),
         });
     }
     (installs, out)
@@ -133,15 +141,6 @@ fn log_name(kind: &LogKind) -> String {
         LogKind::OabGenerator => "oab_generator".into(),
         LogKind::Iis => "iis".into(),
         LogKind::ApplicationEvtx => "application_evtx".into(),
-    }
-}
-
-fn add_detail(f: &mut Finding, key: &str, v: Value) {
-    if !f.detail.is_object() {
-        f.detail = json!({});
-    }
-    if let Some(o) = f.detail.as_object_mut() {
-        o.insert(key.to_string(), v);
     }
 }
 
@@ -236,11 +235,12 @@ pub(crate) fn assess_stream(
                 cve: Vec::new(),
                 rule: None,
                 quote: None,
-                detail: json!({
-                    "by_content": lsass_content,
-                    "by_name": by_name,
-                    "modules": modules.iter().take(32).collect::<Vec<_>>(),
-                    "rules": rules,
+                detail: Detail::LsassDump(LsassDumpDetail {
+                    by_content: lsass_content,
+                    by_name,
+                    modules: modules.into_iter().take(32).collect(),
+                    rules,
+                    timestomp: None,
                 }),
             });
         }
@@ -249,7 +249,7 @@ pub(crate) fn assess_stream(
             if let Some(kind) = exchange::archive_kind(d) {
                 let comps = lower_components(&path);
                 if comps.first().map(String::as_str) == Some("programdata") {
-                    let members = if kind == "zip" {
+                    let members = if kind == exchange::ArchiveKind::Zip {
                         exchange::zip_members(d).ok()
                     } else {
                         None
@@ -278,14 +278,24 @@ pub(crate) fn assess_stream(
                         severity,
                         title: format!(
                             "{kind} archive in ProgramData{}",
-                            if suspicious_member { " holding a dump or mailbox export" } else if root { " (root: staging location)" } else { "" }
+                            if suspicious_member {
+                                " holding a dump or mailbox export"
+                            } else if root {
+                                " (root: staging location)"
+                            } else {
+                                ""
+                            }
                         ),
                         location: location.clone(),
                         file: Some(facts.clone()),
                         cve: Vec::new(),
                         rule: None,
                         quote: None,
-                        detail: json!({ "format": kind, "members": members.map(|m| m.into_iter().take(200).collect::<Vec<_>>()) }),
+                        detail: Detail::StagedArchive(StagedArchiveDetail {
+                            format: kind,
+                            members: members.map(|m| m.into_iter().take(200).collect()),
+                            timestomp: None,
+                        }),
                     });
                 }
             }
@@ -369,7 +379,10 @@ pub(crate) fn assess_stream(
             let ioc_detail = out
                 .iter()
                 .find(|f| f.kind == FindingKind::IocHash)
-                .map(|f| f.detail.clone());
+                .and_then(|f| match &f.detail {
+                    Detail::IocHash(d) => Some(d.clone()),
+                    _ => None,
+                });
             if has_content {
                 out.retain(|f| {
                     !(matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash)
@@ -397,15 +410,16 @@ pub(crate) fn assess_stream(
                 },
                 rule: first_rule,
                 quote: None,
-                detail: json!({
-                    "signals": signals,
-                    "rules": yara,
-                    "ioc": ioc_detail,
-                    "drop_folder": drop,
-                    "campaign_name": campaign,
-                    "not_product": not_product,
-                    "alternate_stream": stream_name,
-                    "leaf": leaf,
+                detail: Detail::WebShell(WebShellDetail {
+                    signals,
+                    rules: yara,
+                    ioc: ioc_detail,
+                    drop_folder: drop.map(str::to_string),
+                    campaign_name: campaign.map(str::to_string),
+                    not_product,
+                    alternate_stream: stream_name,
+                    leaf,
+                    timestomp: None,
                 }),
             });
         }
@@ -422,13 +436,16 @@ pub(crate) fn assess_stream(
                 cve: Vec::new(),
                 rule: None,
                 quote: None,
-                detail: json!({ "reasons": stomp }),
+                detail: Detail::Timestomp(TimestompDetail {
+                    reasons: stomp.clone(),
+                    timestomp: None,
+                }),
             });
         }
     }
     if !stomp.is_empty() {
         for f in out.iter_mut().filter(|f| f.kind != FindingKind::Diagnostic) {
-            add_detail(f, "timestomp", json!(stomp));
+            f.detail.add_timestomp(stomp.clone());
         }
     }
 }
@@ -501,22 +518,22 @@ pub(crate) fn slack_web_scripts(
                     cve: vec!["CVE-2021-26855".into(), "CVE-2021-27065".into()],
                     rule: None,
                     quote: None,
-                    detail: json!({
-                        "source": "i30_slack",
-                        "directory": {
-                            "path": d.path(),
-                            "mft_entry": d.file.entry,
-                            "mft_sequence": d.file.sequence,
+                    detail: Detail::DeletedWebScript(DeletedWebScriptDetail {
+                        source: Source::I30Slack,
+                        directory: DirectoryRef {
+                            path: d.path().to_string(),
+                            mft_entry: d.file.entry,
+                            mft_sequence: d.file.sequence,
                         },
-                        "indexed_reference": {
-                            "mft_entry": e.entry,
-                            "mft_sequence": e.sequence,
+                        indexed_reference: MftReference {
+                            mft_entry: e.entry,
+                            mft_sequence: e.sequence,
                         },
-                        "key_offset": e.offset,
-                        "size": e.name.size,
-                        "fn": fn_times,
-                        "drop_folder": drop,
-                        "campaign_name": campaign,
+                        key_offset: e.offset,
+                        size: e.name.size,
+                        fn_: fn_times,
+                        drop_folder: drop.map(str::to_string),
+                        campaign_name: campaign.map(str::to_string),
                     }),
                 });
             }
@@ -600,7 +617,7 @@ pub(crate) fn check_logs(
                 .cloned()
                 .map(|t| {
                     let mut f = t.into_finding(location.clone(), Some(facts.clone()));
-                    add_detail(&mut f, "log", json!(log_name(kind)));
+                    f.detail.set_log(log_name(kind));
                     f
                 })
                 .collect();
@@ -614,7 +631,9 @@ pub(crate) fn check_logs(
                         report.diagnostics[0]
                     ),
                 );
-                d.detail = json!({ "diagnostics": report.diagnostics });
+                d.detail = Detail::LogDiagnostics(LogDiagnosticsDetail {
+                    diagnostics: report.diagnostics.clone(),
+                });
                 out.push(d);
             }
             (out, Some((item.path().to_string(), kind.clone(), report)))
@@ -661,7 +680,13 @@ pub(crate) fn check_logs(
             cve: Vec::new(),
             rule: None,
             quote: None,
-            detail: json!({ "log": kind, "oldest": oldest, "newest": newest, "entries": entries, "files": files }),
+            detail: Detail::LogCoverage(LogCoverageDetail {
+                log: kind,
+                oldest,
+                newest,
+                entries,
+                files,
+            }),
         });
     }
     out

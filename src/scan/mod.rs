@@ -23,6 +23,7 @@ pub use sink::{FindingSink, FnSink, SinkError, SinkResult};
 
 use crate::error::{Error, Result};
 use crate::evidence::{self, open_read_only};
+use crate::finding::detail::{Detail, IocHashDetail};
 use crate::finding::{
     FileFacts, Finding, FindingKind, Location, PatternMatch, RuleMatch, Severity,
 };
@@ -495,7 +496,10 @@ impl Scan {
                 self.scan_image(&name, &image, &mut out);
                 out.end()
             }
-            Err(_) if ev.format() == "raw" && self.cfg.volumes == VolumeSelect::default() => {
+            Err(_)
+                if ev.format() == evidence::Format::Raw { segments: 1 }
+                    && self.cfg.volumes == VolumeSelect::default() =>
+            {
                 if out.begin(&name) {
                     let jobs = vec![Job::Loose {
                         path: target.to_path_buf(),
@@ -586,7 +590,11 @@ impl Scan {
     /// Scans every volume of an opened image; the image's own diagnostics first.
     fn scan_image(&self, evidence_name: &str, image: &Image, out: &mut Out<'_>) {
         for d in image.diagnostics() {
-            let f = diagnostic(Location::new(evidence_name, None, None, "", None), None, d);
+            let f = diagnostic(
+                Location::new(evidence_name, None, None, "", None),
+                None,
+                &d.message,
+            );
             if !out.deliver(f) {
                 return;
             }
@@ -939,7 +947,11 @@ impl Scan {
                     cve: Vec::new(),
                     rule: None,
                     quote: None,
-                    detail: serde_json::json!({ "hash": h, "comment": comment }),
+                    detail: Detail::IocHash(IocHashDetail {
+                        hash: h.to_string(),
+                        comment: comment.to_string(),
+                        timestomp: None,
+                    }),
                 });
             }
             // Another name of the same stream: scan again only when the rules read the name.
@@ -1003,7 +1015,7 @@ impl Scan {
             cve: Vec::new(),
             rule: Some(m),
             quote: None,
-            detail: serde_json::Value::Null,
+            detail: Detail::None,
         }
     }
 
@@ -1224,7 +1236,7 @@ pub fn diagnostic(location: Location, file: Option<FileFacts>, message: &str) ->
         cve: Vec::new(),
         rule: None,
         quote: None,
-        detail: serde_json::Value::Null,
+        detail: Detail::None,
     }
 }
 

@@ -540,11 +540,9 @@ impl Evidence for EwfImage {
         Ok(())
     }
 
-    fn format(&self) -> String {
-        if self.segments.len() > 1 {
-            format!("E01 ({} segments)", self.segments.len())
-        } else {
-            "E01".into()
+    fn format(&self) -> crate::Format {
+        crate::Format::Ewf {
+            segments: self.segments.len(),
         }
     }
 
@@ -556,8 +554,8 @@ impl Evidence for EwfImage {
 /// What [`verify`] found: the hashes of the media bytes and the ones the container recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
-    /// Container format, as [`Evidence::format`] names it.
-    pub format: String,
+    /// Container format, as [`Evidence::format`] gives it.
+    pub format: crate::Format,
     /// Number of media bytes hashed.
     pub media_len: u64,
     /// MD5 of the media bytes.

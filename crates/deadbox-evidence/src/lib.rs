@@ -56,13 +56,104 @@ pub trait Evidence: Send + Sync + std::fmt::Debug {
         None
     }
 
-    /// Name of the container format, e.g. `raw`, `raw (split)`, `E01`, `VHDX`.
-    fn format(&self) -> String;
+    /// The container format; its [`Display`](std::fmt::Display) text is the name shown to
+    /// users, e.g. `raw`, `raw (split, 3 segments)`, `E01`, `VHDX`.
+    fn format(&self) -> Format;
 
     /// The MD5 and SHA-1 of the media that the container recorded at acquisition (E01 does;
     /// other formats record none). See [`verify`].
     fn stored_hashes(&self) -> (Option<[u8; 16]>, Option<[u8; 20]>) {
         (None, None)
+    }
+}
+
+/// A container format, with the variant details that its name shows.
+///
+/// [`Display`](std::fmt::Display) gives the name used in `deadbox info` and JSON output
+/// (`raw`, `raw (split, 3 segments)`, `E01 (2 segments)`, `VHD (dynamic)`, `VHDX (fixed)`,
+/// `VMDK (monolithic sparse)`, `qcow2 (v2)`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// Raw (dd) media, in one file or split into numbered segments.
+    Raw {
+        /// Number of segment files (1 for a single file).
+        segments: usize,
+    },
+    /// Expert Witness Format (E01), one or more segment files.
+    Ewf {
+        /// Number of segment files.
+        segments: usize,
+    },
+    /// Microsoft VHD.
+    Vhd {
+        /// True for a dynamic disk, false for a fixed one.
+        dynamic: bool,
+    },
+    /// Microsoft VHDX.
+    Vhdx {
+        /// True when the payload blocks are all present (fixed disk).
+        fixed: bool,
+    },
+    /// VMware VMDK.
+    Vmdk {
+        /// The descriptor's `createType` (`monolithicSparse`, `twoGbMaxExtentFlat`, …; empty
+        /// when absent).
+        create_type: String,
+    },
+    /// QEMU qcow2.
+    Qcow2 {
+        /// The header version (2 or 3).
+        version: u32,
+    },
+    /// Bytes held in memory.
+    Memory,
+    /// Another implementation of [`Evidence`], named freely.
+    Other(String),
+}
+
+impl Format {
+    /// True for raw media (single file or split).
+    pub fn is_raw(&self) -> bool {
+        matches!(self, Format::Raw { .. })
+    }
+
+    /// True for raw media split into several segment files.
+    pub fn is_split(&self) -> bool {
+        matches!(self, Format::Raw { segments } if *segments > 1)
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Format::Raw { segments } if *segments > 1 => {
+                write!(f, "raw (split, {segments} segments)")
+            }
+            Format::Raw { .. } => f.write_str("raw"),
+            Format::Ewf { segments } if *segments > 1 => write!(f, "E01 ({segments} segments)"),
+            Format::Ewf { .. } => f.write_str("E01"),
+            Format::Vhd { dynamic: true } => f.write_str("VHD (dynamic)"),
+            Format::Vhd { dynamic: false } => f.write_str("VHD (fixed)"),
+            Format::Vhdx { fixed: true } => f.write_str("VHDX (fixed)"),
+            Format::Vhdx { fixed: false } => f.write_str("VHDX"),
+            Format::Vmdk { create_type } => {
+                let t = match create_type.as_str() {
+                    "monolithicSparse" => "monolithic sparse",
+                    "monolithicFlat" => "flat",
+                    "streamOptimized" => "streamOptimized",
+                    "twoGbMaxExtentSparse" => "split sparse",
+                    "twoGbMaxExtentFlat" => "split flat",
+                    "" => "unknown",
+                    other => other,
+                };
+                write!(f, "VMDK ({t})")
+            }
+            Format::Qcow2 { version: 2 } => f.write_str("qcow2 (v2)"),
+            Format::Qcow2 { .. } => f.write_str("qcow2"),
+            Format::Memory => f.write_str("memory"),
+            Format::Other(name) => f.write_str(name),
+        }
     }
 }
 
@@ -328,7 +419,7 @@ impl Evidence for MemoryEvidence {
         let o = offset as usize;
         self.bytes.get(o..o + len)
     }
-    fn format(&self) -> String {
-        "memory".into()
+    fn format(&self) -> Format {
+        Format::Memory
     }
 }

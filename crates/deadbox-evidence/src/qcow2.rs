@@ -231,11 +231,9 @@ impl Evidence for Qcow2Image {
         Ok(())
     }
 
-    fn format(&self) -> String {
-        if self.version == 2 {
-            "qcow2 (v2)".into()
-        } else {
-            "qcow2".into()
+    fn format(&self) -> crate::Format {
+        crate::Format::Qcow2 {
+            version: self.version,
         }
     }
 }

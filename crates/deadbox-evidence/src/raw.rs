@@ -167,11 +167,9 @@ impl Evidence for RawImage {
         }
     }
 
-    fn format(&self) -> String {
-        if self.segments.len() > 1 {
-            format!("raw (split, {} segments)", self.segments.len())
-        } else {
-            "raw".into()
+    fn format(&self) -> crate::Format {
+        crate::Format::Raw {
+            segments: self.segments.len(),
         }
     }
 }

@@ -241,10 +241,9 @@ impl Evidence for VhdImage {
         }
     }
 
-    fn format(&self) -> String {
-        match self.dynamic {
-            None => "VHD (fixed)".into(),
-            Some(_) => "VHD (dynamic)".into(),
+    fn format(&self) -> crate::Format {
+        crate::Format::Vhd {
+            dynamic: self.dynamic.is_some(),
         }
     }
 }

@@ -356,12 +356,8 @@ impl Evidence for VhdxImage {
         Ok(())
     }
 
-    fn format(&self) -> String {
-        if self.fixed {
-            "VHDX (fixed)".into()
-        } else {
-            "VHDX".into()
-        }
+    fn format(&self) -> crate::Format {
+        crate::Format::Vhdx { fixed: self.fixed }
     }
 }
 

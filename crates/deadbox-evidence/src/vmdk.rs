@@ -465,17 +465,10 @@ impl Evidence for VmdkImage {
         Ok(())
     }
 
-    fn format(&self) -> String {
-        let t = match self.create_type.as_str() {
-            "monolithicSparse" => "monolithic sparse",
-            "monolithicFlat" => "flat",
-            "streamOptimized" => "streamOptimized",
-            "twoGbMaxExtentSparse" => "split sparse",
-            "twoGbMaxExtentFlat" => "split flat",
-            "" => "unknown",
-            other => other,
-        };
-        format!("VMDK ({t})")
+    fn format(&self) -> crate::Format {
+        crate::Format::Vmdk {
+            create_type: self.create_type.clone(),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! An opened piece of evidence with its partition layout and NTFS volumes.
 
+use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::volume::{self, Layout, VolumeSelect};
 use crate::NtfsVolume;
 use deadbox_evidence::error::Result;
@@ -14,7 +15,7 @@ pub struct Image {
     evidence: Arc<dyn Evidence>,
     layout: Layout,
     volumes: Vec<NtfsVolume>,
-    diagnostics: Vec<String>,
+    diagnostics: Vec<Diagnostic>,
 }
 
 impl Image {
@@ -49,7 +50,12 @@ impl Image {
         for s in spots {
             match NtfsVolume::open(s.region.clone(), s.partition) {
                 Ok(v) => {
-                    diagnostics.extend(v.open_diagnostics().iter().map(|d| d.message.clone()));
+                    diagnostics.extend(v.open_diagnostics().iter().map(|d| {
+                        Diagnostic::new(DiagnosticKind::Corrupt, d.message.clone())
+                            .at_partition(s.partition)
+                            .at_offset(d.offset)
+                            .at_entry(d.entry)
+                    }));
                     volumes.push(v)
                 }
                 Err(e) => {
@@ -57,7 +63,11 @@ impl Image {
                         Some(i) => format!("partition {i}"),
                         None => format!("volume at byte {}", s.region.start()),
                     };
-                    diagnostics.push(format!("{what}: {e}"));
+                    diagnostics.push(
+                        Diagnostic::new(Diagnostic::kind_of(&e), format!("{what}: {e}"))
+                            .at_partition(s.partition)
+                            .at_offset(Some(s.region.start())),
+                    );
                     first_err.get_or_insert(e);
                 }
             }
@@ -97,7 +107,7 @@ impl Image {
     }
 
     /// Problems met opening the image (table problems, volumes that failed to open).
-    pub fn diagnostics(&self) -> &[String] {
+    pub fn diagnostics(&self) -> &[Diagnostic] {
         &self.diagnostics
     }
 }

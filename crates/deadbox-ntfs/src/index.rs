@@ -208,7 +208,7 @@ impl NtfsVolume {
         // Keys of live entries (name and times): a carved key equal to one is a stale copy left
         // by a shift or a node split, not a lost name. A key with a live entry's name but other
         // times is kept: an earlier file of that name (TSK lists those too).
-        let mut live_keys: HashSet<(String, [u64; 4])> = HashSet::new();
+        let mut live_keys: HashSet<(String, [crate::FileTime; 4])> = HashSet::new();
 
         // Iterative in-order traversal: a stack of (node entries, next position, depth).
         struct Frame {

@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod compress;
+pub mod diagnostic;
 pub mod image;
 mod index;
 mod lazy;
@@ -43,12 +44,13 @@ pub mod volume;
 
 pub use deadbox_evidence as evidence;
 pub use deadbox_evidence::{Error, Result};
+pub use diagnostic::{Diagnostic, DiagnosticKind, DiagnosticLocation};
 pub use image::Image;
 pub use index::{DirIndex, IndexEntry, IndexSource};
 pub use reader::StreamReader;
 pub use record::{FileName, StdInfo};
 pub use runs::Run;
-pub use time::{filetime_to_rfc3339, push_rfc3339, unix_to_filetime};
+pub use time::{filetime_to_rfc3339, push_rfc3339, unix_to_filetime, FileTime};
 pub use tree::Tree;
 pub use upcase::UpCase;
 
@@ -1638,7 +1640,7 @@ mod tests {
             names: vec![FileName {
                 parent_entry: parent,
                 parent_sequence: 1,
-                times: [0; 4],
+                times: [FileTime(0); 4],
                 namespace: 1,
                 name: name.to_string(),
                 lossy: false,

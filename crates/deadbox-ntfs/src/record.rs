@@ -6,6 +6,7 @@
 //! from disk is checked before it is used.
 
 use super::runs::{decode_runs, Run};
+use crate::time::FileTime;
 use deadbox_evidence::bytes::{le_u16, le_u32, le_u64, utf16le_name};
 
 /// Attribute type codes used by deadbox.
@@ -60,8 +61,8 @@ pub(crate) fn apply_fixups(rec: &mut [u8]) -> Result<(), String> {
 /// The parsed `$STANDARD_INFORMATION` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StdInfo {
-    /// FILETIMEs: created, modified, MFT modified, accessed.
-    pub times: [u64; 4],
+    /// Times: created, modified, MFT modified, accessed.
+    pub times: [FileTime; 4],
     /// File attribute flags (`FILE_ATTRIBUTE_*`).
     pub attributes: u32,
 }
@@ -73,8 +74,8 @@ pub struct FileName {
     pub parent_entry: u64,
     /// Sequence number of the parent directory the name was created in.
     pub parent_sequence: u16,
-    /// FILETIMEs: created, modified, MFT modified, accessed.
-    pub times: [u64; 4],
+    /// Times: created, modified, MFT modified, accessed.
+    pub times: [FileTime; 4],
     /// Namespace: 0 POSIX, 1 Win32, 2 DOS, 3 Win32 and DOS.
     pub namespace: u8,
     /// The name.
@@ -367,9 +368,9 @@ fn parse_std_info(rec: &mut Record, v: &[u8]) -> Result<(), String> {
     if v.len() < 36 {
         return Err("$STANDARD_INFORMATION too short".into());
     }
-    let mut times = [0u64; 4];
+    let mut times = [FileTime(0); 4];
     for (i, t) in times.iter_mut().enumerate() {
-        *t = le_u64(v, i * 8).unwrap_or(0);
+        *t = FileTime(le_u64(v, i * 8).unwrap_or(0));
     }
     rec.si = Some(StdInfo {
         times,
@@ -387,9 +388,9 @@ pub(crate) fn parse_file_name(v: &[u8]) -> Result<FileName, String> {
         .get(66..66 + 2 * n)
         .ok_or("$FILE_NAME name out of bounds")?;
     let (name, lossy) = utf16le_name(nb);
-    let mut times = [0u64; 4];
+    let mut times = [FileTime(0); 4];
     for (i, t) in times.iter_mut().enumerate() {
-        *t = le_u64(v, 8 + i * 8).unwrap_or(0);
+        *t = FileTime(le_u64(v, 8 + i * 8).unwrap_or(0));
     }
     Ok(FileName {
         parent_entry: pref & 0xFFFF_FFFF_FFFF,

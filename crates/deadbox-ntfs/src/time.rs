@@ -1,4 +1,164 @@
-//! NTFS FILETIME (100 ns ticks since 1601-01-01 UTC) to RFC 3339.
+//! NTFS FILETIME (100 ns ticks since 1601-01-01 UTC): the [`FileTime`] type and its RFC 3339
+//! text.
+
+/// 100-ns ticks per second.
+const TICKS_PER_SEC: u64 = 10_000_000;
+/// Seconds from 1601-01-01 to 1970-01-01.
+const EPOCH_DIFF: i64 = 11_644_473_600;
+
+/// An NTFS FILETIME: 100 ns ticks since 1601-01-01 00:00:00 UTC.
+///
+/// Ordered by time. [`Display`](std::fmt::Display) and `Serialize` give RFC 3339 UTC with 7
+/// fractional digits (NTFS resolution), e.g. `2021-03-02T04:05:06.1234567Z`, as
+/// [`filetime_to_rfc3339`]; `Deserialize` reads that text back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(transparent)]
+pub struct FileTime(pub u64);
+
+impl FileTime {
+    /// The FILETIME of `ticks` 100 ns intervals since 1601.
+    pub const fn from_ticks(ticks: u64) -> Self {
+        FileTime(ticks)
+    }
+
+    /// The FILETIME of a Unix time (clamped to the FILETIME range).
+    pub fn from_unix(secs: i64, nanos: u32) -> Self {
+        FileTime(unix_to_filetime(secs, nanos))
+    }
+
+    /// The raw 100 ns ticks since 1601.
+    pub const fn ticks(self) -> u64 {
+        self.0
+    }
+
+    /// True for 0, which NTFS uses for an unset time.
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    /// True when the time is a whole second (no sub-second ticks).
+    pub const fn is_whole_second(self) -> bool {
+        self.0 % TICKS_PER_SEC == 0
+    }
+
+    /// Seconds since 1970-01-01 UTC (negative before), rounded down.
+    pub const fn unix_seconds(self) -> i64 {
+        (self.0 / TICKS_PER_SEC) as i64 - EPOCH_DIFF
+    }
+
+    /// Nanoseconds within the second of [`FileTime::unix_seconds`] (a multiple of 100).
+    pub const fn subsec_nanos(self) -> u32 {
+        (self.0 % TICKS_PER_SEC) as u32 * 100
+    }
+
+    /// Nanoseconds since 1970-01-01 UTC (negative before).
+    pub const fn unix_nanos(self) -> i128 {
+        (self.0 as i128 - EPOCH_DIFF as i128 * TICKS_PER_SEC as i128) * 100
+    }
+
+    /// Appends the RFC 3339 text to `out` without allocating (see [`push_rfc3339`]).
+    pub fn push_rfc3339(self, out: &mut Vec<u8>) {
+        push_rfc3339(self.0, out)
+    }
+
+    /// Parses the RFC 3339 UTC text this type writes (`YYYY-MM-DDTHH:MM:SS.fffffffZ`; the
+    /// fraction may have 0 to 7 digits). `None` for other text or times before 1601.
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        let dash = b.iter().skip(4).position(|&c| c == b'-')? + 4;
+        let num = |r: std::ops::Range<usize>| -> Option<u64> {
+            let t = b.get(r)?;
+            if t.is_empty() || !t.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            std::str::from_utf8(t).ok()?.parse().ok()
+        };
+        let y = num(0..dash)? as i64;
+        let rest = dash + 1;
+        if b.get(rest + 2) != Some(&b'-')
+            || b.get(rest + 5) != Some(&b'T')
+            || b.get(rest + 8) != Some(&b':')
+            || b.get(rest + 11) != Some(&b':')
+            || b.last() != Some(&b'Z')
+        {
+            return None;
+        }
+        let (mo, d) = (num(rest..rest + 2)?, num(rest + 3..rest + 5)?);
+        let (h, mi, sec) = (
+            num(rest + 6..rest + 8)?,
+            num(rest + 9..rest + 11)?,
+            num(rest + 12..rest + 14)?,
+        );
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+            return None;
+        }
+        let mut ticks = 0u64;
+        let end = b.len() - 1;
+        if end > rest + 14 {
+            if b[rest + 14] != b'.' {
+                return None;
+            }
+            let frac = b.get(rest + 15..end)?;
+            if frac.is_empty() || frac.len() > 7 || !frac.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            for i in 0..7 {
+                ticks = ticks * 10 + frac.get(i).map_or(0, |c| (c - b'0') as u64);
+            }
+        }
+        let days = days_from_civil(y, mo as u32, d as u32) + 134_774;
+        if days < 0 {
+            return None;
+        }
+        let secs = (days as u64)
+            .checked_mul(86_400)?
+            .checked_add(h * 3600 + mi * 60 + sec)?;
+        secs.checked_mul(TICKS_PER_SEC)?
+            .checked_add(ticks)
+            .map(FileTime)
+    }
+}
+
+impl From<u64> for FileTime {
+    fn from(ticks: u64) -> Self {
+        FileTime(ticks)
+    }
+}
+
+impl From<FileTime> for u64 {
+    fn from(t: FileTime) -> Self {
+        t.0
+    }
+}
+
+impl std::fmt::Display for FileTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut b = [0u8; 28];
+        match write_rfc3339(self.0, &mut b) {
+            // Only ASCII digits and separators were written.
+            Some(()) => f.write_str(std::str::from_utf8(&b).unwrap_or_default()),
+            None => f.write_str(&filetime_to_rfc3339(self.0)),
+        }
+    }
+}
+
+impl serde::Serialize for FileTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut b = [0u8; 28];
+        match write_rfc3339(self.0, &mut b) {
+            Some(()) => s.serialize_str(std::str::from_utf8(&b).unwrap_or_default()),
+            None => s.serialize_str(&filetime_to_rfc3339(self.0)),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FileTime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        FileTime::parse_rfc3339(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 FILETIME: {s:?}")))
+    }
+}
 
 /// Formats a FILETIME as RFC 3339 UTC with 7 fractional digits, e.g.
 /// `2021-03-02T04:05:06.1234567Z`. Values past year 9999 are clamped to the format's range.
@@ -78,6 +238,17 @@ fn write_rfc3339(ft: u64, out: &mut [u8; 28]) -> Option<()> {
     Some(())
 }
 
+/// Howard Hinnant's civil-to-days algorithm: days from 1970-01-01 (proleptic Gregorian).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -117,6 +288,25 @@ mod tests {
             "2000-02-29T00:00:00.0000000Z"
         );
         let _ = filetime_to_rfc3339(u64::MAX);
+        // The typed value writes (and reads back) the same text.
+        for ft in [0u64, 1, 10_000_000, 132_592_214_381_234_567, u64::MAX] {
+            let t = FileTime(ft);
+            assert_eq!(t.to_string(), filetime_to_rfc3339(ft));
+            let mut v = Vec::new();
+            t.push_rfc3339(&mut v);
+            assert_eq!(v, filetime_to_rfc3339(ft).into_bytes());
+            assert_eq!(FileTime::parse_rfc3339(&t.to_string()), Some(t));
+        }
+        assert_eq!(
+            FileTime::parse_rfc3339("2021-03-02T04:05:06Z"),
+            Some(FileTime(unix_to_filetime(1_614_657_906, 0)))
+        );
+        assert_eq!(FileTime::parse_rfc3339("2021-03-02 04:05:06"), None);
+        let t = FileTime::from_unix(1_614_657_906, 123_456_700);
+        assert_eq!(t.unix_seconds(), 1_614_657_906);
+        assert_eq!(t.subsec_nanos(), 123_456_700);
+        assert_eq!(t.unix_nanos(), 1_614_657_906_123_456_700);
+        assert!(FileTime(0).is_zero() && FileTime(10_000_000).is_whole_second());
         // The fast path agrees with the general formatter on every year it covers.
         for ft in [
             1u64,

@@ -10,8 +10,9 @@
 //! Partition indexes: MBR primaries by slot (1–4), logical partitions from 5 in chain order; GPT
 //! entries by their position in the entry array (1-based).
 
+use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::looks_like_ntfs;
-use deadbox_evidence::bytes::{le_u16, le_u32, le_u64, utf16le_to_nul};
+use deadbox_evidence::bytes::{le_u32, le_u64, utf16le_to_nul};
 use deadbox_evidence::error::{Error, Result};
 use deadbox_evidence::{Evidence, Region};
 use std::sync::Arc;
@@ -33,9 +34,10 @@ pub enum Scheme {
 pub struct Partition {
     /// Index (MBR: slot 1–4, logicals from 5; GPT: entry number from 1).
     pub index: u32,
-    /// Type: MBR type byte as `0x07`, or GPT type GUID, with a description.
+    /// Type: the MBR type byte or the GPT type GUID. Serialised (and displayed) as its
+    /// description with the code, e.g. `NTFS / exFAT (0x07)`.
     #[serde(rename = "type")]
-    pub type_name: String,
+    pub partition_type: PartitionType,
     /// Byte offset in the evidence.
     pub offset: u64,
     /// Size in bytes.
@@ -45,6 +47,87 @@ pub struct Partition {
     pub name: Option<String>,
     /// An NTFS boot sector sits at the partition start.
     pub ntfs: bool,
+}
+
+/// The type of a partition: the MBR type byte or the GPT partition type GUID.
+///
+/// [`Display`](std::fmt::Display) and `Serialize` give the description with the code:
+/// `NTFS / exFAT (0x07)`, `Microsoft basic data (EBD0A0A2-B9E5-4433-87C0-68B6B72699C7)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PartitionType {
+    /// An MBR partition type byte.
+    Mbr(u8),
+    /// A GPT partition type GUID.
+    Gpt {
+        /// The 16 GUID bytes as stored on disk (mixed-endian: the first three fields little
+        /// endian).
+        guid: [u8; 16],
+    },
+}
+
+impl PartitionType {
+    /// What the type means (`NTFS / exFAT`, `Microsoft basic data`, …; `unknown` when not
+    /// known).
+    pub fn description(&self) -> &'static str {
+        match self {
+            PartitionType::Mbr(t) => match t {
+                0x01 => "FAT12",
+                0x04 | 0x06 | 0x0E => "FAT16",
+                0x05 | 0x0F | 0x85 => "Extended",
+                0x07 => "NTFS / exFAT",
+                0x0B | 0x0C => "FAT32",
+                0x27 => "Windows recovery",
+                0x82 => "Linux swap",
+                0x83 => "Linux",
+                0xEE => "GPT protective",
+                _ => "unknown",
+            },
+            PartitionType::Gpt { .. } => match self.code().as_str() {
+                "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" => "Microsoft basic data",
+                "E3C9E316-0B5C-4DB8-817D-F92DF00215AE" => "Microsoft reserved",
+                "DE94BBA4-06D1-4D40-A16A-BFD50179D6AC" => "Windows recovery",
+                "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" => "EFI System",
+                "0FC63DAF-8483-4772-8E79-3D69D8477DE4" => "Linux filesystem",
+                "5808C8AA-7E8F-42E0-85D2-E1E90434CFB3" => "Windows LDM metadata",
+                "AF9B60A0-1431-4F62-BC68-3311714A69AD" => "Windows LDM data",
+                _ => "unknown",
+            },
+        }
+    }
+
+    /// The code: the MBR type byte as `0x07`, or the GPT type GUID in its canonical uppercase
+    /// text form.
+    pub fn code(&self) -> String {
+        match self {
+            PartitionType::Mbr(t) => format!("{t:#04x}"),
+            PartitionType::Gpt { guid: g } => format!(
+                "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}",
+                u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
+                u16::from_le_bytes([g[4], g[5]]),
+                u16::from_le_bytes([g[6], g[7]]),
+                g[8],
+                g[9],
+                g[10],
+                g[11],
+                g[12],
+                g[13],
+                g[14],
+                g[15]
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for PartitionType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.description(), self.code())
+    }
+}
+
+impl serde::Serialize for PartitionType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// The layout of a disk image.
@@ -57,7 +140,7 @@ pub struct Layout {
     /// Partitions in index order.
     pub partitions: Vec<Partition>,
     /// Problems in the tables (bad CRCs, loops, entries out of range).
-    pub diagnostics: Vec<String>,
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 fn read_vec(ev: &dyn Evidence, off: u64, len: usize) -> Option<Vec<u8>> {
@@ -127,22 +210,6 @@ pub fn detect(ev: &Arc<dyn Evidence>) -> Result<Layout> {
     mbr_layout(ev, &mbr)
 }
 
-fn mbr_type_name(t: u8) -> String {
-    let d = match t {
-        0x01 => "FAT12",
-        0x04 | 0x06 | 0x0E => "FAT16",
-        0x05 | 0x0F | 0x85 => "Extended",
-        0x07 => "NTFS / exFAT",
-        0x0B | 0x0C => "FAT32",
-        0x27 => "Windows recovery",
-        0x82 => "Linux swap",
-        0x83 => "Linux",
-        0xEE => "GPT protective",
-        _ => "unknown",
-    };
-    format!("{d} ({t:#04x})")
-}
-
 fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
     let len = ev.len();
     let mut diagnostics = Vec::new();
@@ -160,7 +227,10 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
             if ext.is_none() {
                 ext = Some(lba);
             } else {
-                diagnostics.push(format!("slot {}: second extended partition ignored", i + 1));
+                diagnostics.push(Diagnostic::new(
+                    DiagnosticKind::Unsupported,
+                    format!("slot {}: second extended partition ignored", i + 1),
+                ));
             }
             continue;
         }
@@ -172,14 +242,19 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
         let mut index = 5u32;
         loop {
             if !visited.insert(ebr_lba) {
-                diagnostics.push(format!(
-                    "extended partition chain loops back to sector {ebr_lba}"
-                ));
+                diagnostics.push(
+                    Diagnostic::new(
+                        DiagnosticKind::Corrupt,
+                        format!("extended partition chain loops back to sector {ebr_lba}"),
+                    )
+                    .at_offset(ebr_lba.checked_mul(512)),
+                );
                 break;
             }
             if visited.len() > MAX_LOGICAL {
-                diagnostics.push(format!(
-                    "more than {MAX_LOGICAL} logical partitions; rest ignored"
+                diagnostics.push(Diagnostic::new(
+                    DiagnosticKind::Limit,
+                    format!("more than {MAX_LOGICAL} logical partitions; rest ignored"),
                 ));
                 break;
             }
@@ -187,15 +262,23 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
                 .checked_mul(512)
                 .and_then(|o| read_vec(ev.as_ref(), o, 512))
             else {
-                diagnostics.push(format!(
-                    "extended boot record at sector {ebr_lba} is past the end"
-                ));
+                diagnostics.push(
+                    Diagnostic::new(
+                        DiagnosticKind::Truncated,
+                        format!("extended boot record at sector {ebr_lba} is past the end"),
+                    )
+                    .at_offset(ebr_lba.checked_mul(512)),
+                );
                 break;
             };
             if ebr[510] != 0x55 || ebr[511] != 0xAA {
-                diagnostics.push(format!(
-                    "extended boot record at sector {ebr_lba} has no signature"
-                ));
+                diagnostics.push(
+                    Diagnostic::new(
+                        DiagnosticKind::Corrupt,
+                        format!("extended boot record at sector {ebr_lba} has no signature"),
+                    )
+                    .at_offset(ebr_lba.checked_mul(512)),
+                );
                 break;
             }
             let (t, rel, cnt) = (
@@ -224,23 +307,43 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
     let mut partitions = Vec::new();
     for (index, t, lba, cnt) in raw {
         let (Some(offset), Some(size)) = (lba.checked_mul(ss), cnt.checked_mul(ss)) else {
-            diagnostics.push(format!("partition {index}: offset overflows"));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Corrupt,
+                    format!("partition {index}: offset overflows"),
+                )
+                .at_partition(Some(index)),
+            );
             continue;
         };
         if offset >= len {
-            diagnostics.push(format!(
-                "partition {index} starts at byte {offset}, past the end of the evidence ({len} bytes)"
-            ));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Truncated,
+                    format!(
+                        "partition {index} starts at byte {offset}, past the end of the evidence ({len} bytes)"
+                    ),
+                )
+                .at_partition(Some(index))
+                .at_offset(Some(offset)),
+            );
             continue;
         }
         if offset.saturating_add(size) > len {
-            diagnostics.push(format!(
-                "partition {index} runs past the end of the evidence (truncated image?)"
-            ));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Truncated,
+                    format!(
+                        "partition {index} runs past the end of the evidence (truncated image?)"
+                    ),
+                )
+                .at_partition(Some(index))
+                .at_offset(Some(offset)),
+            );
         }
         partitions.push(Partition {
             index,
-            type_name: mbr_type_name(t),
+            partition_type: PartitionType::Mbr(t),
             offset,
             size,
             name: None,
@@ -263,7 +366,7 @@ const MAX_OVERLAP_DIAGNOSTICS: usize = 32;
 /// holds up to 32768 entries), so the pairs are found by a sweep over the partitions sorted by
 /// offset and at most [`MAX_OVERLAP_DIAGNOSTICS`] are listed: linear work and output whatever
 /// the table.
-fn check_overlaps(parts: &[Partition], diagnostics: &mut Vec<String>) {
+fn check_overlaps(parts: &[Partition], diagnostics: &mut Vec<Diagnostic>) {
     let mut order: Vec<&Partition> = parts.iter().collect();
     order.sort_by_key(|p| (p.offset, p.index));
     let mut listed = 0usize;
@@ -279,52 +382,29 @@ fn check_overlaps(parts: &[Partition], diagnostics: &mut Vec<String>) {
                 break 'outer;
             }
             listed += 1;
-            diagnostics.push(if b.offset == a.offset && b.ntfs && a.ntfs {
+            let message = if b.offset == a.offset && b.ntfs && a.ntfs {
                 format!(
                     "partitions {} and {} overlap (same start: the volume is read once, as partition {})",
                     a.index, b.index, a.index
                 )
             } else {
                 format!("partitions {} and {} overlap", a.index, b.index)
-            });
+            };
+            diagnostics.push(
+                Diagnostic::new(DiagnosticKind::Corrupt, message)
+                    .at_partition(Some(b.index))
+                    .at_offset(Some(b.offset)),
+            );
         }
     }
     if more {
-        diagnostics.push(format!(
-            "more overlapping partitions; only the first {MAX_OVERLAP_DIAGNOSTICS} pairs are listed"
+        diagnostics.push(Diagnostic::new(
+            DiagnosticKind::Limit,
+            format!(
+                "more overlapping partitions; only the first {MAX_OVERLAP_DIAGNOSTICS} pairs are listed"
+            ),
         ));
     }
-}
-
-fn guid_string(g: &[u8]) -> String {
-    format!(
-        "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}",
-        le_u32(g, 0).unwrap_or(0),
-        le_u16(g, 4).unwrap_or(0),
-        le_u16(g, 6).unwrap_or(0),
-        g[8],
-        g[9],
-        g[10],
-        g[11],
-        g[12],
-        g[13],
-        g[14],
-        g[15]
-    )
-}
-
-fn gpt_type_name(guid: &str) -> String {
-    let d = match guid {
-        "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" => "Microsoft basic data",
-        "E3C9E316-0B5C-4DB8-817D-F92DF00215AE" => "Microsoft reserved",
-        "DE94BBA4-06D1-4D40-A16A-BFD50179D6AC" => "Windows recovery",
-        "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" => "EFI System",
-        "0FC63DAF-8483-4772-8E79-3D69D8477DE4" => "Linux filesystem",
-        "5808C8AA-7E8F-42E0-85D2-E1E90434CFB3" => "Windows LDM metadata",
-        "AF9B60A0-1431-4F62-BC68-3311714A69AD" => "Windows LDM data",
-        _ => "unknown",
-    };
-    format!("{d} ({guid})")
 }
 
 /// Reads and checks a GPT header at byte `off`; returns (entries_lba, count, entry_size).
@@ -361,30 +441,53 @@ fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
                 let (lba, n, esize, crc) = h;
                 let bytes = n as u64 * esize as u64;
                 if esize < 128 || bytes > MAX_GPT_ARRAY {
-                    diagnostics.push(format!(
-                        "{what} GPT: entry array of {n} × {esize} bytes refused"
-                    ));
+                    diagnostics.push(
+                        Diagnostic::new(
+                            DiagnosticKind::Limit,
+                            format!("{what} GPT: entry array of {n} × {esize} bytes refused"),
+                        )
+                        .at_offset(Some(off)),
+                    );
                     continue;
                 }
                 let Some(arr) = lba
                     .checked_mul(ss)
                     .and_then(|o| read_vec(ev.as_ref(), o, bytes as usize))
                 else {
-                    diagnostics.push(format!("{what} GPT: entry array unreadable"));
+                    diagnostics.push(
+                        Diagnostic::new(
+                            DiagnosticKind::Unreadable,
+                            format!("{what} GPT: entry array unreadable"),
+                        )
+                        .at_offset(Some(off)),
+                    );
                     continue;
                 };
                 if crc32fast::hash(&arr) != crc {
-                    diagnostics.push(format!("{what} GPT: entry array CRC mismatch"));
+                    diagnostics.push(
+                        Diagnostic::new(
+                            DiagnosticKind::Corrupt,
+                            format!("{what} GPT: entry array CRC mismatch"),
+                        )
+                        .at_offset(Some(off)),
+                    );
                     continue;
                 }
                 chosen = Some((arr, esize as usize));
                 break;
             }
-            Err(e) => diagnostics.push(format!("{what} GPT header at byte {off}: {e}")),
+            Err(e) => diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Corrupt,
+                    format!("{what} GPT header at byte {off}: {e}"),
+                )
+                .at_offset(Some(off)),
+            ),
         }
     }
     let Some((arr, esize)) = chosen else {
-        return Err(Error::format("GPT", ss, diagnostics.join("; ")));
+        let all: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+        return Err(Error::format("GPT", ss, all.join("; ")));
     };
     let mut partitions = Vec::new();
     for (i, e) in arr.chunks_exact(esize).enumerate() {
@@ -395,7 +498,13 @@ fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
         let lastlba = le_u64(e, 40).unwrap_or(0);
         let index = i as u32 + 1;
         if lastlba < first {
-            diagnostics.push(format!("partition {index}: last LBA before first"));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Corrupt,
+                    format!("partition {index}: last LBA before first"),
+                )
+                .at_partition(Some(index)),
+            );
             continue;
         }
         let (Some(offset), Some(size)) = (
@@ -404,24 +513,44 @@ fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
                 .checked_add(1)
                 .and_then(|n| n.checked_mul(ss)),
         ) else {
-            diagnostics.push(format!("partition {index}: offset overflows"));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Corrupt,
+                    format!("partition {index}: offset overflows"),
+                )
+                .at_partition(Some(index)),
+            );
             continue;
         };
         if offset >= len {
-            diagnostics.push(format!(
-                "partition {index} starts past the end of the evidence"
-            ));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Truncated,
+                    format!("partition {index} starts past the end of the evidence"),
+                )
+                .at_partition(Some(index))
+                .at_offset(Some(offset)),
+            );
             continue;
         }
         if offset.saturating_add(size) > len {
-            diagnostics.push(format!(
-                "partition {index} runs past the end of the evidence (truncated image?)"
-            ));
+            diagnostics.push(
+                Diagnostic::new(
+                    DiagnosticKind::Truncated,
+                    format!(
+                        "partition {index} runs past the end of the evidence (truncated image?)"
+                    ),
+                )
+                .at_partition(Some(index))
+                .at_offset(Some(offset)),
+            );
         }
         let name = utf16le_to_nul(&e[56..128.min(e.len())]);
         partitions.push(Partition {
             index,
-            type_name: gpt_type_name(&guid_string(&e[0..16])),
+            partition_type: PartitionType::Gpt {
+                guid: e[0..16].try_into().unwrap_or_default(),
+            },
             offset,
             size,
             name: (!name.is_empty()).then_some(name),
@@ -518,4 +647,26 @@ pub fn ntfs_volumes(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_type_text() {
+        assert_eq!(PartitionType::Mbr(0x07).to_string(), "NTFS / exFAT (0x07)");
+        assert_eq!(PartitionType::Mbr(0x99).to_string(), "unknown (0x99)");
+        // Microsoft basic data, as stored on disk (first three fields little endian).
+        let guid = [
+            0xA2, 0xA0, 0xD0, 0xEB, 0xE5, 0xB9, 0x33, 0x44, 0x87, 0xC0, 0x68, 0xB6, 0xB7, 0x26,
+            0x99, 0xC7,
+        ];
+        let t = PartitionType::Gpt { guid };
+        assert_eq!(t.description(), "Microsoft basic data");
+        assert_eq!(
+            t.to_string(),
+            "Microsoft basic data (EBD0A0A2-B9E5-4433-87C0-68B6B72699C7)"
+        );
+    }
 }
