@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .hashes(deadbox::hash::Algorithms::parse("sha256")?)
         .build()?;
     let mut findings = Vec::new();
-    scan.run(path.as_ref(), &mut findings)?;
+    scan.run_path(path.as_ref(), &mut findings)?;
     for f in &findings {
         println!("{}", serde_json::to_string(f)?);
     }

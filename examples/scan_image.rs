@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         true
     });
-    let summary = scan.run(path.as_ref(), &mut sink)?;
+    let summary = scan.run_path(path.as_ref(), &mut sink)?;
     println!(
         "{} streams, {} findings; verdict: {}",
         summary.streams,

@@ -545,9 +545,9 @@ impl Scan {
     }
 
     /// Starts scanning `target` (as [`Scan::run_path`]) on a thread of its own and returns the
-    /// findings as an iterator: for callers that pull. At most `BOUND` findings wait in the
-    /// channel, so a slow consumer slows the scan instead of growing memory; dropping the
-    /// iterator stops the scan. [`Findings::finish`] gives the summary (or the error).
+    /// findings as an iterator: for callers that pull. At most 256 findings wait in the
+    /// channel ([`Scan::findings_bounded`] sets another bound), so a slow consumer slows the
+    /// scan instead of growing memory; dropping the iterator stops a scan still running. [`Findings::finish`] gives the summary (or the error).
     ///
     /// ```no_run
     /// use deadbox::finding::Severity;
@@ -565,8 +565,16 @@ impl Scan {
     /// # }
     /// ```
     pub fn findings(self: &Arc<Self>, target: impl Into<PathBuf>) -> Findings {
-        const BOUND: usize = 256;
-        let (tx, rx) = std::sync::mpsc::sync_channel(BOUND);
+        self.findings_bounded(target, 256)
+    }
+
+    /// [`Scan::findings`] with at most `bound` findings waiting in the channel (at least 1).
+    pub fn findings_bounded(
+        self: &Arc<Self>,
+        target: impl Into<PathBuf>,
+        bound: usize,
+    ) -> Findings {
+        let (tx, rx) = std::sync::mpsc::sync_channel(bound.max(1));
         let scan = Arc::clone(self);
         let target = target.into();
         let handle = std::thread::spawn(move || {

@@ -8,6 +8,25 @@
 //!
 //! Evidence is only ever opened read-only: [`open_read_only`] is the one place in the library
 //! that opens an evidence file.
+//!
+//! This crate knows containers only (no partition tables, no file systems: see
+//! `deadbox-ntfs`). Every format is read by hand, bounded and checked — see each type for why no
+//! existing crate fits (they need FUSE or C libraries, or trust their input).
+//!
+//! ```
+//! use deadbox_evidence::{open, Evidence, Format};
+//! # fn main() -> deadbox_evidence::Result<()> {
+//! // The container is detected by its magic bytes; a raw image is memory-mapped.
+//! let ev = open("../../fixtures/ntfs-basic.img".as_ref())?;
+//! assert_eq!(ev.format(), Format::Raw { segments: 1 });
+//! let mut boot = [0u8; 512];
+//! ev.read_exact_at(0, &mut boot)?;
+//! assert_eq!(&boot[3..11], b"NTFS    ");
+//! // Where the bytes sit plainly in memory, a slice borrows them: no copy.
+//! assert_eq!(ev.slice(0, 512).map(|s| s == &boot[..]), Some(true));
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(missing_docs)]
 
