@@ -59,6 +59,19 @@ pub(crate) fn decompress_unit(
     Ok(())
 }
 
+/// Bytes of a compression unit of `unit` clusters (at most 16 MiB: NTFS uses 16 clusters).
+pub(crate) fn unit_bytes(vol: &NtfsVolume, unit: u64) -> Result<u64> {
+    unit.checked_mul(vol.geometry.cluster_size)
+        .filter(|b| *b <= 16 << 20)
+        .ok_or_else(|| {
+            Error::format(
+                "compressed stream",
+                vol.region.start(),
+                "compression unit too large",
+            )
+        })
+}
+
 /// Visits a compressed stream unit by unit.
 pub(crate) fn visit_compressed(
     vol: &NtfsVolume,
@@ -69,16 +82,7 @@ pub(crate) fn visit_compressed(
     f: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<()> {
     let cs = vol.geometry.cluster_size;
-    let unit_bytes = unit
-        .checked_mul(cs)
-        .filter(|b| *b <= 16 << 20)
-        .ok_or_else(|| {
-            Error::format(
-                "compressed stream",
-                vol.region.start(),
-                "compression unit too large",
-            )
-        })? as usize;
+    let unit_bytes = unit_bytes(vol, unit)? as usize;
     let mut raw = Vec::with_capacity(unit_bytes);
     let mut out = Vec::with_capacity(unit_bytes);
     let mut pos = 0u64;

@@ -585,18 +585,21 @@ impl NtfsVolume {
             match run.lcn {
                 None => dst.fill(0),
                 Some(lcn) => {
-                    let vol_off = lcn
-                        .checked_mul(cs)
-                        .and_then(|o| o.checked_add(pos - run.vcn * cs))
-                        .ok_or_else(|| {
-                            Error::format("run list", self.region.start(), "LCN overflow")
-                        })?;
+                    let vol_off = self.cluster_offset(lcn, pos - run.vcn * cs)?;
                     self.region.read_exact_at(vol_off, dst)?;
                 }
             }
             done += n;
         }
         Ok(())
+    }
+
+    /// Volume offset of byte `within` of cluster `lcn`; an error when it overflows (a hostile
+    /// run list).
+    fn cluster_offset(&self, lcn: u64, within: u64) -> Result<u64> {
+        lcn.checked_mul(self.geometry.cluster_size)
+            .and_then(|o| o.checked_add(within))
+            .ok_or_else(|| Error::format("run list", self.region.start(), "LCN overflow"))
     }
 
     /// Reads and parses one MFT record by number. `Ok(None)` when the slot holds no record.
@@ -1163,13 +1166,7 @@ impl NtfsVolume {
             if zero {
                 emit_zeros(n, f)?;
             } else {
-                let lcn = run.lcn.unwrap_or(0);
-                let vol_off = lcn
-                    .checked_mul(cs)
-                    .and_then(|o| o.checked_add(pos - run.vcn * cs))
-                    .ok_or_else(|| {
-                        Error::format("run list", self.region.start(), "LCN overflow")
-                    })?;
+                let vol_off = self.cluster_offset(run.lcn.unwrap_or(0), pos - run.vcn * cs)?;
                 match self.region.slice(vol_off, n as usize) {
                     Some(s) => f(s)?,
                     None => {

@@ -143,17 +143,7 @@ impl<'a> StreamReader<'a> {
 
     /// Reads from the compression unit holding `pos` (decompressed once and kept).
     fn read_compressed(&mut self, unit: u64, pos: u64, out: &mut [u8]) -> Result<usize> {
-        let cs = self.vol.geometry.cluster_size;
-        let unit_bytes = unit
-            .checked_mul(cs)
-            .filter(|b| *b <= 16 << 20)
-            .ok_or_else(|| {
-                Error::format(
-                    "compressed stream",
-                    self.vol.region.start(),
-                    "compression unit too large",
-                )
-            })?;
+        let unit_bytes = crate::compress::unit_bytes(self.vol, unit)?;
         let u = pos / unit_bytes;
         if self.unit.as_ref().map(|(k, _)| *k) != Some(u) {
             let s = &*self.stream;
