@@ -17,11 +17,28 @@
 //! - [`Image`]: evidence + layout + volumes, opened in one call;
 //! - [`rows`] and [`hash`]: the `ls` and `hash` rows;
 //! - [`sniff`]: what a file is from its first bytes (minidump, archive, executable...);
-//! - [`scan`]: the scan engine ([`scan::Scan::builder`]) — selection, hashing, YARA-X, IOC and
-//!   known-good lists — delivering findings to a [`scan::FindingSink`].
+//! - [`scan`]: the scan engine ([`scan::Scan::builder`]) — selection, hashing, YARA-X (the
+//!   `yara` feature), IOC and known-good lists, the ProxyLogon assessment — delivering
+//!   findings to a [`scan::FindingSink`].
 //!
 //! Errors are values ([`Error`]); a damaged record or stream becomes a diagnostic and the walk
 //! goes on.
+//!
+//! ## Cargo features
+//!
+//! - `yara` (default): YARA-X scanning — the built-in rule pack, rule files
+//!   (`ScanBuilder::rules`), shared precompiled rules (`ScanBuilder::yara_rules`) and
+//!   `yara_match` findings. Without it the library leaves out yara-x and wasmtime (most of the
+//!   build time) and still does everything else: the NTFS layer, `ls`/`hash` rows, extraction,
+//!   and scans that hash, apply the IOC and known-good lists, select, and run the ProxyLogon
+//!   assessment (logs, LSASS dumps, staged archives, timestomping, and `web_shell` findings
+//!   ranked on the IOC list and the location signals); see [`scan`].
+//! - `cli` (default): the `deadbox` binary; implies `yara` and adds clap and indicatif.
+//!
+//! A program linking the library without the command line uses
+//! `deadbox = { version = "0.1", default-features = false, features = ["yara"] }`, or
+//! `default-features = false` alone for no YARA. The NTFS layer alone is the `deadbox-ntfs`
+//! crate.
 //!
 //! ```
 //! use deadbox::{Image, volume::VolumeSelect};

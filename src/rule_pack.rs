@@ -16,7 +16,10 @@
 //! alone. The pack compiles without warnings; its patterns are literals or regular expressions
 //! anchored on literals of four bytes or more, so it stays cheap on large inputs.
 //!
+//! With the `yara` feature (the pack is only text without it):
+//!
 //! ```
+//! # #[cfg(feature = "yara")] {
 //! let mut compiler = yara_x::Compiler::new();
 //! for (file, source) in deadbox::rule_pack::BUILTIN_RULES {
 //!     compiler.new_namespace(file.trim_end_matches(".yar"));
@@ -28,6 +31,7 @@
 //! let shell = br#"<%@ Page Language="Jscript"%><%eval(Request.Item["p"],"unsafe");%>"#;
 //! let results = scanner.scan(shell).expect("scan");
 //! assert!(results.matching_rules().any(|r| r.identifier() == "chopper_jscript_eval_unsafe"));
+//! # }
 //! ```
 
 /// The built-in rule pack: (file name, source), one YARA namespace per file (the file stem).

@@ -1,5 +1,6 @@
 //! The scan engine: select streams in images (every NTFS volume) or loose host files, hash them
-//! and scan them whole with YARA-X, and deliver typed findings to a [`FindingSink`].
+//! and scan them whole with YARA-X (the `yara` feature), check the IOC and known-good lists,
+//! run the ProxyLogon assessment, and deliver typed findings to a [`FindingSink`].
 //!
 //! Rules are compiled once ([`ScanBuilder::build`], before any evidence is opened) and shared;
 //! each rayon worker has its own `yara_x::Scanner` and scratch buffer. A stream stored
@@ -9,61 +10,62 @@
 //! in parallel within a batch, and delivered in listing order.
 //!
 //! Several rules matching one stream give one `yara_match` finding per rule.
+//!
+//! Without the `yara` feature there are no rules: `ScanBuilder::rules`,
+//! `ScanBuilder::yara_rules`, `ScanBuilder::skip_bad_rules`, `ScanBuilder::timeout`,
+//! `Scan::rules`, `compile` and `CompiledRules` do not exist, no `yara_match` finding is made,
+//! and [`ScanBuilder::builtin_rules`] only turns the built-in IOC list on or off. Everything else
+//! is the same: hashes, IOC and known-good lists, selection, and the assessment, whose
+//! `web_shell` ranking then rests on the IOC list and the location signals.
 
 mod assess;
 mod load;
 mod progress;
+#[cfg(feature = "yara")]
+mod rules;
 mod select;
 mod sink;
 
-pub use load::{compile, rule_files, CompiledRules, HashList, EXTERNALS};
+pub use load::HashList;
 pub use progress::Progress;
+#[cfg(feature = "yara")]
+pub use rules::{compile, rule_files, CompiledRules, EXTERNALS};
 pub use select::{extension, interesting_magic, Reason, Selection, WEB_EXTENSIONS};
 pub use sink::{FindingSink, FnSink, SinkError, SinkResult};
 
 use crate::error::{Error, Result};
 use crate::evidence::{self, open_read_only};
 use crate::finding::detail::{Detail, IocHashDetail};
-use crate::finding::{
-    FileFacts, Finding, FindingKind, Location, PatternMatch, RuleMatch, Severity,
-};
+use crate::finding::{FileFacts, Finding, FindingKind, Location, Severity};
 use crate::hash::{digest, Algorithms, Digests, MultiHasher};
 use crate::ntfs::{FileEntry, FileName, NtfsVolume, Stream};
 use crate::rows::times;
-use crate::sniff::{file_head, stream_head, Magic};
+use crate::sniff::{file_head, stream_head};
 use crate::volume::VolumeSelect;
 use crate::Image;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Streams processed per batch (findings are delivered after each batch, in order).
 const BATCH: usize = 256;
-/// Most pattern matches kept per pattern in a finding.
-const MAX_MATCHES_PER_PATTERN: usize = 16;
-/// Bytes of a match shown in a finding.
-const MATCH_DATA_SHOWN: usize = 64;
 
 /// Configures a [`Scan`]. Obtain one with [`Scan::builder`].
 #[derive(Debug, Clone)]
 pub struct ScanBuilder {
-    builtin_rules: bool,
-    rule_paths: Vec<PathBuf>,
-    skip_bad_rules: bool,
+    #[cfg(feature = "yara")]
+    rules: rules::RuleConfig,
     ioc_files: Vec<PathBuf>,
     known_good_files: Vec<PathBuf>,
     builtin_iocs: bool,
     selection: Selection,
     hashes: Algorithms,
     threads: Option<usize>,
-    timeout: Duration,
     max_in_memory: u64,
     max_read: u64,
     volumes: VolumeSelect,
     progress: Option<progress::Handle>,
-    yara_rules: Option<Arc<yara_x::Rules>>,
     exchange: bool,
     only_exchange: bool,
 }
@@ -71,21 +73,18 @@ pub struct ScanBuilder {
 impl Default for ScanBuilder {
     fn default() -> Self {
         ScanBuilder {
-            builtin_rules: true,
-            rule_paths: Vec::new(),
-            skip_bad_rules: false,
+            #[cfg(feature = "yara")]
+            rules: rules::RuleConfig::default(),
             ioc_files: Vec::new(),
             known_good_files: Vec::new(),
             builtin_iocs: true,
             selection: Selection::triage(),
             hashes: Algorithms::default(),
             threads: None,
-            timeout: Duration::from_secs(60),
             max_in_memory: 1 << 30,
             max_read: 64 << 30,
             volumes: VolumeSelect::default(),
             progress: None,
-            yara_rules: None,
             exchange: true,
             only_exchange: false,
         }
@@ -93,20 +92,14 @@ impl Default for ScanBuilder {
 }
 
 impl ScanBuilder {
-    /// Whether the built-in rule pack and IOC list are used (default yes).
+    /// Whether the built-in rule pack and IOC list are used (default yes). Without the `yara`
+    /// feature there is no rule pack: only the IOC list.
     pub fn builtin_rules(mut self, yes: bool) -> Self {
-        self.builtin_rules = yes;
+        #[cfg(feature = "yara")]
+        {
+            self.rules.builtin = yes;
+        }
         self.builtin_iocs = yes;
-        self
-    }
-    /// Adds a `.yar`/`.yara` file or a folder of them (one namespace per file).
-    pub fn rules(mut self, path: impl Into<PathBuf>) -> Self {
-        self.rule_paths.push(path.into());
-        self
-    }
-    /// Leaves out rule files that fail to compile (with a warning) instead of failing.
-    pub fn skip_bad_rules(mut self, yes: bool) -> Self {
-        self.skip_bad_rules = yes;
         self
     }
     /// Adds an IOC hash list (`hash[;comment]` lines).
@@ -134,12 +127,8 @@ impl ScanBuilder {
         self.threads = Some(n.max(1));
         self
     }
-    /// YARA timeout per stream (default 60 s); a timeout is a `diagnostic` finding.
-    pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = t;
-        self
-    }
-    /// Largest non-contiguous stream assembled in memory for YARA (default 1 GiB).
+    /// Largest non-contiguous stream assembled in memory for YARA (default 1 GiB); larger
+    /// ones are hashed by streaming.
     pub fn max_in_memory(mut self, bytes: u64) -> Self {
         self.max_in_memory = bytes;
         self
@@ -175,35 +164,11 @@ impl ScanBuilder {
         self
     }
 
-    /// Scans with rules the caller compiled and shares (between scans, or with its own
-    /// scanners), instead of compiling the built-in pack and [`ScanBuilder::rules`] files:
-    /// combining both is an error at [`ScanBuilder::build`]. The built-in IOC list still
-    /// applies unless [`ScanBuilder::builtin_rules`] is off. See
-    /// [`CompiledRules::from_rules`] for the externals the scan sets.
-    pub fn yara_rules(mut self, rules: Arc<yara_x::Rules>) -> Self {
-        self.yara_rules = Some(rules);
-        self
-    }
-
     /// Compiles the rules and reads the lists. Fails on rules that do not compile (unless
     /// skipped) and on unreadable or malformed lists.
     pub fn build(self) -> Result<Scan> {
-        let builtin: &[(&str, &str)] = if self.builtin_rules {
-            crate::rule_pack::BUILTIN_RULES
-        } else {
-            &[]
-        };
-        let compiled = match &self.yara_rules {
-            Some(_) if !self.rule_paths.is_empty() => {
-                return Err(Error::Invalid(
-                    "precompiled rules and rule files cannot be combined: compile the files \
-                     into the shared rules"
-                        .into(),
-                ))
-            }
-            Some(r) => CompiledRules::from_rules(Arc::clone(r)),
-            None => compile(builtin, &self.rule_paths, self.skip_bad_rules)?,
-        };
+        #[cfg(feature = "yara")]
+        let compiled = self.rules.compile()?;
         let mut iocs = HashList::new();
         if self.builtin_iocs {
             for (h, c) in crate::rule_pack::BUILTIN_IOCS {
@@ -227,6 +192,7 @@ impl ScanBuilder {
             None => None,
         };
         Ok(Scan {
+            #[cfg(feature = "yara")]
             compiled,
             iocs,
             known_good,
@@ -372,6 +338,7 @@ impl Findings {
 
 /// A compiled, reusable scan configuration.
 pub struct Scan {
+    #[cfg(feature = "yara")]
     compiled: CompiledRules,
     iocs: HashList,
     known_good: HashList,
@@ -381,10 +348,10 @@ pub struct Scan {
 
 impl std::fmt::Debug for Scan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scan")
-            .field("rules", &self.compiled)
-            .field("iocs", &self.iocs.len())
-            .finish()
+        let mut d = f.debug_struct("Scan");
+        #[cfg(feature = "yara")]
+        d.field("rules", &self.compiled);
+        d.field("iocs", &self.iocs.len()).finish()
     }
 }
 
@@ -445,21 +412,18 @@ struct BatchStats {
 /// length); larger ones have null digests. `hash` reports them up to [`crate::rows::MAX_HOLE_HASH`].
 const ZERO_DIGEST_MAX: u64 = 64 << 20;
 
-/// Per-worker state: a YARA scanner and a scratch buffer.
+/// Per-worker state: a YARA scanner (with the `yara` feature) and a scratch buffer.
 struct Worker<'r> {
-    scanner: yara_x::Scanner<'r>,
+    #[cfg(feature = "yara")]
+    matcher: rules::Matcher<'r>,
     buf: Vec<u8>,
+    _scan: std::marker::PhantomData<&'r Scan>,
 }
 
 impl Scan {
     /// A builder with the defaults: built-in rules and IOCs, triage selection, all hashes.
     pub fn builder() -> ScanBuilder {
         ScanBuilder::default()
-    }
-
-    /// What compiling the rules said (warnings, skipped files).
-    pub fn rules(&self) -> &CompiledRules {
-        &self.compiled
     }
 
     /// Scans `target` — a disk image (every selected NTFS volume), a loose file, or a folder of
@@ -813,8 +777,10 @@ impl Scan {
             .par_iter()
             .map_init(
                 || Worker {
-                    scanner: self.new_scanner(),
+                    #[cfg(feature = "yara")]
+                    matcher: self.matcher(),
                     buf: Vec::new(),
+                    _scan: std::marker::PhantomData,
                 },
                 |w, g| {
                     let group: Vec<&Job<'_>> = g.iter().map(|&i| &jobs[i]).collect();
@@ -849,15 +815,9 @@ impl Scan {
         Some(p.0.as_ref())
     }
 
-    fn new_scanner(&self) -> yara_x::Scanner<'_> {
-        let mut s = yara_x::Scanner::new(&self.compiled.rules);
-        s.set_timeout(self.cfg.timeout);
-        s.max_matches_per_pattern(MAX_MATCHES_PER_PATTERN);
-        s
-    }
-
     /// Hashes and scans one stream, reached by one or more jobs (the names of a file with
     /// hard links); returns each job's findings and whether the stream is known-good.
+    #[cfg_attr(not(feature = "yara"), allow(unused_variables))]
     fn scan_group(
         &self,
         evidence: &str,
@@ -916,17 +876,22 @@ impl Scan {
             _ => None,
         };
         let scan_data = data.filter(|_| !known_zero);
-        let mut yara: Option<std::result::Result<Vec<RuleMatch>, String>> = None;
+        #[cfg(feature = "yara")]
+        let mut yara = None;
         if let Some(data) = scan_data {
-            self.set_externals(&mut w.scanner, &described[0].2, job, data);
+            #[cfg(feature = "yara")]
             if data.len() >= 1 << 20 && !set.is_empty() {
                 rayon::in_place_scope(|s| {
                     s.spawn(|_| digests = Some(digest(set, data)));
-                    yara = Some(scan_rules(&mut w.scanner, data));
+                    yara = Some(w.matcher.scan(&described[0].2, job, data));
                 });
             } else {
                 digests = Some(digest(set, data));
-                yara = Some(scan_rules(&mut w.scanner, data));
+                yara = Some(w.matcher.scan(&described[0].2, job, data));
+            }
+            #[cfg(not(feature = "yara"))]
+            {
+                digests = Some(digest(set, data));
             }
         }
         let d = digests.unwrap_or_default();
@@ -962,29 +927,16 @@ impl Scan {
                     }),
                 });
             }
-            // Another name of the same stream: scan again only when the rules read the name.
-            if k > 0 && self.compiled.name_externals {
-                if let Some(data) = scan_data {
-                    self.set_externals(&mut w.scanner, &display_path, j, data);
-                    yara = Some(scan_rules(&mut w.scanner, data));
-                }
-            }
-            match &yara {
-                Some(Ok(matches)) => {
-                    for m in matches {
-                        out.push(self.yara_finding(m.clone(), &location, &facts));
+            #[cfg(feature = "yara")]
+            {
+                // Another name of the same stream: scan again only when the rules read the name.
+                if k > 0 && w.matcher.reads_names() {
+                    if let Some(data) = scan_data {
+                        yara = Some(w.matcher.scan(&display_path, j, data));
                     }
                 }
-                Some(Err(e)) => out.push(diagnostic(location.clone(), Some(facts.clone()), e)),
-                None if known_zero => {}
-                None => out.push(diagnostic(
-                    location.clone(),
-                    Some(facts.clone()),
-                    &format!(
-                        "not scanned by YARA: the stream is stored in pieces and larger than the in-memory limit ({} bytes); hashed only",
-                        self.cfg.max_in_memory
-                    ),
-                )),
+                let max = self.cfg.max_in_memory;
+                rules::push_findings(yara.as_ref(), known_zero, max, &location, &facts, &mut out);
             }
             if self.cfg.exchange {
                 assess::assess_stream(ctx, j, data, &mut out, &location, &facts);
@@ -995,36 +947,6 @@ impl Scan {
             per_job.push(out);
         }
         (per_job, false)
-    }
-
-    fn yara_finding(&self, m: RuleMatch, location: &Location, facts: &FileFacts) -> Finding {
-        let severity = m
-            .meta
-            .get("severity")
-            .and_then(|v| v.as_str())
-            .and_then(parse_severity)
-            .unwrap_or(Severity::High);
-        let desc = m
-            .meta
-            .get("description")
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string();
-        Finding {
-            kind: FindingKind::YaraMatch,
-            severity,
-            title: if desc.is_empty() {
-                format!("YARA rule {}:{} matched", m.namespace, m.name)
-            } else {
-                format!("{} ({}:{})", desc, m.namespace, m.name)
-            },
-            location: location.clone(),
-            file: Some(facts.clone()),
-            cve: Vec::new(),
-            rule: Some(m),
-            quote: None,
-            detail: Detail::None,
-        }
     }
 
     fn iocs_need_all(&self) -> bool {
@@ -1071,43 +993,6 @@ impl Scan {
             Job::Mem { data, .. } => Ok(Bytes::Slice(data)),
         }
     }
-
-    fn set_externals(
-        &self,
-        scanner: &mut yara_x::Scanner<'_>,
-        path: &str,
-        job: &Job<'_>,
-        data: &[u8],
-    ) {
-        let name = match job {
-            Job::Ntfs { path, stream, .. } => {
-                let base = path.rsplit('/').next().unwrap_or("").to_string();
-                match &stream.name {
-                    Some(s) => format!("{base}:{s}"),
-                    None => base,
-                }
-            }
-            Job::Loose { path, .. } => path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            Job::Mem { name, .. } => name.rsplit(['/', '\\']).next().unwrap_or("").to_string(),
-        };
-        let ext = extension(&name)
-            .map(|e| format!(".{e}"))
-            .unwrap_or_default();
-        let filetype = filetype(data);
-        let _ = scanner.set_global("filename", name.as_str());
-        let _ = scanner.set_global("filepath", path);
-        let _ = scanner.set_global("extension", ext.as_str());
-        let _ = scanner.set_global("filetype", filetype);
-        let _ = scanner.set_global("owner", "");
-    }
-}
-
-/// A short file type name from magic bytes, as signature-base's `filetype` external expects.
-fn filetype(data: &[u8]) -> &'static str {
-    Magic::of(data).map_or("", Magic::filetype)
 }
 
 /// Parses a severity name.
@@ -1120,55 +1005,6 @@ pub fn parse_severity(s: &str) -> Option<Severity> {
         "info" => Severity::Info,
         _ => return None,
     })
-}
-
-fn scan_rules(
-    scanner: &mut yara_x::Scanner<'_>,
-    data: &[u8],
-) -> std::result::Result<Vec<RuleMatch>, String> {
-    match scanner.scan(data) {
-        Ok(results) => Ok(results
-            .matching_rules()
-            .map(|r| {
-                let mut matches = Vec::new();
-                for p in r.patterns() {
-                    for m in p.matches().take(MAX_MATCHES_PER_PATTERN) {
-                        let range = m.range();
-                        let d = m.data();
-                        matches.push(PatternMatch {
-                            id: p.identifier().to_string(),
-                            offset: range.start as u64,
-                            length: range.len() as u64,
-                            data: escape_bytes(&d[..d.len().min(MATCH_DATA_SHOWN)]),
-                        });
-                    }
-                }
-                let mut meta = serde_json::Map::new();
-                for (k, v) in r.metadata() {
-                    let v = match v {
-                        yara_x::MetaValue::Integer(i) => serde_json::Value::from(i),
-                        yara_x::MetaValue::Float(f) => serde_json::Value::from(f),
-                        yara_x::MetaValue::Bool(b) => serde_json::Value::from(b),
-                        yara_x::MetaValue::String(s) => serde_json::Value::from(s),
-                        yara_x::MetaValue::Bytes(b) => serde_json::Value::from(escape_bytes(b)),
-                    };
-                    // The first value of a repeated key wins.
-                    meta.entry(k.to_string()).or_insert(v);
-                }
-                RuleMatch {
-                    name: r.identifier().to_string(),
-                    namespace: r.namespace().to_string(),
-                    tags: r.tags().map(|t| t.identifier().to_string()).collect(),
-                    meta,
-                    matches,
-                }
-            })
-            .collect()),
-        Err(yara_x::ScanError::Timeout) => {
-            Err("YARA scan timed out: rules not fully evaluated".into())
-        }
-        Err(e) => Err(format!("YARA scan failed: {e}")),
-    }
 }
 
 /// Printable text of matched bytes: ASCII as is, others as `\xNN`.
@@ -1273,4 +1109,39 @@ fn walk_folder(root: &Path) -> Result<Vec<(PathBuf, u64)>> {
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::detail::Detail;
+
+    /// The assessment on the shells fixture, with and without the `yara` feature: web shells
+    /// are ranked from the signals there are (YARA content only with the feature).
+    #[test]
+    fn web_shells_are_ranked_with_or_without_yara() {
+        let image = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/ntfs-shells.img");
+        let scan = Scan::builder().threads(2).build().unwrap();
+        let mut all: Vec<Finding> = Vec::new();
+        scan.run_path(&image, &mut all).unwrap();
+        let shells: Vec<_> = all
+            .iter()
+            .filter_map(|f| match &f.detail {
+                Detail::WebShell(d) => Some((f, d)),
+                _ => None,
+            })
+            .collect();
+        // Location signals need no rules: a script in a drop folder is ranked either way.
+        assert!(shells.iter().any(|(_, d)| d.drop_folder.is_some()));
+        assert!(all.iter().any(|f| f.kind == FindingKind::LsassDump));
+        let by_yara = shells.iter().any(|(_, d)| !d.rules.is_empty());
+        let yara_match = all.iter().any(|f| f.kind == FindingKind::YaraMatch);
+        assert_eq!(by_yara, cfg!(feature = "yara"));
+        if !cfg!(feature = "yara") {
+            assert!(!yara_match);
+            assert!(shells
+                .iter()
+                .all(|(_, d)| d.signals.iter().all(|s| !s.starts_with("YARA"))));
+        }
+    }
 }
