@@ -66,6 +66,7 @@ mod runs;
 mod time;
 mod tree;
 mod upcase;
+pub mod usn;
 pub mod volume;
 
 pub use deadbox_evidence as evidence;
@@ -111,6 +112,12 @@ pub mod fuzzing {
     /// Carves `$FILE_NAME` keys of directory `dir` from `buf`.
     pub fn index_slack(buf: &[u8], dir: u64) -> usize {
         super::index::carve(buf, 0, buf.len(), dir).len()
+    }
+    /// Reads every USN record of a loose `$J` byte stream; returns (records, diagnostics).
+    pub fn usn(b: &[u8]) -> (usize, usize) {
+        let mut r = super::usn::UsnReader::from_slice(b);
+        let n = r.by_ref().count();
+        (n, r.diagnostics().len())
     }
     /// Decompresses one LZNT1 compression unit of `unit_bytes`.
     pub fn lznt1_unit(input: &[u8], unit_bytes: usize) -> Result<Vec<u8>, String> {
