@@ -91,6 +91,15 @@ fn main() -> ExitCode {
             evidence,
             format: f,
         } => verify(&evidence, format(f)),
+        Cmd::Usn {
+            evidence,
+            vol,
+            format: f,
+        } => {
+            let out = std::io::BufWriter::new(std::io::stdout().lock());
+            deadbox::usn::print_journal(&evidence, vol.into(), format(f), out, &mut |m| warn(m))
+                .map_or_else(|e| Err(e.into()), |_| Ok(0))
+        }
     };
     match r {
         Ok(code) => ExitCode::from(code),

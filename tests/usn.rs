@@ -220,3 +220,63 @@ fn orphan_paths_without_a_namespace() {
         assert_eq!(path, format!("/$Orphan/{}", r.name));
     }
 }
+
+#[test]
+fn cli_reads_a_loose_journal() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let j = corpus.join("mft/usnjrnlj.bin");
+    let j = j.to_str().unwrap();
+    let (code, out, err) = common::run(&["usn", j, "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "{err}");
+    let rows = common::jsonl(&out);
+    assert_eq!(rows.len(), 271);
+    let r = &rows[0];
+    assert_eq!(r["usn"], 0);
+    assert_eq!(r["name"], "New folder");
+    assert_eq!(r["reasons"], serde_json::json!(["USN_REASON_FILE_CREATE"]));
+    assert_eq!(
+        r["attributes"],
+        serde_json::json!(["FILE_ATTRIBUTE_DIRECTORY"])
+    );
+    assert_eq!(
+        (r["file_entry"].as_u64(), r["file_sequence"].as_u64()),
+        (Some(0x28), Some(1))
+    );
+    assert_eq!(
+        (r["parent_entry"].as_u64(), r["parent_sequence"].as_u64()),
+        (Some(5), Some(5))
+    );
+    assert_eq!(r["timestamp"], "2019-01-22T21:36:10.9243619Z");
+    assert!(
+        r["path"].is_null() && r["path_source"].is_null(),
+        "no MFT: names only"
+    );
+    let v4 = rows.iter().filter(|r| r["major_version"] == 4).count();
+    assert_eq!(v4, 7);
+
+    let (code, csv, _) = common::run(&["usn", j, "--format", "csv"]);
+    assert_eq!(code, 0);
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.starts_with("partition,offset,usn,timestamp,reasons,"));
+    assert_eq!(csv.lines().count(), 272);
+    assert!(csv.contains("USN_REASON_FILE_CREATE|USN_REASON_CLOSE"));
+}
+
+#[test]
+fn cli_rejects_what_is_neither_image_nor_journal() {
+    let f = common::scratch().join("not_a_journal.bin");
+    std::fs::write(&f, vec![0x41u8; 8192]).unwrap();
+    let (code, out, err) = common::run(&["usn", f.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("error"), "{err}");
+    // A volume without a journal: no rows, a warning.
+    let img = common::fixture("ntfs-basic.img");
+    let (code, out, err) = common::run(&["usn", img.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("no USN change journal"), "{err}");
+}

@@ -730,6 +730,34 @@ impl<R: Read + Seek> Iterator for UsnReader<R> {
     }
 }
 
+/// True when `src` reads as a loose `$J` stream: its first non-zero 8-byte-aligned word (after
+/// any leading zeros, read 1 MiB at a time) starts a valid USN record. Used to tell a `$J`
+/// extract from a disk image; a file of nothing but zeros is not taken for a journal.
+pub fn looks_like_journal<R: Read + Seek>(src: &mut R) -> io::Result<bool> {
+    let end = src.seek(SeekFrom::End(0))?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut at = 0u64;
+    while at < end {
+        let n = ((end - at) as usize).min(CHUNK);
+        src.seek(SeekFrom::Start(at))?;
+        src.read_exact(&mut buf[..n])?;
+        let zeros = buf[..n]
+            .chunks_exact(8)
+            .take_while(|c| c.iter().all(|&x| x == 0))
+            .count();
+        if zeros * 8 + 8 <= n {
+            let first = at + zeros as u64 * 8;
+            let k = ((end - first) as usize).min(MAX_RECORD_LEN as usize);
+            let mut rec = vec![0u8; k];
+            src.seek(SeekFrom::Start(first))?;
+            src.read_exact(&mut rec)?;
+            return Ok(parse(&rec, first).is_ok());
+        }
+        at += (zeros * 8).max(8) as u64;
+    }
+    Ok(false)
+}
+
 /// Where a record's path came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
