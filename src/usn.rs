@@ -203,7 +203,7 @@ pub fn print_journal(
         }
         Err(e) => {
             let io = |err| Error::io(path, err);
-            let mut f = std::fs::File::open(path).map_err(io)?;
+            let mut f = crate::evidence::open_read_only(path)?;
             if !looks_like_journal(&mut f).map_err(io)? {
                 return Err(e);
             }

@@ -280,3 +280,156 @@ fn cli_rejects_what_is_neither_image_nor_journal() {
     assert!(out.is_empty());
     assert!(err.contains("no USN change journal"), "{err}");
 }
+
+/// The journal of a volume read in place (fixtures/ntfs-usn.img.gz, built by
+/// fixtures/build_usn.sh): only the allocated clusters of the sparse `$J` are read, and every
+/// record's path agrees with the MFT walk: the walk's path of the parent directory plus the
+/// record's name when the parent still has the reference's sequence number (and, for records
+/// of files still there under that name, the walk's path of the file itself); `/$Orphan/<name>`
+/// otherwise.
+#[test]
+fn volume_journal_paths_agree_with_the_walk() {
+    use deadbox::ntfs::volume::VolumeSelect;
+    use std::collections::HashMap;
+    let img = common::unpacked(&common::fixture("ntfs-usn.img.gz"));
+    let image = deadbox::Image::open(&img, VolumeSelect::default()).unwrap();
+    let v = &image.volumes()[0];
+    let listing = v.walk();
+    /// (path, name, parent entry, parent sequence) of each name.
+    type Names = Vec<(String, String, u64, u16)>;
+    // entry -> (sequence, is_dir, names)
+    let mut walk: HashMap<u64, (u16, bool, Names)> = HashMap::new();
+    for i in listing.items() {
+        let e = walk
+            .entry(i.file.entry)
+            .or_insert((i.file.sequence, i.file.is_dir, Vec::new()));
+        if let Some(n) = i.name {
+            let row = (
+                i.path().to_string(),
+                n.name.clone(),
+                n.parent_entry,
+                n.parent_sequence,
+            );
+            if !e.2.contains(&row) {
+                e.2.push(row);
+            }
+        }
+    }
+
+    let j_size = v
+        .open_stream("/$Extend/$UsnJrnl", Some("$J"))
+        .unwrap()
+        .len();
+    let mut journal = v.usn_journal().unwrap();
+    let records: Vec<UsnRecord> = journal.by_ref().collect();
+    assert!(
+        journal.diagnostics().is_empty(),
+        "{:?}",
+        journal.diagnostics()
+    );
+    // 1 MiB of hole, then the records (two clusters, the second one partly used): the hole
+    // is never read.
+    assert!(
+        j_size > (1 << 20) + 4096 && j_size < (1 << 20) + 8192,
+        "{j_size}"
+    );
+    assert_eq!(journal.bytes_read(), journal.allocated_bytes());
+    assert_eq!(journal.bytes_read(), j_size - (1 << 20));
+    assert_eq!(records.len(), 17);
+    let versions = |m| records.iter().filter(|r| r.major_version == m).count();
+    assert_eq!((versions(2), versions(3), versions(4)), (14, 2, 1));
+    assert!(records.iter().all(|r| r.usn as u64 == r.offset));
+
+    let tree = v.tree();
+    let mut path = String::new();
+    let (mut from_mft, mut orphans, mut same_as_file) = (0, Vec::new(), 0);
+    for r in &records {
+        let src = resolve_path(&tree, r, &mut path);
+        if r.major_version == 4 {
+            // No name: the file's own path.
+            let f = &walk[&r.file_reference.entry];
+            assert_eq!(f.0, r.file_reference.sequence);
+            assert_eq!((src, path.as_str()), (PathSource::Mft, f.2[0].0.as_str()));
+            continue;
+        }
+        let p = r.parent_reference;
+        match walk.get(&p.entry) {
+            Some((seq, true, names)) if *seq == p.sequence => {
+                assert_eq!(src, PathSource::Mft, "{r:?}");
+                let dir = if p.entry == 5 { "" } else { &names[0].0 };
+                assert_eq!(path, format!("{dir}/{}", r.name));
+                from_mft += 1;
+            }
+            _ => {
+                assert_eq!(src, PathSource::Orphan, "{r:?}");
+                assert_eq!(path, format!("/$Orphan/{}", r.name));
+                orphans.push(r.name.as_str());
+            }
+        }
+        // The file itself still there under this name and parent: the walk gives the same.
+        let f = r.file_reference;
+        if let Some((seq, _, names)) = walk.get(&f.entry) {
+            if *seq == f.sequence {
+                for (wp, n, pe, ps) in names {
+                    if *n == r.name && (*pe, *ps) == (p.entry, p.sequence) {
+                        assert_eq!(&path, wp);
+                        same_as_file += 1;
+                    }
+                }
+            }
+        }
+    }
+    // /staging was deleted (its record's sequence bumped): what was in it is orphaned; the
+    // reference to a reused /inetpub/wwwroot too.
+    assert_eq!(
+        orphans,
+        [
+            "tmp_shell.aspx",
+            "tmp_shell.aspx",
+            "tmp_shell.aspx",
+            "old_site",
+            "tmp_shell.aspx"
+        ]
+    );
+    assert_eq!(from_mft, 11);
+    // discover.aspx ×2, errorEE.aspx ×2, iisstart.htm (the deleted have new sequence numbers).
+    assert_eq!(same_as_file, 5);
+    let deleted_but_named = records
+        .iter()
+        .filter(|r| r.name == "gone.aspx")
+        .map(|r| {
+            resolve_path(&tree, r, &mut path);
+            path.clone()
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(
+        deleted_but_named,
+        ["/inetpub/wwwroot/gone.aspx", "/inetpub/wwwroot/gone.aspx"]
+    );
+}
+
+#[test]
+fn cli_on_an_image_gives_paths() {
+    let img = common::unpacked(&common::fixture("ntfs-usn.img.gz"));
+    let (code, out, err) = common::run(&["usn", img.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    let rows = common::jsonl(&out);
+    assert_eq!(rows.len(), 17);
+    let shell = rows.iter().find(|r| r["name"] == "discover.aspx").unwrap();
+    assert_eq!(
+        shell["path"],
+        "/inetpub/wwwroot/aspnet_client/system_web/discover.aspx"
+    );
+    assert_eq!(shell["path_source"], "mft");
+    assert_eq!(shell["major_version"], 3);
+    let orphan = rows.iter().find(|r| r["name"] == "old_site").unwrap();
+    assert_eq!(orphan["path"], "/$Orphan/old_site");
+    assert_eq!(orphan["path_source"], "orphan");
+    let v4 = rows.iter().find(|r| r["major_version"] == 4).unwrap();
+    assert!(v4["timestamp"].is_null());
+    let (code, table, _) = common::run(&["usn", img.to_str().unwrap(), "--format", "table"]);
+    assert_eq!(code, 0);
+    let table = String::from_utf8(table).unwrap();
+    assert_eq!(table.lines().count(), 18);
+    assert!(table.contains("FILE_DELETE|CLOSE"));
+}
