@@ -14,7 +14,8 @@
 //! Bounds and damage: a record longer than [`MAX_RECORD_LEN`] is not believed; bytes that are
 //! not a valid record (garbage, a length too small or too large, a bad version, a name outside
 //! the record, a record cut by the end of the data) are skipped 8 bytes at a time until a valid
-//! record or zeros follow, and each such damaged area gives one [`Diagnostic`] (at most
+//! record follows, and each such damaged area (from its first to its last non-zero byte; zero
+//! words inside garbage do not split it) gives one [`Diagnostic`] (at most
 //! [`MAX_DIAGNOSTICS`] of them; the rest are counted in a last one). Memory is one read buffer
 //! (1 MiB plus a record); time is linear in the bytes read.
 //!
@@ -456,10 +457,12 @@ struct Range {
     evidence: Option<u64>,
 }
 
-/// A damaged area being skipped.
+/// A damaged area being skipped: from `start` to `end` (the end of its last non-zero word;
+/// zero words inside it do not end it, a valid record does).
 #[derive(Debug, Clone, Copy)]
 struct Damage {
     start: u64,
+    end: u64,
     first: Bad,
 }
 
@@ -607,9 +610,10 @@ impl<R: Read + Seek> UsnReader<R> {
         true
     }
 
-    /// Closes the damaged area being skipped (it ends at stream offset `end`).
-    fn close_damage(&mut self, end: u64) {
+    /// Closes the damaged area being skipped.
+    fn close_damage(&mut self) {
         let Some(d) = self.damage.take() else { return };
+        let end = d.end;
         if self.diagnostics.len() >= MAX_DIAGNOSTICS {
             self.unlisted += 1;
             return;
@@ -635,8 +639,7 @@ impl<R: Read + Seek> UsnReader<R> {
 
     /// Moves to the next range; false when there is none.
     fn next_range(&mut self) -> bool {
-        let end = self.buf_off + self.buf.len() as u64;
-        self.close_damage(end);
+        self.close_damage();
         self.ri += 1;
         self.buf.clear();
         self.pos = 0;
@@ -685,11 +688,15 @@ impl<R: Read + Seek> Iterator for UsnReader<R> {
             if avail < 8 {
                 // The range is over (a tail shorter than 8 bytes is padding or damage).
                 let tail_nonzero = self.buf[self.pos..].iter().any(|&b| b != 0);
-                if tail_nonzero && self.damage.is_none() {
-                    self.damage = Some(Damage {
-                        start: self.buf_off + self.pos as u64,
+                if tail_nonzero {
+                    let at = self.buf_off + self.pos as u64;
+                    let end = self.buf_off + self.buf.len() as u64;
+                    let d = self.damage.get_or_insert(Damage {
+                        start: at,
+                        end,
                         first: Bad::Invalid("bytes after the last record"),
                     });
+                    d.end = end;
                 }
                 if !self.next_range() {
                     self.finish();
@@ -700,29 +707,29 @@ impl<R: Read + Seek> Iterator for UsnReader<R> {
             let at = self.buf_off + self.pos as u64;
             let b = &self.buf[self.pos..];
             if le_u64(b, 0) == Some(0) {
-                // Zero padding (the end of a page) or a zeroed area: skip it fast.
+                // Zero padding (the end of a page) or a zeroed area: skip it fast. It does not
+                // end a damaged area (garbage may hold zero words): the next record does.
                 let zeros = b
                     .chunks_exact(8)
                     .take_while(|c| c.iter().all(|&x| x == 0))
                     .count();
                 self.pos += zeros * 8;
-                self.close_damage(at);
                 continue;
             }
             match parse(b, at) {
                 Ok(rec) => {
-                    self.close_damage(at);
+                    self.close_damage();
                     self.pos += rec.record_length as usize;
                     self.records += 1;
                     return Some(rec);
                 }
                 Err(bad) => {
-                    if self.damage.is_none() {
-                        self.damage = Some(Damage {
-                            start: at,
-                            first: bad,
-                        });
-                    }
+                    let d = self.damage.get_or_insert(Damage {
+                        start: at,
+                        end: at,
+                        first: bad,
+                    });
+                    d.end = at + 8;
                     self.pos += 8;
                 }
             }
