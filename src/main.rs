@@ -95,9 +95,10 @@ fn main() -> ExitCode {
             evidence,
             vol,
             format: f,
+            carve,
         } => {
-            let out = std::io::BufWriter::new(std::io::stdout().lock());
-            deadbox::usn::print_journal(&evidence, vol.into(), format(f), out, &mut |m| warn(m))
+            let (out, f) = (std::io::BufWriter::new(std::io::stdout().lock()), format(f));
+            deadbox::usn::print_journal(&evidence, vol.into(), carve, f, out, &mut |m| warn(m))
                 .map_or_else(|e| Err(e.into()), |_| Ok(0))
         }
     };

@@ -53,11 +53,30 @@ pub struct UsnRow {
     pub path: Option<String>,
     /// `mft` or `orphan` (see [`PathSource`]); `null` for a loose `$J`.
     pub path_source: Option<PathSource>,
+    /// Where the record was read: `usnjrnl` (the journal, or a loose `$J`) or `unallocated`
+    /// (carved from free clusters with `--carve`; `offset` is then its byte offset in the
+    /// volume).
+    pub source: RecordSource,
+}
+
+/// Where a [`UsnRow`]'s record was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordSource {
+    /// The change journal (`$UsnJrnl:$J`) or a loose `$J`.
+    Usnjrnl,
+    /// Carved from the volume's free clusters.
+    Unallocated,
 }
 
 impl UsnRow {
-    /// The row of `rec`; its path resolved in `tree` when there is one.
-    pub fn new(rec: &UsnRecord, partition: Option<u32>, tree: Option<&Tree>) -> Self {
+    /// The row of `rec`, read from `source`; its path resolved in `tree` when there is one.
+    pub fn new(
+        rec: &UsnRecord,
+        partition: Option<u32>,
+        tree: Option<&Tree>,
+        source: RecordSource,
+    ) -> Self {
         let (path, path_source) = match tree {
             Some(t) => {
                 let mut p = String::new();
@@ -83,6 +102,7 @@ impl UsnRow {
             major_version: rec.major_version,
             path,
             path_source,
+            source,
         }
     }
 }
@@ -122,22 +142,22 @@ impl Row for UsnRow {
     }
 }
 
-/// Streams the records of `journal` as rows to `w`, in chunks; diagnostics go to `warn` as
-/// they come.
+/// Streams the records of `journal` (read from `source`) as rows to `w`, in chunks;
+/// diagnostics go to `warn` as they come.
 fn write_journal<R: Read + Seek, W: Write>(
     mut journal: UsnReader<R>,
     partition: Option<u32>,
     tree: Option<&Tree>,
+    source: RecordSource,
     w: &mut RowWriter<W>,
     warn: &mut dyn FnMut(&Diagnostic),
 ) -> Result<()> {
     let format = w.format();
-    w.begin_volume()?;
     let mut rows = Vec::with_capacity(ROWS_PER_CHUNK);
     loop {
         let rec = journal.next();
         if let Some(r) = &rec {
-            rows.push(UsnRow::new(r, partition, tree));
+            rows.push(UsnRow::new(r, partition, tree, source));
         }
         if rows.len() >= ROWS_PER_CHUNK || (rec.is_none() && !rows.is_empty()) {
             w.chunk(&format_rows(format, &rows)?)?;
@@ -145,40 +165,47 @@ fn write_journal<R: Read + Seek, W: Write>(
         }
         journal.take_diagnostics().iter().for_each(&mut *warn);
         if rec.is_none() {
-            break;
+            return Ok(());
         }
+    }
+}
+
+/// Writes the journal of volume `v` (paths resolved in `tree`) as one volume of rows; with
+/// `carve`, then the records carved from its free clusters ([`NtfsVolume::usn_carve`]). A
+/// volume without a journal gives a warning (and, with `carve`, its carved records still).
+pub fn write_volume_journal<W: Write>(
+    v: &NtfsVolume,
+    tree: &Tree,
+    carve: bool,
+    w: &mut RowWriter<W>,
+    warn: &mut dyn FnMut(&Diagnostic),
+) -> Result<()> {
+    let p = v.partition();
+    w.begin_volume()?;
+    match v.usn_journal() {
+        Ok(j) => write_journal(j, p, Some(tree), RecordSource::Usnjrnl, w, warn)?,
+        Err(Error::NotFound(_)) => warn(&Diagnostic::new(
+            crate::ntfs::DiagnosticKind::Unsupported,
+            "no USN change journal ($Extend/$UsnJrnl:$J) on this volume",
+        )),
+        Err(e) => return Err(e),
+    }
+    if carve {
+        let j = v.usn_carve()?;
+        write_journal(j, p, Some(tree), RecordSource::Unallocated, w, warn)?;
     }
     w.end_volume()
 }
 
-/// Writes the journal of volume `v` (paths resolved in `tree`). A volume without a journal
-/// gives no rows and a warning.
-pub fn write_volume_journal<W: Write>(
-    v: &NtfsVolume,
-    tree: &Tree,
-    w: &mut RowWriter<W>,
-    warn: &mut dyn FnMut(&Diagnostic),
-) -> Result<()> {
-    match v.usn_journal() {
-        Ok(j) => write_journal(j, v.partition(), Some(tree), w, warn),
-        Err(Error::NotFound(_)) => {
-            warn(&Diagnostic::new(
-                crate::ntfs::DiagnosticKind::Unsupported,
-                "no USN change journal ($Extend/$UsnJrnl:$J) on this volume",
-            ));
-            Ok(())
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// `deadbox usn`: the journal of every selected NTFS volume of the image at `path`, or, when
-/// `path` is no disk image but a loose `$J` file, that file's records (names only, no paths),
+/// `deadbox usn`: the journal of every selected NTFS volume of the image at `path` (with
+/// `carve`, and the records carved from its free clusters), or, when `path` is no disk image
+/// but a loose `$J` file, that file's records (names only, no paths; `carve` does not apply),
 /// written to `out` in `format`. Problems (damaged areas, a volume without a journal, the
 /// namespace's diagnostics) go to `warn`, prefixed with the partition.
 pub fn print_journal(
     path: &Path,
     sel: VolumeSelect,
+    carve: bool,
     format: Format,
     out: impl Write,
     warn: &mut dyn FnMut(String),
@@ -198,7 +225,8 @@ pub fn print_journal(
                 for d in tree.diagnostics() {
                     warn(format!("{part}{}", d.message));
                 }
-                write_volume_journal(v, &tree, &mut w, &mut |d| warn(format!("{part}{d}")))?;
+                let mut warn_d = |d: &Diagnostic| warn(format!("{part}{d}"));
+                write_volume_journal(v, &tree, carve, &mut w, &mut warn_d)?;
             }
         }
         Err(e) => {
@@ -207,8 +235,14 @@ pub fn print_journal(
             if !looks_like_journal(&mut f).map_err(io)? {
                 return Err(e);
             }
+            if carve {
+                warn("--carve: a loose $J has no free clusters to carve; ignored".into());
+            }
             let j = UsnReader::new(f).map_err(io)?;
-            write_journal(j, None, None, &mut w, &mut |d| warn(d.to_string()))?;
+            w.begin_volume()?;
+            let src = RecordSource::Usnjrnl;
+            write_journal(j, None, None, src, &mut w, &mut |d| warn(d.to_string()))?;
+            w.end_volume()?;
         }
     }
     w.finish()?;

@@ -316,3 +316,48 @@ fn cli_on_damaged_journals() {
     assert_eq!(err.matches("are not USN records").count(), 1, "{err}");
     assert!(rows.iter().all(|r| r["path"].as_str().is_some()));
 }
+
+#[test]
+fn carving_random_free_space_finds_nothing() {
+    use std::io::Read;
+    let img = common::unpacked(&common::fixture("ntfs-usn.img.gz"));
+    let mut bytes = std::fs::read(&img).unwrap();
+    let image = deadbox::Image::open(&img, Default::default()).unwrap();
+    let v = &image.volumes()[0];
+    let cs = v.geometry().cluster_size;
+    let mut bitmap = Vec::new();
+    v.open_stream("/$Bitmap", None)
+        .unwrap()
+        .read_to_end(&mut bitmap)
+        .unwrap();
+    let mut rng = Rng::new(5);
+    let mut filled = 0;
+    for c in 0..v.geometry().size / cs {
+        if bitmap[(c / 8) as usize] >> (c % 8) & 1 == 0 {
+            let at = (c * cs) as usize;
+            bytes[at..at + cs as usize]
+                .iter_mut()
+                .for_each(|b| *b = rng.next() as u8);
+            filled += 1;
+        }
+    }
+    assert!(filled > 100);
+    let case = common::scratch().join("usn_random_free.img");
+    std::fs::write(&case, &bytes).unwrap();
+    let image = deadbox::Image::open(&case, Default::default()).unwrap();
+    let mut carve = image.volumes()[0].usn_carve().unwrap();
+    assert_eq!(carve.by_ref().count(), 0);
+    assert!(
+        carve.diagnostics().is_empty(),
+        "garbage is expected in free space"
+    );
+    let (code, out, err) = cli(&[
+        "usn",
+        case.to_str().unwrap(),
+        "--carve",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(common::jsonl(&out).len(), 17);
+}

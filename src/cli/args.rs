@@ -83,6 +83,9 @@ pub enum Cmd {
         vol: VolArgs,
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// Also carve USN records from the volume's free clusters (reads all free space).
+        #[arg(long)]
+        carve: bool,
     },
 }
 

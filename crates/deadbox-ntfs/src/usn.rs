@@ -490,6 +490,9 @@ pub struct UsnReader<R> {
     records: u64,
     bytes_read: u64,
     done: bool,
+    /// Carving free clusters: garbage is expected (no damage diagnostics) and records must be
+    /// plausible ([`plausible`]).
+    carving: bool,
 }
 
 impl<'a> UsnReader<Cursor<&'a [u8]>> {
@@ -535,6 +538,7 @@ impl<R: Read + Seek> UsnReader<R> {
             records: 0,
             bytes_read: 0,
             done: false,
+            carving: false,
         }
     }
 
@@ -717,6 +721,8 @@ impl<R: Read + Seek> Iterator for UsnReader<R> {
                 continue;
             }
             match parse(b, at) {
+                Ok(rec) if self.carving && !plausible(&rec) => self.pos += 8,
+                Err(_) if self.carving => self.pos += 8,
                 Ok(rec) => {
                     self.close_damage();
                     self.pos += rec.record_length as usize;
@@ -763,6 +769,34 @@ pub fn looks_like_journal<R: Read + Seek>(src: &mut R) -> io::Result<bool> {
         at += (zeros * 8).max(8) as u64;
     }
     Ok(false)
+}
+
+/// FILETIMEs of 1990-01-01 and 2100-01-01: the times a carved record may have.
+const CARVE_TIMES: std::ops::Range<u64> = 125_911_584_000_000_000..157_469_184_000_000_000;
+/// Largest MFT entry number a carved record may name (2^32: far beyond any real volume).
+const CARVE_MAX_ENTRY: u64 = 1 << 32;
+/// Most free-cluster ranges one carve looks at (24 bytes each); the rest of the free space is
+/// left out with a diagnostic.
+const MAX_CARVE_RANGES: usize = 1 << 20;
+
+/// Whether a record found in free space is believed: a v2 or v3 record (v4 records carry too
+/// little to tell them from noise) of minor version 0, with a reason, a time between 1990 and
+/// 2100, plausible references, and a name that decodes and holds no control character, `/` or
+/// `\0`.
+fn plausible(r: &UsnRecord) -> bool {
+    (r.major_version == 2 || r.major_version == 3)
+        && r.minor_version == 0
+        && r.reason != 0
+        && r.timestamp
+            .is_some_and(|t| CARVE_TIMES.contains(&t.ticks()))
+        && r.file_reference.entry < CARVE_MAX_ENTRY
+        && r.parent_reference.entry < CARVE_MAX_ENTRY
+        && r.file_id >> 64 == 0
+        && r.parent_file_id >> 64 == 0
+        && !r
+            .name
+            .chars()
+            .any(|c| c < ' ' || c == '/' || c == '\u{FFFD}' || c == '\u{7F}')
 }
 
 /// Where a record's path came from.
@@ -848,6 +882,101 @@ impl NtfsVolume {
             return Err(Error::format("$UsnJrnl:$J", self.region.start(), e));
         }
         Ok(UsnReader::with_ranges(reader, ranges))
+    }
+}
+
+impl NtfsVolume {
+    /// USN records carved from the volume's free clusters (per `$Bitmap`), where the pages
+    /// Windows freed from the journal (and journals of earlier volumes) may still lie. Every
+    /// free cluster is read (holes of `$J` are not clusters: nothing is stored for them). Only
+    /// plausible records are returned (v2/v3, minor version 0, a reason, a time from 1990 to
+    /// 2100, entry numbers below 2^32, a name without control characters); garbage gives no
+    /// diagnostics. A record's `offset` is its byte offset in the volume. At most 1 Mi free
+    /// ranges are looked at (a diagnostic says when the rest is left out).
+    ///
+    /// Errors: `$Bitmap` (MFT entry 6) unreadable.
+    pub fn usn_carve(&self) -> Result<UsnReader<deadbox_evidence::RegionReader>> {
+        let cs = self.geometry.cluster_size;
+        let bitmap = self.file(6)?;
+        let s = self
+            .select_stream(&bitmap, None)
+            .ok_or_else(|| Error::NotFound("$Bitmap: no $DATA stream".into()))?;
+        let clusters = self.geometry.size.min(self.region.len()) / cs;
+        let mut reader = self.stream_reader(s);
+        let mut ranges: Vec<(u64, u64, Option<u64>)> = Vec::new();
+        let mut diagnostics = Vec::new();
+        let mut chunk = vec![0u8; CHUNK];
+        let mut lcn = 0u64;
+        let mut run: Option<u64> = None; // first free cluster of the current free run
+        let push = |ranges: &mut Vec<(u64, u64, Option<u64>)>, a: u64, b: u64| {
+            if ranges.len() < MAX_CARVE_RANGES {
+                let (start, end) = (a * cs, b * cs);
+                ranges.push((start, end, Some(self.region.start() + start)));
+                true
+            } else {
+                false
+            }
+        };
+        let mut full = false;
+        'bytes: while lcn < clusters {
+            let n = reader.read_at(lcn / 8, &mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            for &byte in &chunk[..n] {
+                if lcn >= clusters {
+                    break 'bytes;
+                }
+                // Whole bytes first: all allocated or all free.
+                if lcn + 8 <= clusters && (byte == 0xFF || byte == 0) {
+                    match (byte, run) {
+                        (0xFF, Some(a)) => {
+                            full |= !push(&mut ranges, a, lcn);
+                            run = None;
+                        }
+                        (0, None) => run = Some(lcn),
+                        _ => {}
+                    }
+                    lcn += 8;
+                    continue;
+                }
+                for bit in 0..8 {
+                    if lcn >= clusters {
+                        break;
+                    }
+                    match (byte >> bit & 1, run) {
+                        (1, Some(a)) => {
+                            full |= !push(&mut ranges, a, lcn);
+                            run = None;
+                        }
+                        (0, None) => run = Some(lcn),
+                        _ => {}
+                    }
+                    lcn += 1;
+                }
+            }
+            if full {
+                break;
+            }
+        }
+        if let Some(a) = run.filter(|_| !full) {
+            full |= !push(&mut ranges, a, lcn.min(clusters));
+        }
+        if full {
+            diagnostics.push(Diagnostic::new(
+                DiagnosticKind::Limit,
+                format!(
+                    "USN carving: free space in more than {MAX_CARVE_RANGES} pieces; only the first are carved"
+                ),
+            ));
+        }
+        let mut r = UsnReader::with_ranges(
+            deadbox_evidence::RegionReader::new(self.region.clone()),
+            ranges,
+        );
+        r.carving = true;
+        r.diagnostics = diagnostics;
+        Ok(r)
     }
 }
 
