@@ -361,3 +361,17 @@ fn carving_random_free_space_finds_nothing() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(common::jsonl(&out).len(), 17);
 }
+
+#[test]
+fn a_loose_journal_starting_inside_a_record_is_still_one() {
+    // An extract cut in the middle of a record (and after a stretch of zeros).
+    let (b, expected) = journal(20);
+    let mut cut = vec![0u8; 4096];
+    cut.extend_from_slice(&b[expected[1].0 as usize + 16..]);
+    let path = common::scratch().join("cut_J.bin");
+    std::fs::write(&path, &cut).unwrap();
+    let (code, out, err) = cli(&["usn", path.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(common::jsonl(&out).len(), 18);
+    assert_eq!(err.matches("are not USN records").count(), 1, "{err}");
+}

@@ -743,9 +743,14 @@ impl<R: Read + Seek> Iterator for UsnReader<R> {
     }
 }
 
-/// True when `src` reads as a loose `$J` stream: its first non-zero 8-byte-aligned word (after
-/// any leading zeros, read 1 MiB at a time) starts a valid USN record. Used to tell a `$J`
-/// extract from a disk image; a file of nothing but zeros is not taken for a journal.
+/// How far past the first non-zero byte [`looks_like_journal`] looks for a record (an extract
+/// may start inside a record or a damaged page).
+const SNIFF_WINDOW: usize = 64 << 10;
+
+/// True when `src` reads as a loose `$J` stream: within 64 KiB of its first non-zero
+/// 8-byte-aligned word (leading zeros are skipped, read 1 MiB at a time) a valid USN record
+/// starts. Used to tell a `$J` extract from a disk image; a file of nothing but zeros is not
+/// taken for a journal.
 pub fn looks_like_journal<R: Read + Seek>(src: &mut R) -> io::Result<bool> {
     let end = src.seek(SeekFrom::End(0))?;
     let mut buf = vec![0u8; CHUNK];
@@ -760,11 +765,14 @@ pub fn looks_like_journal<R: Read + Seek>(src: &mut R) -> io::Result<bool> {
             .count();
         if zeros * 8 + 8 <= n {
             let first = at + zeros as u64 * 8;
-            let k = ((end - first) as usize).min(MAX_RECORD_LEN as usize);
-            let mut rec = vec![0u8; k];
+            let k = ((end - first) as usize).min(SNIFF_WINDOW + MAX_RECORD_LEN as usize);
+            let mut b = vec![0u8; k];
             src.seek(SeekFrom::Start(first))?;
-            src.read_exact(&mut rec)?;
-            return Ok(parse(&rec, first).is_ok());
+            src.read_exact(&mut b)?;
+            let found = (0..k.min(SNIFF_WINDOW))
+                .step_by(8)
+                .any(|o| parse(&b[o..], first + o as u64).is_ok());
+            return Ok(found);
         }
         at += (zeros * 8).max(8) as u64;
     }
