@@ -181,6 +181,9 @@ pub fn write_volume_journal<W: Write>(
     warn: &mut dyn FnMut(&Diagnostic),
 ) -> Result<()> {
     let p = v.partition();
+    // A journal or $Bitmap that cannot be opened is this volume's problem, told as a warning.
+    let unreadable =
+        |what: &str, e: Error| Diagnostic::new(Diagnostic::kind_of(&e), format!("{what}: {e}"));
     w.begin_volume()?;
     match v.usn_journal() {
         Ok(j) => write_journal(j, p, Some(tree), RecordSource::Usnjrnl, w, warn)?,
@@ -188,11 +191,14 @@ pub fn write_volume_journal<W: Write>(
             crate::ntfs::DiagnosticKind::Unsupported,
             "no USN change journal ($Extend/$UsnJrnl:$J) on this volume",
         )),
-        Err(e) => return Err(e),
+        Err(e @ Error::Output(_)) => return Err(e),
+        Err(e) => warn(&unreadable("USN change journal unreadable", e)),
     }
     if carve {
-        let j = v.usn_carve()?;
-        write_journal(j, p, Some(tree), RecordSource::Unallocated, w, warn)?;
+        match v.usn_carve() {
+            Ok(j) => write_journal(j, p, Some(tree), RecordSource::Unallocated, w, warn)?,
+            Err(e) => warn(&unreadable("USN carving not possible ($Bitmap)", e)),
+        }
     }
     w.end_volume()
 }

@@ -57,6 +57,8 @@ pub const MAX_RECORD_LEN: u32 = 64 << 10;
 pub const MAX_DIAGNOSTICS: usize = 1000;
 /// Bytes read at a time.
 const CHUNK: usize = 1 << 20;
+/// Read errors (bad sectors, a truncated image) after which a reader gives up.
+const MAX_READ_ERRORS: usize = 16;
 /// Most extents a v4 record is believed to hold.
 const MAX_EXTENTS: usize = (MAX_RECORD_LEN as usize - 64) / 16;
 
@@ -485,8 +487,12 @@ pub struct UsnReader<R> {
     pos: usize,
     damage: Option<Damage>,
     diagnostics: Vec<Diagnostic>,
+    /// Diagnostics made so far (also those taken by [`UsnReader::take_diagnostics`]).
+    listed: usize,
     /// Damaged areas not listed (past [`MAX_DIAGNOSTICS`]).
     unlisted: u64,
+    /// Read errors met; after [`MAX_READ_ERRORS`] the rest is not read.
+    read_errors: usize,
     records: u64,
     bytes_read: u64,
     done: bool,
@@ -534,7 +540,9 @@ impl<R: Read + Seek> UsnReader<R> {
             pos: 0,
             damage: None,
             diagnostics: Vec::new(),
+            listed: 0,
             unlisted: 0,
+            read_errors: 0,
             records: 0,
             bytes_read: 0,
             done: false,
@@ -596,17 +604,38 @@ impl<R: Read + Seek> UsnReader<R> {
             .seek(SeekFrom::Start(self.next_read))
             .and_then(|_| self.src.read_exact(&mut self.buf[old..]));
         if let Err(e) = res {
-            self.buf.truncate(old);
+            // The unreadable chunk is skipped like a hole: the current range ends before it
+            // (what is buffered is still parsed) and a new one starts after it.
             let at = self.next_read;
+            self.buf.truncate(old);
+            self.read_errors += 1;
+            let give_up = self.read_errors >= MAX_READ_ERRORS;
+            let rest = if give_up {
+                "; too many read errors: the rest is not read"
+            } else {
+                "; skipped"
+            };
             let d = Diagnostic::new(
                 DiagnosticKind::Unreadable,
                 format!(
-                    "$J: read error at stream byte {at}: {e}; the rest of the journal is not read"
+                    "$J: stream bytes {at}..{} unreadable: {e}{rest}",
+                    at + want as u64
                 ),
             )
             .at_offset(self.evidence_offset(at));
-            self.diagnostics.push(d);
-            self.done = true;
+            self.push_diagnostic(d);
+            self.ranges[self.ri].end = at;
+            let resume = at + want as u64;
+            if give_up {
+                self.done = true;
+            } else if resume < r.end {
+                let after = Range {
+                    start: resume,
+                    end: r.end,
+                    evidence: r.evidence.map(|e| e + (resume - r.start)),
+                };
+                self.ranges.insert(self.ri + 1, after);
+            }
             return false;
         }
         self.next_read += want as u64;
@@ -614,14 +643,20 @@ impl<R: Read + Seek> UsnReader<R> {
         true
     }
 
+    /// Keeps a diagnostic, or counts it past [`MAX_DIAGNOSTICS`].
+    fn push_diagnostic(&mut self, d: Diagnostic) {
+        if self.listed >= MAX_DIAGNOSTICS {
+            self.unlisted += 1;
+        } else {
+            self.listed += 1;
+            self.diagnostics.push(d);
+        }
+    }
+
     /// Closes the damaged area being skipped.
     fn close_damage(&mut self) {
         let Some(d) = self.damage.take() else { return };
         let end = d.end;
-        if self.diagnostics.len() >= MAX_DIAGNOSTICS {
-            self.unlisted += 1;
-            return;
-        }
         let (kind, why) = match d.first {
             Bad::Invalid(w) => (DiagnosticKind::Corrupt, w.to_string()),
             Bad::Truncated { len, have } => (
@@ -638,7 +673,7 @@ impl<R: Read + Seek> UsnReader<R> {
             ),
         )
         .at_offset(self.evidence_offset(d.start));
-        self.diagnostics.push(diag);
+        self.push_diagnostic(diag);
     }
 
     /// Moves to the next range; false when there is none.
@@ -663,7 +698,7 @@ impl<R: Read + Seek> UsnReader<R> {
             self.diagnostics.push(Diagnostic::new(
                 DiagnosticKind::Limit,
                 format!(
-                    "$J: {} more damaged areas not listed (at most {MAX_DIAGNOSTICS} are)",
+                    "$J: {} more damaged areas or read errors not listed (at most {MAX_DIAGNOSTICS} are)",
                     self.unlisted
                 ),
             ));
@@ -685,6 +720,7 @@ impl<R: Read + Seek> Iterator for UsnReader<R> {
             // Keep a whole record's worth in the buffer while the range has more.
             if avail < MAX_RECORD_LEN as usize && more {
                 if !self.fill() && self.done {
+                    self.finish();
                     return None;
                 }
                 continue;
@@ -1048,6 +1084,68 @@ mod tests {
         let mut r = UsnReader::from_slice(&b);
         assert!(r.next().is_none());
         assert_eq!(r.diagnostics()[0].kind, DiagnosticKind::Truncated);
+    }
+
+    /// A source whose reads fail when they start in `bad`.
+    struct Flaky {
+        inner: Cursor<Vec<u8>>,
+        bad: std::ops::Range<u64>,
+    }
+    impl Read for Flaky {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            if self.bad.contains(&self.inner.position()) {
+                return Err(io::Error::other("bad sector"));
+            }
+            self.inner.read(b)
+        }
+    }
+    impl Seek for Flaky {
+        fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+            self.inner.seek(to)
+        }
+    }
+
+    #[test]
+    fn read_errors_skip_a_chunk_and_go_on() {
+        let rec = v2("after_error.txt", 0);
+        let mut b = Vec::new();
+        while b.len() < 3 * CHUNK {
+            b.extend_from_slice(&rec);
+        }
+        let total = b.len() / rec.len();
+        let bad = CHUNK as u64..CHUNK as u64 + 1;
+        let mut r = UsnReader::new(Flaky {
+            inner: Cursor::new(b),
+            bad,
+        })
+        .unwrap();
+        let n = r.by_ref().count();
+        // The second megabyte (and the records straddling into and out of it) is lost,
+        // nothing else.
+        assert!(
+            n < total && n >= total - CHUNK / rec.len() - 2,
+            "{n} of {total}"
+        );
+        let d = r.diagnostics();
+        let kinds: Vec<_> = d.iter().map(|d| d.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                DiagnosticKind::Unreadable,
+                DiagnosticKind::Truncated, // the record cut by the unreadable megabyte
+                DiagnosticKind::Corrupt,   // the rest of the one cut at its end
+            ],
+            "{d:?}"
+        );
+        // Every read failing: the reader gives up after MAX_READ_ERRORS, with one diagnostic
+        // each.
+        let mut r = UsnReader::new(Flaky {
+            inner: Cursor::new(vec![1u8; 64 * CHUNK]),
+            bad: 0..u64::MAX,
+        })
+        .unwrap();
+        assert_eq!(r.by_ref().count(), 0);
+        assert_eq!(r.diagnostics().len(), MAX_READ_ERRORS);
     }
 
     #[test]
