@@ -5,6 +5,8 @@
 //! diagnostics, capped); the CLI runs under an address-space limit.
 
 mod common;
+#[path = "support/mft_edit.rs"]
+mod mft_edit;
 #[path = "support/rng.rs"]
 mod rng;
 
@@ -254,7 +256,12 @@ fn corpus_journal_with_flips_keeps_most_records() {
 /// Runs the binary under a 2 GiB address-space limit and a timeout.
 fn cli(args: &[&str]) -> (i32, Vec<u8>, String) {
     let dir = common::scratch();
-    let (o, e) = (dir.join("cli.out"), dir.join("cli.err"));
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let k = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (o, e) = (
+        dir.join(format!("cli{k}.out")),
+        dir.join(format!("cli{k}.err")),
+    );
     let mut child = Command::new("sh")
         .arg("-c")
         .arg("ulimit -v 2097152 && exec \"$0\" \"$@\"")
@@ -374,4 +381,71 @@ fn a_loose_journal_starting_inside_a_record_is_still_one() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(common::jsonl(&out).len(), 18);
     assert_eq!(err.matches("are not USN records").count(), 1, "{err}");
+}
+
+/// The fixture with the `$J` attribute of `$UsnJrnl`'s record edited by `f` (given the record,
+/// fixups undone, and the attribute's offset).
+fn patched_j(f: impl FnOnce(&mut [u8], usize)) -> std::path::PathBuf {
+    let img = common::unpacked(&common::fixture("ntfs-usn.img.gz"));
+    let mut bytes = std::fs::read(&img).unwrap();
+    let image = deadbox::Image::open(&img, Default::default()).unwrap();
+    let v = &image.volumes()[0];
+    let entry = v.open_path("/$Extend/$UsnJrnl").unwrap().entry;
+    let off = v.record_offset(entry).unwrap() as usize;
+    let rs = v.geometry().record_size as usize;
+    mft_edit::edit_record(&mut bytes, off, rs, |rec| {
+        let (a, _) = mft_edit::find_attr(rec, 0x80, "$J");
+        f(rec, a)
+    });
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let case = common::scratch().join(format!("usn_patched_{n}.img"));
+    std::fs::write(&case, &bytes).unwrap();
+    case
+}
+
+#[test]
+fn a_journal_claiming_a_petabyte_reads_only_its_clusters() {
+    // Allocated, data and initialized sizes of 2^50 bytes: the run list still maps 1 MiB of
+    // hole and two clusters; the reader reads those two clusters, not a petabyte of zeros.
+    let case = patched_j(|rec, a| {
+        for field in [0x28, 0x30, 0x38] {
+            mft_edit::wr64(rec, a + field, 1 << 50);
+        }
+    });
+    let image = deadbox::Image::open(&case, Default::default()).unwrap();
+    let v = &image.volumes()[0];
+    let start = Instant::now();
+    let mut j = v.usn_journal().unwrap();
+    assert_eq!(j.by_ref().count(), 17);
+    assert_eq!(j.bytes_read(), 2 * 4096);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let (code, out, err) = cli(&["usn", case.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(common::jsonl(&out).len(), 17);
+}
+
+#[test]
+fn a_journal_run_outside_the_volume_is_a_diagnostic() {
+    // The run list `02 00 01 | 21 02 EC 00 | 00`: the allocated run moved to LCN 0x7FEC
+    // (128 MiB into a 4 MiB volume).
+    let case = patched_j(|rec, a| {
+        let mp = a + mft_edit::rd16(rec, a + 0x20) as usize;
+        assert_eq!(
+            &rec[mp..mp + 7],
+            &[0x02, 0x00, 0x01, 0x21, 0x02, 0xEC, 0x00]
+        );
+        rec[mp + 6] = 0x7F;
+    });
+    let image = deadbox::Image::open(&case, Default::default()).unwrap();
+    let v = &image.volumes()[0];
+    let mut j = v.usn_journal().unwrap();
+    assert_eq!(j.by_ref().count(), 0);
+    let d = j.diagnostics();
+    assert!(!d.is_empty() && d.len() <= 16, "{d:?}");
+    assert_eq!(d[0].kind, DiagnosticKind::Unreadable, "{d:?}");
+    let (code, out, err) = cli(&["usn", case.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("unreadable"), "{err}");
 }
