@@ -158,3 +158,18 @@ while struct.unpack_from("<I", rec5, off)[0] != 0x90:
 val = off + struct.unpack_from("<H", rec5, off + 20)[0]
 end = off + struct.unpack_from("<I", rec5, off + 4)[0]
 out("index", "root", bytes([1]) + bytes(rec5[val + 0x10:end]))
+
+# usn: the two clusters of records of the $J in fixtures/ntfs-usn.img.gz (the cluster whose
+# first record is a v2 record with USN 1 MiB, its offset in $J), and the corpus's real Windows
+# journal when the shared corpus is there.
+import gzip  # noqa: E402
+
+usn_img = gzip.open(os.path.join(FIX, "ntfs-usn.img.gz")).read()
+first = struct.pack("<Q", 1 << 20)  # USN of the first record = its offset in $J
+at = next(o for o in range(0, len(usn_img), 4096)
+          if usn_img[o + 4:o + 6] == b"\x02\x00" and usn_img[o + 24:o + 32] == first)
+out("usn", "fixture_journal", usn_img[at:at + 8192])
+real = os.path.join(HERE, "..", "..", "shared", "corpus", "mft", "usnjrnlj.bin")
+if os.path.exists(real):
+    with open(real, "rb") as f:
+        out("usn", "windows_journal", f.read())

@@ -64,6 +64,7 @@ pub mod rows;
 pub mod rule_pack;
 pub mod scan;
 pub mod sniff;
+pub mod usn;
 
 pub use deadbox_evidence as evidence;
 pub use deadbox_evidence::error;

@@ -91,6 +91,16 @@ fn main() -> ExitCode {
             evidence,
             format: f,
         } => verify(&evidence, format(f)),
+        Cmd::Usn {
+            evidence,
+            vol,
+            format: f,
+            carve,
+        } => {
+            let (out, f) = (std::io::BufWriter::new(std::io::stdout().lock()), format(f));
+            deadbox::usn::print_journal(&evidence, vol.into(), carve, f, out, &mut |m| warn(m))
+                .map_or_else(|e| Err(e.into()), |_| Ok(0))
+        }
     };
     match r {
         Ok(code) => ExitCode::from(code),

@@ -75,6 +75,18 @@ pub enum Cmd {
         #[command(flatten)]
         vol: VolArgs,
     },
+    /// The USN change journal ($Extend/$UsnJrnl:$J) with full paths, or a loose $J file.
+    Usn {
+        /// Evidence file, or a loose $J extract.
+        evidence: PathBuf,
+        #[command(flatten)]
+        vol: VolArgs,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Also carve USN records from the volume's free clusters (reads all free space).
+        #[arg(long)]
+        carve: bool,
+    },
 }
 
 #[derive(Args)]

@@ -66,6 +66,7 @@ mod runs;
 mod time;
 mod tree;
 mod upcase;
+pub mod usn;
 pub mod volume;
 
 pub use deadbox_evidence as evidence;
@@ -111,6 +112,20 @@ pub mod fuzzing {
     /// Carves `$FILE_NAME` keys of directory `dir` from `buf`.
     pub fn index_slack(buf: &[u8], dir: u64) -> usize {
         super::index::carve(buf, 0, buf.len(), dir).len()
+    }
+    /// Reads every USN record of a loose `$J` byte stream, from the slice and through
+    /// `Read + Seek` (which must agree), and sniffs it as a journal; returns (records,
+    /// diagnostics, longest record).
+    pub fn usn(b: &[u8]) -> (usize, usize, u32) {
+        use super::usn::{looks_like_journal, UsnReader};
+        let mut r = UsnReader::from_slice(b);
+        let recs: Vec<_> = r.by_ref().collect();
+        let longest = recs.iter().map(|x| x.record_length).max().unwrap_or(0);
+        let cursor = std::io::Cursor::new(b);
+        let again = UsnReader::new(cursor).map(|r| r.collect::<Vec<_>>());
+        assert!(again.is_ok_and(|a| a == recs), "slice and reader disagree");
+        let _ = looks_like_journal(&mut std::io::Cursor::new(b));
+        (recs.len(), r.diagnostics().len(), longest)
     }
     /// Decompresses one LZNT1 compression unit of `unit_bytes`.
     pub fn lznt1_unit(input: &[u8], unit_bytes: usize) -> Result<Vec<u8>, String> {

@@ -402,6 +402,35 @@ impl Tree {
         out.push_str(self.name_text(ni));
     }
 
+    /// Appends the path of directory `entry` ("/" for the root) to `out` when the namespace
+    /// holds it as a directory with sequence number `sequence`; false (nothing appended)
+    /// otherwise. For the USN journal's parent references.
+    pub(crate) fn push_dir_path(&self, entry: u64, sequence: u16, out: &mut String) -> bool {
+        let Some(i) = self.index(entry) else {
+            return false;
+        };
+        let n = &self.nodes[i as usize];
+        if !n.is_dir || n.sequence != sequence {
+            return false;
+        }
+        self.push_path(entry, 0, None, out);
+        true
+    }
+
+    /// Appends the path of file `entry` (its first name) to `out` when the namespace holds it
+    /// with sequence number `sequence` and a name; false (nothing appended) otherwise.
+    pub(crate) fn push_file_path(&self, entry: u64, sequence: u16, out: &mut String) -> bool {
+        let Some(i) = self.index(entry) else {
+            return false;
+        };
+        let n = &self.nodes[i as usize];
+        if n.sequence != sequence || (n.n_names == 0 && entry != 5) {
+            return false;
+        }
+        self.push_path(entry, 0, None, out);
+        true
+    }
+
     /// The directory names above name `k` of `entry`, nearest first, as [`push_path`] joins
     /// them (`$Orphan` last for orphans).
     pub(crate) fn ancestors(&self, entry: u64, k: usize) -> Vec<&str> {
