@@ -67,6 +67,7 @@ mod time;
 mod tree;
 mod upcase;
 pub mod volume;
+pub mod vss;
 
 pub use deadbox_evidence as evidence;
 pub use deadbox_evidence::{Error, Result};
