@@ -1,0 +1,261 @@
+//! Volume Shadow Copies against the published oracles of the corpus (`vss/`): the Windows Server
+//! 2003 volume with 6 snapshots (MD5s of 512-byte blocks per snapshot, every line of both hash
+//! files), the Windows 7+ volume with one snapshot of itself (`vss_2_stor`), and the volume whose
+//! two snapshots keep their storage on that second image (`vss_1_vol`).
+
+mod common;
+
+use deadbox::evidence::{open, Evidence, Region};
+use deadbox::ntfs::vss::Shadows;
+use deadbox::ntfs::NtfsVolume;
+use md5::{Digest, Md5};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Unpacks a corpus tarball (sparse) once into the target dir; returns the folder.
+fn untar(corpus: &Path, name: &str) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let src = corpus.join("vss").join(name);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("deadbox-vss");
+    std::fs::create_dir_all(&dir).unwrap();
+    let stamp = dir.join(format!("{name}.src-len"));
+    let len = std::fs::metadata(&src).unwrap().len().to_string();
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(len.as_str()) {
+        let ok = std::process::Command::new("tar")
+            .arg("xzf")
+            .arg(&src)
+            .arg("-C")
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tar xzf {}", src.display());
+        std::fs::write(&stamp, len).unwrap();
+    }
+    dir
+}
+
+fn volume(path: &Path, offset: u64) -> Region {
+    let ev = open(path).unwrap();
+    let len = ev.len() - offset;
+    Region::new(ev, offset, len).unwrap()
+}
+
+fn md5_hex(b: &[u8]) -> String {
+    let d = Md5::digest(b);
+    d.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn read(ev: &dyn Evidence, off: u64, len: usize) -> Vec<u8> {
+    let mut b = vec![0u8; len];
+    ev.read_exact_at(off, &mut b).unwrap();
+    b
+}
+
+/// Every line of an oracle file: (snapshot, volume offset, 32 MD5s).
+fn oracle_lines(text: &str, flags_column: bool) -> Vec<(usize, u64, Vec<String>)> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            let md5s = cols[if flags_column { 3 } else { 2 }];
+            if flags_column {
+                assert_eq!(cols[2], "0", "{l}");
+            }
+            (
+                cols[0].parse().unwrap(),
+                cols[1].parse().unwrap(),
+                md5s.split(' ').map(str::to_owned).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn server_2003_six_snapshots_match_every_oracle_line() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = untar(&corpus, "vss_2003.tgz");
+    let vol = volume(&dir.join("vss_2003.raw"), 63 * 512);
+    let shadows = Shadows::open(&vol).unwrap().expect("a VSS header");
+    assert!(shadows.header().storage_is_local());
+    let snaps = shadows.snapshots();
+    assert_eq!(snaps.len(), 6);
+    for (i, s) in snaps.iter().enumerate() {
+        assert_eq!(s.number, i + 1);
+        assert_eq!(s.position, i as u64 + 1);
+        assert!(s.store_size.is_some_and(|n| n > 0), "{s:?}");
+        if i > 0 {
+            assert!(s.created > snaps[i - 1].created, "oldest first");
+        }
+    }
+    assert!(
+        shadows.diagnostics().is_empty(),
+        "{:?}",
+        shadows.diagnostics()
+    );
+    let views: Vec<_> = (1..=6).map(|n| shadows.snapshot(n).unwrap()).collect();
+    let mut checked = 0;
+    for (file, flags) in [
+        ("vss_2003_hashes.txt", true),
+        ("vss_2003_all_hashes.txt", false),
+    ] {
+        let text = std::fs::read_to_string(corpus.join("vss").join(file)).unwrap();
+        let lines = oracle_lines(&text, flags);
+        assert!(lines.len() >= 80, "{file}");
+        for (snap, off, want) in lines {
+            assert_eq!(want.len(), 32);
+            let got = read(&views[snap - 1], off, 32 * 512);
+            for (k, w) in want.iter().enumerate() {
+                assert_eq!(
+                    &md5_hex(&got[k * 512..(k + 1) * 512]),
+                    w,
+                    "{file}: snapshot {snap}, offset {off} + block {k}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    // 80 lines of vss_2003_hashes.txt and 176 of vss_2003_all_hashes.txt.
+    assert_eq!(checked, 256);
+    // The oracles check real differences: some checked block differs from the live volume.
+    let live = read(vol.evidence().as_ref(), 63 * 512 + 3154116608, 16384);
+    assert_ne!(read(&views[0], 3154116608, 16384), live);
+}
+
+/// vss_2_stor (one snapshot of itself) and vss_1_vol (two, stored on vss_2_stor).
+struct Pair {
+    stor: Region,
+    vol: Region,
+}
+
+fn pair(corpus: &Path) -> Pair {
+    let d1 = untar(corpus, "vss_1_vol.tar.gz");
+    let d2 = untar(corpus, "vss_2_stor.tar.gz");
+    Pair {
+        vol: volume(&d1.join("vss_1_vol.raw"), 67584 * 512),
+        stor: volume(&d2.join("vss_2_stor.raw"), 67584 * 512),
+    }
+}
+
+fn storage_pattern(word: &[u8]) -> Vec<u8> {
+    let mut v = word.repeat(1100);
+    v.resize(8192, 0);
+    v
+}
+
+#[test]
+fn storage_volume_snapshot_shows_published_contents() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let p = pair(&corpus);
+    let shadows = Shadows::open(&p.stor).unwrap().expect("a VSS header");
+    assert!(shadows.header().storage_is_local());
+    assert_eq!(shadows.snapshots().len(), 1);
+    let snap = shadows.snapshot(1).unwrap();
+    assert_eq!(read(&snap, 40 * 4096, 8192), storage_pattern(b"STORAGE"));
+    assert_eq!(
+        read(p.stor.evidence().as_ref(), p.stor.start() + 40 * 4096, 8192),
+        storage_pattern(b"5TORAGE")
+    );
+    assert_eq!(
+        md5_hex(&read(&snap, 44 * 4096, 8192)),
+        "5149c33b9453e2bf30a5e6ec944654f7"
+    );
+    assert!(shadows.snapshot(2).is_err());
+    assert!(shadows.snapshot(0).is_err());
+
+    // The snapshot opens as an NTFS volume; its $MFT reads as published.
+    let ntfs = NtfsVolume::open(shadows.snapshot_region(1).unwrap(), None).unwrap();
+    let mut mft = Vec::new();
+    ntfs.open_stream("/$MFT", None)
+        .unwrap()
+        .read_to_end(&mut mft)
+        .unwrap();
+    assert_eq!(md5_hex(&mft), "58f3e851fa2c9b9c7a631db912386e21");
+    // And walks: the whole tree, with the root's files.
+    let listing = ntfs.walk();
+    assert!(listing.items().any(|i| i.path() == "/$MFT"));
+    assert!(listing.files.len() > 16);
+}
+
+fn bitmap_md5(snap: &dyn Evidence, bitmap: &[u8], zero_diff_area: bool) -> String {
+    let bits = bitmap.len() * 8;
+    let mut h = Md5::new();
+    let mut buf = vec![0u8; 4096];
+    for bit in 0..bits - 1 {
+        if (bitmap[bit / 8] >> (bit % 8)) & 1 == 0 {
+            continue;
+        }
+        let off = bit as u64 * 4096;
+        if off + 4096 > snap.len() {
+            break;
+        }
+        snap.read_exact_at(off, &mut buf).unwrap();
+        if zero_diff_area && buf.starts_with(&deadbox::ntfs::vss::DIFF_AREA_GUID) {
+            buf.fill(0);
+        }
+        h.update(&buf);
+    }
+    h.finalize().iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn remote_storage_snapshots_show_published_contents() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let p = pair(&corpus);
+    // Without the storage the snapshots list but do not read.
+    let listed = Shadows::open(&p.vol).unwrap().expect("a VSS header");
+    assert!(!listed.header().storage_is_local());
+    assert_eq!(listed.snapshots().len(), 2);
+    assert!(!listed.is_readable());
+    assert!(listed.snapshot(1).is_err());
+    // The storage volume is the one the header names.
+    let stor_header = deadbox::ntfs::vss::read_header(&p.stor).unwrap().unwrap();
+    assert_eq!(stor_header.volume_id, listed.header().storage_id);
+    // A wrong storage (the shadowed volume itself) is refused.
+    assert!(Shadows::open_with_storage(&p.vol, &p.vol).is_err());
+
+    let shadows = Shadows::open_with_storage(&p.vol, &p.stor)
+        .unwrap()
+        .unwrap();
+    assert_eq!(shadows.snapshots().len(), 2);
+    assert!(
+        shadows.diagnostics().is_empty(),
+        "{:?}",
+        shadows.diagnostics()
+    );
+    let at = 1837 * 4096;
+    for (n, ch) in [(1usize, b'1'), (2, b'2')] {
+        let snap = shadows.snapshot(n).unwrap();
+        let got = read(&snap, at, 172 * 4096);
+        assert!(got[..703800].iter().all(|&b| b == ch), "snapshot {n}");
+        assert!(got[703800..].iter().all(|&b| b == 0), "snapshot {n}");
+    }
+    let live = read(p.vol.evidence().as_ref(), p.vol.start() + at, 172 * 4096);
+    assert!(live[..703800].iter().all(|&b| b == b'3'));
+
+    let bitmap = std::fs::read(corpus.join("vss").join("vss_1_vol_bm.bin")).unwrap();
+    let s1 = shadows.snapshot(1).unwrap();
+    let s2 = shadows.snapshot(2).unwrap();
+    assert_eq!(
+        bitmap_md5(&s1, &bitmap, false),
+        "1c3920a329d6ce78bd6b837fad79e4e4"
+    );
+    assert_eq!(
+        bitmap_md5(&s2, &bitmap, true),
+        "2f2e7ea121b37b2d83ff6a86648441fd"
+    );
+    // Both snapshots open as NTFS volumes.
+    for n in 1..=2 {
+        let v = NtfsVolume::open(shadows.snapshot_region(n).unwrap(), None).unwrap();
+        assert!(v.walk().items().any(|i| i.path() == "/$MFT"));
+    }
+    let _ = Arc::new(s1);
+}
