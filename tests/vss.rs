@@ -11,7 +11,6 @@ use deadbox::ntfs::NtfsVolume;
 use md5::{Digest, Md5};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Unpacks a corpus tarball (sparse) once into the target dir; returns the folder.
 fn untar(corpus: &Path, name: &str) -> PathBuf {
@@ -257,5 +256,234 @@ fn remote_storage_snapshots_show_published_contents() {
         let v = NtfsVolume::open(shadows.snapshot_region(n).unwrap(), None).unwrap();
         assert!(v.walk().items().any(|i| i.path() == "/$MFT"));
     }
-    let _ = Arc::new(s1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line
+
+fn md5_of_byte(b: u8, n: usize) -> String {
+    md5_hex(&vec![b; n])
+}
+
+#[test]
+fn cli_info_lists_snapshots_oldest_first() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = untar(&corpus, "vss_2003.tgz");
+    let img = dir.join("vss_2003.raw");
+    let (code, out, err) = common::run(&["info", img.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let snaps = doc["volumes"][0]["snapshots"].as_array().unwrap();
+    assert_eq!(snaps.len(), 6);
+    let mut prev = String::new();
+    for (i, s) in snaps.iter().enumerate() {
+        assert_eq!(s["number"], i + 1);
+        assert_eq!(s["id"].as_str().unwrap().len(), 36);
+        let created = s["created"].as_str().unwrap().to_string();
+        assert!(
+            created.starts_with("2019-06-0") && created > prev,
+            "{created}"
+        );
+        prev = created;
+        assert!(s["store_size"].as_u64().unwrap() > 0);
+    }
+    assert_eq!(snaps[0]["id"], "12e5a133-8722-11e9-9178-525400123456");
+
+    // Storage on a second image: listed without it (store size unknown), sized with it.
+    let p = untar(&corpus, "vss_1_vol.tar.gz").join("vss_1_vol.raw");
+    let s = untar(&corpus, "vss_2_stor.tar.gz").join("vss_2_stor.raw");
+    let (code, out, _) = common::run(&["info", p.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let snaps = doc["volumes"][0]["snapshots"].as_array().unwrap();
+    assert_eq!(snaps.len(), 2);
+    assert!(snaps[0]["store_size"].is_null());
+    let diags = doc["diagnostics"].to_string();
+    assert!(diags.contains("shadow storage"), "{diags}");
+    let (code, out, _) = common::run(&[
+        "info",
+        p.to_str().unwrap(),
+        "--vss-storage",
+        s.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(
+        doc["volumes"][0]["snapshots"][1]["store_size"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(doc["diagnostics"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn cli_cat_ls_hash_read_snapshots() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let stor = untar(&corpus, "vss_2_stor.tar.gz").join("vss_2_stor.raw");
+    let vol = untar(&corpus, "vss_1_vol.tar.gz").join("vss_1_vol.raw");
+    let (stor, vol) = (stor.to_str().unwrap(), vol.to_str().unwrap());
+
+    let (code, out, err) = common::run(&["cat", stor, "--snapshot", "1", "/test.txt"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, b"STORAGE".repeat(1100));
+    let (_, out, _) = common::run(&["cat", stor, "/test.txt"]);
+    assert_eq!(out, b"5TORAGE".repeat(1100));
+    let (code, _, err) = common::run(&["cat", stor, "--snapshot", "2", "/test.txt"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("snapshot 2"), "{err}");
+
+    // ls: every row names its snapshot, last; the live volume's rows have null.
+    let (code, out, err) = common::run(&["ls", stor, "--snapshots", "all", "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    let text = String::from_utf8(out).unwrap();
+    let rows = common::jsonl(text.as_bytes());
+    let live = rows.iter().filter(|r| r["snapshot"].is_null()).count();
+    let snap = rows.iter().filter(|r| r["snapshot"] == 1).count();
+    assert!(live > 20 && snap > 20, "{live} {snap}");
+    assert_eq!(live + snap, rows.len());
+    assert!(text
+        .lines()
+        .all(|l| l.ends_with(",\"snapshot\":null}") || l.ends_with(",\"snapshot\":1}")));
+
+    // hash: the published contents of vss_1_vol's /test.txt in each state, storage on the
+    // second image.
+    let (code, out, err) = common::run(&[
+        "hash",
+        vol,
+        "--snapshots",
+        "all",
+        "--vss-storage",
+        stor,
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let md5s: Vec<(serde_json::Value, String)> = common::jsonl(&out)
+        .into_iter()
+        .filter(|r| r["path"] == "/test.txt")
+        .map(|r| {
+            (
+                r["snapshot"].clone(),
+                r["md5"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        md5s,
+        [
+            (serde_json::Value::Null, md5_of_byte(b'3', 703800)),
+            (1.into(), md5_of_byte(b'1', 703800)),
+            (2.into(), md5_of_byte(b'2', 703800)),
+        ]
+    );
+    // Without the storage, one snapshot cannot be read: an error naming the storage volume.
+    let (code, _, err) = common::run(&["ls", vol, "--snapshot", "1"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bbaa763c-8204-11eb-90f4-080027768df7"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_scan_all_snapshots_reports_unchanged_content_once() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let stor = untar(&corpus, "vss_2_stor.tar.gz").join("vss_2_stor.raw");
+    let rules = common::scratch().join("vss.yar");
+    std::fs::write(
+        &rules,
+        "rule torage { strings: $a = \"TORAGE\" condition: $a }\n\
+         rule ini { strings: $a = \"[.ShellClassInfo]\" nocase condition: $a }\n",
+    )
+    .unwrap();
+    let (code, out, err) = common::run(&[
+        "scan",
+        stor.to_str().unwrap(),
+        "--snapshots",
+        "all",
+        "--all-files",
+        "--no-builtin-rules",
+        "--no-exchange",
+        "--rules",
+        rules.to_str().unwrap(),
+        "-q",
+        "--format",
+        "jsonl",
+    ]);
+    assert!(code < 2, "{err}");
+    let found = common::jsonl(&out);
+    let of = |rule: &str, path: &str| -> Vec<&serde_json::Value> {
+        found
+            .iter()
+            .filter(|f| f["rule"]["name"] == rule && f["location"]["path"] == path)
+            .collect()
+    };
+    // desktop.ini is the same in the live volume and the snapshot: one finding naming both.
+    let ini = of(
+        "ini",
+        "/$RECYCLE.BIN/S-1-5-21-3544599609-778476966-3151826751-500/desktop.ini",
+    );
+    assert_eq!(ini.len(), 1, "{ini:?}");
+    assert!(ini[0]["location"]["snapshot"].is_null());
+    assert_eq!(ini[0]["location"]["snapshots"], serde_json::json!([1]));
+    // test.txt changed: a finding for each content, each naming where it was seen.
+    let t = of("torage", "/test.txt");
+    assert_eq!(t.len(), 2, "{t:?}");
+    assert!(t[0]["location"]["snapshot"].is_null());
+    assert!(t[0]["location"].get("snapshots").is_none());
+    assert_eq!(t[0]["file"]["md5"], "0fcf3cfce4d17246a0a221e0ed033188");
+    assert_eq!(t[1]["location"]["snapshot"], 1);
+    assert_eq!(t[1]["location"]["snapshots"], serde_json::json!([1]));
+    assert_eq!(t[1]["file"]["md5"], "e15a1a62c9ba3b7ed2c4bb90fe16b095");
+    assert_eq!(
+        t[1]["file"]["md5"],
+        md5_hex(&b"STORAGE".repeat(1100)),
+        "the snapshot's content"
+    );
+
+    // One snapshot only: its findings name it; the live volume is not scanned.
+    let (_, out, _) = common::run(&[
+        "scan",
+        stor.to_str().unwrap(),
+        "--snapshot",
+        "1",
+        "--all-files",
+        "--no-builtin-rules",
+        "--no-exchange",
+        "--rules",
+        rules.to_str().unwrap(),
+        "-q",
+        "--format",
+        "jsonl",
+    ]);
+    let found = common::jsonl(&out);
+    assert!(!found.is_empty());
+    assert!(found.iter().all(|f| f["location"]["snapshot"] == 1));
+    // Without snapshots, findings still carry the field, null.
+    let (_, out, _) = common::run(&[
+        "scan",
+        stor.to_str().unwrap(),
+        "--all-files",
+        "--no-builtin-rules",
+        "--no-exchange",
+        "--rules",
+        rules.to_str().unwrap(),
+        "-q",
+        "--format",
+        "jsonl",
+    ]);
+    let found = common::jsonl(&out);
+    assert!(!found.is_empty());
+    assert!(found
+        .iter()
+        .all(|f| f["location"]["snapshot"].is_null() && f["location"].get("snapshots").is_none()));
 }

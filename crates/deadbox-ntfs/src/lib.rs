@@ -302,6 +302,8 @@ pub struct NtfsVolume {
     diagnostics: Vec<WalkDiagnostic>,
     /// `$UpCase`, read on first use ([`NtfsVolume::upcase`]).
     upcase: std::sync::OnceLock<UpCase>,
+    /// For a shadow copy: its number and the live volume's offset in the evidence.
+    snapshot: Option<(usize, u64)>,
 }
 
 /// Is there an NTFS boot sector at the start of `region`?
@@ -360,6 +362,7 @@ impl NtfsVolume {
             limits,
             diagnostics: Vec::new(),
             upcase: std::sync::OnceLock::new(),
+            snapshot: None,
         };
         if geometry.size > vol.region.len() {
             vol.diagnostics.push(WalkDiagnostic {
@@ -399,9 +402,26 @@ impl NtfsVolume {
         &self.region
     }
 
-    /// Absolute byte offset of the volume in the evidence.
+    /// Absolute byte offset of the volume in the evidence (for a shadow copy, that of the live
+    /// volume it is a snapshot of).
     pub fn offset(&self) -> u64 {
-        self.region.start()
+        match self.snapshot {
+            Some((_, live)) => live,
+            None => self.region.start(),
+        }
+    }
+
+    /// The shadow copy this volume is (1 = oldest, as [`vss::Shadows::snapshots`] numbers
+    /// them); `None` for a live volume.
+    pub fn snapshot(&self) -> Option<usize> {
+        self.snapshot.map(|s| s.0)
+    }
+
+    /// Marks this volume (opened over [`vss::Shadows::snapshot_region`]) as snapshot `number`
+    /// of the live volume at byte `live_offset` of the evidence.
+    pub fn as_snapshot(mut self, number: usize, live_offset: u64) -> Self {
+        self.snapshot = Some((number, live_offset));
+        self
     }
 
     /// Number of MFT records (the `$MFT` data size over the record size).
