@@ -111,7 +111,7 @@ impl<W: Write> FindingPrinter<W> {
     }
 
     /// The columns of the CSV output.
-    pub const CSV_COLUMNS: [&'static str; 16] = [
+    pub const CSV_COLUMNS: [&'static str; 18] = [
         "kind",
         "severity",
         "title",
@@ -128,6 +128,8 @@ impl<W: Write> FindingPrinter<W> {
         "sha1",
         "sha256",
         "rule",
+        "snapshot",
+        "snapshots",
     ];
 
     fn write(&mut self, f: &Finding) -> std::io::Result<()> {
@@ -172,6 +174,12 @@ impl<W: Write> FindingPrinter<W> {
                         .rule
                         .as_ref()
                         .map(|r| format!("{}:{}", r.namespace, r.name))),
+                    opt(loc.snapshot.map(|n| n.to_string())),
+                    loc.snapshots
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join("|"),
                 ];
                 csv_record(&mut buf, cols.iter().map(String::as_str)).map_err(io)?;
                 self.out.write_all(&buf)
@@ -181,7 +189,11 @@ impl<W: Write> FindingPrinter<W> {
                     .mft_entry
                     .map(|e| format!(" [entry {e}{}]", if loc.deleted { ", deleted" } else { "" }))
                     .unwrap_or_default();
-                let line = loc.line.map(|l| format!(" line {l}")).unwrap_or_default();
+                let line = loc.line.map(|l| format!(" line {l}")).unwrap_or_default()
+                    + &loc
+                        .snapshot
+                        .map(|n| format!(" (snapshot {n})"))
+                        .unwrap_or_default();
                 let stream = loc
                     .stream
                     .as_deref()

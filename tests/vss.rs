@@ -450,6 +450,33 @@ fn cli_scan_all_snapshots_reports_unchanged_content_once() {
         "the snapshot's content"
     );
 
+    // CSV: the two columns last.
+    let (_, out, _) = common::run(&[
+        "scan",
+        stor.to_str().unwrap(),
+        "--snapshots",
+        "all",
+        "--all-files",
+        "--no-builtin-rules",
+        "--no-exchange",
+        "--rules",
+        rules.to_str().unwrap(),
+        "-q",
+        "--format",
+        "csv",
+    ]);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with(",rule,snapshot,snapshots"));
+    assert!(
+        text.lines()
+            .any(|l| l.contains("desktop.ini") && l.ends_with("ini,,1")),
+        "{text}"
+    );
+
     // One snapshot only: its findings name it; the live volume is not scanned.
     let (_, out, _) = common::run(&[
         "scan",
