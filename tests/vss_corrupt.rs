@@ -40,16 +40,8 @@ impl Vol {
         self.b[at..at + 8].copy_from_slice(&v.to_le_bytes());
     }
     /// Descriptor `i` of the block list at `block`.
-    fn desc(
-        &mut self,
-        block: usize,
-        i: usize,
-        orig: usize,
-        rel: u64,
-        store: usize,
-        flags: u32,
-        bm: u32,
-    ) {
+    fn desc(&mut self, block: usize, i: usize, d: (usize, u64, usize, u32, u32)) {
+        let (orig, rel, store, flags, bm) = d;
         let o = block * B + 0x80 + i * 32;
         self.put64(o, (orig * B) as u64);
         self.put64(o + 8, rel);
@@ -114,12 +106,12 @@ fn volume() -> Vol {
         v.put64(e + 48, (bitmap * B) as u64);
     }
     v.block_header(LIST_A, 3, 0);
-    v.desc(LIST_A, 0, 41, 0, 17, 0, 0);
-    v.desc(LIST_A, 1, 42, 0, 18, 2, 0b101);
-    v.desc(LIST_A, 2, 43, (44 * B) as u64, 0, 1, 0);
+    v.desc(LIST_A, 0, (41, 0, 17, 0, 0));
+    v.desc(LIST_A, 1, (42, 0, 18, 2, 0b101));
+    v.desc(LIST_A, 2, (43, (44 * B) as u64, 0, 1, 0));
     v.block_header(LIST_B, 3, 0);
-    v.desc(LIST_B, 0, 40, 0, 16, 0, 0);
-    v.desc(LIST_B, 1, 44, 0, 19, 0, 0);
+    v.desc(LIST_B, 0, (40, 0, 16, 0, 0));
+    v.desc(LIST_B, 1, (44, 0, 19, 0, 0));
     v.block_header(BITMAP_A, 6, 0);
     v.block_header(BITMAP_B, 6, 0);
     v.b[BITMAP_B * B + 0x80 + 45 / 8] |= 1 << (45 % 8);
@@ -232,7 +224,7 @@ fn store_list_pointing_outside_only_breaks_the_stores_that_need_it() {
 #[test]
 fn data_block_outside_the_image_is_a_read_error() {
     let mut v = volume();
-    v.desc(LIST_B, 0, 40, 0, 1 << 30, 0, 0);
+    v.desc(LIST_B, 0, (40, 0, 1 << 30, 0, 0));
     let s = Shadows::open(&v.region()).unwrap().unwrap();
     let s2 = s.snapshot(2).unwrap();
     let mut b = vec![0u8; B];
