@@ -372,3 +372,56 @@ fn random_damage_never_panics() {
         }
     }
 }
+
+/// 512 snapshots (the most Windows keeps), every store empty but the newest: the oldest
+/// snapshot resolves each block through all newer stores, on a thread with a 2 MiB stack (a
+/// worker's default).
+#[test]
+fn deep_snapshot_stack_reads_on_a_small_stack() {
+    const N: usize = 512;
+    // A catalog of 63 snapshot/store entry pairs per 16 KiB block, past the first volume's
+    // end; a block list per store after it.
+    let mut v = volume();
+    let blocks = v.b.len();
+    v.b.resize(blocks + (N + 16) * B, 0);
+    let first_list = BLOCKS + 16;
+    let per_block = (B - 0x80) / 256;
+    let catalog_blocks = N.div_ceil(per_block);
+    let catalog = |i: usize| BLOCKS + i;
+    v.put64(HEADER_OFFSET as usize + 48, (catalog(0) * B) as u64);
+    for c in 0..catalog_blocks {
+        let next = if c + 1 < catalog_blocks {
+            (catalog(c + 1) * B) as u64
+        } else {
+            0
+        };
+        v.block_header(catalog(c), 2, next);
+    }
+    for s in 0..N {
+        let e = catalog(s / per_block) * B + 0x80 + (s % per_block) * 256;
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&(s as u64 + 1).to_le_bytes());
+        v.put64(e, 2);
+        v.put64(e + 8, (BLOCKS * B) as u64);
+        v.b[e + 16..e + 32].copy_from_slice(&id);
+        v.put64(e + 32, s as u64 + 1);
+        v.put64(e + 128, 3);
+        v.put64(e + 136, ((first_list + s) * B) as u64);
+        v.b[e + 144..e + 160].copy_from_slice(&id);
+        v.block_header(first_list + s, 3, 0);
+    }
+    // The newest store holds block 40 (store block 16: 0xB2).
+    v.desc(first_list + N - 1, 0, (40, 0, 16, 0, 0));
+    let r = v.region();
+    let s = Shadows::open(&r).unwrap().unwrap();
+    assert_eq!(s.snapshots().len(), N);
+    let oldest = s.snapshot(1).unwrap();
+    let got = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || (block(&oldest, 40), block(&oldest, 41)))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(all(&got.0, 0xB2));
+    assert!(all(&got.1, 41));
+}
