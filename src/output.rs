@@ -667,7 +667,10 @@ pub fn hash_volume<W: Write>(
         let what = match v.partition() {
             Some(i) => format!("partition {i}"),
             None => format!("volume at byte {}", v.offset()),
-        };
+        } + &v
+            .snapshot()
+            .map(|n| format!(" snapshot {n}"))
+            .unwrap_or_default();
         p.start(&what, tree.len() as u64, "records");
     }
     let r = stream_rows(
