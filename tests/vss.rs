@@ -1,7 +1,8 @@
 //! Volume Shadow Copies against the published oracles of the corpus (`vss/`): the Windows Server
 //! 2003 volume with 6 snapshots (MD5s of 512-byte blocks per snapshot, every line of both hash
 //! files), the Windows 7+ volume with one snapshot of itself (`vss_2_stor`), and the volume whose
-//! two snapshots keep their storage on that second image (`vss_1_vol`).
+//! two snapshots keep their storage on that second image (`vss_1_vol`); and, with no corpus
+//! needed, a fixture volume given one synthetic shadow copy through every command.
 
 mod common;
 
@@ -11,6 +12,7 @@ use deadbox::ntfs::NtfsVolume;
 use md5::{Digest, Md5};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Unpacks a corpus tarball (sparse) once into the target dir; returns the folder.
 fn untar(corpus: &Path, name: &str) -> PathBuf {
@@ -513,4 +515,193 @@ fn cli_scan_all_snapshots_reports_unchanged_content_once() {
     assert!(found
         .iter()
         .all(|f| f["location"]["snapshot"].is_null() && f["location"].get("snapshots").is_none()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A fixture volume given one synthetic shadow copy (no corpus needed)
+
+const FILE: &str = "/files/nonres_5000.bin";
+
+fn put(b: &mut [u8], at: usize, v: u64, n: usize) {
+    b[at..at + n].copy_from_slice(&v.to_le_bytes()[..n]);
+}
+
+/// `fixtures/ntfs-basic.img` with a VSS catalog and one store appended after the volume: the
+/// snapshot shows `FILE` as "SNAPSHOT" repeated; every other block is the live one. With
+/// `looping`, the catalog's next block is itself.
+fn fixture_with_snapshot(name: &str, looping: bool) -> PathBuf {
+    const B: usize = 0x4000;
+    let mut img = std::fs::read(common::fixture("ntfs-basic.img")).unwrap();
+    let vol_len = img.len();
+    let (store, catalog, list, bitmap) = (vol_len, vol_len + B, vol_len + 2 * B, vol_len + 3 * B);
+    // Where the file's data is.
+    let ev: Arc<dyn Evidence> = Arc::new(deadbox::evidence::MemoryEvidence::new(img.clone()));
+    let vol = NtfsVolume::open(Region::whole(ev), None).unwrap();
+    let file = vol.open_path(FILE).unwrap();
+    let s = vol.select_stream(&file, None).unwrap();
+    let at = vol.stream_offset(s).unwrap() as usize;
+    let block = at - at % B;
+    img.resize(vol_len + 4 * B, 0);
+    // The store's copy of that block, with the file's bytes changed.
+    let (live, copy) = img.split_at_mut(store);
+    copy[..B].copy_from_slice(&live[block..block + B]);
+    let within = at - block;
+    for (i, x) in copy[within..within + 5000].iter_mut().enumerate() {
+        *x = b"SNAPSHOT"[i % 8];
+    }
+    let header = |img: &mut Vec<u8>, at: usize, kind: u64, next: u64| {
+        img[at..at + 16].copy_from_slice(&deadbox::ntfs::vss::DIFF_AREA_GUID);
+        put(img, at + 16, 1, 4);
+        put(img, at + 20, kind, 4);
+        put(img, at + 32, at as u64, 8);
+        put(img, at + 40, next, 8);
+    };
+    header(&mut img, 0x1E00, 1, 0);
+    put(&mut img, 0x1E00 + 48, catalog as u64, 8);
+    img[0x1E00 + 64..0x1E00 + 96].fill(0x5A);
+    header(
+        &mut img,
+        catalog,
+        2,
+        if looping { catalog as u64 } else { 0 },
+    );
+    let e = catalog + 0x80;
+    put(&mut img, e, 2, 8);
+    put(&mut img, e + 8, vol_len as u64, 8);
+    img[e + 16..e + 32].fill(0x11);
+    put(&mut img, e + 32, 1, 8);
+    put(&mut img, e + 48, 132_000_000_000_000_000, 8);
+    put(&mut img, e + 128, 3, 8);
+    put(&mut img, e + 136, list as u64, 8);
+    img[e + 144..e + 160].fill(0x11);
+    put(&mut img, e + 176, bitmap as u64, 8);
+    header(&mut img, list, 3, 0);
+    put(&mut img, list + 0x80, block as u64, 8);
+    put(&mut img, list + 0x90, store as u64, 8);
+    header(&mut img, bitmap, 6, 0);
+    let p = common::scratch().join(name);
+    std::fs::write(&p, img).unwrap();
+    p
+}
+
+#[test]
+fn fixture_snapshot_through_every_command() {
+    let img = fixture_with_snapshot("vss-basic.img", false);
+    let img = img.to_str().unwrap();
+    let (code, out, err) = common::run(&["info", img, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let snaps = &doc["volumes"][0]["snapshots"];
+    assert_eq!(snaps.as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(snaps[0]["id"], "11111111-1111-1111-1111-111111111111");
+    assert_eq!(snaps[0]["store_size"], 16384);
+    assert_eq!(snaps[0]["created"], "2019-04-17T18:40:00.0000000Z");
+
+    let want = b"SNAPSHOT".repeat(625);
+    let (code, out, err) = common::run(&["cat", img, "--snapshot", "1", FILE]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, want);
+    let (_, live, _) = common::run(&["cat", img, FILE]);
+    assert_eq!(live.len(), 5000);
+    assert_ne!(live, want);
+
+    // hash: only that file differs between the two states.
+    let (code, out, err) = common::run(&["hash", img, "--snapshots", "all", "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    let rows = common::jsonl(&out);
+    let by = |snap: &serde_json::Value| -> std::collections::BTreeMap<String, String> {
+        rows.iter()
+            .filter(|r| &r["snapshot"] == snap && !r["md5"].is_null())
+            .map(|r| {
+                (
+                    format!("{}:{}", r["path"], r["stream"]),
+                    r["md5"].to_string(),
+                )
+            })
+            .collect()
+    };
+    let (live, snap) = (by(&serde_json::Value::Null), by(&1.into()));
+    assert!(live.len() > 50);
+    assert_eq!(live.len(), snap.len());
+    let differ: Vec<&String> = live.keys().filter(|k| live[*k] != snap[*k]).collect();
+    assert_eq!(differ, [&format!("\"{FILE}\":null")]);
+    assert_eq!(
+        snap[&format!("\"{FILE}\":null")],
+        format!("\"{}\"", md5_hex(&want))
+    );
+
+    // scan: the changed file is found in the snapshot only; an unchanged one once, naming both.
+    let rules = common::scratch().join("basic.yar");
+    std::fs::write(
+        &rules,
+        "rule snap { strings: $a = \"SNAPSHOTSNAPSHOT\" condition: $a }\n\
+         rule fixture { strings: $a = \"deadbox fixture\" condition: $a }\n",
+    )
+    .unwrap();
+    let scan = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            img,
+            "--all-files",
+            "--no-builtin-rules",
+            "--no-exchange",
+        ];
+        args.extend([
+            "--rules",
+            rules.to_str().unwrap(),
+            "-q",
+            "--format",
+            "jsonl",
+        ]);
+        args.extend(extra);
+        let (code, out, err) = common::run(&args);
+        assert!(code < 2, "{err}");
+        common::jsonl(&out)
+    };
+    let all = scan(&["--snapshots", "all"]);
+    let snap_hits: Vec<_> = all.iter().filter(|f| f["rule"]["name"] == "snap").collect();
+    assert_eq!(snap_hits.len(), 1, "{snap_hits:?}");
+    assert_eq!(snap_hits[0]["location"]["path"], FILE);
+    assert_eq!(snap_hits[0]["location"]["snapshot"], 1);
+    assert_eq!(
+        snap_hits[0]["location"]["snapshots"],
+        serde_json::json!([1])
+    );
+    let fixture_hits: Vec<_> = all
+        .iter()
+        .filter(|f| f["rule"]["name"] == "fixture")
+        .collect();
+    assert!(!fixture_hits.is_empty());
+    for f in &fixture_hits {
+        assert!(f["location"]["snapshot"].is_null(), "{f}");
+        assert_eq!(f["location"]["snapshots"], serde_json::json!([1]), "{f}");
+    }
+    // The live scan alone has the same unchanged findings, each once, and not the snapshot's.
+    let live_only = scan(&[]);
+    assert_eq!(
+        live_only
+            .iter()
+            .filter(|f| f["rule"]["name"] == "fixture")
+            .count(),
+        fixture_hits.len()
+    );
+    assert!(live_only.iter().all(|f| f["rule"]["name"] != "snap"));
+}
+
+#[test]
+fn fixture_with_a_looping_catalog_still_reads_the_live_volume() {
+    let img = fixture_with_snapshot("vss-loop.img", true);
+    let img = img.to_str().unwrap();
+    let (code, out, err) = common::run(&["info", img, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(doc["diagnostics"].to_string().contains("loops"), "{doc}");
+    let (code, out, err) = common::run(&["ls", img, "--snapshots", "all", "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("loops"), "{err}");
+    let rows = common::jsonl(&out);
+    assert!(rows.len() > 50 && rows.iter().all(|r| r["snapshot"].is_null()));
+    let (code, _, err) = common::run(&["cat", img, "--snapshot", "1", FILE]);
+    assert_eq!(code, 2);
+    assert!(err.contains("loops"), "{err}");
 }
