@@ -891,10 +891,12 @@ impl ImageInfo {
             for s in &v.snapshots {
                 writeln!(
                     out,
-                    "    snapshot {}  id {}  created {}  store {}",
+                    "    snapshot {}  id {}  created {}  shadow copy {}  store {}",
                     s.number,
                     s.id,
                     s.created,
+                    s.shadow_copy_id
+                        .map_or_else(|| "unknown".into(), |g| g.to_string()),
                     s.store_size
                         .map_or_else(|| "unknown".into(), |n| format!("{n} bytes"))
                 )?;

@@ -292,6 +292,13 @@ fn cli_info_lists_snapshots_oldest_first() {
         assert!(s["store_size"].as_u64().unwrap() > 0);
     }
     assert_eq!(snaps[0]["id"], "12e5a133-8722-11e9-9178-525400123456");
+    // From the store header (read independently of deadbox from the bytes at 0x90 and 0xC0).
+    assert_eq!(
+        snaps[0]["shadow_copy_id"],
+        "f0168553-348c-4d9b-9e18-80c0592168f8"
+    );
+    assert_eq!(snaps[0]["set_id"], "5e5d08f8-deb9-45e5-88b3-741013575af9");
+    assert_eq!(snaps[0]["machine"], "fe-2hsrc5vl41me");
 
     // Storage on a second image: listed without it (store size unknown), sized with it.
     let p = untar(&corpus, "vss_1_vol.tar.gz").join("vss_1_vol.raw");
@@ -319,6 +326,10 @@ fn cli_info_lists_snapshots_oldest_first() {
             .as_u64()
             .unwrap()
             > 0
+    );
+    assert_eq!(
+        doc["volumes"][0]["snapshots"][1]["machine"],
+        "WIN-BJQQCVN4IUD"
     );
     assert_eq!(doc["diagnostics"].as_array().unwrap().len(), 0);
 }

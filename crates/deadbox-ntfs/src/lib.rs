@@ -115,7 +115,7 @@ pub mod fuzzing {
     }
     /// The VSS harness; the first byte picks the mode. Even: the rest, after a diff-area GUID,
     /// version 1 and block type `pick / 2 % 7`, is one 16 KiB block parsed as a volume header,
-    /// a catalog block and a store block list. Odd: the rest is patches `[block][offset u16
+    /// a catalog block, a store block list and a store header. Odd: the rest is patches `[block][offset u16
     /// LE][len][bytes]` over the structure blocks of a synthetic volume with two snapshots
     /// (`vss::synthetic_volume`), which is then opened and every block of every snapshot read.
     /// Returns what was parsed or read.
@@ -141,6 +141,9 @@ pub mod fuzzing {
             }
             if let Ok((d, _)) = vss::parse_block_list_block(&b, 0) {
                 found += d.len();
+            }
+            if let Ok(h) = vss::parse_store_header(&b, 0) {
+                found += usize::from(h.machine.is_some());
             }
             return found;
         }

@@ -62,6 +62,7 @@ const SECTOR: u64 = 512;
 const TYPE_HEADER: u32 = 1;
 const TYPE_CATALOG: u32 = 2;
 const TYPE_BLOCK_LIST: u32 = 3;
+const TYPE_STORE_HEADER: u32 = 4;
 const TYPE_BITMAP: u32 = 6;
 
 /// Descriptor flags.
@@ -551,6 +552,39 @@ pub struct SnapshotInfo {
     pub store_size: Option<u64>,
     /// Store flags from the catalog.
     pub flags: u64,
+    /// The shadow copy's id as Windows shows it (`vssadmin list shadows`: "Shadow Copy ID"),
+    /// from the store header; `None` when the storage was not read.
+    pub shadow_copy_id: Option<Guid>,
+    /// The id of the set the shadow copy was taken in ("Shadow Copy Set ID").
+    pub set_id: Option<Guid>,
+    /// The machine that made the shadow copy ("Originating Machine"), from the store header.
+    pub machine: Option<String>,
+}
+
+/// What the store header (block type 4) says about its snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct StoreHeader {
+    shadow_copy_id: Option<Guid>,
+    set_id: Option<Guid>,
+    pub(crate) machine: Option<String>,
+}
+
+/// Parses a store header block: the shadow copy and set ids (GUIDs at 0x90 and 0xA0) and the
+/// originating machine (a UTF-16 string after its byte length at 0xC0).
+pub(crate) fn parse_store_header(b: &[u8], at: u64) -> Result<StoreHeader> {
+    block_header(b, TYPE_STORE_HEADER, "VSS store header", at)?;
+    let len = b
+        .get(0xC0..0xC2)
+        .map_or(0, |x| u16::from_le_bytes([x[0], x[1]]) as usize);
+    let machine = b
+        .get(0xC2..0xC2 + len)
+        .map(deadbox_evidence::bytes::utf16le_lossy)
+        .filter(|m| !m.is_empty());
+    Ok(StoreHeader {
+        shadow_copy_id: Guid::at(b, 0x90),
+        set_id: Guid::at(b, 0xA0),
+        machine,
+    })
 }
 
 #[derive(Debug)]
@@ -636,6 +670,9 @@ impl Shadows {
                 volume_size: s.3,
                 store_size: None,
                 flags: s.4,
+                shadow_copy_id: None,
+                set_id: None,
+                machine: None,
             })
             .collect();
         let storage = match storage {
@@ -709,14 +746,19 @@ impl Shadows {
                         )),
                     };
                     match &store {
-                        Ok((_, bytes)) => info.store_size = Some(*bytes),
+                        Ok((_, bytes, h)) => {
+                            info.store_size = Some(*bytes);
+                            info.shadow_copy_id = h.shadow_copy_id;
+                            info.set_id = h.set_id;
+                            info.machine = h.machine.clone();
+                        }
                         Err(e) => diagnostics.push(Diagnostic::new(
                             DiagnosticKind::Corrupt,
                             format!("VSS snapshot {}: {e}", info.number),
                         )),
                     }
                     match store {
-                        Ok((st, _)) => {
+                        Ok((st, _, _)) => {
                             stores.push(st);
                             broken.push(None);
                         }
@@ -811,11 +853,12 @@ fn read_store(
     limits: &VssLimits,
     budget: &mut usize,
     diags: &mut Vec<Diagnostic>,
-) -> Result<(Store, u64)> {
+) -> Result<(Store, u64, StoreHeader)> {
     let CatalogEntry::Store {
         block_list,
         bitmap,
         previous_bitmap,
+        store_header,
         ..
     } = *entry
     else {
@@ -880,7 +923,19 @@ fn read_store(
         .map(|d| d.relative)
         .collect();
     store.null_targets = targets;
-    Ok((store, data_blocks.saturating_mul(BLOCK)))
+    // The store header only names the snapshot: a damaged one is a diagnostic.
+    let mut header = StoreHeader::default();
+    if store_header != 0 {
+        let mut b = vec![0u8; BLOCK as usize];
+        match storage
+            .read_exact_at(store_header, &mut b)
+            .and_then(|()| parse_store_header(&b, storage.start().saturating_add(store_header)))
+        {
+            Ok(h) => header = h,
+            Err(e) => diags.push(Diagnostic::new(Diagnostic::kind_of(&e), e.to_string())),
+        }
+    }
+    Ok((store, data_blocks.saturating_mul(BLOCK), header))
 }
 
 impl Inner {
@@ -1246,6 +1301,24 @@ mod tests {
         b.extend([2, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(crate::fuzzing::vss(&b), 1);
         assert_eq!(crate::fuzzing::vss(&[]), 0);
+    }
+
+    #[test]
+    fn store_header_names_the_shadow_copy() {
+        let mut b = block(TYPE_STORE_HEADER, 0, 0);
+        b[0x90..0xA0].copy_from_slice(&[1; 16]);
+        b[0xA0..0xB0].copy_from_slice(&[2; 16]);
+        b[0xC0] = 6;
+        b[0xC2..0xC8].copy_from_slice(b"P\0C\0\xe9\0");
+        let h = parse_store_header(&b, 0).unwrap();
+        assert_eq!(h.shadow_copy_id, Some(Guid([1; 16])));
+        assert_eq!(h.set_id, Some(Guid([2; 16])));
+        assert_eq!(h.machine.as_deref(), Some("PCé"));
+        // A length past the block: no name, no panic.
+        b[0xC0..0xC2].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert_eq!(parse_store_header(&b, 0).unwrap().machine, None);
+        // Another block type is an error.
+        assert!(parse_store_header(&block(TYPE_BITMAP, 0, 0), 0).is_err());
     }
 
     #[test]
