@@ -173,3 +173,14 @@ real = os.path.join(HERE, "..", "..", "shared", "corpus", "mft", "usnjrnlj.bin")
 if os.path.exists(real):
     with open(real, "rb") as f:
         out("usn", "windows_journal", f.read())
+
+# vss: odd first byte, patches [block][offset u16 LE][len][bytes] over the synthetic volume's
+# structure blocks (0 header, 1 catalog, 2/3 store A list/bitmap, 4/5 store B list/bitmap); even
+# first byte, one block (the type is the first byte / 2 % 7) parsed alone.
+out("vss", "intact", bytes([1]))
+out("vss", "catalog_loop", bytes([1, 1, 40, 0, 8]) + struct.pack("<Q", 0x4000))
+out("vss", "list_far", bytes([1, 2, 40, 0, 8]) + struct.pack("<Q", 1 << 40))
+out("vss", "overlay_all", bytes([1, 2, 0xBC, 0, 4]) + struct.pack("<I", 0xFFFFFFFF))
+out("vss", "forward_self", bytes([1, 2, 0xC8, 0, 8]) + struct.pack("<Q", 43 * 0x4000))
+out("vss", "catalog_block", bytes([4]) + bytes(0x80 - 24) + struct.pack("<Q", 2) * 2)
+out("vss", "list_block", bytes([6]) + bytes(0x80 - 24) + struct.pack("<QQQII", 0x4000, 0, 0x8000, 2, 1))

@@ -178,6 +178,15 @@ pub struct Location {
     /// EVTX record id, for findings from event logs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_id: Option<u64>,
+    /// The shadow copy the finding was read from (1 = oldest, as `deadbox info` lists them);
+    /// `None` (null) for the live volume and for loose files.
+    #[serde(default)]
+    pub snapshot: Option<usize>,
+    /// With `scan --snapshots all`: every shadow copy in which the same finding (same stream
+    /// content and identity, times aside) was seen, ascending. The finding is reported once,
+    /// where it was seen first (the live volume, when `snapshot` is null). Left out when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub snapshots: Vec<usize>,
 }
 
 impl Location {
@@ -202,6 +211,8 @@ impl Location {
             deleted: record.is_some_and(|r| r.2),
             line: None,
             record_id: None,
+            snapshot: None,
+            snapshots: Vec::new(),
         }
     }
 }

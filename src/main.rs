@@ -4,7 +4,9 @@
 use clap::Parser;
 use deadbox::hash::Algorithms;
 use deadbox::ntfs::NtfsVolume;
-use deadbox::output::{self, FindingPrinter, ImageInfo, RowWriter, VerifyInfo};
+use deadbox::output::{
+    self, volume_prefix as part, FindingPrinter, ImageInfo, RowWriter, VerifyInfo,
+};
 use deadbox::rows::{FileRow, HashRow};
 use deadbox::volume::VolumeSelect;
 use deadbox::Image;
@@ -18,7 +20,7 @@ mod args;
 #[path = "cli/progress.rs"]
 mod progress;
 
-use args::{Cli, Cmd, ExtractArgs, Format, Only, ScanArgs};
+use args::{Cli, Cmd, ExtractArgs, Format, Only, ScanArgs, SnapArgs};
 use progress::Bar;
 
 /// The format asked for; by default a table on a terminal, JSON lines otherwise.
@@ -63,28 +65,32 @@ fn main() -> ExitCode {
         Cmd::Info {
             evidence,
             format: f,
-        } => info(&evidence, format(f)),
+            vss_storage,
+        } => info(&evidence, vss_storage.as_deref(), format(f)),
         Cmd::Ls {
             evidence,
             vol,
+            snap,
             format: f,
             index_slack,
-        } => ls(&evidence, vol.into(), format(f), index_slack),
+        } => ls(&evidence, vol.into(), &snap, format(f), index_slack),
         Cmd::Hash {
             evidence,
             vol,
+            snap,
             format: f,
             hashes,
             max_read,
         } => Algorithms::parse(&hashes)
             .map_err(Fail::from)
-            .and_then(|set| hash(&evidence, vol.into(), format(f), set, max_read)),
+            .and_then(|set| hash(&evidence, vol.into(), &snap, format(f), set, max_read)),
         Cmd::Cat {
             evidence,
             path,
             entry,
             vol,
-        } => cat(&evidence, path, entry, vol.into()),
+            snap,
+        } => cat(&evidence, path, entry, vol.into(), &snap),
         Cmd::Scan(args) => scan(args),
         Cmd::Extract(args) => extract(args),
         Cmd::Verify {
@@ -124,8 +130,21 @@ fn open_image(path: &Path, sel: VolumeSelect) -> Result<Image, Fail> {
     Ok(image)
 }
 
-fn info(path: &Path, f: output::Format) -> Result<u8, Fail> {
-    let doc = ImageInfo::read(path)?;
+/// Calls `f` with every volume `snap` selects until it returns true (warnings unless `quiet`).
+fn each_volume(
+    path: &Path,
+    sel: VolumeSelect,
+    snap: &SnapArgs,
+    quiet: bool,
+    f: impl FnMut(&NtfsVolume) -> Result<bool, Fail>,
+) -> Result<bool, Fail> {
+    let w = &mut |m: String| warn(m);
+    let w = (!quiet).then_some(w as &mut dyn FnMut(String));
+    output::each_volume(path, sel, snap.select(), snap.vss_storage.as_deref(), w, f)
+}
+
+fn info(path: &Path, storage: Option<&Path>, f: output::Format) -> Result<u8, Fail> {
+    let doc = ImageInfo::read_with_storage(path, storage)?;
     output::write_document(
         &doc,
         f,
@@ -167,25 +186,24 @@ fn volume_tree(v: &NtfsVolume) -> Arc<deadbox::ntfs::Tree> {
     tree
 }
 
-fn part(v: &NtfsVolume) -> String {
-    v.partition()
-        .map(|p| format!("partition {p}: "))
-        .unwrap_or_default()
-}
-
 fn stdout_rows<T: output::Row>(f: output::Format) -> RowWriter<impl Write> {
     RowWriter::new::<T>(std::io::BufWriter::new(std::io::stdout().lock()), f)
 }
 
-fn ls(path: &Path, sel: VolumeSelect, f: output::Format, index_slack: bool) -> Result<u8, Fail> {
-    let image = open_image(path, sel)?;
+fn ls(
+    path: &Path,
+    sel: VolumeSelect,
+    snap: &SnapArgs,
+    f: output::Format,
+    index_slack: bool,
+) -> Result<u8, Fail> {
     let mut w = stdout_rows::<FileRow>(f);
-    for v in image.volumes() {
+    each_volume(path, sel, snap, false, |v| {
         let tree = volume_tree(v);
-        output::list_volume(v, &tree, index_slack, &mut w, &mut |m| {
-            warn(format_args!("{}{m}", part(v)))
-        })?;
-    }
+        let warn = &mut |m| warn(format_args!("{}{m}", part(v)));
+        output::list_volume(v, &tree, index_slack, &mut w, warn)?;
+        Ok(false)
+    })?;
     w.finish()?;
     Ok(0)
 }
@@ -193,31 +211,22 @@ fn ls(path: &Path, sel: VolumeSelect, f: output::Format, index_slack: bool) -> R
 fn hash(
     path: &Path,
     sel: VolumeSelect,
+    snap: &SnapArgs,
     f: output::Format,
     set: Algorithms,
     max_read: u64,
 ) -> Result<u8, Fail> {
-    let image = open_image(path, sel)?;
     let mut w = stdout_rows::<HashRow>(f);
     let bar = Bar::new("hashed");
-    for v in image.volumes() {
+    each_volume(path, sel, snap, false, |v| {
         let tree = volume_tree(v);
         let p = bar.as_ref().map(|b| b as &dyn deadbox::scan::Progress);
-        output::hash_volume(v, &tree, set, max_read, &mut w, p, &mut |m| {
-            warn(format_args!("{}{m}", part(v)))
-        })?;
-    }
+        let warn = &mut |m| warn(format_args!("{}{m}", part(v)));
+        output::hash_volume(v, &tree, set, max_read, &mut w, p, warn)?;
+        Ok(false)
+    })?;
     w.finish()?;
     Ok(0)
-}
-
-/// Splits `name:stream` at the first `:` after the last `/`.
-fn split_stream(spec: &str) -> (&str, Option<&str>) {
-    let slash = spec.rfind('/').map_or(0, |i| i + 1);
-    match spec[slash..].find(':') {
-        Some(i) => (&spec[..slash + i], Some(&spec[slash + i + 1..])),
-        None => (spec, None),
-    }
 }
 
 fn cat(
@@ -225,13 +234,14 @@ fn cat(
     spec: Option<String>,
     entry: Option<String>,
     sel: VolumeSelect,
+    snap: &SnapArgs,
 ) -> Result<u8, Fail> {
     let (target, by_entry) = match (spec, entry) {
         (Some(p), None) => (p, false),
         (None, Some(e)) => (e, true),
         _ => return Err(Fail::Error("give either a PATH or --entry N".into())),
     };
-    let (name, stream) = split_stream(&target);
+    let (name, stream) = output::split_stream(&target);
     let entry_no = match by_entry {
         true => Some(
             name.parse::<u64>()
@@ -239,8 +249,7 @@ fn cat(
         ),
         false => None,
     };
-    let image = Image::open(path, sel)?;
-    for v in image.volumes() {
+    let found = each_volume(path, sel, snap, true, |v| {
         // By entry, or by path through the directory indexes; a deleted file by its path.
         let file = match entry_no {
             Some(n) => v.file(n),
@@ -249,17 +258,20 @@ fn cat(
                 .or_else(|e| v.open_deleted_path(name).ok_or(e)),
         };
         let file = match file {
-            Err(deadbox::Error::NotFound(_)) => continue,
+            Err(deadbox::Error::NotFound(_)) => return Ok(false),
             f => f?,
         };
         if let Some(s) = v.select_stream(&file, stream) {
             let mut out = std::io::stdout().lock();
             std::io::copy(&mut v.stream_reader(s), &mut out)?;
             out.flush()?;
-            return Ok(0);
-        } else if stream.is_none() && file.is_dir {
-            return Ok(0); // a directory: no unnamed stream, nothing to write
+            return Ok(true);
         }
+        // A directory: no unnamed stream, nothing to write.
+        Ok(stream.is_none() && file.is_dir)
+    })?;
+    if found {
+        return Ok(0);
     }
     let what = if by_entry { "entry " } else { "" };
     Err(Fail::Error(format!(
@@ -278,6 +290,7 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         .max_in_memory(a.max_in_memory)
         .max_read(a.max_read)
         .volumes(a.vol.into())
+        .snapshots(a.snap.select())
         .exchange(!a.no_exchange)
         .only_exchange(a.only == Some(Only::Exchange));
     if let Some(bar) = Bar::new("scanned").filter(|_| !a.quiet) {
@@ -285,6 +298,9 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
     }
     if let Some(n) = a.threads {
         b = b.threads(n);
+    }
+    if let Some(p) = &a.snap.vss_storage {
+        b = b.vss_storage(p);
     }
     b = a.rules.iter().fold(b, |b, r| b.rules(r));
     b = a.ioc.iter().fold(b, |b, f| b.ioc_file(f));

@@ -111,7 +111,7 @@ impl<W: Write> FindingPrinter<W> {
     }
 
     /// The columns of the CSV output.
-    pub const CSV_COLUMNS: [&'static str; 16] = [
+    pub const CSV_COLUMNS: [&'static str; 18] = [
         "kind",
         "severity",
         "title",
@@ -128,6 +128,8 @@ impl<W: Write> FindingPrinter<W> {
         "sha1",
         "sha256",
         "rule",
+        "snapshot",
+        "snapshots",
     ];
 
     fn write(&mut self, f: &Finding) -> std::io::Result<()> {
@@ -172,6 +174,12 @@ impl<W: Write> FindingPrinter<W> {
                         .rule
                         .as_ref()
                         .map(|r| format!("{}:{}", r.namespace, r.name))),
+                    opt(loc.snapshot.map(|n| n.to_string())),
+                    loc.snapshots
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join("|"),
                 ];
                 csv_record(&mut buf, cols.iter().map(String::as_str)).map_err(io)?;
                 self.out.write_all(&buf)
@@ -181,7 +189,11 @@ impl<W: Write> FindingPrinter<W> {
                     .mft_entry
                     .map(|e| format!(" [entry {e}{}]", if loc.deleted { ", deleted" } else { "" }))
                     .unwrap_or_default();
-                let line = loc.line.map(|l| format!(" line {l}")).unwrap_or_default();
+                let line = loc.line.map(|l| format!(" line {l}")).unwrap_or_default()
+                    + &loc
+                        .snapshot
+                        .map(|n| format!(" (snapshot {n})"))
+                        .unwrap_or_default();
                 let stream = loc
                     .stream
                     .as_deref()
@@ -518,6 +530,63 @@ fn stream_rows<W: Write, X: Send>(
     err.map_or(Ok(()), Err)
 }
 
+/// The prefix of a volume's warnings: `partition 2: `, `partition 2: snapshot 1: `, or empty.
+pub fn volume_prefix(v: &NtfsVolume) -> String {
+    let p = v.partition().map(|p| format!("partition {p}: "));
+    let s = v.snapshot().map(|n| format!("snapshot {n}: "));
+    p.unwrap_or_default() + &s.unwrap_or_default()
+}
+
+/// Splits `name:stream` at the first `:` after the last `/` (`cat`'s argument).
+pub fn split_stream(spec: &str) -> (&str, Option<&str>) {
+    let slash = spec.rfind('/').map_or(0, |i| i + 1);
+    match spec[slash..].find(':') {
+        Some(i) => (&spec[..slash + i], Some(&spec[slash + i + 1..])),
+        None => (spec, None),
+    }
+}
+
+/// Opens the image at `path` (volumes `sel`) and calls `f` with every volume `snapshots`
+/// selects — live volumes and shadow copies, whose storage may be on the image at `storage` —
+/// until `f` returns true; returns whether it did. The image's diagnostics and those of its
+/// shadow copies go to `warn` (prefixed with the path), when given.
+pub fn each_volume<E: From<Error>>(
+    path: &Path,
+    sel: crate::volume::VolumeSelect,
+    snapshots: crate::image::SnapshotSelect,
+    storage: Option<&Path>,
+    mut warn: Option<&mut dyn FnMut(String)>,
+    mut f: impl FnMut(&NtfsVolume) -> std::result::Result<bool, E>,
+) -> std::result::Result<bool, E> {
+    let mut open = |p: &Path, sel| -> Result<crate::Image> {
+        let image = crate::Image::open(p, sel)?;
+        if let Some(w) = warn.as_mut() {
+            image
+                .diagnostics()
+                .iter()
+                .for_each(|d| w(format!("{}: {d}", p.display())));
+        }
+        Ok(image)
+    };
+    let image = open(path, sel)?;
+    let storage = match storage {
+        Some(p) => Some(open(p, crate::volume::VolumeSelect::default())?),
+        None => None,
+    };
+    let (views, diags) = image.views(snapshots, storage.as_ref())?;
+    if let Some(w) = warn.as_mut() {
+        diags
+            .iter()
+            .for_each(|d| w(format!("{}: {d}", path.display())));
+    }
+    for v in &views {
+        if f(v.volume())? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Writes the `ls` rows of volume `v` (namespace `tree`): every file stream and directory in
 /// MFT order, then, with `index_slack`, the names carved from the slack of its directory
 /// indexes. Problems reading indexes go to `warn`.
@@ -541,7 +610,7 @@ pub fn list_volume<W: Write>(
                 let mut body = Vec::with_capacity(listing.files.len() * 600);
                 let mut rows = 0;
                 for i in listing.items() {
-                    FileRow::write_item_jsonl(&i, v.partition(), &mut body);
+                    FileRow::write_item_jsonl_of(&i, v.partition(), v.snapshot(), &mut body);
                     rows += 1;
                 }
                 Chunk {
@@ -552,7 +621,10 @@ pub fn list_volume<W: Write>(
             } else {
                 let rows: Vec<FileRow> = listing
                     .items()
-                    .map(|i| FileRow::new(&i, v.partition()))
+                    .map(|i| FileRow {
+                        snapshot: v.snapshot(),
+                        ..FileRow::new(&i, v.partition())
+                    })
                     .collect();
                 format_rows(format, &rows)?
             };
@@ -595,7 +667,10 @@ pub fn hash_volume<W: Write>(
         let what = match v.partition() {
             Some(i) => format!("partition {i}"),
             None => format!("volume at byte {}", v.offset()),
-        };
+        } + &v
+            .snapshot()
+            .map(|n| format!(" snapshot {n}"))
+            .unwrap_or_default();
         p.start(&what, tree.len() as u64, "records");
     }
     let r = stream_rows(
@@ -658,6 +733,8 @@ pub struct VolumeInfo {
     pub record_count: u64,
     /// Volume size in bytes.
     pub size: u64,
+    /// Volume Shadow Copies of the volume, oldest first (empty when it has none).
+    pub snapshots: Vec<crate::ntfs::vss::SnapshotInfo>,
 }
 
 /// The `info` document: container, partition layout, NTFS volumes, problems met.
@@ -690,7 +767,16 @@ impl ImageInfo {
     /// cannot be opened or its partition table read at all; an image with no readable NTFS
     /// volume gives a document with [`ImageInfo::failure`] set.
     pub fn read(path: &Path) -> Result<Self> {
+        Self::read_with_storage(path, None)
+    }
+
+    /// [`ImageInfo::read`], with the shadow storage of the volumes possibly on the image at
+    /// `storage` (for the store sizes of its snapshots).
+    pub fn read_with_storage(path: &Path, storage: Option<&Path>) -> Result<Self> {
         let image = crate::Image::open(path, crate::volume::VolumeSelect::default());
+        let storage = storage
+            .map(|p| crate::Image::open(p, crate::volume::VolumeSelect::default()))
+            .transpose()?;
         let (ev, layout) = match &image {
             Ok(i) => (i.evidence().clone(), i.layout().clone()),
             Err(_) => {
@@ -699,13 +785,39 @@ impl ImageInfo {
                 (ev, layout)
             }
         };
-        let volumes = image
+        let mut volumes: Vec<VolumeInfo> = image
             .as_ref()
             .map(|i| i.volumes().iter().map(volume_info).collect())
             .unwrap_or_default();
+        let mut shadow_diags = Vec::new();
+        for s in image
+            .as_ref()
+            .map(|i| i.shadows(storage.as_ref()))
+            .unwrap_or_default()
+        {
+            let Some(v) = volumes.get_mut(s.volume) else {
+                continue;
+            };
+            let what = match v.partition {
+                Some(p) => format!("partition {p}"),
+                None => format!("volume at byte {}", v.offset),
+            };
+            match s.shadows {
+                Ok(s) => {
+                    v.snapshots = s.snapshots().to_vec();
+                    let d = s.diagnostics().iter();
+                    shadow_diags.extend(d.map(|d| format!("{what}: {d}")));
+                }
+                Err(e) => shadow_diags.push(format!("{what}: shadow copies: {e}")),
+            }
+        }
         let (diagnostics, failure) = match &image {
             Ok(i) => (
-                i.diagnostics().iter().map(|d| d.to_string()).collect(),
+                i.diagnostics()
+                    .iter()
+                    .map(|d| d.to_string())
+                    .chain(shadow_diags)
+                    .collect(),
                 None,
             ),
             Err(e) => {
@@ -776,6 +888,19 @@ impl ImageInfo {
                 v.cluster_size,
                 v.record_count
             )?;
+            for s in &v.snapshots {
+                writeln!(
+                    out,
+                    "    snapshot {}  id {}  created {}  shadow copy {}  store {}",
+                    s.number,
+                    s.id,
+                    s.created,
+                    s.shadow_copy_id
+                        .map_or_else(|| "unknown".into(), |g| g.to_string()),
+                    s.store_size
+                        .map_or_else(|| "unknown".into(), |n| format!("{n} bytes"))
+                )?;
+            }
         }
         for d in &self.diagnostics {
             writeln!(out, "warning: {d}")?;
@@ -801,6 +926,7 @@ fn volume_info(v: &NtfsVolume) -> VolumeInfo {
         record_size: g.record_size,
         record_count: v.record_count(),
         size: g.size,
+        snapshots: Vec::new(),
     }
 }
 

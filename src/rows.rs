@@ -53,6 +53,9 @@ pub struct FileRow {
     /// slack of a directory's `$I30` index: the file may be gone and its MFT entry, given as it
     /// was indexed, reused since; times are the index copy of `$FILE_NAME`).
     pub source: Source,
+    /// The shadow copy the row was read from (1 = oldest, as `deadbox info` lists them);
+    /// `None` (null) for the live volume. Last in the row (in a hash row, after the digests).
+    pub snapshot: Option<usize>,
 }
 
 impl FileRow {
@@ -76,6 +79,7 @@ impl FileRow {
             fn_: v.fn_.map(Times::from),
             error: v.error.map(|e| e.into_owned()),
             source: v.source,
+            snapshot: None,
         }
     }
 
@@ -106,6 +110,7 @@ impl FileRow {
             fn_: Some(times(&e.name.times)),
             error: None,
             source: Source::I30Slack,
+            snapshot: None,
         }
     }
 }
@@ -125,7 +130,10 @@ pub fn slack_rows(vol: &NtfsVolume, listing: &Listing) -> (Vec<FileRow>, Vec<(St
             let rows = ix
                 .slack
                 .iter()
-                .map(|e| FileRow::from_slack(e, d.path(), vol.partition()))
+                .map(|e| FileRow {
+                    snapshot: vol.snapshot(),
+                    ..FileRow::from_slack(e, d.path(), vol.partition())
+                })
                 .collect();
             let errs = ix
                 .errors
@@ -144,11 +152,11 @@ pub fn slack_rows(vol: &NtfsVolume, listing: &Listing) -> (Vec<FileRow>, Vec<(St
     (rows, errs)
 }
 
-/// One row of `deadbox hash`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// One row of `deadbox hash`: the [`FileRow`] fields, the digests, then `snapshot` (last, as
+/// in every row).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HashRow {
     /// The identity and metadata of the stream.
-    #[serde(flatten)]
     pub row: FileRow,
     /// MD5 (null when not selected or unreadable).
     pub md5: Option<String>,
@@ -245,6 +253,7 @@ pub fn hash_listing_with_progress(
         .iter()
         .map(|item| {
             let mut row = FileRow::new(item, vol.partition());
+            row.snapshot = vol.snapshot();
             let d = match item.stream {
                 Some(_) => match by_stream.get(&key(item)).map(|&n| &results[n]) {
                     Some(Ok(d)) => d.clone(),
@@ -287,6 +296,7 @@ struct RowView<'a> {
     fn_: Option<[FileTime; 4]>,
     error: Option<std::borrow::Cow<'a, str>>,
     source: Source,
+    snapshot: Option<usize>,
 }
 
 fn storage_flags(s: &crate::ntfs::Stream) -> [Option<&'static str>; 4] {
@@ -396,6 +406,16 @@ impl RowView<'_> {
         out.extend_from_slice(b",\"source\":");
         json_str(out, self.source.as_str());
     }
+
+    /// Writes the `snapshot` field and the closing brace.
+    fn write_close(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b",\"snapshot\":");
+        match self.snapshot {
+            Some(n) => json_num(out, n as u64),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b"}\n");
+    }
 }
 
 /// The error text of a listing item, as [`FileRow::new`] joins it.
@@ -437,21 +457,38 @@ impl FileRow {
             fn_: self.fn_.as_ref().map(Times::to_array),
             error: self.error.as_deref().map(Into::into),
             source: self.source,
+            snapshot: self.snapshot,
         }
     }
 
     /// Appends the row as one JSON line: the same bytes as `serde_json::to_writer` plus a
     /// newline, written without building a JSON value (the listing writes millions).
     pub fn write_jsonl(&self, out: &mut Vec<u8>) {
-        self.view().write_open(out);
-        out.extend_from_slice(b"}\n");
+        let v = self.view();
+        v.write_open(out);
+        v.write_close(out);
     }
 
     /// Appends the JSON line of listing item `item` (as [`FileRow::new`] then
     /// [`FileRow::write_jsonl`] would) without building the row.
     pub fn write_item_jsonl(item: &Item<'_>, partition: Option<u32>, out: &mut Vec<u8>) {
-        item_view(item, partition).write_open(out);
-        out.extend_from_slice(b"}\n");
+        Self::write_item_jsonl_of(item, partition, None, out)
+    }
+
+    /// [`FileRow::write_item_jsonl`] for an item of shadow copy `snapshot` (`None`: the live
+    /// volume).
+    pub fn write_item_jsonl_of(
+        item: &Item<'_>,
+        partition: Option<u32>,
+        snapshot: Option<usize>,
+        out: &mut Vec<u8>,
+    ) {
+        let v = RowView {
+            snapshot,
+            ..item_view(item, partition)
+        };
+        v.write_open(out);
+        v.write_close(out);
     }
 }
 
@@ -476,6 +513,7 @@ fn item_view<'a>(item: &Item<'a>, partition: Option<u32>) -> RowView<'a> {
         fn_: item.name.map(|n| n.times),
         error: item_error(item),
         source: Source::Mft,
+        snapshot: None,
     }
 }
 
@@ -483,7 +521,8 @@ impl HashRow {
     /// Appends the row as one JSON line, the same bytes as `serde_json::to_writer` plus a
     /// newline.
     pub fn write_jsonl(&self, out: &mut Vec<u8>) {
-        self.row.view().write_open(out);
+        let view = self.row.view();
+        view.write_open(out);
         for (k, v) in [
             ("md5", &self.md5),
             ("sha1", &self.sha1),
@@ -497,7 +536,26 @@ impl HashRow {
                 None => out.extend_from_slice(b"null"),
             }
         }
-        out.extend_from_slice(b"}\n");
+        view.write_close(out);
+    }
+}
+
+impl Serialize for HashRow {
+    /// The row's fields but `snapshot`, the digests, then `snapshot`: every row ends with it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeMap};
+        let row = serde_json::to_value(&self.row).map_err(S::Error::custom)?;
+        let mut m = s.serialize_map(None)?;
+        if let serde_json::Value::Object(fields) = &row {
+            for (k, v) in fields.iter().filter(|(k, _)| *k != "snapshot") {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.serialize_entry("md5", &self.md5)?;
+        m.serialize_entry("sha1", &self.sha1)?;
+        m.serialize_entry("sha256", &self.sha256)?;
+        m.serialize_entry("snapshot", &self.row.snapshot)?;
+        m.end()
     }
 }
 
@@ -529,6 +587,16 @@ mod tests {
                     let mut from_row = Vec::new();
                     row.write_jsonl(&mut from_row);
                     assert_eq!(from_row, want);
+                    // The same row read from a shadow copy.
+                    let snap = FileRow {
+                        snapshot: Some(2),
+                        ..row
+                    };
+                    let mut want = serde_json::to_vec(&snap).expect("serialises");
+                    want.push(b'\n');
+                    let mut fast = Vec::new();
+                    FileRow::write_item_jsonl_of(&item, vol.partition(), Some(2), &mut fast);
+                    assert_eq!(fast, want);
                     n += 1;
                 }
                 assert!(n > 50, "{fixture}: {n} rows");
@@ -560,6 +628,7 @@ mod tests {
             fn_: None,
             error: Some("one; \"two\"".into()),
             source: Source::I30Slack,
+            snapshot: Some(7),
         };
         let mut want = serde_json::to_vec(&row).expect("serialises");
         want.push(b'\n');
@@ -569,5 +638,22 @@ mod tests {
             String::from_utf8_lossy(&fast),
             String::from_utf8_lossy(&want)
         );
+        assert!(fast.ends_with(b",\"snapshot\":7}\n"));
+        // A hash row: the digests, then the snapshot, last.
+        let h = HashRow {
+            row,
+            md5: Some("m".into()),
+            sha1: None,
+            sha256: Some("s".into()),
+        };
+        let mut want = serde_json::to_vec(&h).expect("serialises");
+        want.push(b'\n');
+        let mut fast = Vec::new();
+        h.write_jsonl(&mut fast);
+        assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&want)
+        );
+        assert!(fast.ends_with(b",\"sha256\":\"s\",\"snapshot\":7}\n"));
     }
 }

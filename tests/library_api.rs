@@ -256,6 +256,7 @@ fn csv_cells_that_a_spreadsheet_would_run_are_defused() {
         fn_: None,
         error: Some("@error".into()),
         source: deadbox::rows::Source::Mft,
+        snapshot: None,
     };
     let chunk = output::format_rows(Format::Csv, &[row]).unwrap();
     let mut w = output::RowWriter::new::<deadbox::rows::FileRow>(Vec::new(), Format::Csv);

@@ -1,6 +1,7 @@
 //! The command line's arguments (clap): what each subcommand takes.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use deadbox::image::SnapshotSelect;
 use deadbox::volume::VolumeSelect;
 use std::path::PathBuf;
 
@@ -23,6 +24,9 @@ pub enum Cmd {
         evidence: PathBuf,
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// A second image that holds the volumes' shadow storage (for the store sizes).
+        #[arg(long, value_name = "IMAGE")]
+        vss_storage: Option<PathBuf>,
     },
     /// Every file stream and directory, deleted ones included.
     Ls {
@@ -30,6 +34,8 @@ pub enum Cmd {
         evidence: PathBuf,
         #[command(flatten)]
         vol: VolArgs,
+        #[command(flatten)]
+        snap: SnapArgs,
         #[arg(long, value_enum)]
         format: Option<Format>,
         /// Also list the names carved from the slack of directory indexes ($I30): deleted or
@@ -43,6 +49,8 @@ pub enum Cmd {
         evidence: PathBuf,
         #[command(flatten)]
         vol: VolArgs,
+        #[command(flatten)]
+        snap: SnapArgs,
         #[arg(long, value_enum)]
         format: Option<Format>,
         /// Hashes to compute (comma-separated: md5,sha1,sha256).
@@ -74,6 +82,8 @@ pub enum Cmd {
         entry: Option<String>,
         #[command(flatten)]
         vol: VolArgs,
+        #[command(flatten)]
+        snap: SnapArgs,
     },
     /// The USN change journal ($Extend/$UsnJrnl:$J) with full paths, or a loose $J file.
     Usn {
@@ -96,6 +106,8 @@ pub struct ScanArgs {
     pub evidence: Vec<PathBuf>,
     #[command(flatten)]
     pub vol: VolArgs,
+    #[command(flatten)]
+    pub snap: SnapArgs,
     /// Rule file (.yar/.yara) or folder of them; repeatable; one namespace per file.
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
@@ -221,6 +233,35 @@ impl From<VolArgs> for VolumeSelect {
             offset: v.offset,
         }
     }
+}
+
+/// Which Volume Shadow Copies to read.
+#[derive(Args, Clone)]
+pub struct SnapArgs {
+    /// Read shadow copy N (1 = oldest, as `deadbox info` lists them) instead of the live volume.
+    #[arg(long, value_name = "N", conflicts_with = "snapshots")]
+    pub snapshot: Option<usize>,
+    /// `all`: the live volume and every shadow copy (rows and findings name their snapshot).
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub snapshots: Option<Snapshots>,
+    /// A second image that holds the shadow storage (diff area) of the volumes.
+    #[arg(long, value_name = "IMAGE")]
+    pub vss_storage: Option<PathBuf>,
+}
+
+impl SnapArgs {
+    pub fn select(&self) -> SnapshotSelect {
+        match (self.snapshot, self.snapshots) {
+            (Some(n), _) => SnapshotSelect::One(n),
+            (None, Some(Snapshots::All)) => SnapshotSelect::All,
+            (None, None) => SnapshotSelect::Live,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Snapshots {
+    All,
 }
 
 #[derive(ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]

@@ -186,6 +186,8 @@ mod tests {
             deleted: false,
             line: None,
             record_id: Some(9),
+            snapshot: None,
+            snapshots: Vec::new(),
         };
         let f = t.into_finding(loc, None);
         assert_eq!(f.location.line, Some(7));

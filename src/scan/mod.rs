@@ -38,6 +38,7 @@ use crate::evidence::{self, open_read_only};
 use crate::finding::detail::{Detail, IocHashDetail};
 use crate::finding::{FileFacts, Finding, FindingKind, Location, Severity};
 use crate::hash::{digest, Algorithms, Digests, MultiHasher};
+use crate::image::SnapshotSelect;
 use crate::ntfs::{FileEntry, FileName, NtfsVolume, Stream};
 use crate::rows::times;
 use crate::sniff::{file_head, stream_head};
@@ -65,6 +66,8 @@ pub struct ScanBuilder {
     max_in_memory: u64,
     max_read: u64,
     volumes: VolumeSelect,
+    snapshots: SnapshotSelect,
+    vss_storage: Option<PathBuf>,
     progress: Option<progress::Handle>,
     exchange: bool,
     only_exchange: bool,
@@ -84,6 +87,8 @@ impl Default for ScanBuilder {
             max_in_memory: 1 << 30,
             max_read: 64 << 30,
             volumes: VolumeSelect::default(),
+            snapshots: SnapshotSelect::Live,
+            vss_storage: None,
             progress: None,
             exchange: true,
             only_exchange: false,
@@ -141,6 +146,19 @@ impl ScanBuilder {
     /// Which volumes of an image to scan.
     pub fn volumes(mut self, v: VolumeSelect) -> Self {
         self.volumes = v;
+        self
+    }
+    /// Which shadow copies to scan (default: the live volumes only). With
+    /// [`SnapshotSelect::All`], every volume and each of its snapshots is scanned and a finding
+    /// seen in several of them is reported once, naming them all (`location.snapshots`).
+    pub fn snapshots(mut self, s: SnapshotSelect) -> Self {
+        self.snapshots = s;
+        self
+    }
+    /// A second image holding the shadow storage of the scanned volumes (when Windows kept it
+    /// on another disk); volumes of the scanned image itself are searched first.
+    pub fn vss_storage(mut self, image: impl Into<PathBuf>) -> Self {
+        self.vss_storage = Some(image.into());
         self
     }
     /// Run the ProxyLogon assessment (default yes): Exchange install discovery, log checks,
@@ -240,6 +258,31 @@ struct Out<'s> {
     sink: &'s mut dyn FindingSink,
     summary: Summary,
     failed: Option<std::io::Error>,
+    /// The shadow copy being scanned (set on every finding delivered).
+    snapshot: Option<usize>,
+    /// With every snapshot scanned: the findings of the states of one volume, held back and
+    /// merged until the last state is scanned.
+    group: Option<Group>,
+}
+
+/// Findings held back by [`Out`]: in order of first sight, with an index by content.
+#[derive(Default)]
+struct Group {
+    findings: Vec<Finding>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+/// What makes two findings of different states of a volume the same: everything but the
+/// snapshot and the stream's times.
+fn same_key(f: &Finding) -> String {
+    let mut k = f.clone();
+    k.location.snapshot = None;
+    k.location.snapshots.clear();
+    if let Some(file) = &mut k.file {
+        file.si = None;
+        file.fn_ = None;
+    }
+    serde_json::to_string(&k).unwrap_or_default()
 }
 
 impl<'s> Out<'s> {
@@ -248,6 +291,8 @@ impl<'s> Out<'s> {
             sink,
             summary: Summary::default(),
             failed: None,
+            snapshot: None,
+            group: None,
         }
     }
 
@@ -273,14 +318,48 @@ impl<'s> Out<'s> {
         }
     }
 
-    /// Delivers `f`; false when the scan must stop.
-    fn deliver(&mut self, f: Finding) -> bool {
+    /// Delivers `f` (held back when grouping); false when the scan must stop.
+    fn deliver(&mut self, mut f: Finding) -> bool {
+        if self.summary.stopped {
+            return false;
+        }
+        f.location.snapshot = self.snapshot;
+        if let Some(g) = &mut self.group {
+            let key = same_key(&f);
+            match g.index.get(&key) {
+                Some(&i) => {
+                    let seen = &mut g.findings[i].location.snapshots;
+                    if let Some(n) = self.snapshot.filter(|n| seen.last() != Some(n)) {
+                        seen.push(n);
+                    }
+                }
+                None => {
+                    f.location.snapshots.extend(self.snapshot);
+                    g.index.insert(key, g.findings.len());
+                    g.findings.push(f);
+                }
+            }
+            return true;
+        }
+        self.send(f)
+    }
+
+    /// Passes `f` to the sink; false when the scan must stop.
+    fn send(&mut self, f: Finding) -> bool {
         if self.summary.stopped {
             return false;
         }
         self.summary.add(&f);
         let r = self.sink.finding(f);
         self.check(r)
+    }
+
+    /// Delivers the findings held back, if any; false when the scan must stop.
+    fn flush_group(&mut self) -> bool {
+        let Some(g) = self.group.take() else {
+            return true;
+        };
+        g.findings.into_iter().all(|f| self.send(f))
     }
 
     /// Adds a batch's counts.
@@ -571,6 +650,9 @@ impl Scan {
                 return;
             }
         }
+        if self.cfg.snapshots != SnapshotSelect::Live {
+            return self.scan_views(evidence_name, image, out);
+        }
         for vol in image.volumes() {
             let what = format!(
                 "{evidence_name}{}",
@@ -582,6 +664,71 @@ impl Scan {
                 return;
             }
         }
+    }
+
+    /// Scans the live volumes and/or shadow copies [`ScanBuilder::snapshots`] selects; with
+    /// every snapshot, findings seen in several states of a volume are reported once.
+    fn scan_views(&self, evidence_name: &str, image: &Image, out: &mut Out<'_>) {
+        let vol_diag =
+            |m: &str| diagnostic(Location::new(evidence_name, None, None, "", None), None, m);
+        let storage = match &self.cfg.vss_storage {
+            Some(p) => match Image::open(p, VolumeSelect::default()) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    let m = format!("VSS storage {}: {e}", p.display());
+                    if !out.deliver(vol_diag(&m)) {
+                        return;
+                    }
+                    None
+                }
+            },
+            None => None,
+        };
+        let (views, diags) = match image.views(self.cfg.snapshots, storage.as_ref()) {
+            Ok(v) => v,
+            Err(e) => {
+                out.deliver(vol_diag(&e.to_string()));
+                return;
+            }
+        };
+        for d in diags {
+            let f = diagnostic(
+                Location::new(evidence_name, d.location.partition, None, "", None),
+                None,
+                &d.message,
+            );
+            if !out.deliver(f) {
+                return;
+            }
+        }
+        let group = self.cfg.snapshots == SnapshotSelect::All;
+        let mut last_live: Option<u64> = None;
+        for view in &views {
+            let vol = view.volume();
+            if group && last_live != Some(vol.offset()) {
+                // A new live volume: what its states found goes out first.
+                if !out.flush_group() {
+                    return;
+                }
+                last_live = Some(vol.offset());
+                out.group = Some(Default::default());
+            }
+            let what = format!(
+                "{evidence_name}{}{}",
+                vol.partition()
+                    .map(|p| format!(" partition {p}"))
+                    .unwrap_or_default(),
+                vol.snapshot()
+                    .map(|n| format!(" snapshot {n}"))
+                    .unwrap_or_default()
+            );
+            out.snapshot = vol.snapshot();
+            if !out.begin(&what) || !self.scan_volume(evidence_name, vol, out) {
+                return;
+            }
+        }
+        out.snapshot = None;
+        out.flush_group();
     }
 
     /// Scans one NTFS volume: the namespace pass, the Exchange install, then the MFT streamed

@@ -111,3 +111,190 @@ impl Image {
         &self.diagnostics
     }
 }
+
+/// Which states of each volume to read: the live volume, one shadow copy, or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnapshotSelect {
+    /// The live volume only (the default).
+    #[default]
+    Live,
+    /// Shadow copy `N` (1 = oldest) of every volume that has it.
+    One(usize),
+    /// The live volume and every shadow copy, oldest first.
+    All,
+}
+
+/// One volume to read: a live volume of an [`Image`] or one of its shadow copies.
+#[derive(Debug)]
+pub enum VolumeView<'a> {
+    /// A live volume.
+    Live(&'a NtfsVolume),
+    /// A shadow copy, opened as a volume ([`NtfsVolume::snapshot`] gives its number).
+    Snapshot(Box<NtfsVolume>),
+}
+
+impl VolumeView<'_> {
+    /// The volume to read.
+    pub fn volume(&self) -> &NtfsVolume {
+        match self {
+            VolumeView::Live(v) => v,
+            VolumeView::Snapshot(v) => v,
+        }
+    }
+}
+
+/// The shadow copies of one live volume, as [`Image::shadows`] finds them.
+#[derive(Debug)]
+pub struct VolumeShadows {
+    /// Index of the volume in [`Image::volumes`].
+    pub volume: usize,
+    /// The catalog and stores; `Err` when they could not be read.
+    pub shadows: Result<crate::vss::Shadows>,
+}
+
+impl Image {
+    /// The shadow copies of every volume that has a VSS header. The shadow storage is found by
+    /// the volume id the header names: the volume itself, another volume of this image, or a
+    /// volume of `storage` (a second image, e.g. `--vss-storage`). When it is nowhere, the
+    /// snapshots are listed but not readable (see [`crate::vss::Shadows::is_readable`]).
+    pub fn shadows(&self, storage: Option<&Image>) -> Vec<VolumeShadows> {
+        let candidates: Vec<&NtfsVolume> = self
+            .volumes
+            .iter()
+            .chain(storage.map(|s| s.volumes()).unwrap_or_default())
+            .collect();
+        let mut out = Vec::new();
+        for (i, v) in self.volumes.iter().enumerate() {
+            let header = match crate::vss::read_header(v.region()) {
+                Ok(Some(h)) => h,
+                Ok(None) => continue,
+                Err(e) => {
+                    out.push(VolumeShadows {
+                        volume: i,
+                        shadows: Err(e),
+                    });
+                    continue;
+                }
+            };
+            let store = if header.storage_is_local() {
+                Some(v)
+            } else {
+                let other = |c: &&NtfsVolume| {
+                    c.region().start() != v.region().start()
+                        || !Arc::ptr_eq(c.region().evidence(), v.region().evidence())
+                };
+                let names_it = |c: &&NtfsVolume| {
+                    crate::vss::read_header(c.region())
+                        .ok()
+                        .flatten()
+                        .is_some_and(|h| h.volume_id == header.storage_id)
+                };
+                candidates.iter().copied().find(|c| other(c) && names_it(c))
+            };
+            let shadows = match store {
+                Some(s) => crate::vss::Shadows::open_with_storage(v.region(), s.region()),
+                None => crate::vss::Shadows::open(v.region()),
+            };
+            if let Ok(Some(s)) = shadows {
+                out.push(VolumeShadows {
+                    volume: i,
+                    shadows: Ok(s),
+                });
+            } else if let Err(e) = shadows {
+                out.push(VolumeShadows {
+                    volume: i,
+                    shadows: Err(e),
+                });
+            }
+        }
+        out
+    }
+
+    /// The volumes to read for `select`: live volumes and/or shadow copies opened as volumes,
+    /// per volume the live one first, then its snapshots oldest first. Problems (a catalog that
+    /// does not read, a snapshot that does not open as NTFS, storage not found) are
+    /// diagnostics. Fails when [`SnapshotSelect::One`] names a snapshot no volume has.
+    pub fn views(
+        &self,
+        select: SnapshotSelect,
+        storage: Option<&Image>,
+    ) -> Result<(Vec<VolumeView<'_>>, Vec<Diagnostic>)> {
+        let mut views = Vec::new();
+        let mut diags = Vec::new();
+        let shadows = match select {
+            SnapshotSelect::Live => Vec::new(),
+            _ => self.shadows(storage),
+        };
+        for (i, v) in self.volumes.iter().enumerate() {
+            // With one snapshot asked for, the live volume is not read.
+            if matches!(select, SnapshotSelect::Live | SnapshotSelect::All) {
+                views.push(VolumeView::Live(v));
+            }
+            let what = match v.partition() {
+                Some(p) => format!("partition {p}"),
+                None => format!("volume at byte {}", v.offset()),
+            };
+            let Some(s) = shadows.iter().find(|s| s.volume == i) else {
+                continue;
+            };
+            let s = match &s.shadows {
+                Ok(s) => s,
+                Err(e) => {
+                    diags.push(
+                        Diagnostic::new(
+                            Diagnostic::kind_of(e),
+                            format!("{what}: shadow copies: {e}"),
+                        )
+                        .at_partition(v.partition()),
+                    );
+                    continue;
+                }
+            };
+            diags.extend(s.diagnostics().iter().map(|d| Diagnostic {
+                message: format!("{what}: {}", d.message),
+                ..d.clone()
+            }));
+            let numbers: Vec<usize> = match select {
+                SnapshotSelect::One(n) if n <= s.snapshots().len() => vec![n],
+                SnapshotSelect::All => (1..=s.snapshots().len()).collect(),
+                _ => Vec::new(),
+            };
+            for n in numbers {
+                match s
+                    .snapshot_region(n)
+                    .and_then(|r| NtfsVolume::open(r, v.partition()))
+                {
+                    Ok(snap) => views.push(VolumeView::Snapshot(Box::new(
+                        snap.as_snapshot(n, v.offset()),
+                    ))),
+                    Err(e) => diags.push(
+                        Diagnostic::new(
+                            Diagnostic::kind_of(&e),
+                            format!("{what}: snapshot {n}: {e}"),
+                        )
+                        .at_partition(v.partition()),
+                    ),
+                }
+            }
+        }
+        if let SnapshotSelect::One(n) = select {
+            if views.is_empty() {
+                let why = diags
+                    .iter()
+                    .map(|d| d.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Err(crate::Error::NotFound(format!(
+                    "snapshot {n}: no volume of {} has it{}",
+                    self.path.display(),
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({why})")
+                    }
+                )));
+            }
+        }
+        Ok((views, diags))
+    }
+}

@@ -68,6 +68,7 @@ mod tree;
 mod upcase;
 pub mod usn;
 pub mod volume;
+pub mod vss;
 
 pub use deadbox_evidence as evidence;
 pub use deadbox_evidence::{Error, Result};
@@ -126,6 +127,74 @@ pub mod fuzzing {
         assert!(again.is_ok_and(|a| a == recs), "slice and reader disagree");
         let _ = looks_like_journal(&mut std::io::Cursor::new(b));
         (recs.len(), r.diagnostics().len(), longest)
+    }
+
+    /// The VSS harness; the first byte picks the mode. Even: the rest, after a diff-area GUID,
+    /// version 1 and block type `pick / 2 % 7`, is one 16 KiB block parsed as a volume header,
+    /// a catalog block, a store block list and a store header. Odd: the rest is patches `[block][offset u16
+    /// LE][len][bytes]` over the structure blocks of a synthetic volume with two snapshots
+    /// (`vss::synthetic_volume`), which is then opened and every block of every snapshot read.
+    /// Returns what was parsed or read.
+    pub fn vss(data: &[u8]) -> usize {
+        use super::vss;
+        use deadbox_evidence::{Evidence, MemoryEvidence, Region};
+        let Some((&pick, rest)) = data.split_first() else {
+            return 0;
+        };
+        if pick % 2 == 0 {
+            let mut b = vec![0u8; vss::BLOCK as usize];
+            b[..16].copy_from_slice(&vss::DIFF_AREA_GUID);
+            b[16] = 1;
+            b[20] = pick / 2 % 7;
+            let n = rest.len().min(b.len() - 24);
+            b[24..24 + n].copy_from_slice(&rest[..n]);
+            let mut found = 0;
+            if let Ok(Some(_)) = vss::VolumeHeader::parse(&b) {
+                found += 1;
+            }
+            if let Ok((e, _, _)) = vss::parse_catalog_block(&b, 0) {
+                found += e.len();
+            }
+            if let Ok((d, _)) = vss::parse_block_list_block(&b, 0) {
+                found += d.len();
+            }
+            if let Ok(h) = vss::parse_store_header(&b, 0) {
+                found += usize::from(h.machine.is_some());
+            }
+            return found;
+        }
+        let (mut v, blocks) = vss::synthetic_volume();
+        let mut p = rest;
+        while let [which, lo, hi, len, tail @ ..] = p {
+            let block = blocks[*which as usize % blocks.len()];
+            let at = block * vss::BLOCK as usize + u16::from_le_bytes([*lo, *hi]) as usize % 0x4000;
+            let n = (*len as usize).min(tail.len()).min(v.len() - at);
+            v[at..at + n].copy_from_slice(&tail[..n]);
+            p = &tail[n.min(tail.len())..];
+            if n == 0 {
+                break;
+            }
+        }
+        let region = Region::whole(std::sync::Arc::new(MemoryEvidence::new(v)));
+        let Ok(Some(shadows)) = vss::Shadows::open(&region) else {
+            return 0;
+        };
+        let mut read = 0;
+        for n in 1..=shadows.snapshots().len() {
+            let Ok(snap) = shadows.snapshot(n) else {
+                continue;
+            };
+            let mut buf = vec![0u8; vss::BLOCK as usize];
+            let len = snap.len().min(region.len());
+            let mut off = 0;
+            while off + vss::BLOCK <= len {
+                if snap.read_exact_at(off, &mut buf).is_ok() {
+                    read += 1;
+                }
+                off += vss::BLOCK;
+            }
+        }
+        read
     }
     /// Decompresses one LZNT1 compression unit of `unit_bytes`.
     pub fn lznt1_unit(input: &[u8], unit_bytes: usize) -> Result<Vec<u8>, String> {
@@ -316,6 +385,8 @@ pub struct NtfsVolume {
     diagnostics: Vec<WalkDiagnostic>,
     /// `$UpCase`, read on first use ([`NtfsVolume::upcase`]).
     upcase: std::sync::OnceLock<UpCase>,
+    /// For a shadow copy: its number and the live volume's offset in the evidence.
+    snapshot: Option<(usize, u64)>,
 }
 
 /// Is there an NTFS boot sector at the start of `region`?
@@ -374,6 +445,7 @@ impl NtfsVolume {
             limits,
             diagnostics: Vec::new(),
             upcase: std::sync::OnceLock::new(),
+            snapshot: None,
         };
         if geometry.size > vol.region.len() {
             vol.diagnostics.push(WalkDiagnostic {
@@ -413,9 +485,26 @@ impl NtfsVolume {
         &self.region
     }
 
-    /// Absolute byte offset of the volume in the evidence.
+    /// Absolute byte offset of the volume in the evidence (for a shadow copy, that of the live
+    /// volume it is a snapshot of).
     pub fn offset(&self) -> u64 {
-        self.region.start()
+        match self.snapshot {
+            Some((_, live)) => live,
+            None => self.region.start(),
+        }
+    }
+
+    /// The shadow copy this volume is (1 = oldest, as [`vss::Shadows::snapshots`] numbers
+    /// them); `None` for a live volume.
+    pub fn snapshot(&self) -> Option<usize> {
+        self.snapshot.map(|s| s.0)
+    }
+
+    /// Marks this volume (opened over [`vss::Shadows::snapshot_region`]) as snapshot `number`
+    /// of the live volume at byte `live_offset` of the evidence.
+    pub fn as_snapshot(mut self, number: usize, live_offset: u64) -> Self {
+        self.snapshot = Some((number, live_offset));
+        self
     }
 
     /// Number of MFT records (the `$MFT` data size over the record size).
