@@ -241,34 +241,13 @@ fn cat(
         (None, Some(e)) => (e, true),
         _ => return Err(Fail::Error("give either a PATH or --entry N".into())),
     };
-    let (name, stream) = output::split_stream(&target);
-    let entry_no = match by_entry {
-        true => Some(
-            name.parse::<u64>()
-                .map_err(|_| Fail::Error(format!("--entry needs a number, got {name:?}")))?,
-        ),
-        false => None,
-    };
     let found = each_volume(path, sel, snap, true, |v| {
-        // By entry, or by path through the directory indexes; a deleted file by its path.
-        let file = match entry_no {
-            Some(n) => v.file(n),
-            None => v
-                .open_path(name)
-                .or_else(|e| v.open_deleted_path(name).ok_or(e)),
-        };
-        let file = match file {
-            Err(deadbox::Error::NotFound(_)) => return Ok(false),
-            f => f?,
-        };
-        if let Some(s) = v.select_stream(&file, stream) {
-            let mut out = std::io::stdout().lock();
-            std::io::copy(&mut v.stream_reader(s), &mut out)?;
-            out.flush()?;
-            return Ok(true);
-        }
-        // A directory: no unnamed stream, nothing to write.
-        Ok(stream.is_none() && file.is_dir)
+        Ok(output::write_stream(
+            v,
+            &target,
+            by_entry,
+            &mut std::io::stdout().lock(),
+        )?)
     })?;
     if found {
         return Ok(0);

@@ -546,6 +546,41 @@ pub fn split_stream(spec: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// What `cat` names on a volume: `PATH[:STREAM]` (found through the directory indexes,
+/// case-insensitively per the volume's `$UpCase`; a deleted file by its MFT path) or, with
+/// `by_entry`, `ENTRY[:STREAM]`. Writes the stream's bytes to `out` and returns true; false
+/// when the volume has no such file or stream (a directory without a stream writes nothing and
+/// counts as found). `--entry` that is no number is [`Error::Invalid`].
+pub fn write_stream(
+    v: &NtfsVolume,
+    target: &str,
+    by_entry: bool,
+    out: &mut dyn Write,
+) -> Result<bool> {
+    let (name, stream) = split_stream(target);
+    let file = if by_entry {
+        let n = name
+            .parse::<u64>()
+            .map_err(|_| Error::Invalid(format!("--entry needs a number, got {name:?}")))?;
+        v.file(n)
+    } else {
+        v.open_path(name)
+            .or_else(|e| v.open_deleted_path(name).ok_or(e))
+    };
+    let file = match file {
+        Err(Error::NotFound(_)) => return Ok(false),
+        f => f?,
+    };
+    match v.select_stream(&file, stream) {
+        Some(s) => {
+            std::io::copy(&mut v.stream_reader(s), out).map_err(out_err)?;
+            out.flush().map_err(out_err)?;
+            Ok(true)
+        }
+        None => Ok(stream.is_none() && file.is_dir),
+    }
+}
+
 /// Opens the image at `path` (volumes `sel`) and calls `f` with every volume `snapshots`
 /// selects — live volumes and shadow copies, whose storage may be on the image at `storage` —
 /// until `f` returns true; returns whether it did. The image's diagnostics and those of its
