@@ -6,20 +6,25 @@
 //! dumps or staged archives, and what the logs say. Results are typed [`finding::Finding`]s
 //! that say exactly where they came from.
 //!
-//! The pipeline, data flowing one way:
+//! The pipeline, data flowing one way, in three crates (each usable on its own):
 //!
-//! - [`evidence`]: the bytes of the image ([`evidence::Evidence`]: raw/dd memory-mapped
-//!   read-only, split raw, and the container formats), with [`evidence::Region`] windows;
-//! - [`volume`]: partition tables (MBR with logical chains, GPT) and the NTFS volumes in them;
-//! - [`ntfs`]: an [`ntfs::NtfsVolume`] and its bulk MFT walk ([`ntfs::Listing`]): entries, names,
-//!   paths, streams, content as borrowed slices of the memory map or assembled buffers; the
-//!   directory indexes ([`ntfs::NtfsVolume::dir_index`]) with the names left in their slack;
-//! - [`Image`]: evidence + layout + volumes, opened in one call;
-//! - [`rows`] and [`hash`]: the `ls` and `hash` rows;
-//! - [`sniff`]: what a file is from its first bytes (minidump, archive, executable...);
-//! - [`scan`]: the scan engine ([`scan::Scan::builder`]) — selection, hashing, YARA-X (the
-//!   `yara` feature), IOC and known-good lists, the ProxyLogon assessment — delivering
-//!   findings to a [`scan::FindingSink`].
+//! - [`evidence`] (crate `deadbox-evidence`): the bytes of the image ([`evidence::Evidence`]:
+//!   raw/dd memory-mapped read-only, split raw, E01, VHD, VHDX, VMDK, qcow2), with
+//!   [`evidence::Region`] windows and the one byte reader ([`evidence::bytes`]);
+//! - [`ntfs`] and [`volume`] (crate `deadbox-ntfs`): partition tables (MBR with logical chains,
+//!   GPT), [`Image`] (evidence + layout + volumes, opened in one call), an
+//!   [`ntfs::NtfsVolume`]: lazy access ([`ntfs::NtfsVolume::file`],
+//!   [`ntfs::NtfsVolume::open_path`] through the `$I30` indexes with the volume's `$UpCase`,
+//!   [`ntfs::StreamReader`]: `Read + Seek`), the bulk MFT walk ([`ntfs::NtfsVolume::walk_batches`]),
+//!   the directory indexes with the names left in their slack, the USN journal
+//!   ([`ntfs::usn`]) and Volume Shadow Copies ([`ntfs::vss`]);
+//! - this crate: [`rows`] and [`hash`] (the `ls` and `hash` rows), [`usn`] (journal rows),
+//!   [`sniff`] (what a file is from its first bytes), [`scan`] (the scan engine,
+//!   [`scan::Scan::builder`]: selection, hashing, YARA-X (the `yara` feature), IOC and
+//!   known-good lists, the ProxyLogon assessment ([`exchange`]) — over a path, an opened
+//!   [`Image`] or bytes, delivering typed findings ([`finding`]) to a [`scan::FindingSink`] or
+//!   as an iterator), [`output`] (the printers the CLI uses: JSON lines, JSON, CSV with
+//!   formula cells defused, table), [`extract`] (streams copied out with a manifest).
 //!
 //! Errors are values ([`Error`]); a damaged record or stream becomes a diagnostic and the walk
 //! goes on.
@@ -42,7 +47,26 @@
 //!
 //! ```
 //! use deadbox::{Image, volume::VolumeSelect};
-//! # fn main() -> deadbox::Result<()> {
+//! use std::io::Read;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // One file by path, without walking the volume.
+//! let image = Image::open("fixtures/ntfs-shells.img".as_ref(), VolumeSelect::default())?;
+//! let vol = &image.volumes()[0];
+//! let mut page = Vec::new();
+//! vol.open_stream("/INETPUB/wwwroot/iisstart.htm", Some("shell.aspx"))?
+//!     .read_to_end(&mut page)?;
+//! assert!(!page.is_empty());
+//!
+//! # #[cfg(feature = "yara")]
+//! # {
+//! // The opened image scanned, findings collected (any `FindingSink`).
+//! let scan = deadbox::scan::Scan::builder().build()?;
+//! let mut findings = Vec::new();
+//! let summary = scan.run_image(&image, &mut findings)?;
+//! assert!(summary.max_severity >= Some(deadbox::finding::Severity::High));
+//! # }
+//!
+//! // Every entry of a small volume.
 //! let image = Image::open("fixtures/ntfs-basic.img".as_ref(), VolumeSelect::default())?;
 //! for volume in image.volumes() {
 //!     let listing = volume.walk();
