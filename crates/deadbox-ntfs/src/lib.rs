@@ -37,7 +37,7 @@
 //! - attaches extension records to their base record (checking the base's sequence number) and
 //!   assembles every `$DATA` stream's runs across them;
 //! - decompresses LZNT1 compression units itself (the `lznt1` crate decodes the 4 KiB chunks,
-//!   the unit logic — allocated clusters, holes, padding — is in [`compress`]);
+//!   the unit logic — allocated clusters, holes, padding — is in the private `compress` module);
 //! - serves zeros for holes and past `initialized_size`.
 //!
 //! # Paths
