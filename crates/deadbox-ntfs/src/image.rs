@@ -33,6 +33,33 @@ impl Image {
         evidence: Arc<dyn Evidence>,
         select: VolumeSelect,
     ) -> Result<Self> {
+        // A loose `$MFT` (a triage collection's copy) opens as one volume of records only.
+        if select == VolumeSelect::default()
+            && crate::loose::loose_mft_record_size(evidence.as_ref()).is_some()
+        {
+            let v = NtfsVolume::open_loose_mft(evidence.clone())?;
+            let diagnostics = v
+                .open_diagnostics()
+                .iter()
+                .map(|d| {
+                    Diagnostic::new(DiagnosticKind::Truncated, d.message.clone())
+                        .at_offset(d.offset)
+                        .at_entry(d.entry)
+                })
+                .collect();
+            return Ok(Image {
+                path: path.to_path_buf(),
+                evidence,
+                layout: Layout {
+                    scheme: volume::Scheme::None,
+                    sector_size: 512,
+                    partitions: Vec::new(),
+                    diagnostics: Vec::new(),
+                },
+                volumes: vec![v],
+                diagnostics,
+            });
+        }
         let layout = if select.offset.is_some() {
             Layout {
                 scheme: volume::Scheme::None,
@@ -165,6 +192,9 @@ impl Image {
             .collect();
         let mut out = Vec::new();
         for (i, v) in self.volumes.iter().enumerate() {
+            if v.is_loose_mft() {
+                continue; // records only: no clusters, so no shadow storage
+            }
             let header = match crate::vss::read_header(v.region()) {
                 Ok(Some(h)) => h,
                 Ok(None) => continue,

@@ -60,6 +60,7 @@ pub mod diagnostic;
 pub mod image;
 mod index;
 mod lazy;
+pub mod loose;
 mod reader;
 mod record;
 mod runs;
