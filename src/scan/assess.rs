@@ -561,84 +561,63 @@ type LogResult = (Vec<Finding>, Option<(String, LogKind, LogReport)>);
 /// Coverage of one log folder: (kind, oldest, newest, entries, files).
 type Coverage = (String, Option<String>, Option<String>, u64, u64);
 
-/// Runs the log checks on every log of the volume (deleted logs included): traces as findings
-/// pointing at the log and line, per-log diagnostics, and one `log_coverage` finding per folder.
-pub(crate) fn check_logs(
-    vol: &NtfsVolume,
-    listing: &Listing,
-    ctx: &VolumeContext,
-    evidence: &str,
-    max_in_memory: u64,
+/// The checks of one log (its bytes, or why they could not be read): traces as findings
+/// pointing at the log and line, and a diagnostic for the problems met reading it.
+pub(crate) fn check_one_log(
+    kind: &LogKind,
+    path: &str,
+    bytes: crate::Result<&[u8]>,
+    location: Location,
+    facts: FileFacts,
+) -> LogResult {
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                vec![diagnostic(
+                    location,
+                    Some(facts),
+                    &format!("log unreadable: {e}"),
+                )],
+                None,
+            )
+        }
+    };
+    let report = exchange::check_log(kind, bytes);
+    let mut out: Vec<Finding> = report
+        .traces
+        .iter()
+        .cloned()
+        .map(|t| {
+            let mut f = t.into_finding(location.clone(), Some(facts.clone()));
+            f.detail.set_log(log_name(kind));
+            f
+        })
+        .collect();
+    if !report.diagnostics.is_empty() {
+        let mut d = diagnostic(
+            location.clone(),
+            Some(facts.clone()),
+            &format!(
+                "{} problem(s) reading this log: {}",
+                report.diagnostics.len(),
+                report.diagnostics[0]
+            ),
+        );
+        d.detail = Detail::LogDiagnostics(LogDiagnosticsDetail {
+            diagnostics: report.diagnostics.clone(),
+        });
+        out.push(d);
+    }
+    (out, Some((path.to_string(), kind.clone(), report)))
+}
+
+/// The findings of checked logs, then one `log_coverage` finding per log folder (located by
+/// `location(folder)`).
+pub(crate) fn coverage(
+    results: Vec<LogResult>,
+    location: &dyn Fn(&str) -> Location,
 ) -> Vec<Finding> {
-    let logs: Vec<_> = listing
-        .items()
-        .filter_map(|i| {
-            let s = i.stream?;
-            if s.name.is_some() || i.is_dir_row {
-                return None;
-            }
-            exchange::classify_log(i.path(), &ctx.installs).map(|k| (i, s, k))
-        })
-        .collect();
-    let results: Vec<LogResult> = logs
-        .par_iter()
-        .map(|(item, s, kind)| {
-            let location = Location::new(
-                evidence,
-                vol.partition(),
-                Some(vol.offset()),
-                item.path(),
-                Some((item.file.entry, item.file.sequence, item.file.deleted)),
-            );
-            let facts = FileFacts {
-                size: s.size,
-                si: item.file.si.map(|x| crate::rows::times(&x.times)),
-                fn_: item.name.map(|n| crate::rows::times(&n.times)),
-                ..FileFacts::default()
-            };
-            let mut buf = Vec::new();
-            let bytes = match vol.read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES)) {
-                Ok(b) => b,
-                Err(e) => {
-                    return (
-                        vec![diagnostic(
-                            location,
-                            Some(facts),
-                            &format!("log unreadable: {e}"),
-                        )],
-                        None,
-                    )
-                }
-            };
-            let report = exchange::check_log(kind, bytes);
-            let mut out: Vec<Finding> = report
-                .traces
-                .iter()
-                .cloned()
-                .map(|t| {
-                    let mut f = t.into_finding(location.clone(), Some(facts.clone()));
-                    f.detail.set_log(log_name(kind));
-                    f
-                })
-                .collect();
-            if !report.diagnostics.is_empty() {
-                let mut d = diagnostic(
-                    location.clone(),
-                    Some(facts.clone()),
-                    &format!(
-                        "{} problem(s) reading this log: {}",
-                        report.diagnostics.len(),
-                        report.diagnostics[0]
-                    ),
-                );
-                d.detail = Detail::LogDiagnostics(LogDiagnosticsDetail {
-                    diagnostics: report.diagnostics.clone(),
-                });
-                out.push(d);
-            }
-            (out, Some((item.path().to_string(), kind.clone(), report)))
-        })
-        .collect();
     let mut out = Vec::new();
     // folder -> (kind, oldest, newest, entries, files, deleted files)
     let mut cover: BTreeMap<String, Coverage> = BTreeMap::new();
@@ -675,7 +654,7 @@ pub(crate) fn check_logs(
                 oldest.as_deref().unwrap_or("?"),
                 newest.as_deref().unwrap_or("?")
             ),
-            location: Location::new(evidence, vol.partition(), Some(vol.offset()), &folder, None),
+            location: location(&folder),
             file: None,
             cve: Vec::new(),
             rule: None,
@@ -690,4 +669,49 @@ pub(crate) fn check_logs(
         });
     }
     out
+}
+
+/// Runs the log checks on every log of the volume (deleted logs included): traces as findings
+/// pointing at the log and line, per-log diagnostics, and one `log_coverage` finding per folder.
+pub(crate) fn check_logs(
+    vol: &NtfsVolume,
+    listing: &Listing,
+    ctx: &VolumeContext,
+    evidence: &str,
+    max_in_memory: u64,
+) -> Vec<Finding> {
+    let logs: Vec<_> = listing
+        .items()
+        .filter_map(|i| {
+            let s = i.stream?;
+            if s.name.is_some() || i.is_dir_row {
+                return None;
+            }
+            exchange::classify_log(i.path(), &ctx.installs).map(|k| (i, s, k))
+        })
+        .collect();
+    let results: Vec<LogResult> = logs
+        .par_iter()
+        .map(|(item, s, kind)| {
+            let location = Location::new(
+                evidence,
+                vol.partition(),
+                Some(vol.offset()),
+                item.path(),
+                Some((item.file.entry, item.file.sequence, item.file.deleted)),
+            );
+            let facts = FileFacts {
+                size: s.size,
+                si: item.file.si.map(|x| crate::rows::times(&x.times)),
+                fn_: item.name.map(|n| crate::rows::times(&n.times)),
+                ..FileFacts::default()
+            };
+            let mut buf = Vec::new();
+            let bytes = vol.read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES));
+            check_one_log(kind, item.path(), bytes, location, facts)
+        })
+        .collect();
+    coverage(results, &|folder: &str| {
+        Location::new(evidence, vol.partition(), Some(vol.offset()), folder, None)
+    })
 }
