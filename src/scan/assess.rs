@@ -170,10 +170,15 @@ pub(crate) fn assess_stream(
                 _ => None,
             },
         ),
+        Job::Loose {
+            vpath: Some((v, stream)),
+            ..
+        } => (v.clone(), stream.clone(), None),
         Job::Loose { path, .. } => (path.display().to_string(), None, None),
         Job::Mem { name, .. } => (name.to_string(), None, None),
     };
-    let ntfs = matches!(job, Job::Ntfs { .. });
+    // A stream with its volume path: on a volume, or collected from one (triage collection).
+    let ntfs = matches!(job, Job::Ntfs { .. } | Job::Loose { vpath: Some(_), .. });
     let stomp = times
         .map(|(si, fnt)| exchange::timestomp_reasons(&si, &fnt))
         .unwrap_or_default();
@@ -713,5 +718,122 @@ pub(crate) fn check_logs(
         .collect();
     coverage(results, &|folder: &str| {
         Location::new(evidence, vol.partition(), Some(vol.offset()), folder, None)
+    })
+}
+
+/// The Exchange install of a triage collection rooted at `root` (volume paths are paths under
+/// it): from a collected `SOFTWARE` hive, else the default install folders that are present;
+/// with the `exchange_install` finding. Findings name `evidence` (the collection folder).
+pub(crate) fn discover_collection(
+    root: &std::path::Path,
+    evidence: &str,
+    exchange: bool,
+) -> (VolumeContext, Vec<Finding>) {
+    let mut ctx = VolumeContext::default();
+    let mut out = Vec::new();
+    if !exchange {
+        return (ctx, out);
+    }
+    let host = |vp: &str| root.join(vp.trim_start_matches('/'));
+    let loc = |vp: &str| Location::new(evidence, None, None, vp, None);
+    let mut source = String::new();
+    let hive = host(SOFTWARE_HIVE);
+    if hive.is_file() {
+        let bytes = read_bounded(&hive);
+        match bytes.and_then(|b| exchange::msi_install_paths(&b)) {
+            Ok(paths) => {
+                for p in paths {
+                    let (_, vp) = exchange::windows_path_to_volume_path(&p);
+                    if !vp.is_empty()
+                        && vp != "/"
+                        && !ctx.installs.iter().any(|x| x.eq_ignore_ascii_case(&vp))
+                    {
+                        ctx.installs.push(vp);
+                    }
+                }
+                if !ctx.installs.is_empty() {
+                    source = format!("MsiInstallPath in {SOFTWARE_HIVE}");
+                }
+            }
+            Err(e) => out.push(diagnostic(
+                Location::new(&hive.display().to_string(), None, None, SOFTWARE_HIVE, None),
+                None,
+                &format!("SOFTWARE hive unreadable: {e}"),
+            )),
+        }
+    }
+    if ctx.installs.is_empty() {
+        for d in exchange::default_install_dirs() {
+            if host(d).is_dir() {
+                ctx.installs.push(d.to_string());
+            }
+        }
+        if !ctx.installs.is_empty() {
+            source = "default install folder present".into();
+        }
+    }
+    if !ctx.installs.is_empty() {
+        out.push(Finding {
+            kind: FindingKind::ExchangeInstall,
+            severity: Severity::Info,
+            title: format!(
+                "Exchange install found at {} ({source})",
+                ctx.installs.join(", ")
+            ),
+            location: loc(&ctx.installs[0]),
+            file: None,
+            cve: Vec::new(),
+            rule: None,
+            quote: None,
+            detail: Detail::ExchangeInstall(ExchangeInstallDetail {
+                installs: ctx.installs.clone(),
+                source,
+            }),
+        });
+    }
+    (ctx, out)
+}
+
+/// A collected file's bytes, at most [`MAX_LOG_BYTES`] (a larger file is an error, not read).
+fn read_bounded(path: &std::path::Path) -> crate::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = crate::evidence::open_read_only(path)?;
+    let mut b = Vec::new();
+    f.take(MAX_LOG_BYTES + 1)
+        .read_to_end(&mut b)
+        .map_err(|e| crate::Error::io(path, e))?;
+    if b.len() as u64 > MAX_LOG_BYTES {
+        return Err(crate::Error::Limit(format!(
+            "{}: more than {MAX_LOG_BYTES} bytes",
+            path.display()
+        )));
+    }
+    Ok(b)
+}
+
+/// The log checks on the logs of a triage collection: `(host file, volume path, kind)`, read
+/// from the host in parallel; findings name the file as evidence and its volume path; then one
+/// `log_coverage` finding per log folder (evidence: the collection, `evidence`).
+pub(crate) fn check_collected_logs(
+    logs: &[(std::path::PathBuf, String, LogKind)],
+    evidence: &str,
+) -> Vec<Finding> {
+    let results: Vec<LogResult> = logs
+        .par_iter()
+        .map(|(host, vp, kind)| {
+            let size = std::fs::metadata(host).map(|m| m.len()).unwrap_or(0);
+            let location = Location::new(&host.display().to_string(), None, None, vp, None);
+            let facts = FileFacts {
+                size,
+                ..FileFacts::default()
+            };
+            match read_bounded(host) {
+                Ok(b) => check_one_log(kind, vp, Ok(&b), location, facts),
+                Err(e) => check_one_log(kind, vp, Err(e), location, facts),
+            }
+        })
+        .collect();
+    coverage(results, &|folder: &str| {
+        Location::new(evidence, None, None, folder, None)
     })
 }

@@ -19,6 +19,7 @@
 //! `web_shell` ranking then rests on the IOC list and the location signals.
 
 mod assess;
+mod collection;
 mod load;
 mod progress;
 #[cfg(feature = "yara")]
@@ -446,12 +447,11 @@ enum Job<'a> {
     Loose {
         path: PathBuf,
         size: u64,
+        /// In a triage collection: the file's original volume path and stream.
+        vpath: Option<(String, Option<String>)>,
     },
     /// Bytes the caller holds ([`Scan::run_bytes`]), shown as `name`.
-    Mem {
-        name: &'a str,
-        data: &'a [u8],
-    },
+    Mem { name: &'a str, data: &'a [u8] },
 }
 
 impl Job<'_> {
@@ -517,19 +517,50 @@ impl Scan {
         if meta.is_dir() {
             if out.begin(&name) {
                 let files = walk_folder(target)?;
+                // A triage collection: files keep their volume paths for the assessment.
+                let root = collection::find_root(target);
+                let mut ctx = assess::VolumeContext::default();
+                if let Some(root) = &root {
+                    let (c, found) = assess::discover_collection(root, &name, self.cfg.exchange);
+                    ctx = assess::VolumeContext {
+                        baseline: !self.known_good.is_empty(),
+                        ..c
+                    };
+                    if !found.into_iter().all(|f| out.deliver(f)) {
+                        return out.end();
+                    }
+                }
                 let mut jobs = Vec::new();
+                let mut logs = Vec::new();
                 for (p, size) in files {
-                    let shown = p.display().to_string();
+                    let vpath = root.as_deref().and_then(|r| collection::volume_path(r, &p));
+                    let shown = match &vpath {
+                        Some((v, _)) => v.clone(),
+                        None => p.display().to_string(),
+                    };
+                    let stream = vpath.as_ref().and_then(|(_, s)| s.as_deref());
+                    if self.cfg.exchange && vpath.as_ref().is_some_and(|(_, s)| s.is_none()) {
+                        if let Some(kind) = crate::exchange::classify_log(&shown, &ctx.installs) {
+                            logs.push((p.clone(), shown.clone(), kind));
+                        }
+                    }
                     if self
                         .cfg
                         .selection
-                        .select_with(&shown, None, size, false, || file_head(&p))
+                        .select_with(&shown, stream, size, false, || file_head(&p))
                         .is_some()
                     {
-                        jobs.push(Job::Loose { path: p, size });
+                        jobs.push(Job::Loose {
+                            path: p,
+                            size,
+                            vpath,
+                        });
                     }
                 }
-                self.process_loose(&name, jobs, &mut out);
+                if self.process_loose(&name, jobs, &ctx, &mut out) && !logs.is_empty() {
+                    let found = self.in_pool(|| assess::check_collected_logs(&logs, &name));
+                    let _ = found.into_iter().all(|f| out.deliver(f));
+                }
             }
             return out.end();
         }
@@ -547,8 +578,10 @@ impl Scan {
                     let jobs = vec![Job::Loose {
                         path: target.to_path_buf(),
                         size: ev.len(),
+                        vpath: None,
                     }];
-                    self.process_loose(&name, jobs, &mut out);
+                    let ctx = assess::VolumeContext::default();
+                    self.process_loose(&name, jobs, &ctx, &mut out);
                 }
                 out.end()
             }
@@ -582,7 +615,8 @@ impl Scan {
     ) -> Result<Summary> {
         let mut out = Out::new(sink);
         if out.begin(name) {
-            self.process_loose(name, vec![Job::Mem { name, data }], &mut out);
+            let ctx = assess::VolumeContext::default();
+            self.process_loose(name, vec![Job::Mem { name, data }], &ctx, &mut out);
         }
         out.end()
     }
@@ -862,11 +896,17 @@ impl Scan {
     }
 
     /// Scans loose files (a folder, or one file) in chunks, delivering findings in order.
-    fn process_loose(&self, evidence: &str, jobs: Vec<Job<'_>>, out: &mut Out<'_>) {
-        let ctx = assess::VolumeContext::default();
+    /// Returns false when the sink stopped the scan.
+    fn process_loose(
+        &self,
+        evidence: &str,
+        jobs: Vec<Job<'_>>,
+        ctx: &assess::VolumeContext,
+        out: &mut Out<'_>,
+    ) -> bool {
         let bar = self.progress_start(evidence, None, jobs.len() as u64, "files");
         for chunk in jobs.chunks(BATCH) {
-            let (findings, stats) = self.in_pool(|| self.process_batch(evidence, chunk, &ctx));
+            let (findings, stats) = self.in_pool(|| self.process_batch(evidence, chunk, ctx));
             out.count(stats);
             if let Some(b) = bar {
                 b.advance(chunk.len() as u64, stats.bytes);
@@ -878,6 +918,7 @@ impl Scan {
         if let Some(b) = bar {
             b.finish();
         }
+        !out.summary.stopped
     }
 
     /// Hashes and scans the selected streams of one batch in parallel; findings in job order.
@@ -1126,7 +1167,7 @@ impl Scan {
                     self.cfg.max_in_memory,
                 )?))
             }
-            Job::Loose { path, size } => {
+            Job::Loose { path, size, .. } => {
                 if *size == 0 {
                     return Ok(Bytes::Slice(&[]));
                 }
@@ -1194,16 +1235,24 @@ fn describe(evidence: &str, job: &Job<'_>) -> (Location, FileFacts, String) {
             },
             path.to_string(),
         ),
-        Job::Loose { path, size } => {
+        Job::Loose { path, size, vpath } => {
             let p = path.display().to_string();
-            (
-                Location::new(evidence, None, None, &p, None),
-                FileFacts {
-                    size: *size,
-                    ..FileFacts::default()
-                },
-                p,
-            )
+            let facts = FileFacts {
+                size: *size,
+                ..FileFacts::default()
+            };
+            match vpath {
+                // A collected file: the evidence is the file, the path its volume path.
+                Some((v, stream)) => (
+                    Location {
+                        stream: stream.clone(),
+                        ..Location::new(&p, None, None, v, None)
+                    },
+                    facts,
+                    v.clone(),
+                ),
+                None => (Location::new(evidence, None, None, &p, None), facts, p),
+            }
         }
         Job::Mem { name, data } => (
             Location::new(evidence, None, None, name, None),

@@ -343,6 +343,16 @@ impl Matcher<'_> {
                     None => base,
                 }
             }
+            Job::Loose {
+                vpath: Some((v, stream)),
+                ..
+            } => {
+                let base = v.rsplit('/').next().unwrap_or("");
+                match stream {
+                    Some(s) => format!("{base}:{s}"),
+                    None => base.to_string(),
+                }
+            }
             Job::Loose { path, .. } => path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
