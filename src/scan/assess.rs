@@ -74,15 +74,7 @@ pub(crate) fn discover(
             .and_then(exchange::msi_install_paths);
         match paths {
             Ok(paths) => {
-                for p in paths {
-                    let (_, vp) = exchange::windows_path_to_volume_path(&p);
-                    if !vp.is_empty()
-                        && vp != "/"
-                        && !installs.iter().any(|x| x.eq_ignore_ascii_case(&vp))
-                    {
-                        installs.push(vp);
-                    }
-                }
+                add_installs(&mut installs, &paths);
                 if !installs.is_empty() {
                     source = format!("MsiInstallPath in {}", item.path());
                 }
@@ -111,25 +103,41 @@ pub(crate) fn discover(
         }
     }
     if !installs.is_empty() {
-        out.push(Finding {
-            kind: FindingKind::ExchangeInstall,
-            severity: Severity::Info,
-            title: format!(
-                "Exchange install found at {} ({source})",
-                installs.join(", ")
-            ),
-            location: loc(&installs[0], None),
-            file: None,
-            cve: Vec::new(),
-            rule: None,
-            quote: None,
-            detail: Detail::ExchangeInstall(ExchangeInstallDetail {
-                installs: installs.clone(),
-                source,
-            }),
-        });
+        out.push(install_finding(&installs, source, loc(&installs[0], None)));
     }
     (installs, out)
+}
+
+/// Adds the volume paths of the Windows paths `paths` (a hive's `MsiInstallPath`s) to
+/// `installs`, once each (case-insensitively).
+fn add_installs(installs: &mut Vec<String>, paths: &[String]) {
+    for p in paths {
+        let (_, vp) = exchange::windows_path_to_volume_path(p);
+        if !vp.is_empty() && vp != "/" && !installs.iter().any(|x| x.eq_ignore_ascii_case(&vp)) {
+            installs.push(vp);
+        }
+    }
+}
+
+/// The `exchange_install` finding: where the install is and what said so.
+fn install_finding(installs: &[String], source: String, location: Location) -> Finding {
+    Finding {
+        kind: FindingKind::ExchangeInstall,
+        severity: Severity::Info,
+        title: format!(
+            "Exchange install found at {} ({source})",
+            installs.join(", ")
+        ),
+        location,
+        file: None,
+        cve: Vec::new(),
+        rule: None,
+        quote: None,
+        detail: Detail::ExchangeInstall(ExchangeInstallDetail {
+            installs: installs.to_vec(),
+            source,
+        }),
+    }
 }
 
 /// A stable name of a log kind for `detail.log`: `httpproxy/<Protocol>`, `ecp_server`,
@@ -742,15 +750,7 @@ pub(crate) fn discover_collection(
         let bytes = read_bounded(&hive);
         match bytes.and_then(|b| exchange::msi_install_paths(&b)) {
             Ok(paths) => {
-                for p in paths {
-                    let (_, vp) = exchange::windows_path_to_volume_path(&p);
-                    if !vp.is_empty()
-                        && vp != "/"
-                        && !ctx.installs.iter().any(|x| x.eq_ignore_ascii_case(&vp))
-                    {
-                        ctx.installs.push(vp);
-                    }
-                }
+                add_installs(&mut ctx.installs, &paths);
                 if !ctx.installs.is_empty() {
                     source = format!("MsiInstallPath in {SOFTWARE_HIVE}");
                 }
@@ -773,23 +773,11 @@ pub(crate) fn discover_collection(
         }
     }
     if !ctx.installs.is_empty() {
-        out.push(Finding {
-            kind: FindingKind::ExchangeInstall,
-            severity: Severity::Info,
-            title: format!(
-                "Exchange install found at {} ({source})",
-                ctx.installs.join(", ")
-            ),
-            location: loc(&ctx.installs[0]),
-            file: None,
-            cve: Vec::new(),
-            rule: None,
-            quote: None,
-            detail: Detail::ExchangeInstall(ExchangeInstallDetail {
-                installs: ctx.installs.clone(),
-                source,
-            }),
-        });
+        out.push(install_finding(
+            &ctx.installs,
+            source,
+            loc(&ctx.installs[0]),
+        ));
     }
     (ctx, out)
 }

@@ -316,30 +316,12 @@ fn mbr_layout(ev: &Arc<dyn Evidence>, mbr: &[u8]) -> Result<Layout> {
             );
             continue;
         };
-        if offset >= len {
-            diagnostics.push(
-                Diagnostic::new(
-                    DiagnosticKind::Truncated,
-                    format!(
+        if !placed(index, offset, size, len, &mut diagnostics, || {
+            format!(
                         "partition {index} starts at byte {offset}, past the end of the evidence ({len} bytes)"
-                    ),
-                )
-                .at_partition(Some(index))
-                .at_offset(Some(offset)),
-            );
+                    )
+        }) {
             continue;
-        }
-        if offset.saturating_add(size) > len {
-            diagnostics.push(
-                Diagnostic::new(
-                    DiagnosticKind::Truncated,
-                    format!(
-                        "partition {index} runs past the end of the evidence (truncated image?)"
-                    ),
-                )
-                .at_partition(Some(index))
-                .at_offset(Some(offset)),
-            );
         }
         partitions.push(Partition {
             index,
@@ -522,28 +504,10 @@ fn gpt(ev: &Arc<dyn Evidence>, ss: u64) -> Result<Layout> {
             );
             continue;
         };
-        if offset >= len {
-            diagnostics.push(
-                Diagnostic::new(
-                    DiagnosticKind::Truncated,
-                    format!("partition {index} starts past the end of the evidence"),
-                )
-                .at_partition(Some(index))
-                .at_offset(Some(offset)),
-            );
+        if !placed(index, offset, size, len, &mut diagnostics, || {
+            format!("partition {index} starts past the end of the evidence")
+        }) {
             continue;
-        }
-        if offset.saturating_add(size) > len {
-            diagnostics.push(
-                Diagnostic::new(
-                    DiagnosticKind::Truncated,
-                    format!(
-                        "partition {index} runs past the end of the evidence (truncated image?)"
-                    ),
-                )
-                .at_partition(Some(index))
-                .at_offset(Some(offset)),
-            );
         }
         let name = utf16le_to_nul(&e[56..128.min(e.len())]);
         partitions.push(Partition {
@@ -647,6 +611,34 @@ pub fn ntfs_volumes(
         });
     }
     Ok(out)
+}
+
+/// Checks a partition's place against the evidence length `len`: false, with the diagnostic
+/// `starts_past` gives, when it starts past the end; true, with a diagnostic, when it only runs
+/// past it (a truncated image); true when it fits.
+fn placed(
+    index: u32,
+    offset: u64,
+    size: u64,
+    len: u64,
+    diagnostics: &mut Vec<Diagnostic>,
+    starts_past: impl FnOnce() -> String,
+) -> bool {
+    let cut = |message: String| {
+        Diagnostic::new(DiagnosticKind::Truncated, message)
+            .at_partition(Some(index))
+            .at_offset(Some(offset))
+    };
+    if offset >= len {
+        diagnostics.push(cut(starts_past()));
+        return false;
+    }
+    if offset.saturating_add(size) > len {
+        diagnostics.push(cut(format!(
+            "partition {index} runs past the end of the evidence (truncated image?)"
+        )));
+    }
+    true
 }
 
 #[cfg(test)]
