@@ -63,6 +63,7 @@ mod lazy;
 mod reader;
 mod record;
 mod runs;
+pub mod secure;
 mod time;
 mod tree;
 mod upcase;
@@ -78,6 +79,7 @@ pub use index::{DirIndex, IndexEntry, IndexSource};
 pub use reader::StreamReader;
 pub use record::{FileName, StdInfo};
 pub use runs::Run;
+pub use secure::{Owner, SecureTable};
 pub use time::{filetime_to_rfc3339, push_rfc3339, unix_to_filetime, FileTime};
 pub use tree::Tree;
 pub use upcase::UpCase;
@@ -350,6 +352,10 @@ pub struct FileEntry {
     pub streams: Vec<Stream>,
     /// Problems met reading this record (broken attributes, runs, extension records).
     pub errors: Vec<String>,
+    /// The owner of the record's own resident `$SECURITY_DESCRIPTOR` attribute (NTFS 1.x, and
+    /// `mkntfs`/`ntfs-3g` for some files), if any; [`NtfsVolume::file_owner`] prefers the
+    /// `$Secure` descriptor of [`StdInfo::security_id`].
+    pub sd_owner: Option<Owner>,
     /// The directory index attributes, read by [`NtfsVolume::dir_index`].
     pub(crate) index: Option<Box<DirIndexAttrs>>,
 }
@@ -385,6 +391,8 @@ pub struct NtfsVolume {
     diagnostics: Vec<WalkDiagnostic>,
     /// `$UpCase`, read on first use ([`NtfsVolume::upcase`]).
     upcase: std::sync::OnceLock<UpCase>,
+    /// `$Secure`'s owners, read on first use ([`NtfsVolume::secure`]).
+    secure: std::sync::OnceLock<SecureTable>,
     /// For a shadow copy: its number and the live volume's offset in the evidence.
     snapshot: Option<(usize, u64)>,
 }
@@ -445,6 +453,7 @@ impl NtfsVolume {
             limits,
             diagnostics: Vec::new(),
             upcase: std::sync::OnceLock::new(),
+            secure: std::sync::OnceLock::new(),
             snapshot: None,
         };
         if geometry.size > vol.region.len() {
@@ -1031,6 +1040,7 @@ impl NtfsVolume {
             mut names,
             attrs,
             mut errors,
+            mut sd_owner,
             ..
         } = base;
         // Attributes with their start VCN, tagged by record order for a stable sort.
@@ -1050,6 +1060,9 @@ impl NtfsVolume {
             names.extend(rec.names);
             if si.is_none() {
                 si = rec.si;
+            }
+            if sd_owner.is_none() {
+                sd_owner = rec.sd_owner;
             }
             all.extend(rec.attrs.into_iter().map(|a| {
                 let v = start_vcn(&a.body);
@@ -1208,6 +1221,7 @@ impl NtfsVolume {
             names,
             streams,
             errors,
+            sd_owner,
             index,
         }
     }
@@ -1775,6 +1789,7 @@ mod tests {
             }],
             streams: Vec::new(),
             errors: Vec::new(),
+            sd_owner: None,
             index: None,
         }
     }
