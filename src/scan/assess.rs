@@ -595,7 +595,8 @@ pub(crate) fn check_logs(
                 si: item.file.si.map(|x| crate::rows::times(&x.times)),
                 fn_: item.name.map(|n| crate::rows::times(&n.times)),
                 ..FileFacts::default()
-            };
+            }
+            .with_owner(vol.file_owner(item.file));
             let mut buf = Vec::new();
             let bytes = match vol.read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES)) {
                 Ok(b) => b,

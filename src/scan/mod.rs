@@ -1191,7 +1191,8 @@ fn describe(evidence: &str, job: &Job<'_>) -> (Location, FileFacts, String) {
                 si: file.si.map(|s| times(&s.times)),
                 fn_: name.map(|n| times(&n.times)),
                 ..FileFacts::default()
-            },
+            }
+            .with_owner(vol.file_owner(file)),
             path.to_string(),
         ),
         Job::Loose { path, size } => {

@@ -1041,6 +1041,7 @@ impl NtfsVolume {
             attrs,
             mut errors,
             mut sd_owner,
+            mut sd_runs,
             ..
         } = base;
         // Attributes with their start VCN, tagged by record order for a stable sort.
@@ -1064,12 +1065,18 @@ impl NtfsVolume {
             if sd_owner.is_none() {
                 sd_owner = rec.sd_owner;
             }
+            if sd_runs.is_none() {
+                sd_runs = rec.sd_runs;
+            }
             all.extend(rec.attrs.into_iter().map(|a| {
                 let v = start_vcn(&a.body);
                 (a, v)
             }));
         }
         fold_names(&mut names, Some(&mut errors));
+        if sd_owner.is_none() {
+            sd_owner = sd_runs.and_then(|(runs, size)| self.read_sd_owner(runs, size));
+        }
         // (type, name) groups of fragments in VCN order (stable: equal VCNs keep record order).
         all.sort_by(|(a, va), (b, vb)| {
             (a.type_code, &a.name, *va).cmp(&(b.type_code, &b.name, *vb))
@@ -1224,6 +1231,34 @@ impl NtfsVolume {
             sd_owner,
             index,
         }
+    }
+
+    /// The owner of a non-resident `$SECURITY_DESCRIPTOR` of `size` bytes (at most 64 KiB, the
+    /// largest descriptor Windows makes) in `runs`; `None` when it cannot be read.
+    fn read_sd_owner(&self, runs: Vec<Run>, size: u64) -> Option<Owner> {
+        if size > 64 << 10 {
+            return None;
+        }
+        let s = Stream {
+            name: None,
+            kind: StreamKind::Data,
+            size,
+            allocated: size,
+            initialized: size,
+            resident: false,
+            compressed: false,
+            sparse: false,
+            encrypted: false,
+            error: None,
+            content: Content::NonResident { runs, unit: 0 },
+        };
+        let mut sd = Vec::with_capacity(size as usize);
+        self.visit_stream(&s, &mut |c| {
+            sd.extend_from_slice(c);
+            Ok(())
+        })
+        .ok()?;
+        secure::descriptor_owner(&sd).ok()
     }
 
     /// Visits the content of `stream` in order, as borrowed chunks: slices of the memory map

@@ -141,6 +141,8 @@ pub(crate) struct Record {
     pub volume_name: Option<String>,
     /// Owner of a resident `$SECURITY_DESCRIPTOR` attribute.
     pub sd_owner: Option<crate::secure::Owner>,
+    /// Runs and size of a non-resident `$SECURITY_DESCRIPTOR` (read when the entry is built).
+    pub sd_runs: Option<(Vec<Run>, u64)>,
     pub errors: Vec<String>,
 }
 
@@ -343,6 +345,9 @@ fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
         (AT_SECURITY_DESCRIPTOR, AttrBody::Resident(v)) => {
             // A damaged descriptor only loses the owner; the record stays usable.
             rec.sd_owner = crate::secure::descriptor_owner(v).ok();
+        }
+        (AT_SECURITY_DESCRIPTOR, AttrBody::NonResident { runs, size, .. }) => {
+            rec.sd_runs = Some((runs.clone(), *size));
         }
         (AT_VOLUME_NAME, AttrBody::Resident(v)) => {
             rec.volume_name = Some(utf16le_name(v).0);
