@@ -377,3 +377,101 @@ fn hostile_sds_is_bounded() {
     assert!(descriptor_owner(&sd).is_err());
     assert!(descriptor_owner(&[]).is_err());
 }
+
+/// A copy of fixtures/ntfs-shells.img in which the resident `$SECURITY_DESCRIPTOR` owner of
+/// each MFT entry of `entries` (Administrators, `S-1-5-32-544`, as ntfs-3g wrote it) is
+/// patched to SYSTEM (`S-1-5-18`: one sub-authority fewer, the same place).
+fn shells_owned_by_system(entries: &[u64]) -> std::path::PathBuf {
+    let src = common::fixture("ntfs-shells.img");
+    let mut img = std::fs::read(&src).unwrap();
+    let image = Image::open(&src, VolumeSelect::default()).unwrap();
+    let v = &image.volumes()[0];
+    let g = v.geometry();
+    for &e in entries {
+        // The fixture's MFT is one run at its start.
+        let rec = (v.offset() + g.mft_offset + e * g.record_size) as usize;
+        let r = &mut img[rec..rec + g.record_size as usize];
+        assert_eq!(&r[..4], b"FILE");
+        let mut a = u16::from_le_bytes([r[0x14], r[0x15]]) as usize;
+        let sd = loop {
+            let t = u32::from_le_bytes(r[a..a + 4].try_into().unwrap());
+            assert_ne!(t, 0xFFFF_FFFF, "entry {e}: no $SECURITY_DESCRIPTOR");
+            let len = u32::from_le_bytes(r[a + 4..a + 8].try_into().unwrap()) as usize;
+            if t == 0x50 {
+                assert_eq!(r[a + 8], 0, "entry {e}: resident");
+                break a + u16::from_le_bytes([r[a + 20], r[a + 21]]) as usize;
+            }
+            a += len;
+        };
+        let owner = sd + u32::from_le_bytes(r[sd + 4..sd + 8].try_into().unwrap()) as usize;
+        assert_eq!(
+            r[owner..owner + 16],
+            [1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 32, 2, 0, 0]
+        );
+        // Clear of the update sequence slots at the end of each sector.
+        assert!((owner..owner + 12).all(|i| i % 512 < 510), "entry {e}");
+        r[owner + 1] = 1;
+        r[owner + 8] = 18;
+    }
+    let p = common::scratch().join(format!("shells-system-{entries:?}.img"));
+    std::fs::write(&p, img).unwrap();
+    p
+}
+
+#[test]
+fn web_shell_assessment_takes_a_system_writer_as_a_supporting_signal() {
+    use deadbox::finding::{Finding, FindingKind, Severity};
+    use deadbox::scan::Scan;
+    // 112: the product-like OWA logon.aspx (benign); 108: a benign app page in wwwroot.
+    let img = shells_owned_by_system(&[112, 108]);
+    let run = |b: deadbox::scan::ScanBuilder, img: &Path| {
+        let mut v: Vec<Finding> = Vec::new();
+        b.build().unwrap().run(img, &mut v).unwrap();
+        v
+    };
+    let web = |all: &[Finding], leaf: &str| -> Option<Finding> {
+        all.iter()
+            .find(|f| f.kind == FindingKind::WebShell && f.location.path.ends_with(leaf))
+            .cloned()
+    };
+    let signals = |f: &Finding| f.detail.to_value()["signals"].to_string();
+
+    // Without a baseline: logon.aspx is in a drop folder only (low); SYSTEM alone does not
+    // raise it, but is named. The benign app page stays quiet.
+    let all = run(Scan::builder(), &img);
+    let logon = web(&all, "/owa/auth/logon.aspx").expect("logon.aspx ranked");
+    assert_eq!(logon.severity, Severity::Low);
+    assert!(
+        signals(&logon).contains("written by SYSTEM"),
+        "{}",
+        signals(&logon)
+    );
+    assert_eq!(
+        logon.file.as_ref().unwrap().owner.as_deref(),
+        Some("S-1-5-18")
+    );
+    assert!(web(&all, "/app/Default.aspx").is_none());
+    let plain = run(Scan::builder(), &common::fixture("ntfs-shells.img"));
+    let before = web(&plain, "/owa/auth/logon.aspx").unwrap();
+    assert_eq!(before.severity, Severity::Low);
+    assert!(!signals(&before).contains("written by"));
+
+    // With the baseline, logon.aspx is "not product" (medium); written by SYSTEM: high.
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let base = corpus.join("baselines/exchange_15.1.2106.2.csv");
+    let all = run(Scan::builder().known_good_file(&base), &img);
+    assert_eq!(
+        web(&all, "/owa/auth/logon.aspx").unwrap().severity,
+        Severity::High
+    );
+    let plain = run(
+        Scan::builder().known_good_file(&base),
+        &common::fixture("ntfs-shells.img"),
+    );
+    assert_eq!(
+        web(&plain, "/owa/auth/logon.aspx").unwrap().severity,
+        Severity::Medium
+    );
+}
