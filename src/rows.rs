@@ -175,8 +175,8 @@ pub fn slack_rows(vol: &NtfsVolume, listing: &Listing) -> (Vec<FileRow>, Vec<(St
     (rows, errs)
 }
 
-/// One row of `deadbox hash`: the [`FileRow`] fields, the digests, then `snapshot` (last, as
-/// in every row).
+/// One row of `deadbox hash`: the [`FileRow`] fields, the digests, then `snapshot`, `owner`
+/// and `owner_name` (last, as in every row).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HashRow {
     /// The identity and metadata of the stream.

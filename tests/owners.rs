@@ -475,3 +475,50 @@ fn web_shell_assessment_takes_a_system_writer_as_a_supporting_signal() {
         Severity::Medium
     );
 }
+
+#[test]
+fn yara_external_owner_is_the_well_known_name_else_the_sid() {
+    let rules = common::scratch().join("owner.yar");
+    std::fs::write(
+        &rules,
+        r#"rule admins { meta: severity = "low" condition: owner == "BUILTIN\\Administrators" and filename == "errorPage.aspx" }
+rule system_sid { meta: severity = "low" condition: owner == "S-1-5-18" }
+rule system_name { meta: severity = "low" condition: owner == "NT AUTHORITY\\SYSTEM" and filename == "logon.aspx" }
+rule nobody { meta: severity = "low" condition: owner == "" and filename == "errorPage.aspx" }
+"#,
+    )
+    .unwrap();
+    let img = shells_owned_by_system(&[112]);
+    let (_, out, err) = common::run(&[
+        "scan",
+        img.to_str().unwrap(),
+        "--no-builtin-rules",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--format",
+        "jsonl",
+    ]);
+    let hits: Vec<(String, String)> = common::jsonl(&out)
+        .iter()
+        .filter(|f| f["kind"] == "yara_match")
+        .map(|f| {
+            let p = f["location"]["path"].as_str().unwrap();
+            (
+                f["rule"]["name"].as_str().unwrap().to_string(),
+                p.rsplit('/').next().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        hits.contains(&("admins".into(), "errorPage.aspx".into())),
+        "{hits:?} {err}"
+    );
+    assert!(
+        hits.contains(&("system_name".into(), "logon.aspx".into())),
+        "{hits:?}"
+    );
+    assert!(
+        !hits.iter().any(|(r, _)| r == "system_sid" || r == "nobody"),
+        "{hits:?}"
+    );
+}
