@@ -176,6 +176,7 @@ fn owners_agree_with_istat_on_windows_images() {
     ] {
         let img = common::unpacked(&corpus.join("ntfs").join(name));
         let (n, sids) = compare(&img, false);
+        eprintln!("{name}: {n} entries agree with istat; SIDs {sids:?}");
         assert!(n >= 20, "{name}: {n} entries with a security id compared");
         assert!(!sids.is_empty(), "{name}: no SID resolved");
         all.extend(sids);
@@ -195,6 +196,7 @@ fn owners_agree_with_istat_on_fixtures() {
     }
     for name in ["ntfs-basic.img", "ntfs-shells.img", "disk-mbr.img"] {
         let (n, _) = compare(&common::fixture(name), true);
+        eprintln!("{name}: {n} entries agree with istat");
         assert!(n >= 10, "{name}: {n}");
     }
 }
@@ -521,4 +523,37 @@ rule nobody { meta: severity = "low" condition: owner == "" and filename == "err
         !hits.iter().any(|(r, _)| r == "system_sid" || r == "nobody"),
         "{hits:?}"
     );
+}
+
+#[test]
+fn damaged_secure_on_a_volume_is_a_diagnostic() {
+    // ntfs-basic.img with the length of its first $SDS entry (security id 256) made huge.
+    let src = common::fixture("ntfs-basic.img");
+    let mut img = std::fs::read(&src).unwrap();
+    {
+        let image = Image::open(&src, VolumeSelect::default()).unwrap();
+        let v = &image.volumes()[0];
+        assert_eq!(v.owner_of(256).unwrap().sid, "S-1-5-32-544");
+        // $MFTMirr's security id is 256.
+        let mirr = v.file(1).unwrap();
+        assert_eq!(v.file_owner(&mirr).unwrap().sid, "S-1-5-32-544");
+        let f = v.file(9).unwrap();
+        let sds = f.stream(Some("$SDS")).unwrap();
+        let at = (v.offset() + sds.runs()[0].lcn.unwrap() * v.geometry().cluster_size) as usize;
+        assert_eq!(img[at + 4..at + 8], 256u32.to_le_bytes());
+        img[at + 16..at + 20].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+    }
+    let p = common::scratch().join("basic-bad-sds.img");
+    std::fs::write(&p, img).unwrap();
+    let image = Image::open(&p, VolumeSelect::default()).unwrap();
+    let v = &image.volumes()[0];
+    assert!(v.owner_of(256).is_none());
+    let d = v.secure().diagnostics();
+    assert!(d.iter().any(|d| d.contains("does not fit")), "{d:?}");
+    // The listing goes on; files whose descriptor was lost have no owner from $Secure.
+    let (code, out, err) = common::run(&["ls", p.to_str().unwrap(), "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    let rows = common::jsonl(&out);
+    let mft = rows.iter().find(|r| r["path"] == "/$MFTMirr").unwrap();
+    assert!(mft["owner"].is_null(), "{mft}");
 }
