@@ -553,7 +553,17 @@ fn damaged_secure_on_a_volume_is_a_diagnostic() {
     // The listing goes on; files whose descriptor was lost have no owner from $Secure.
     let (code, out, err) = common::run(&["ls", p.to_str().unwrap(), "--format", "jsonl"]);
     assert_eq!(code, 0, "{err}");
+    assert!(err.contains("entry 9: $SDS entry at 0: length"), "{err}");
     let rows = common::jsonl(&out);
     let mft = rows.iter().find(|r| r["path"] == "/$MFTMirr").unwrap();
     assert!(mft["owner"].is_null(), "{mft}");
+    let (_, out, _) = common::run(&["scan", p.to_str().unwrap(), "--format", "jsonl"]);
+    let diag = common::jsonl(&out)
+        .into_iter()
+        .find(|f| f["kind"] == "diagnostic" && f["location"]["mft_entry"] == 9)
+        .expect("a diagnostic finding for $Secure");
+    assert!(
+        diag["title"].as_str().unwrap().contains("does not fit"),
+        "{diag}"
+    );
 }

@@ -751,6 +751,20 @@ impl Scan {
                 return false;
             }
         }
+        // Owners: `$Secure` read now, so that its problems come first.
+        for d in vol.secure().diagnostics() {
+            let f = diagnostic(
+                Location {
+                    mft_entry: Some(9),
+                    ..vol_loc()
+                },
+                None,
+                &d.message,
+            );
+            if !out.deliver(f) {
+                return false;
+            }
+        }
         let mut ctx = assess::VolumeContext {
             installs: Vec::new(),
             baseline: !self.known_good.is_empty(),
