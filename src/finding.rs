@@ -233,6 +233,19 @@ pub struct FileFacts {
     /// `$FILE_NAME` times of the name the path was built from (NTFS only).
     #[serde(rename = "fn")]
     pub fn_: Option<Times>,
+    /// The file's owner SID, e.g. `S-1-5-18` (NTFS only; see `ls` rows' `owner`).
+    pub owner: Option<String>,
+    /// The owner's well-known name (`NT AUTHORITY\SYSTEM`, `IIS APPPOOL`, …), when it has one.
+    pub owner_name: Option<String>,
+}
+
+impl FileFacts {
+    /// Sets the owner fields from an NTFS owner.
+    pub fn with_owner(mut self, owner: Option<&crate::ntfs::Owner>) -> Self {
+        self.owner = owner.map(|o| o.sid.clone());
+        self.owner_name = owner.and_then(|o| o.name).map(str::to_string);
+        self
+    }
 }
 
 /// One string match of a YARA rule.

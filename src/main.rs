@@ -183,6 +183,9 @@ fn volume_tree(v: &NtfsVolume) -> Arc<deadbox::ntfs::Tree> {
         let entry = d.entry.map(|e| format!("entry {e}")).unwrap_or_default();
         warn(format_args!("{}{entry}: {}", part(v), d.message));
     }
+    for d in v.secure().diagnostics() {
+        warn(format_args!("{}entry 9: {d}", part(v)));
+    }
     tree
 }
 

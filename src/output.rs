@@ -645,7 +645,7 @@ pub fn list_volume<W: Write>(
                 let mut body = Vec::with_capacity(listing.files.len() * 600);
                 let mut rows = 0;
                 for i in listing.items() {
-                    FileRow::write_item_jsonl_of(&i, v.partition(), v.snapshot(), &mut body);
+                    FileRow::write_volume_item_jsonl(&i, v, &mut body);
                     rows += 1;
                 }
                 Chunk {
@@ -654,13 +654,8 @@ pub fn list_volume<W: Write>(
                     rows,
                 }
             } else {
-                let rows: Vec<FileRow> = listing
-                    .items()
-                    .map(|i| FileRow {
-                        snapshot: v.snapshot(),
-                        ..FileRow::new(&i, v.partition())
-                    })
-                    .collect();
+                let rows: Vec<FileRow> =
+                    listing.items().map(|i| FileRow::on_volume(&i, v)).collect();
                 format_rows(format, &rows)?
             };
             let (slack, warnings) = if index_slack {

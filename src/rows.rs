@@ -54,8 +54,15 @@ pub struct FileRow {
     /// was indexed, reused since; times are the index copy of `$FILE_NAME`).
     pub source: Source,
     /// The shadow copy the row was read from (1 = oldest, as `deadbox info` lists them);
-    /// `None` (null) for the live volume. Last in the row (in a hash row, after the digests).
+    /// `None` (null) for the live volume. In a hash row, after the digests.
     pub snapshot: Option<usize>,
+    /// The file's owner SID (`S-1-5-18`): its `$Secure` descriptor, else its own
+    /// `$SECURITY_DESCRIPTOR` ([`NtfsVolume::file_owner`]); null when unknown (a name carved
+    /// from index slack, a volume without owners). Appended after every other field.
+    pub owner: Option<String>,
+    /// The owner's well-known name (`NT AUTHORITY\SYSTEM`, `IIS APPPOOL`, …,
+    /// [`crate::ntfs::secure::well_known_name`]); null when it has none. Last in the row.
+    pub owner_name: Option<String>,
 }
 
 impl FileRow {
@@ -80,6 +87,20 @@ impl FileRow {
             error: v.error.map(|e| e.into_owned()),
             source: v.source,
             snapshot: None,
+            owner: None,
+            owner_name: None,
+        }
+    }
+
+    /// The row of a listing item of volume `vol`: [`FileRow::new`] with the volume's
+    /// partition, its snapshot and the file's owner.
+    pub fn on_volume(item: &Item<'_>, vol: &NtfsVolume) -> Self {
+        let owner = vol.file_owner(item.file);
+        FileRow {
+            snapshot: vol.snapshot(),
+            owner: owner.map(|o| o.sid.clone()),
+            owner_name: owner.and_then(|o| o.name).map(str::to_string),
+            ..FileRow::new(item, vol.partition())
         }
     }
 
@@ -111,6 +132,8 @@ impl FileRow {
             error: None,
             source: Source::I30Slack,
             snapshot: None,
+            owner: None,
+            owner_name: None,
         }
     }
 }
@@ -152,8 +175,8 @@ pub fn slack_rows(vol: &NtfsVolume, listing: &Listing) -> (Vec<FileRow>, Vec<(St
     (rows, errs)
 }
 
-/// One row of `deadbox hash`: the [`FileRow`] fields, the digests, then `snapshot` (last, as
-/// in every row).
+/// One row of `deadbox hash`: the [`FileRow`] fields, the digests, then `snapshot`, `owner`
+/// and `owner_name` (last, as in every row).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HashRow {
     /// The identity and metadata of the stream.
@@ -252,8 +275,7 @@ pub fn hash_listing_with_progress(
     items
         .iter()
         .map(|item| {
-            let mut row = FileRow::new(item, vol.partition());
-            row.snapshot = vol.snapshot();
+            let mut row = FileRow::on_volume(item, vol);
             let d = match item.stream {
                 Some(_) => match by_stream.get(&key(item)).map(|&n| &results[n]) {
                     Some(Ok(d)) => d.clone(),
@@ -297,6 +319,8 @@ struct RowView<'a> {
     error: Option<std::borrow::Cow<'a, str>>,
     source: Source,
     snapshot: Option<usize>,
+    owner: Option<&'a str>,
+    owner_name: Option<&'a str>,
 }
 
 fn storage_flags(s: &crate::ntfs::Stream) -> [Option<&'static str>; 4] {
@@ -407,12 +431,22 @@ impl RowView<'_> {
         json_str(out, self.source.as_str());
     }
 
-    /// Writes the `snapshot` field and the closing brace.
+    /// Writes the `snapshot` and owner fields and the closing brace.
     fn write_close(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"snapshot\":");
         match self.snapshot {
             Some(n) => json_num(out, n as u64),
             None => out.extend_from_slice(b"null"),
+        }
+        for (k, v) in [
+            (&b",\"owner\":"[..], self.owner),
+            (b",\"owner_name\":", self.owner_name),
+        ] {
+            out.extend_from_slice(k);
+            match v {
+                Some(s) => json_str(out, s),
+                None => out.extend_from_slice(b"null"),
+            }
         }
         out.extend_from_slice(b"}\n");
     }
@@ -458,6 +492,8 @@ impl FileRow {
             error: self.error.as_deref().map(Into::into),
             source: self.source,
             snapshot: self.snapshot,
+            owner: self.owner.as_deref(),
+            owner_name: self.owner_name.as_deref(),
         }
     }
 
@@ -490,6 +526,20 @@ impl FileRow {
         v.write_open(out);
         v.write_close(out);
     }
+
+    /// Appends the JSON line of listing item `item` of volume `vol` (as
+    /// [`FileRow::on_volume`] then [`FileRow::write_jsonl`] would) without building the row.
+    pub fn write_volume_item_jsonl(item: &Item<'_>, vol: &NtfsVolume, out: &mut Vec<u8>) {
+        let owner = vol.file_owner(item.file);
+        let v = RowView {
+            snapshot: vol.snapshot(),
+            owner: owner.map(|o| o.sid.as_str()),
+            owner_name: owner.and_then(|o| o.name),
+            ..item_view(item, vol.partition())
+        };
+        v.write_open(out);
+        v.write_close(out);
+    }
 }
 
 /// The row fields of listing item `item`, borrowed.
@@ -514,6 +564,8 @@ fn item_view<'a>(item: &Item<'a>, partition: Option<u32>) -> RowView<'a> {
         error: item_error(item),
         source: Source::Mft,
         snapshot: None,
+        owner: None,
+        owner_name: None,
     }
 }
 
@@ -541,13 +593,15 @@ impl HashRow {
 }
 
 impl Serialize for HashRow {
-    /// The row's fields but `snapshot`, the digests, then `snapshot`: every row ends with it.
+    /// The row's fields but `snapshot` and the owner, the digests, then `snapshot`, `owner`
+    /// and `owner_name`, as every row ends.
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::{Error as _, SerializeMap};
+        const LAST: [&str; 3] = ["snapshot", "owner", "owner_name"];
         let row = serde_json::to_value(&self.row).map_err(S::Error::custom)?;
         let mut m = s.serialize_map(None)?;
         if let serde_json::Value::Object(fields) = &row {
-            for (k, v) in fields.iter().filter(|(k, _)| *k != "snapshot") {
+            for (k, v) in fields.iter().filter(|(k, _)| !LAST.contains(&k.as_str())) {
                 m.serialize_entry(k, v)?;
             }
         }
@@ -555,6 +609,8 @@ impl Serialize for HashRow {
         m.serialize_entry("sha1", &self.sha1)?;
         m.serialize_entry("sha256", &self.sha256)?;
         m.serialize_entry("snapshot", &self.row.snapshot)?;
+        m.serialize_entry("owner", &self.row.owner)?;
+        m.serialize_entry("owner_name", &self.row.owner_name)?;
         m.end()
     }
 }
@@ -574,6 +630,7 @@ mod tests {
             for vol in image.volumes() {
                 let listing = vol.walk();
                 let mut n = 0;
+                let mut owners = 0;
                 for item in listing.items() {
                     let row = FileRow::new(&item, vol.partition());
                     let mut want = serde_json::to_vec(&row).expect("serialises");
@@ -597,9 +654,18 @@ mod tests {
                     let mut fast = Vec::new();
                     FileRow::write_item_jsonl_of(&item, vol.partition(), Some(2), &mut fast);
                     assert_eq!(fast, want);
+                    // With the volume: snapshot and owner.
+                    let row = FileRow::on_volume(&item, vol);
+                    owners += usize::from(row.owner.is_some());
+                    let mut want = serde_json::to_vec(&row).expect("serialises");
+                    want.push(b'\n');
+                    let mut fast = Vec::new();
+                    FileRow::write_volume_item_jsonl(&item, vol, &mut fast);
+                    assert_eq!(fast, want);
                     n += 1;
                 }
                 assert!(n > 50, "{fixture}: {n} rows");
+                assert!(owners > 20, "{fixture}: {owners} rows with an owner");
                 for h in hash_listing(vol, &listing, Algorithms::default(), u64::MAX) {
                     let mut want = serde_json::to_vec(&h).expect("serialises");
                     want.push(b'\n');
@@ -629,6 +695,8 @@ mod tests {
             error: Some("one; \"two\"".into()),
             source: Source::I30Slack,
             snapshot: Some(7),
+            owner: Some("S-1-5-82-1\"".into()),
+            owner_name: Some("IIS APPPOOL".into()),
         };
         let mut want = serde_json::to_vec(&row).expect("serialises");
         want.push(b'\n');
@@ -638,8 +706,10 @@ mod tests {
             String::from_utf8_lossy(&fast),
             String::from_utf8_lossy(&want)
         );
-        assert!(fast.ends_with(b",\"snapshot\":7}\n"));
-        // A hash row: the digests, then the snapshot, last.
+        assert!(fast.ends_with(
+            b",\"snapshot\":7,\"owner\":\"S-1-5-82-1\\\"\",\"owner_name\":\"IIS APPPOOL\"}\n"
+        ));
+        // A hash row: the digests, then the snapshot and the owner, last.
         let h = HashRow {
             row,
             md5: Some("m".into()),
@@ -654,6 +724,6 @@ mod tests {
             String::from_utf8_lossy(&fast),
             String::from_utf8_lossy(&want)
         );
-        assert!(fast.ends_with(b",\"sha256\":\"s\",\"snapshot\":7}\n"));
+        assert!(fast.ends_with(b",\"sha256\":\"s\",\"snapshot\":7,\"owner\":\"S-1-5-82-1\\\"\",\"owner_name\":\"IIS APPPOOL\"}\n"));
     }
 }

@@ -459,11 +459,17 @@ fn ls_and_hash_csv_have_one_header_and_aligned_columns() {
             "{header}"
         );
         assert!(header.contains("si_created") && header.contains("fn_accessed"));
-        // The digests, then the shadow copy a row was read from: last in every row.
+        // The digests, then the shadow copy a row was read from and the owner: last in every row.
         if cmd == "hash" {
-            assert!(header.ends_with("md5,sha1,sha256,snapshot"), "{header}");
+            assert!(
+                header.ends_with("md5,sha1,sha256,snapshot,owner,owner_name"),
+                "{header}"
+            );
         } else {
-            assert!(header.ends_with("source,snapshot"), "{header}");
+            assert!(
+                header.ends_with("source,snapshot,owner,owner_name"),
+                "{header}"
+            );
         }
         let n = header.split(',').count();
         let mut rows = 0;

@@ -257,6 +257,8 @@ fn csv_cells_that_a_spreadsheet_would_run_are_defused() {
         error: Some("@error".into()),
         source: deadbox::rows::Source::Mft,
         snapshot: None,
+        owner: Some("=S-1-5-18".into()),
+        owner_name: None,
     };
     let chunk = output::format_rows(Format::Csv, &[row]).unwrap();
     let mut w = output::RowWriter::new::<deadbox::rows::FileRow>(Vec::new(), Format::Csv);
@@ -275,4 +277,5 @@ fn csv_cells_that_a_spreadsheet_would_run_are_defused() {
     );
     assert_eq!(col("stream"), "'+SUM(1)");
     assert_eq!(col("error"), "'@error");
+    assert_eq!(col("owner"), "'=S-1-5-18");
 }

@@ -361,16 +361,30 @@ pub(crate) fn assess_stream(
         if !stomp.is_empty() {
             signals.push("timestomped".into());
         }
+        // Who wrote it, in an Exchange or IIS folder: SYSTEM (the Exchange app pools and the
+        // ProxyLogon file writes run as SYSTEM) or an IIS app-pool identity. Supporting only:
+        // Exchange setup leaves its own pages owned by SYSTEM too.
+        let web_folder = drop.is_some() || in_install || under(&path, "/inetpub");
+        let writer = web_folder
+            .then(|| writer_signal(facts.owner.as_deref()))
+            .flatten();
+        if let Some(w) = writer {
+            signals.push(w.into());
+        }
         let has_content = !content.is_empty();
         let aspnet =
             drop.is_some_and(|d| d.starts_with("aspnet_client") || d.starts_with("Temporary"));
-        let location_signal =
-            drop.is_some() || campaign.is_some() || not_product || stream_name.is_some();
+        let location_signal = drop.is_some()
+            || campaign.is_some()
+            || not_product
+            || stream_name.is_some()
+            || writer.is_some();
         let severity = if has_content && location_signal {
             Some(Severity::Critical)
         } else if has_content
             || (drop.is_some() && campaign.is_some())
             || (aspnet && !stomp.is_empty())
+            || (writer.is_some() && (aspnet || campaign.is_some() || not_product))
         {
             Some(Severity::High)
         } else if aspnet
@@ -460,6 +474,16 @@ pub(crate) fn assess_stream(
         for f in out.iter_mut().filter(|f| f.kind != FindingKind::Diagnostic) {
             f.detail.add_timestomp(stomp.clone());
         }
+    }
+}
+
+/// The web-shell signal of a script's owner SID: written by SYSTEM or by an IIS app-pool
+/// identity (`S-1-5-82-…`); `None` for any other owner or none.
+fn writer_signal(owner: Option<&str>) -> Option<&'static str> {
+    match owner? {
+        "S-1-5-18" => Some("written by SYSTEM"),
+        o if o.starts_with("S-1-5-82-") => Some("written by an IIS app pool identity"),
+        _ => None,
     }
 }
 
@@ -718,7 +742,8 @@ pub(crate) fn check_logs(
                 si: item.file.si.map(|x| crate::rows::times(&x.times)),
                 fn_: item.name.map(|n| crate::rows::times(&n.times)),
                 ..FileFacts::default()
-            };
+            }
+            .with_owner(vol.file_owner(item.file));
             let mut buf = Vec::new();
             let bytes = vol.read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES));
             check_one_log(kind, item.path(), bytes, location, facts)

@@ -785,6 +785,20 @@ impl Scan {
                 return false;
             }
         }
+        // Owners: `$Secure` read now, so that its problems come first.
+        for d in vol.secure().diagnostics() {
+            let f = diagnostic(
+                Location {
+                    mft_entry: Some(9),
+                    ..vol_loc()
+                },
+                None,
+                &d.message,
+            );
+            if !out.deliver(f) {
+                return false;
+            }
+        }
         let mut ctx = assess::VolumeContext {
             installs: Vec::new(),
             baseline: !self.known_good.is_empty(),
@@ -1232,7 +1246,8 @@ fn describe(evidence: &str, job: &Job<'_>) -> (Location, FileFacts, String) {
                 si: file.si.map(|s| times(&s.times)),
                 fn_: name.map(|n| times(&n.times)),
                 ..FileFacts::default()
-            },
+            }
+            .with_owner(vol.file_owner(file)),
             path.to_string(),
         ),
         Job::Loose { path, size, vpath } => {

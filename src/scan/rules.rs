@@ -368,7 +368,16 @@ impl Matcher<'_> {
         let _ = scanner.set_global("filepath", path);
         let _ = scanner.set_global("extension", ext.as_str());
         let _ = scanner.set_global("filetype", filetype);
-        let _ = scanner.set_global("owner", "");
+        // The owner's well-known name (`NT AUTHORITY\SYSTEM`, `IIS APPPOOL`), else its SID;
+        // "" when unknown (loose files, volumes without owners).
+        let owner = match job {
+            Job::Ntfs { vol, file, .. } => vol
+                .file_owner(file)
+                .map(|o| o.name.unwrap_or(o.sid.as_str()))
+                .unwrap_or(""),
+            _ => "",
+        };
+        let _ = scanner.set_global("owner", owner);
     }
 }
 

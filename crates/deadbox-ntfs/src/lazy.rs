@@ -23,6 +23,7 @@
 use super::index::{raw_entry, Node, MAX_BLOCK, MAX_DEPTH, MAX_ENTRIES_PER_NODE};
 use super::reader::StreamReader;
 use super::record::{self, Record};
+use super::secure::{Owner, SecureTable, MAX_SDS_BYTES};
 use super::upcase::{UpCase, TABLE_BYTES};
 use super::{DirIndexAttrs, Error, FileEntry, NtfsVolume, Result, Stream, StreamKind};
 use std::borrow::Cow;
@@ -31,6 +32,8 @@ use std::collections::HashSet;
 
 /// MFT entry of the root directory.
 const ROOT: u64 = 5;
+/// MFT entry of `$Secure`.
+const SECURE: u64 = 9;
 /// MFT entry of `$UpCase`.
 const UPCASE: u64 = 10;
 /// Most index nodes (root and blocks) one directory lookup reads. A lookup reads one node per
@@ -132,6 +135,56 @@ impl NtfsVolume {
     pub fn upcase(&self) -> &UpCase {
         self.upcase
             .get_or_init(|| self.read_upcase().unwrap_or_else(|_| UpCase::fallback()))
+    }
+
+    /// The owners of `$Secure:$SDS` (MFT entry 9), read the first time they are needed and
+    /// kept (bounded: [`crate::secure`]). When `$Secure` cannot be read the table is empty
+    /// and its [`SecureTable::diagnostics`] say why.
+    pub fn secure(&self) -> &SecureTable {
+        self.secure.get_or_init(|| {
+            self.read_secure()
+                .unwrap_or_else(|e| SecureTable::unreadable(format!("$Secure: {e}")))
+        })
+    }
+
+    fn read_secure(&self) -> Result<SecureTable> {
+        let f = self.file(SECURE)?;
+        let s = f
+            .stream(Some("$SDS"))
+            .filter(|s| s.kind == StreamKind::Data)
+            .ok_or_else(|| Error::NotFound("no $SDS stream".into()))?;
+        let mut bytes = Vec::with_capacity(s.size.min(MAX_SDS_BYTES) as usize);
+        let r = self.visit_stream(s, &mut |c| {
+            let room = (MAX_SDS_BYTES as usize).saturating_sub(bytes.len());
+            bytes.extend_from_slice(&c[..c.len().min(room)]);
+            if room < c.len() {
+                return Err(Error::Limit(format!(
+                    "$SDS larger than {MAX_SDS_BYTES} bytes"
+                )));
+            }
+            Ok(())
+        });
+        let mut t = SecureTable::parse(&bytes);
+        if let Err(e) = r {
+            t.push_diagnostic(&e, "$Secure:$SDS read in part");
+        }
+        Ok(t)
+    }
+
+    /// The owner of security id `security_id` ([`StdInfo::security_id`](crate::StdInfo)), from
+    /// `$Secure`.
+    pub fn owner_of(&self, security_id: u32) -> Option<&Owner> {
+        self.secure().get(security_id)
+    }
+
+    /// The owner of `file`: the `$Secure` descriptor of its security id, else the owner of its
+    /// own `$SECURITY_DESCRIPTOR` attribute ([`FileEntry::sd_owner`]).
+    pub fn file_owner<'a>(&'a self, file: &'a FileEntry) -> Option<&'a Owner> {
+        file.si
+            .and_then(|si| si.security_id)
+            .filter(|&id| id != 0)
+            .and_then(|id| self.owner_of(id))
+            .or(file.sd_owner.as_ref())
     }
 
     fn read_upcase(&self) -> Result<UpCase> {

@@ -64,6 +64,7 @@ pub mod loose;
 mod reader;
 mod record;
 mod runs;
+pub mod secure;
 mod time;
 mod tree;
 mod upcase;
@@ -79,6 +80,7 @@ pub use index::{DirIndex, IndexEntry, IndexSource};
 pub use reader::StreamReader;
 pub use record::{FileName, StdInfo};
 pub use runs::Run;
+pub use secure::{Owner, SecureTable};
 pub use time::{filetime_to_rfc3339, push_rfc3339, unix_to_filetime, FileTime};
 pub use tree::Tree;
 pub use upcase::UpCase;
@@ -351,6 +353,10 @@ pub struct FileEntry {
     pub streams: Vec<Stream>,
     /// Problems met reading this record (broken attributes, runs, extension records).
     pub errors: Vec<String>,
+    /// The owner of the record's own resident `$SECURITY_DESCRIPTOR` attribute (NTFS 1.x, and
+    /// `mkntfs`/`ntfs-3g` for some files), if any; [`NtfsVolume::file_owner`] prefers the
+    /// `$Secure` descriptor of [`StdInfo::security_id`].
+    pub sd_owner: Option<Owner>,
     /// The directory index attributes, read by [`NtfsVolume::dir_index`].
     pub(crate) index: Option<Box<DirIndexAttrs>>,
 }
@@ -386,6 +392,8 @@ pub struct NtfsVolume {
     diagnostics: Vec<WalkDiagnostic>,
     /// `$UpCase`, read on first use ([`NtfsVolume::upcase`]).
     upcase: std::sync::OnceLock<UpCase>,
+    /// `$Secure`'s owners, read on first use ([`NtfsVolume::secure`]).
+    secure: std::sync::OnceLock<SecureTable>,
     /// For a shadow copy: its number and the live volume's offset in the evidence.
     snapshot: Option<(usize, u64)>,
 }
@@ -446,6 +454,7 @@ impl NtfsVolume {
             limits,
             diagnostics: Vec::new(),
             upcase: std::sync::OnceLock::new(),
+            secure: std::sync::OnceLock::new(),
             snapshot: None,
         };
         if geometry.size > vol.region.len() {
@@ -1032,6 +1041,8 @@ impl NtfsVolume {
             mut names,
             attrs,
             mut errors,
+            mut sd_owner,
+            mut sd_runs,
             ..
         } = base;
         // Attributes with their start VCN, tagged by record order for a stable sort.
@@ -1052,12 +1063,21 @@ impl NtfsVolume {
             if si.is_none() {
                 si = rec.si;
             }
+            if sd_owner.is_none() {
+                sd_owner = rec.sd_owner;
+            }
+            if sd_runs.is_none() {
+                sd_runs = rec.sd_runs;
+            }
             all.extend(rec.attrs.into_iter().map(|a| {
                 let v = start_vcn(&a.body);
                 (a, v)
             }));
         }
         fold_names(&mut names, Some(&mut errors));
+        if sd_owner.is_none() {
+            sd_owner = sd_runs.and_then(|(runs, size)| self.read_sd_owner(runs, size));
+        }
         // (type, name) groups of fragments in VCN order (stable: equal VCNs keep record order).
         all.sort_by(|(a, va), (b, vb)| {
             (a.type_code, &a.name, *va).cmp(&(b.type_code, &b.name, *vb))
@@ -1209,8 +1229,37 @@ impl NtfsVolume {
             names,
             streams,
             errors,
+            sd_owner,
             index,
         }
+    }
+
+    /// The owner of a non-resident `$SECURITY_DESCRIPTOR` of `size` bytes (at most 64 KiB, the
+    /// largest descriptor Windows makes) in `runs`; `None` when it cannot be read.
+    fn read_sd_owner(&self, runs: Vec<Run>, size: u64) -> Option<Owner> {
+        if size > 64 << 10 {
+            return None;
+        }
+        let s = Stream {
+            name: None,
+            kind: StreamKind::Data,
+            size,
+            allocated: size,
+            initialized: size,
+            resident: false,
+            compressed: false,
+            sparse: false,
+            encrypted: false,
+            error: None,
+            content: Content::NonResident { runs, unit: 0 },
+        };
+        let mut sd = Vec::with_capacity(size as usize);
+        self.visit_stream(&s, &mut |c| {
+            sd.extend_from_slice(c);
+            Ok(())
+        })
+        .ok()?;
+        secure::descriptor_owner(&sd).ok()
     }
 
     /// Visits the content of `stream` in order, as borrowed chunks: slices of the memory map
@@ -1776,6 +1825,7 @@ mod tests {
             }],
             streams: Vec::new(),
             errors: Vec::new(),
+            sd_owner: None,
             index: None,
         }
     }

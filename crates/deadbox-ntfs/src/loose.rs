@@ -115,6 +115,7 @@ impl NtfsVolume {
             limits: Limits::default(),
             diagnostics: Vec::new(),
             upcase: std::sync::OnceLock::new(),
+            secure: std::sync::OnceLock::new(),
             snapshot: None,
         };
         if len % record_size != 0 {

@@ -13,6 +13,7 @@ use deadbox_evidence::bytes::{le_u16, le_u32, le_u64, utf16le_name};
 pub(crate) const AT_STANDARD_INFORMATION: u32 = 0x10;
 pub(crate) const AT_ATTRIBUTE_LIST: u32 = 0x20;
 pub(crate) const AT_FILE_NAME: u32 = 0x30;
+pub(crate) const AT_SECURITY_DESCRIPTOR: u32 = 0x50;
 pub(crate) const AT_VOLUME_NAME: u32 = 0x60;
 pub(crate) const AT_DATA: u32 = 0x80;
 pub(crate) const AT_INDEX_ROOT: u32 = 0x90;
@@ -65,6 +66,12 @@ pub struct StdInfo {
     pub times: [FileTime; 4],
     /// File attribute flags (`FILE_ATTRIBUTE_*`).
     pub attributes: u32,
+    /// Owner id (quota owner, offset 0x30) of the 72-byte NTFS 3.x form; `None` for the
+    /// 48-byte form.
+    pub owner_id: Option<u32>,
+    /// Security id (offset 0x34) of the 72-byte NTFS 3.x form: the key of the file's
+    /// descriptor in `$Secure` ([`crate::NtfsVolume::owner_of`]); `None` for the 48-byte form.
+    pub security_id: Option<u32>,
 }
 
 /// One `$FILE_NAME` attribute.
@@ -132,6 +139,10 @@ pub(crate) struct Record {
     pub attrs: Vec<RawAttr>,
     pub attr_list: Option<AttrListBody>,
     pub volume_name: Option<String>,
+    /// Owner of a resident `$SECURITY_DESCRIPTOR` attribute.
+    pub sd_owner: Option<crate::secure::Owner>,
+    /// Runs and size of a non-resident `$SECURITY_DESCRIPTOR` (read when the entry is built).
+    pub sd_runs: Option<(Vec<Run>, u64)>,
     pub errors: Vec<String>,
 }
 
@@ -331,6 +342,13 @@ fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
                 size: *size,
             });
         }
+        (AT_SECURITY_DESCRIPTOR, AttrBody::Resident(v)) => {
+            // A damaged descriptor only loses the owner; the record stays usable.
+            rec.sd_owner = crate::secure::descriptor_owner(v).ok();
+        }
+        (AT_SECURITY_DESCRIPTOR, AttrBody::NonResident { runs, size, .. }) => {
+            rec.sd_runs = Some((runs.clone(), *size));
+        }
         (AT_VOLUME_NAME, AttrBody::Resident(v)) => {
             rec.volume_name = Some(utf16le_name(v).0);
         }
@@ -372,9 +390,13 @@ fn parse_std_info(rec: &mut Record, v: &[u8]) -> Result<(), String> {
     for (i, t) in times.iter_mut().enumerate() {
         *t = FileTime(le_u64(v, i * 8).unwrap_or(0));
     }
+    // The NTFS 3.x form is 72 bytes: owner id at 0x30, security id at 0x34.
+    let long = v.len() >= 72;
     rec.si = Some(StdInfo {
         times,
         attributes: le_u32(v, 32).unwrap_or(0),
+        owner_id: le_u32(v, 0x30).filter(|_| long),
+        security_id: le_u32(v, 0x34).filter(|_| long),
     });
     Ok(())
 }
