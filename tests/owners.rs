@@ -567,3 +567,41 @@ fn damaged_secure_on_a_volume_is_a_diagnostic() {
         "{diag}"
     );
 }
+
+/// The fuzz target `secure`'s assertions (fuzz/fuzz_targets/secure.rs), on deterministic
+/// random and mutated `$SDS` bytes: bounded entries and diagnostics, well-formed SID texts.
+#[test]
+fn sds_bytes_of_any_shape_stay_in_bounds() {
+    use deadbox::ntfs::secure::{descriptor_owner, parse_sid, MAX_SDS_ENTRIES};
+    use deadbox::ntfs::SecureTable;
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for round in 0..300 {
+        let len = (next() % 9000) as usize + round;
+        let mut data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        // Plausible headers now and then: offsets pointing at themselves, small lengths.
+        let mut at = 0;
+        while at + 20 <= data.len() && round % 2 == 0 {
+            data[at + 8..at + 16].copy_from_slice(&(at as u64).to_le_bytes());
+            data[at + 16..at + 20].copy_from_slice(&((next() % 200) as u32 + 20).to_le_bytes());
+            at += 16 * ((next() % 8) as usize + 2);
+        }
+        let t = SecureTable::parse(&data);
+        assert!(
+            t.len() <= (data.len() / 20).min(MAX_SDS_ENTRIES),
+            "entry bound"
+        );
+        assert!(t.diagnostics().len() <= 65, "diagnostic bound");
+        if let Ok(o) = descriptor_owner(&data) {
+            assert!(o.sid.starts_with("S-1-"), "owner SID text {}", o.sid);
+        }
+        if let Some((sid, used)) = parse_sid(&data) {
+            assert!(sid.starts_with("S-") && used <= data.len() && used <= 8 + 4 * 15);
+        }
+    }
+}
