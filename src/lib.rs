@@ -88,6 +88,7 @@ pub mod rows;
 pub mod rule_pack;
 pub mod scan;
 pub mod sniff;
+pub mod timeline;
 pub mod usn;
 
 pub use deadbox_evidence as evidence;

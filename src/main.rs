@@ -107,6 +107,9 @@ fn main() -> ExitCode {
             deadbox::usn::print_journal(&evidence, vol.into(), carve, f, out, &mut |m| warn(m))
                 .map_or_else(|e| Err(e.into()), |_| Ok(0))
         }
+        Cmd::Timeline(a) => a
+            .run(&mut |m| warn(m))
+            .map_or_else(|e| Err(e.into()), |_| Ok(0)),
     };
     match r {
         Ok(code) => ExitCode::from(code),

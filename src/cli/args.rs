@@ -97,6 +97,73 @@ pub enum Cmd {
         #[arg(long)]
         carve: bool,
     },
+    /// The $SI and $FN times of every MFT entry (live and deleted) of every volume.
+    Timeline(TimelineArgs),
+}
+
+/// `deadbox timeline`'s arguments.
+#[derive(Args)]
+pub struct TimelineArgs {
+    /// Evidence file.
+    pub evidence: PathBuf,
+    #[command(flatten)]
+    pub vol: VolArgs,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: TimelineFormat,
+    /// Keep times from this one on (RFC 3339 UTC or YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Keep times up to this one (RFC 3339 UTC, or YYYY-MM-DD: through that day).
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+impl TimelineArgs {
+    /// Runs `deadbox timeline` to stdout.
+    pub fn run(&self, warn: &mut dyn FnMut(String)) -> deadbox::Result<()> {
+        use deadbox::timeline::{parse_time, print_timeline, Range};
+        let range = Range {
+            from: self
+                .from
+                .as_deref()
+                .map(|s| parse_time(s, false))
+                .transpose()?,
+            to: self
+                .to
+                .as_deref()
+                .map(|s| parse_time(s, true))
+                .transpose()?,
+        };
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let (path, sel, f) = (&self.evidence, self.vol.into(), self.format.lib());
+        print_timeline(path, sel, f, range, &mut out, warn)
+    }
+}
+
+/// `timeline --format`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TimelineFormat {
+    /// TSK bodyfile (fls -m), MFT order: input to mactime.
+    Bodyfile,
+    /// Timesketch JSONL, sorted.
+    Timesketch,
+    /// CSV, sorted, MACB letters.
+    Csv,
+    /// JSON lines, sorted, MACB letters.
+    Jsonl,
+}
+
+impl TimelineFormat {
+    /// The library's format.
+    pub fn lib(self) -> deadbox::timeline::TimelineFormat {
+        use deadbox::timeline::TimelineFormat as T;
+        match self {
+            TimelineFormat::Bodyfile => T::Bodyfile,
+            TimelineFormat::Timesketch => T::Timesketch,
+            TimelineFormat::Csv => T::Csv,
+            TimelineFormat::Jsonl => T::Jsonl,
+        }
+    }
 }
 
 #[derive(Args)]

@@ -361,6 +361,15 @@ pub struct FileEntry {
     pub(crate) index: Option<Box<DirIndexAttrs>>,
 }
 
+impl FileEntry {
+    /// Size of the directory's resident `$I30` `$INDEX_ROOT` value (what `fls -m` gives as a
+    /// directory's size); `None` when the record has none.
+    pub fn index_root_size(&self) -> Option<u64> {
+        let root = self.index.as_ref()?.root.as_ref()?;
+        Some(root.len() as u64)
+    }
+}
+
 /// A directory's `$I30` attributes: the resident root and the allocation's runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct DirIndexAttrs {

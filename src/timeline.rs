@@ -1,0 +1,484 @@
+//! `deadbox timeline`: the `$STANDARD_INFORMATION` and `$FILE_NAME` times of every MFT entry
+//! (live and deleted) of every volume, as a TSK bodyfile, Timesketch JSONL, or sorted CSV /
+//! JSON lines with `mactime`'s MACB letters.
+//!
+//! Memory: the bodyfile is streamed in MFT order (it is `mactime`'s input, not sorted). The
+//! sorted formats keep one [`Subject`] (path, stream, entry) per file row and one compact
+//! 16-byte [`Event`] per distinct time of a row's `$SI` or `$FN` attribute, sort the events and
+//! format each line on output: a volume of 400k records (about 500k rows, ~3M events) holds
+//! ~50 MB of events plus the rows' paths.
+
+use crate::ntfs::{FileTime, Item, NtfsVolume, StreamKind};
+use crate::volume::VolumeSelect;
+use crate::{Error, Image, Result};
+use std::io::Write;
+use std::path::Path;
+
+/// The output formats of `deadbox timeline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimelineFormat {
+    /// TSK 3+ bodyfile (`fls -m`), in MFT order: input to `mactime`.
+    Bodyfile,
+    /// Timesketch JSONL: one line per timestamp, sorted.
+    Timesketch,
+    /// CSV, sorted, MACB letters merged.
+    Csv,
+    /// JSON lines, sorted, MACB letters merged.
+    Jsonl,
+}
+
+/// Which attribute a time comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    /// `$STANDARD_INFORMATION`.
+    StdInfo,
+    /// `$FILE_NAME`.
+    FileName,
+}
+
+impl Source {
+    /// `$SI` or `$FN`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::StdInfo => "$SI",
+            Source::FileName => "$FN",
+        }
+    }
+}
+
+/// A row's event before it is numbered: time, attribute, MACB bits.
+type RowEvent = (FileTime, Source, u8);
+
+/// The file row an event belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// Partition number (`None` for a bare volume image).
+    pub partition: Option<u32>,
+    /// Volume-rooted path.
+    pub path: String,
+    /// Stream name (`None` for the unnamed stream or a directory).
+    pub stream: Option<String>,
+    /// MFT entry.
+    pub entry: u64,
+    /// MFT sequence number.
+    pub sequence: u16,
+    /// The entry is not in use.
+    pub deleted: bool,
+}
+
+/// MACB bits of [`Event::macb`]: modified, accessed, changed (MFT modified), born (created).
+pub const M: u8 = 1;
+/// Accessed.
+pub const A: u8 = 2;
+/// Changed (MFT entry modified).
+pub const C: u8 = 4;
+/// Born (created).
+pub const B: u8 = 8;
+
+/// One distinct time of one attribute of one row: the times of that attribute that are equal
+/// are merged (MACB letters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Event {
+    /// The time.
+    pub time: FileTime,
+    /// Index of the row in [`Timeline::subjects`].
+    pub subject: u32,
+    /// The attribute.
+    pub source: Source,
+    /// Which of the attribute's times have this value ([`M`], [`A`], [`C`], [`B`]).
+    pub macb: u8,
+}
+
+impl Event {
+    /// The letters as `mactime` prints them, e.g. `m.c.`.
+    pub fn macb_letters(&self) -> String {
+        [(M, 'm'), (A, 'a'), (C, 'c'), (B, 'b')]
+            .iter()
+            .map(|&(bit, c)| if self.macb & bit != 0 { c } else { '.' })
+            .collect()
+    }
+}
+
+/// An inclusive time range; `None` ends are open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Range {
+    /// Earliest time kept.
+    pub from: Option<FileTime>,
+    /// Latest time kept.
+    pub to: Option<FileTime>,
+}
+
+impl Range {
+    /// True when `t` is inside.
+    pub fn contains(&self, t: FileTime) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|e| t <= e)
+    }
+}
+
+/// Parses a `--from`/`--to` bound: RFC 3339 UTC (`2021-03-02T04:05:06Z`, fraction optional) or
+/// a date `YYYY-MM-DD` (its first instant; with `end_of_day`, its last).
+pub fn parse_time(s: &str, end_of_day: bool) -> Result<FileTime> {
+    let bad = || Error::Invalid(format!("{s:?}: expected RFC 3339 UTC or YYYY-MM-DD"));
+    if s.len() == 10 {
+        let t = if end_of_day {
+            "T23:59:59.9999999Z"
+        } else {
+            "T00:00:00Z"
+        };
+        return FileTime::parse_rfc3339(&format!("{s}{t}")).ok_or_else(bad);
+    }
+    FileTime::parse_rfc3339(s).ok_or_else(bad)
+}
+
+/// The sorted events of some volumes and the rows they point to.
+#[derive(Debug, Default)]
+pub struct Timeline {
+    /// The rows.
+    pub subjects: Vec<Subject>,
+    /// The events, sorted by time (then row, then attribute).
+    pub events: Vec<Event>,
+}
+
+/// The four times of an attribute as MACB events with equal times merged; zero times left out
+/// (`mactime` leaves them out too).
+fn merged(times: &[FileTime; 4], range: Range) -> impl Iterator<Item = (FileTime, u8)> {
+    // times: created, modified, MFT modified, accessed.
+    let bits = [B, M, C, A];
+    let mut out: Vec<(FileTime, u8)> = Vec::with_capacity(4);
+    for (t, bit) in times.iter().zip(bits) {
+        if t.is_zero() || !range.contains(*t) {
+            continue;
+        }
+        match out.iter_mut().find(|(u, _)| u == t) {
+            Some((_, b)) => *b |= bit,
+            None => out.push((*t, bit)),
+        }
+    }
+    out.into_iter()
+}
+
+/// True for the row that carries an entry name's `$FILE_NAME` times: the directory row, or
+/// the first stream (or the only row) of a file.
+fn carries_name(i: &Item) -> bool {
+    if i.file.is_dir {
+        i.is_dir_row
+    } else {
+        i.stream_index().is_none_or(|k| k == 0)
+    }
+}
+
+impl Timeline {
+    /// Adds the events of volume `v` inside `range`.
+    pub fn add_volume(&mut self, v: &NtfsVolume, range: Range) {
+        let tree = std::sync::Arc::new(v.tree());
+        let part = v.partition();
+        v.walk_batches(
+            &tree,
+            |listing| {
+                let mut rows: Vec<(Subject, Vec<RowEvent>)> = Vec::new();
+                for i in listing.items() {
+                    let mut ev = Vec::new();
+                    if let Some(si) = &i.file.si {
+                        ev.extend(merged(&si.times, range).map(|(t, b)| (t, Source::StdInfo, b)));
+                    }
+                    if let (Some(n), true) = (i.name, carries_name(&i)) {
+                        ev.extend(merged(&n.times, range).map(|(t, b)| (t, Source::FileName, b)));
+                    }
+                    if ev.is_empty() {
+                        continue;
+                    }
+                    let s = Subject {
+                        partition: part,
+                        path: i.path().to_string(),
+                        stream: i.stream_name().map(str::to_string),
+                        entry: i.file.entry,
+                        sequence: i.file.sequence,
+                        deleted: i.file.deleted,
+                    };
+                    rows.push((s, ev));
+                }
+                rows
+            },
+            |rows| {
+                for (s, ev) in rows {
+                    let subject = self.subjects.len() as u32;
+                    self.subjects.push(s);
+                    self.events
+                        .extend(ev.into_iter().map(|(time, source, macb)| Event {
+                            time,
+                            subject,
+                            source,
+                            macb,
+                        }));
+                }
+                true
+            },
+        );
+    }
+
+    /// Sorts the events by time, then row, then attribute.
+    pub fn sort(&mut self) {
+        self.events.sort_unstable();
+    }
+}
+
+/// Mode text as `fls -m` writes it for NTFS: the name's type (`r` file, `d` directory, `-`
+/// for a deleted entry), `/`, the entry's type and permissions (write bits cleared for
+/// read-only or system files).
+fn mode(i: &Item) -> String {
+    let t = if i.file.is_dir { 'd' } else { 'r' };
+    let n = if i.file.deleted { '-' } else { t };
+    let attrs = i.file.si.map_or(0, |s| s.attributes);
+    let perm = if attrs & 0x1 != 0 || attrs & 0x4 != 0 {
+        "r-xr-xr-x"
+    } else {
+        "rwxrwxrwx"
+    };
+    format!("{n}/{t}{perm}")
+}
+
+fn unix(t: FileTime) -> i64 {
+    if t.is_zero() {
+        0
+    } else {
+        t.unix_seconds()
+    }
+}
+
+/// `atime|mtime|ctime|crtime` of times in NTFS order (created, modified, MFT modified,
+/// accessed).
+fn body_times(t: &[FileTime; 4]) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        unix(t[3]),
+        unix(t[1]),
+        unix(t[2]),
+        unix(t[0])
+    )
+}
+
+/// The bodyfile lines of one row, as `fls -r -m /` writes them (see README "Timeline" for
+/// what differs): the `$FILE_NAME` line of the name, then the stream's (or directory's) line
+/// with the `$STANDARD_INFORMATION` times. The root directory and live records without a
+/// name (reserved entries 12-15 and the like) are left out, as `fls -r` leaves them out; a
+/// deleted record without a name is `/$OrphanFiles/OrphanFile-N` with inode `N`.
+fn body_lines(i: &Item, mount: &str, range: Range, out: &mut Vec<u8>) {
+    let f = i.file;
+    if f.entry == 5 || (i.name.is_none() && !f.deleted) {
+        return;
+    }
+    let del = if f.deleted { " (deleted)" } else { "" };
+    let uid = f.si.and_then(|s| s.owner_id).unwrap_or(0);
+    let in_range = |t: &[FileTime; 4]| t.iter().any(|t| range.contains(*t));
+    let mode = mode(i);
+    let Some(n) = i.name else {
+        // An orphan: TSK lists it by entry number under its virtual $OrphanFiles folder.
+        if let Some(si) = f.si.filter(|s| in_range(&s.times)) {
+            let _ = writeln!(
+                out,
+                "0|{mount}/$OrphanFiles/OrphanFile-{e}{del}|{e}|{mode}|{uid}|0|{}|{}",
+                i.size(),
+                body_times(&si.times),
+                e = f.entry
+            );
+        }
+        return;
+    };
+    let path = format!("{mount}{}", i.path());
+    // fls writes, for every name of a file, the last $FILE_NAME attribute of its record.
+    let n = f.names.last().unwrap_or(n);
+    if carries_name(i) && in_range(&n.times) {
+        let size = 66 + 2 * n.name.encode_utf16().count();
+        let _ = writeln!(
+            out,
+            "0|{path} ($FILE_NAME){del}|{}-48-0|{mode}|{uid}|0|{size}|{}",
+            f.entry,
+            body_times(&n.times)
+        );
+    }
+    let Some(si) = &f.si else { return };
+    if !in_range(&si.times) {
+        return;
+    }
+    let (name, ty, size) = match (i.stream, i.is_dir_row) {
+        (_, true) => (path, 144, f.index_root_size().unwrap_or(0)),
+        (Some(s), _) => {
+            let ty = if s.kind == StreamKind::IndexRoot {
+                144
+            } else {
+                128
+            };
+            match &s.name {
+                Some(n) => (format!("{path}:{n}"), ty, s.size),
+                None => (path, ty, s.size),
+            }
+        }
+        (None, _) => (path, 128, 0),
+    };
+    let _ = writeln!(
+        out,
+        "0|{name}{del}|{}-{ty}-0|{mode}|{uid}|0|{size}|{}",
+        f.entry,
+        body_times(&si.times)
+    );
+}
+
+/// Writes the bodyfile of volume `v` (MFT order) to `out`. Paths are mounted at `/` for a
+/// bare volume, at `/partitionN` for partition N of a disk (as `fls -m /partitionN`).
+pub fn write_bodyfile(v: &NtfsVolume, range: Range, out: &mut dyn Write) -> Result<()> {
+    let tree = std::sync::Arc::new(v.tree());
+    let mount = v
+        .partition()
+        .map(|p| format!("/partition{p}"))
+        .unwrap_or_default();
+    let mut err = None;
+    v.walk_batches(
+        &tree,
+        |listing| {
+            let mut b = Vec::with_capacity(listing.files.len() * 200);
+            for i in listing.items() {
+                body_lines(&i, &mount, range, &mut b);
+            }
+            b
+        },
+        |b| match out.write_all(&b) {
+            Ok(()) => true,
+            Err(e) => {
+                err = Some(Error::Output(e));
+                false
+            }
+        },
+    );
+    err.map_or(Ok(()), Err)
+}
+
+const DESC: [(u8, &str); 4] = [
+    (B, "Creation Time"),
+    (M, "Content Modification Time"),
+    (C, "Metadata Modification Time"),
+    (A, "Last Access Time"),
+];
+
+fn shown(s: &Subject) -> String {
+    match &s.stream {
+        Some(st) => format!("{}:{st}", s.path),
+        None => s.path.clone(),
+    }
+}
+
+/// Writes the sorted `timeline` in `format` (not [`TimelineFormat::Bodyfile`], which is
+/// streamed by [`write_bodyfile`]).
+pub fn write_sorted(tl: &Timeline, format: TimelineFormat, out: &mut dyn Write) -> Result<()> {
+    let o = Error::Output;
+    match format {
+        TimelineFormat::Csv => return write_csv(tl, out),
+        TimelineFormat::Bodyfile => {
+            return Err(Error::Invalid(
+                "a bodyfile is written by write_bodyfile".into(),
+            ))
+        }
+        _ => {}
+    }
+    for e in &tl.events {
+        let s = &tl.subjects[e.subject as usize];
+        if format == TimelineFormat::Jsonl {
+            let v = serde_json::json!({
+                "time": e.time,
+                "macb": e.macb_letters(),
+                "source": e.source.label(),
+                "partition": s.partition,
+                "path": s.path,
+                "stream": s.stream,
+                "mft_entry": s.entry,
+                "mft_sequence": s.sequence,
+                "deleted": s.deleted,
+            });
+            writeln!(out, "{v}").map_err(o)?;
+            continue;
+        }
+        for (bit, desc) in DESC {
+            if e.macb & bit == 0 {
+                continue;
+            }
+            let desc = format!("{desc} ({})", e.source.label());
+            let del = if s.deleted { " (deleted)" } else { "" };
+            let v = serde_json::json!({
+                "message": format!("{desc}: {}{del}", shown(s)),
+                "datetime": e.time.to_string(),
+                "timestamp": e.time.unix_nanos().div_euclid(1000) as i64,
+                "timestamp_desc": desc,
+                "path": s.path,
+                "stream": s.stream,
+                "mft_entry": s.entry,
+                "mft_sequence": s.sequence,
+                "deleted": s.deleted,
+                "partition": s.partition,
+                "source": "mft",
+            });
+            writeln!(out, "{v}").map_err(o)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_csv(tl: &Timeline, out: &mut dyn Write) -> Result<()> {
+    let o = |e: csv::Error| Error::Output(e.into());
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "time",
+        "macb",
+        "source",
+        "partition",
+        "path",
+        "stream",
+        "mft_entry",
+        "mft_sequence",
+        "deleted",
+    ])
+    .map_err(o)?;
+    for e in &tl.events {
+        let s = &tl.subjects[e.subject as usize];
+        w.write_record([
+            e.time.to_string(),
+            e.macb_letters(),
+            e.source.label().to_string(),
+            s.partition.map(|p| p.to_string()).unwrap_or_default(),
+            s.path.clone(),
+            s.stream.clone().unwrap_or_default(),
+            s.entry.to_string(),
+            s.sequence.to_string(),
+            s.deleted.to_string(),
+        ])
+        .map_err(o)?;
+    }
+    w.flush().map_err(Error::Output)
+}
+
+/// `deadbox timeline`: the MFT timeline of every NTFS volume of the image at `path` in
+/// `format`, keeping times inside `range`. Image diagnostics go to `warn`.
+pub fn print_timeline(
+    path: &Path,
+    sel: VolumeSelect,
+    format: TimelineFormat,
+    range: Range,
+    out: &mut dyn Write,
+    warn: &mut dyn FnMut(String),
+) -> Result<()> {
+    let image = Image::open(path, sel)?;
+    for d in image.diagnostics() {
+        warn(d.to_string());
+    }
+    if format == TimelineFormat::Bodyfile {
+        for v in image.volumes() {
+            write_bodyfile(v, range, out)?;
+        }
+    } else {
+        let mut tl = Timeline::default();
+        for v in image.volumes() {
+            tl.add_volume(v, range);
+        }
+        tl.sort();
+        write_sorted(&tl, format, out)?;
+    }
+    out.flush().map_err(Error::Output)
+}
