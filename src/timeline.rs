@@ -284,7 +284,12 @@ fn body_lines(i: &Item, mount: &str, range: Range, out: &mut Vec<u8>) {
         }
         return;
     };
-    let path = format!("{mount}{}", i.path());
+    // TSK's virtual folder for entries whose parent is gone is $OrphanFiles.
+    let p = i.path();
+    let path = match p.strip_prefix("/$Orphan/") {
+        Some(rest) => format!("{mount}/$OrphanFiles/{rest}"),
+        None => format!("{mount}{p}"),
+    };
     // fls writes, for every name of a file, the last $FILE_NAME attribute of its record.
     let n = f.names.last().unwrap_or(n);
     if carries_name(i) && in_range(&n.times) {
