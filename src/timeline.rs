@@ -296,8 +296,9 @@ fn body_lines(i: &Item, mount: &str, range: Range, out: &mut Vec<u8>) {
         let size = 66 + 2 * n.name.encode_utf16().count();
         let _ = writeln!(
             out,
-            "0|{path} ($FILE_NAME){del}|{}-48-0|{mode}|{uid}|0|{size}|{}",
+            "0|{path} ($FILE_NAME){del}|{}-48-{}|{mode}|{uid}|0|{size}|{}",
             f.entry,
+            n.attr_id,
             body_times(&n.times)
         );
     }
@@ -305,8 +306,13 @@ fn body_lines(i: &Item, mount: &str, range: Range, out: &mut Vec<u8>) {
     if !in_range(&si.times) {
         return;
     }
-    let (name, ty, size) = match (i.stream, i.is_dir_row) {
-        (_, true) => (path, 144, f.index_root_size().unwrap_or(0)),
+    let (name, ty, size, id) = match (i.stream, i.is_dir_row) {
+        (_, true) => (
+            path,
+            144,
+            f.index_root_size().unwrap_or(0),
+            f.index_root_id().unwrap_or(0),
+        ),
         (Some(s), _) => {
             let ty = if s.kind == StreamKind::IndexRoot {
                 144
@@ -314,15 +320,15 @@ fn body_lines(i: &Item, mount: &str, range: Range, out: &mut Vec<u8>) {
                 128
             };
             match &s.name {
-                Some(n) => (format!("{path}:{n}"), ty, s.size),
-                None => (path, ty, s.size),
+                Some(n) => (format!("{path}:{n}"), ty, s.size, s.attr_id),
+                None => (path, ty, s.size, s.attr_id),
             }
         }
-        (None, _) => (path, 128, 0),
+        (None, _) => (path, 128, 0, 0),
     };
     let _ = writeln!(
         out,
-        "0|{name}{del}|{}-{ty}-0|{mode}|{uid}|0|{size}|{}",
+        "0|{name}{del}|{}-{ty}-{id}|{mode}|{uid}|0|{size}|{}",
         f.entry,
         body_times(&si.times)
     );

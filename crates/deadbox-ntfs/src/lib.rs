@@ -289,6 +289,8 @@ pub enum StreamKind {
 pub struct Stream {
     /// Stream name; `None` for the unnamed `$DATA` stream.
     pub name: Option<String>,
+    /// The attribute's id in its MFT record (of its first fragment).
+    pub attr_id: u16,
     /// Attribute the stream comes from.
     pub kind: StreamKind,
     /// Logical size in bytes.
@@ -368,12 +370,19 @@ impl FileEntry {
         let root = self.index.as_ref()?.root.as_ref()?;
         Some(root.len() as u64)
     }
+
+    /// The attribute id of the directory's `$I30` `$INDEX_ROOT`; `None` when it has none.
+    pub fn index_root_id(&self) -> Option<u16> {
+        let ix = self.index.as_ref()?;
+        ix.root.as_ref().map(|_| ix.root_id)
+    }
 }
 
 /// A directory's `$I30` attributes: the resident root and the allocation's runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct DirIndexAttrs {
     pub root: Option<Vec<u8>>,
+    pub root_id: u16,
     pub allocation: Option<Stream>,
 }
 
@@ -1121,6 +1130,7 @@ impl NtfsVolume {
             let compressed = first.flags & ATTR_FLAG_COMPRESSED != 0;
             let mut s = Stream {
                 name: (!name.is_empty()).then_some(name),
+                attr_id: first.id,
                 kind,
                 size: 0,
                 allocated: 0,
@@ -1211,7 +1221,10 @@ impl NtfsVolume {
             if i30 {
                 let ix = index.get_or_insert_with(Default::default);
                 match s.content {
-                    Content::Resident(v) if t == record::AT_INDEX_ROOT => ix.root = Some(v),
+                    Content::Resident(v) if t == record::AT_INDEX_ROOT => {
+                        ix.root = Some(v);
+                        ix.root_id = s.attr_id;
+                    }
                     Content::NonResident { .. } if t == record::AT_INDEX_ALLOCATION => {
                         if let Some(e) = &s.error {
                             errors.push(format!("$I30 index allocation: {e}"));
@@ -1251,6 +1264,7 @@ impl NtfsVolume {
         }
         let s = Stream {
             name: None,
+            attr_id: 0,
             kind: StreamKind::Data,
             size,
             allocated: size,
@@ -1831,6 +1845,7 @@ mod tests {
                 name: name.to_string(),
                 lossy: false,
                 size: 0,
+                attr_id: 0,
             }],
             streams: Vec::new(),
             errors: Vec::new(),

@@ -91,6 +91,8 @@ pub struct FileName {
     pub lossy: bool,
     /// Logical size recorded in the name (not updated reliably by Windows).
     pub size: u64,
+    /// The attribute's id in its MFT record (0 for a name read from a directory index key).
+    pub attr_id: u16,
 }
 
 /// A non-resident or resident attribute that carries content (`$DATA`, named `$INDEX_ROOT`).
@@ -325,7 +327,9 @@ fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
         match t {
             AT_STANDARD_INFORMATION => return parse_std_info(rec, v),
             AT_FILE_NAME => {
-                rec.names.push(parse_file_name(v)?);
+                let mut n = parse_file_name(v)?;
+                n.attr_id = id;
+                rec.names.push(n);
                 return Ok(());
             }
             _ => {}
@@ -422,6 +426,7 @@ pub(crate) fn parse_file_name(v: &[u8]) -> Result<FileName, String> {
         name,
         lossy,
         size: le_u64(v, 48).unwrap_or(0),
+        attr_id: 0,
     })
 }
 
