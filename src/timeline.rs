@@ -8,11 +8,12 @@
 //! format each line on output: a volume of 400k records (about 500k rows, ~3M events) holds
 //! ~50 MB of events plus the rows' paths.
 
-use crate::ntfs::{FileTime, Item, NtfsVolume, StreamKind};
+use crate::ntfs::{FileTime, Item, NtfsVolume, StreamKind, Tree};
 use crate::volume::VolumeSelect;
 use crate::{Error, Image, Result};
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The output formats of `deadbox timeline`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,12 +169,12 @@ fn carries_name(i: &Item) -> bool {
 }
 
 impl Timeline {
-    /// Adds the events of volume `v` inside `range`.
-    pub fn add_volume(&mut self, v: &NtfsVolume, range: Range) {
-        let tree = std::sync::Arc::new(v.tree());
+    /// Adds the events of volume `v` (its namespace `tree`, from [`NtfsVolume::tree`]) inside
+    /// `range`.
+    pub fn add_volume(&mut self, v: &NtfsVolume, tree: &Arc<Tree>, range: Range) {
         let part = v.partition();
         v.walk_batches(
-            &tree,
+            tree,
             |listing| {
                 let mut rows: Vec<(Subject, Vec<RowEvent>)> = Vec::new();
                 for i in listing.items() {
@@ -336,15 +337,19 @@ fn body_lines(i: &Item, mount: &str, range: Range, out: &mut Vec<u8>) {
 
 /// Writes the bodyfile of volume `v` (MFT order) to `out`. Paths are mounted at `/` for a
 /// bare volume, at `/partitionN` for partition N of a disk (as `fls -m /partitionN`).
-pub fn write_bodyfile(v: &NtfsVolume, range: Range, out: &mut dyn Write) -> Result<()> {
-    let tree = std::sync::Arc::new(v.tree());
+pub fn write_bodyfile(
+    v: &NtfsVolume,
+    tree: &Arc<Tree>,
+    range: Range,
+    out: &mut dyn Write,
+) -> Result<()> {
     let mount = v
         .partition()
         .map(|p| format!("/partition{p}"))
         .unwrap_or_default();
     let mut err = None;
     v.walk_batches(
-        &tree,
+        tree,
         |listing| {
             let mut b = Vec::with_capacity(listing.files.len() * 200);
             for i in listing.items() {
@@ -466,7 +471,8 @@ fn write_csv(tl: &Timeline, out: &mut dyn Write) -> Result<()> {
 }
 
 /// `deadbox timeline`: the MFT timeline of every NTFS volume of the image at `path` in
-/// `format`, keeping times inside `range`. Image diagnostics go to `warn`.
+/// `format`, keeping times inside `range`. The image's and each namespace's diagnostics (what
+/// could not be read) go to `warn`, prefixed with the partition.
 pub fn print_timeline(
     path: &Path,
     sel: VolumeSelect,
@@ -479,17 +485,71 @@ pub fn print_timeline(
     for d in image.diagnostics() {
         warn(d.to_string());
     }
-    if format == TimelineFormat::Bodyfile {
-        for v in image.volumes() {
-            write_bodyfile(v, range, out)?;
+    let mut tl = Timeline::default();
+    for v in image.volumes() {
+        let tree = Arc::new(v.tree());
+        let part = crate::output::volume_prefix(v);
+        for d in tree.diagnostics() {
+            warn(format!("{part}{}", d.message));
         }
-    } else {
-        let mut tl = Timeline::default();
-        for v in image.volumes() {
-            tl.add_volume(v, range);
+        if format == TimelineFormat::Bodyfile {
+            write_bodyfile(v, &tree, range, out)?;
+        } else {
+            tl.add_volume(v, &tree, range);
         }
+    }
+    if format != TimelineFormat::Bodyfile {
         tl.sort();
         write_sorted(&tl, format, out)?;
     }
     out.flush().map_err(Error::Output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_parse_and_a_date_covers_its_day() {
+        let from = parse_time("2021-03-02", false).unwrap();
+        let to = parse_time("2021-03-02", true).unwrap();
+        assert_eq!(from.to_string(), "2021-03-02T00:00:00.0000000Z");
+        assert_eq!(to.to_string(), "2021-03-02T23:59:59.9999999Z");
+        let t = parse_time("2021-03-02T04:05:06.5Z", false).unwrap();
+        let r = Range {
+            from: Some(from),
+            to: Some(to),
+        };
+        assert!(r.contains(t) && r.contains(from) && r.contains(to));
+        assert!(!r.contains(FileTime(to.ticks() + 1)));
+        assert!(parse_time("2021-13-02", false).is_err());
+        assert!(parse_time("now", true).is_err());
+    }
+
+    #[test]
+    fn equal_times_merge_into_macb_letters() {
+        let (a, b) = (FileTime(10), FileTime(20));
+        // created, modified, MFT modified, accessed
+        let ev: Vec<(FileTime, u8)> = merged(&[a, b, a, FileTime(0)], Range::default()).collect();
+        assert_eq!(ev, [(a, B | C), (b, M)]);
+        let letters = |macb| {
+            Event {
+                time: a,
+                subject: 0,
+                source: Source::StdInfo,
+                macb,
+            }
+            .macb_letters()
+        };
+        assert_eq!(letters(B | C), "..cb");
+        assert_eq!(letters(M | A | C | B), "macb");
+        let only_b = Range {
+            from: Some(b),
+            to: None,
+        };
+        assert_eq!(
+            merged(&[a, b, a, b], only_b).collect::<Vec<_>>(),
+            [(b, M | A)]
+        );
+    }
 }
