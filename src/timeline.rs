@@ -395,46 +395,71 @@ pub fn write_sorted(tl: &Timeline, format: TimelineFormat, out: &mut dyn Write) 
         }
         _ => {}
     }
+    let mut b: Vec<u8> = Vec::with_capacity(1 << 20);
     for e in &tl.events {
         let s = &tl.subjects[e.subject as usize];
         if format == TimelineFormat::Jsonl {
-            let v = serde_json::json!({
-                "time": e.time,
-                "macb": e.macb_letters(),
-                "source": e.source.label(),
-                "partition": s.partition,
-                "path": s.path,
-                "stream": s.stream,
-                "mft_entry": s.entry,
-                "mft_sequence": s.sequence,
-                "deleted": s.deleted,
-            });
-            writeln!(out, "{v}").map_err(o)?;
-            continue;
-        }
-        for (bit, desc) in DESC {
-            if e.macb & bit == 0 {
-                continue;
+            b.extend_from_slice(b"{\"time\":\"");
+            e.time.push_rfc3339(&mut b);
+            b.extend_from_slice(b"\",\"macb\":\"");
+            b.extend_from_slice(e.macb_letters().as_bytes());
+            b.extend_from_slice(b"\",\"source\":\"");
+            b.extend_from_slice(e.source.label().as_bytes());
+            b.extend_from_slice(b"\",");
+            push_provenance(s, &mut b);
+            b.extend_from_slice(b"}\n");
+        } else {
+            for (bit, desc) in DESC {
+                if e.macb & bit == 0 {
+                    continue;
+                }
+                let desc = format!("{desc} ({})", e.source.label());
+                let del = if s.deleted { " (deleted)" } else { "" };
+                b.extend_from_slice(b"{\"message\":");
+                push_str(&format!("{desc}: {}{del}", shown(s)), &mut b);
+                b.extend_from_slice(b",\"datetime\":\"");
+                e.time.push_rfc3339(&mut b);
+                let us = e.time.unix_nanos().div_euclid(1000);
+                let _ = write!(b, "\",\"timestamp\":{us},\"timestamp_desc\":");
+                push_str(&desc, &mut b);
+                b.push(b',');
+                push_provenance(s, &mut b);
+                b.extend_from_slice(b",\"source\":\"mft\"}\n");
             }
-            let desc = format!("{desc} ({})", e.source.label());
-            let del = if s.deleted { " (deleted)" } else { "" };
-            let v = serde_json::json!({
-                "message": format!("{desc}: {}{del}", shown(s)),
-                "datetime": e.time.to_string(),
-                "timestamp": e.time.unix_nanos().div_euclid(1000) as i64,
-                "timestamp_desc": desc,
-                "path": s.path,
-                "stream": s.stream,
-                "mft_entry": s.entry,
-                "mft_sequence": s.sequence,
-                "deleted": s.deleted,
-                "partition": s.partition,
-                "source": "mft",
-            });
-            writeln!(out, "{v}").map_err(o)?;
+        }
+        if b.len() >= 1 << 20 {
+            out.write_all(&b).map_err(o)?;
+            b.clear();
         }
     }
-    Ok(())
+    out.write_all(&b).map_err(o)
+}
+
+/// Appends `s` as a JSON string.
+fn push_str(s: &str, b: &mut Vec<u8>) {
+    // Writing JSON into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *b, s);
+}
+
+/// Appends `"partition":…,"path":…,"stream":…,"mft_entry":…,"mft_sequence":…,"deleted":…`.
+fn push_provenance(s: &Subject, b: &mut Vec<u8>) {
+    match s.partition {
+        Some(p) => {
+            let _ = write!(b, "\"partition\":{p},\"path\":");
+        }
+        None => b.extend_from_slice(b"\"partition\":null,\"path\":"),
+    }
+    push_str(&s.path, b);
+    b.extend_from_slice(b",\"stream\":");
+    match &s.stream {
+        Some(st) => push_str(st, b),
+        None => b.extend_from_slice(b"null"),
+    }
+    let _ = write!(
+        b,
+        ",\"mft_entry\":{},\"mft_sequence\":{},\"deleted\":{}",
+        s.entry, s.sequence, s.deleted
+    );
 }
 
 fn write_csv(tl: &Timeline, out: &mut dyn Write) -> Result<()> {
