@@ -100,6 +100,69 @@ impl Event {
     }
 }
 
+/// What kind of record a [`TimelineEvent`] was read from. Serialised in snake_case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventSource {
+    /// `$STANDARD_INFORMATION` times of an MFT entry.
+    MftSi,
+    /// `$FILE_NAME` times of an MFT entry.
+    MftFn,
+    /// The `$FILE_NAME` copy of a name carved from `$I30` index slack.
+    I30Slack,
+    /// A USN change journal record.
+    Usn,
+    /// A shadow copy (its creation time).
+    Snapshot,
+    /// An entry of a log the assessment reads (text log line or EVTX record).
+    Log,
+    /// A finding of the scan, at a time it points to.
+    Finding,
+}
+
+impl EventSource {
+    /// The snake_case name used in JSON and CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventSource::MftSi => "mft_si",
+            EventSource::MftFn => "mft_fn",
+            EventSource::I30Slack => "i30_slack",
+            EventSource::Usn => "usn",
+            EventSource::Snapshot => "snapshot",
+            EventSource::Log => "log",
+            EventSource::Finding => "finding",
+        }
+    }
+}
+
+/// One event of the super-timeline, with the provenance of a finding. This is what the
+/// library yields and what the report renders; the compact [`Event`] is how MFT times are
+/// held before they are formatted.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TimelineEvent {
+    /// When.
+    pub time: FileTime,
+    /// What kind of record the time was read from.
+    pub source: EventSource,
+    /// What the time means (Timesketch's `timestamp_desc`), e.g. `Creation Time ($SI)`,
+    /// `USN: FileCreate|Close`, `Log entry`, `Finding: web_shell`.
+    pub timestamp_desc: String,
+    /// `mactime`'s MACB letters, for MFT events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub macb: Option<String>,
+    /// One line for a person.
+    pub message: String,
+    /// Where it was read: evidence, partition, volume offset, path, stream, MFT entry and
+    /// sequence, deleted, log line or EVTX record id, snapshot.
+    pub location: crate::finding::Location,
+    /// For finding events: the finding's kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<crate::finding::FindingKind>,
+    /// For finding events: the finding's severity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<crate::finding::Severity>,
+}
+
 /// An inclusive time range; `None` ends are open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Range {
