@@ -19,6 +19,8 @@ use std::sync::Arc;
 mod args;
 #[path = "cli/progress.rs"]
 mod progress;
+#[path = "cli/story.rs"]
+mod story;
 
 use args::{Cli, Cmd, ExtractArgs, Format, Only, ScanArgs, SnapArgs};
 use progress::Bar;

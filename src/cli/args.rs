@@ -97,8 +97,10 @@ pub enum Cmd {
         #[arg(long)]
         carve: bool,
     },
-    /// The $SI and $FN times of every MFT entry (live and deleted) of every volume.
+    /// A super-timeline: $SI and $FN times of every MFT entry, USN records, shadow copies,
+    /// log entries and findings, sorted (or a TSK bodyfile).
     Timeline(TimelineArgs),
+
 }
 
 /// `deadbox timeline`'s arguments.
@@ -116,28 +118,55 @@ pub struct TimelineArgs {
     /// Keep times up to this one (RFC 3339 UTC, or YYYY-MM-DD: through that day).
     #[arg(long)]
     pub to: Option<String>,
+    #[command(flatten)]
+    pub story: StoryArgs,
+    /// Every entry of the logs the assessment reads, not only those findings point to.
+    #[arg(long)]
+    pub all_log_entries: bool,
+    /// Also the names carved from the slack of directory indexes ($I30).
+    #[arg(long)]
+    pub index_slack: bool,
+    /// Leave out the USN change journal.
+    #[arg(long)]
+    pub no_usn: bool,
+    /// Leave out the shadow copies' creation times.
+    #[arg(long)]
+    pub no_snapshots: bool,
+    /// Do not scan: no findings on the timeline (the MFT, USN and logs only).
+    #[arg(long)]
+    pub no_scan: bool,
 }
 
-impl TimelineArgs {
-    /// Runs `deadbox timeline` to stdout.
-    pub fn run(&self, warn: &mut dyn FnMut(String)) -> deadbox::Result<()> {
-        use deadbox::timeline::{parse_time, print_timeline, Range};
-        let range = Range {
-            from: self
-                .from
-                .as_deref()
-                .map(|s| parse_time(s, false))
-                .transpose()?,
-            to: self
-                .to
-                .as_deref()
-                .map(|s| parse_time(s, true))
-                .transpose()?,
-        };
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let (path, sel, f) = (&self.evidence, self.vol.into(), self.format.lib());
-        print_timeline(path, sel, f, range, &mut out, warn)
-    }
+/// What the timeline and the report share: the window and the scan's rules.
+#[derive(Args)]
+pub struct StoryArgs {
+    /// Centre a window on: `first` (the first finding), a finding kind (`web_shell`) or
+    /// `rule:NAME`, a volume path (its $FN creation time) or a time.
+    #[arg(long, value_name = "FINDING|PATH|TIME")]
+    pub around: Option<String>,
+    /// Width of the --around window, centred (48h = 24 hours each side).
+    #[arg(long, default_value = "48h")]
+    pub window: String,
+    /// Rule file (.yar/.yara) or folder of them for the scan, besides the built-in rules.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `deadbox report`'s arguments.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Evidence file.
+    pub evidence: PathBuf,
+    /// The HTML file to write (must not exist).
+    #[arg(long, short)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub vol: VolArgs,
+    #[command(flatten)]
+    pub story: StoryArgs,
 }
 
 /// `timeline --format`.

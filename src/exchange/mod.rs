@@ -37,6 +37,7 @@ mod minidump;
 mod oab;
 mod paths;
 mod registry;
+mod entries;
 mod text;
 mod timestomp;
 
@@ -44,6 +45,7 @@ mod timestomp;
 mod fuzz_tests;
 
 pub use application::{check_application_evtx, match_um_event};
+pub use entries::{for_each_entry, LogEntry};
 pub use archive::{archive_kind, zip_members, ArchiveKind, MAX_ZIP_MEMBERS};
 pub use minidump::{is_lsass_dump, is_minidump, minidump_modules, MAX_MINIDUMP_MODULES};
 pub use paths::{

@@ -28,6 +28,8 @@ mod select;
 mod sink;
 
 pub use load::HashList;
+/// Where the assessment reads the Exchange install path from (`MsiInstallPath`).
+pub const SOFTWARE_HIVE_PATH: &str = assess::SOFTWARE_HIVE;
 pub use progress::Progress;
 #[cfg(feature = "yara")]
 pub use rules::{compile, rule_files, CompiledRules, EXTERNALS};

@@ -15,6 +15,14 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
+mod around;
+mod sources;
+mod write;
+
+pub use around::{parse_window, window, Center};
+pub use sources::{LogWalk, Sources};
+pub use write::{write_events, Merged};
+
 /// The output formats of `deadbox timeline`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimelineFormat {
@@ -194,13 +202,27 @@ pub fn parse_time(s: &str, end_of_day: bool) -> Result<FileTime> {
     FileTime::parse_rfc3339(s).ok_or_else(bad)
 }
 
-/// The sorted events of some volumes and the rows they point to.
+/// At most this many events of the other sources (findings, USN, snapshots, logs, index
+/// slack) are held; a note says when the cap was reached and what was left out.
+pub const MAX_EXTRA_EVENTS: usize = 4_000_000;
+
+/// The events of some volumes and the rows they point to: the MFT's as compact [`Event`]s
+/// over [`Subject`]s, the other sources' as full [`TimelineEvent`]s.
 #[derive(Debug, Default)]
 pub struct Timeline {
     /// The rows.
     pub subjects: Vec<Subject>,
-    /// The events, sorted by time (then row, then attribute).
+    /// The MFT events, sorted by time (then row, then attribute) after [`Timeline::sort`].
     pub events: Vec<Event>,
+    /// The events of the other sources, sorted by time after [`Timeline::sort`].
+    pub extra: Vec<TimelineEvent>,
+    /// The evidence as every event's location names it.
+    pub evidence: String,
+    /// What was not read or was cut, one line each (a volume without a USN journal, a cap
+    /// reached).
+    pub notes: Vec<String>,
+    /// Partition and byte offset of each volume added.
+    volumes: Vec<(Option<u32>, u64)>,
 }
 
 /// The four times of an attribute as MACB events with equal times merged; zero times left out
@@ -232,10 +254,33 @@ fn carries_name(i: &Item) -> bool {
 }
 
 impl Timeline {
-    /// Adds the events of volume `v` (its namespace `tree`, from [`NtfsVolume::tree`]) inside
-    /// `range`.
+    /// An empty timeline of the evidence named `evidence` (as locations will name it).
+    pub fn new(evidence: &str) -> Self {
+        Timeline {
+            evidence: evidence.to_string(),
+            ..Timeline::default()
+        }
+    }
+
+    /// Adds the `$SI` and `$FN` events of volume `v` (its namespace `tree`, from
+    /// [`NtfsVolume::tree`]) inside `range`.
     pub fn add_volume(&mut self, v: &NtfsVolume, tree: &Arc<Tree>, range: Range) {
+        self.add_volume_with(v, tree, range, Sources::default());
+    }
+
+    /// [`Timeline::add_volume`], and in the same walk the names of the `$I30` index slack
+    /// and every entry of the logs the assessment reads, as `sources` asks.
+    pub fn add_volume_with(
+        &mut self,
+        v: &NtfsVolume,
+        tree: &Arc<Tree>,
+        range: Range,
+        sources: Sources,
+    ) {
         let part = v.partition();
+        self.note_volume(v);
+        let logs = sources.log_entries.then(|| sources::LogWalk::new(v, &self.evidence));
+        let evidence = self.evidence.clone();
         v.walk_batches(
             tree,
             |listing| {
@@ -261,9 +306,19 @@ impl Timeline {
                     };
                     rows.push((s, ev));
                 }
-                rows
+                let mut extra = Vec::new();
+                if sources.index_slack {
+                    sources::slack_events(v, &listing, &evidence, range, &mut extra);
+                }
+                if let Some(l) = &logs {
+                    l.events(&listing, range, &mut extra);
+                }
+                (rows, extra)
             },
-            |rows| {
+            |(rows, extra)| {
+                for e in extra {
+                    self.push_extra(e);
+                }
                 for (s, ev) in rows {
                     let subject = self.subjects.len() as u32;
                     self.subjects.push(s);
@@ -280,9 +335,87 @@ impl Timeline {
         );
     }
 
-    /// Sorts the events by time, then row, then attribute.
+    /// Sorts the MFT events by time, then row, then attribute, and the other events by time.
     pub fn sort(&mut self) {
         self.events.sort_unstable();
+        self.extra.sort_by(|a, b| {
+            (a.time, a.source, &a.location.path).cmp(&(b.time, b.source, &b.location.path))
+        });
+    }
+
+    /// Holds one event of another source; past [`MAX_EXTRA_EVENTS`] it is dropped, and the
+    /// first drop is noted.
+    pub fn push_extra(&mut self, e: TimelineEvent) {
+        if self.extra.len() < MAX_EXTRA_EVENTS {
+            self.extra.push(e);
+        } else if !self.notes.iter().any(|n| n.starts_with("event cap")) {
+            self.notes.push(format!(
+                "event cap: more than {MAX_EXTRA_EVENTS} events of findings, USN, snapshots, \
+                 logs and index slack; the later ones are left out (narrow --from/--to)"
+            ));
+        }
+    }
+
+    fn note_volume(&mut self, v: &NtfsVolume) {
+        let k = (v.partition(), v.offset());
+        if !self.volumes.contains(&k) {
+            self.volumes.push(k);
+        }
+    }
+
+    /// The byte offset of the volume of `partition`.
+    fn offset_of(&self, partition: Option<u32>) -> Option<u64> {
+        self.volumes
+            .iter()
+            .find(|(p, _)| *p == partition)
+            .map(|(_, o)| *o)
+    }
+
+    /// The typed event of a compact MFT event.
+    pub fn mft_event(&self, e: &Event) -> TimelineEvent {
+        let s = &self.subjects[e.subject as usize];
+        let mut location = crate::finding::Location::new(
+            &self.evidence,
+            s.partition,
+            self.offset_of(s.partition),
+            &s.path,
+            Some((s.entry, s.sequence, s.deleted)),
+        );
+        location.stream = s.stream.clone();
+        TimelineEvent {
+            time: e.time,
+            source: match e.source {
+                Source::StdInfo => EventSource::MftSi,
+                Source::FileName => EventSource::MftFn,
+            },
+            timestamp_desc: write::macb_desc(e.macb, e.source),
+            macb: Some(e.macb_letters()),
+            message: write::mft_message(s),
+            location,
+            finding: None,
+            severity: None,
+        }
+    }
+
+    /// Every event, MFT and other sources merged in time order (call [`Timeline::sort`]
+    /// first), as typed events built one at a time.
+    pub fn iter(&self) -> impl Iterator<Item = TimelineEvent> + '_ {
+        self.merged().map(|r| match r {
+            Merged::Mft(e) => self.mft_event(e),
+            Merged::Other(e) => e.clone(),
+        })
+    }
+
+    /// The events merged by time, borrowed (MFT first on equal times).
+    pub(crate) fn merged(&self) -> impl Iterator<Item = Merged<'_>> + '_ {
+        let mut a = self.events.iter().peekable();
+        let mut b = self.extra.iter().peekable();
+        std::iter::from_fn(move || match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.time <= y.time => a.next().map(Merged::Mft),
+            (Some(_), Some(_)) | (None, Some(_)) => b.next().map(Merged::Other),
+            (Some(_), None) => a.next().map(Merged::Mft),
+            (None, None) => None,
+        })
     }
 }
 
@@ -431,168 +564,88 @@ pub fn write_bodyfile(
     err.map_or(Ok(()), Err)
 }
 
-const DESC: [(u8, &str); 4] = [
-    (B, "Creation Time"),
-    (M, "Content Modification Time"),
-    (C, "Metadata Modification Time"),
-    (A, "Last Access Time"),
-];
-
-fn shown(s: &Subject) -> String {
-    match &s.stream {
-        Some(st) => format!("{}:{st}", s.path),
-        None => s.path.clone(),
-    }
+/// What [`build`] reads besides the MFT times of every volume.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Times kept.
+    pub range: Range,
+    /// Sources read in the MFT walk (index slack, every log entry).
+    pub sources: Sources,
+    /// Leave out the USN change journals.
+    pub no_usn: bool,
+    /// Leave out the shadow copies' creation times.
+    pub no_snapshots: bool,
 }
 
-/// Writes the sorted `timeline` in `format` (not [`TimelineFormat::Bodyfile`], which is
-/// streamed by [`write_bodyfile`]).
-pub fn write_sorted(tl: &Timeline, format: TimelineFormat, out: &mut dyn Write) -> Result<()> {
-    let o = Error::Output;
-    match format {
-        TimelineFormat::Csv => return write_csv(tl, out),
-        TimelineFormat::Bodyfile => {
-            return Err(Error::Invalid(
-                "a bodyfile is written by write_bodyfile".into(),
-            ))
-        }
-        _ => {}
-    }
-    let mut b: Vec<u8> = Vec::with_capacity(1 << 20);
-    for e in &tl.events {
-        let s = &tl.subjects[e.subject as usize];
-        if format == TimelineFormat::Jsonl {
-            b.extend_from_slice(b"{\"time\":\"");
-            e.time.push_rfc3339(&mut b);
-            b.extend_from_slice(b"\",\"macb\":\"");
-            b.extend_from_slice(e.macb_letters().as_bytes());
-            b.extend_from_slice(b"\",\"source\":\"");
-            b.extend_from_slice(e.source.label().as_bytes());
-            b.extend_from_slice(b"\",");
-            push_provenance(s, &mut b);
-            b.extend_from_slice(b"}\n");
-        } else {
-            for (bit, desc) in DESC {
-                if e.macb & bit == 0 {
-                    continue;
-                }
-                let desc = format!("{desc} ({})", e.source.label());
-                let del = if s.deleted { " (deleted)" } else { "" };
-                b.extend_from_slice(b"{\"message\":");
-                push_str(&format!("{desc}: {}{del}", shown(s)), &mut b);
-                b.extend_from_slice(b",\"datetime\":\"");
-                e.time.push_rfc3339(&mut b);
-                let us = e.time.unix_nanos().div_euclid(1000);
-                let _ = write!(b, "\",\"timestamp\":{us},\"timestamp_desc\":");
-                push_str(&desc, &mut b);
-                b.push(b',');
-                push_provenance(s, &mut b);
-                b.extend_from_slice(b",\"source\":\"mft\"}\n");
-            }
-        }
-        if b.len() >= 1 << 20 {
-            out.write_all(&b).map_err(o)?;
-            b.clear();
-        }
-    }
-    out.write_all(&b).map_err(o)
-}
-
-/// Appends `s` as a JSON string.
-fn push_str(s: &str, b: &mut Vec<u8>) {
-    // Writing JSON into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *b, s);
-}
-
-/// Appends `"partition":…,"path":…,"stream":…,"mft_entry":…,"mft_sequence":…,"deleted":…`.
-fn push_provenance(s: &Subject, b: &mut Vec<u8>) {
-    match s.partition {
-        Some(p) => {
-            let _ = write!(b, "\"partition\":{p},\"path\":");
-        }
-        None => b.extend_from_slice(b"\"partition\":null,\"path\":"),
-    }
-    push_str(&s.path, b);
-    b.extend_from_slice(b",\"stream\":");
-    match &s.stream {
-        Some(st) => push_str(st, b),
-        None => b.extend_from_slice(b"null"),
-    }
-    let _ = write!(
-        b,
-        ",\"mft_entry\":{},\"mft_sequence\":{},\"deleted\":{}",
-        s.entry, s.sequence, s.deleted
-    );
-}
-
-fn write_csv(tl: &Timeline, out: &mut dyn Write) -> Result<()> {
-    let o = |e: csv::Error| Error::Output(e.into());
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "time",
-        "macb",
-        "source",
-        "partition",
-        "path",
-        "stream",
-        "mft_entry",
-        "mft_sequence",
-        "deleted",
-    ])
-    .map_err(o)?;
-    for e in &tl.events {
-        let s = &tl.subjects[e.subject as usize];
-        w.write_record([
-            e.time.to_string(),
-            e.macb_letters(),
-            e.source.label().to_string(),
-            s.partition.map(|p| p.to_string()).unwrap_or_default(),
-            s.path.clone(),
-            s.stream.clone().unwrap_or_default(),
-            s.entry.to_string(),
-            s.sequence.to_string(),
-            s.deleted.to_string(),
-        ])
-        .map_err(o)?;
-    }
-    w.flush().map_err(Error::Output)
-}
-
-/// `deadbox timeline`: the MFT timeline of every NTFS volume of the image at `path` in
-/// `format`, keeping times inside `range`. The image's and each namespace's diagnostics (what
-/// could not be read) go to `warn`, prefixed with the partition.
-pub fn print_timeline(
-    path: &Path,
-    sel: VolumeSelect,
-    format: TimelineFormat,
-    range: Range,
-    out: &mut dyn Write,
+/// The timeline of every NTFS volume of `image` (named `evidence` in locations): MFT times,
+/// USN records, shadow copies, index slack and log entries as `opts` asks, and `findings` at
+/// the times they point to, sorted. The image's and each namespace's diagnostics (what could
+/// not be read) go to `warn`, prefixed with the partition; so do the timeline's notes (a
+/// volume without a journal, a cap reached).
+pub fn build(
+    image: &Image,
+    evidence: &str,
+    opts: &Options,
+    findings: &[crate::finding::Finding],
     warn: &mut dyn FnMut(String),
-) -> Result<()> {
-    let image = Image::open(path, sel)?;
+) -> Timeline {
     for d in image.diagnostics() {
         warn(d.to_string());
     }
-    let mut tl = Timeline::default();
+    let mut tl = Timeline::new(evidence);
     for v in image.volumes() {
         let tree = Arc::new(v.tree());
         let part = crate::output::volume_prefix(v);
         for d in tree.diagnostics() {
             warn(format!("{part}{}", d.message));
         }
-        if format == TimelineFormat::Bodyfile {
-            write_bodyfile(v, &tree, range, out)?;
-        } else {
-            tl.add_volume(v, &tree, range);
+        tl.add_volume_with(v, &tree, opts.range, opts.sources);
+        if !opts.no_usn && !v.is_loose_mft() {
+            tl.add_usn(v, &tree, opts.range);
         }
     }
-    if format != TimelineFormat::Bodyfile {
-        tl.sort();
-        write_sorted(&tl, format, out)?;
+    if !opts.no_snapshots {
+        tl.add_snapshots(image, opts.range);
+    }
+    tl.add_findings(findings, opts.range);
+    tl.sort();
+    for n in &tl.notes {
+        warn(n.clone());
+    }
+    tl
+}
+
+/// `deadbox timeline`: the timeline of the image at `path` in `format`. A bodyfile holds the
+/// MFT times only (as `fls -m` writes it) and is streamed; the other formats are [`build`]'s
+/// sorted events with `findings` merged in.
+pub fn print_timeline(
+    path: &Path,
+    sel: VolumeSelect,
+    format: TimelineFormat,
+    opts: &Options,
+    findings: &[crate::finding::Finding],
+    out: &mut dyn Write,
+    warn: &mut dyn FnMut(String),
+) -> Result<()> {
+    let image = Image::open(path, sel)?;
+    if format == TimelineFormat::Bodyfile {
+        for d in image.diagnostics() {
+            warn(d.to_string());
+        }
+        for v in image.volumes() {
+            let tree = Arc::new(v.tree());
+            let part = crate::output::volume_prefix(v);
+            for d in tree.diagnostics() {
+                warn(format!("{part}{}", d.message));
+            }
+            write_bodyfile(v, &tree, opts.range, out)?;
+        }
+    } else {
+        let tl = build(&image, &path.display().to_string(), opts, findings, warn);
+        write_events(&tl, format, out)?;
     }
     out.flush().map_err(Error::Output)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

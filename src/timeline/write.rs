@@ -1,0 +1,321 @@
+//! The sorted formats of the timeline: JSON lines, Timesketch JSONL and CSV, written from the
+//! merged MFT and other events one line at a time (the bodyfile is streamed by
+//! [`super::write_bodyfile`]).
+
+use super::{
+    Event, EventSource, Source, Subject, Timeline, TimelineEvent, TimelineFormat, A, B, C, M,
+};
+use crate::finding::{FindingKind, Severity};
+use crate::ntfs::FileTime;
+use crate::{Error, Result};
+use serde::Serialize;
+use std::io::Write;
+
+/// One event of the merged order, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub enum Merged<'a> {
+    /// An MFT event (its row in [`Timeline::subjects`]).
+    Mft(&'a Event),
+    /// An event of another source.
+    Other(&'a TimelineEvent),
+}
+
+/// The names of the times as Timesketch's `timestamp_desc` gives them, in MACB bit order.
+const DESC: [(u8, &str); 4] = [
+    (B, "Creation Time"),
+    (M, "Content Modification Time"),
+    (C, "Metadata Modification Time"),
+    (A, "Last Access Time"),
+];
+
+/// What the merged times of an MFT event are, e.g. `Creation Time, Metadata Modification
+/// Time ($SI)`.
+pub(crate) fn macb_desc(macb: u8, source: Source) -> String {
+    let names: Vec<&str> = DESC
+        .iter()
+        .filter(|(bit, _)| macb & bit != 0)
+        .map(|(_, d)| *d)
+        .collect();
+    format!("{} ({})", names.join(", "), source.label())
+}
+
+/// `path[:stream][ (deleted)]`: the one-line message of an MFT event.
+pub(crate) fn mft_message(s: &Subject) -> String {
+    let del = if s.deleted { " (deleted)" } else { "" };
+    match &s.stream {
+        Some(st) => format!("{}:{st}{del}", s.path),
+        None => format!("{}{del}", s.path),
+    }
+}
+
+/// A JSON line of `--format jsonl`: every event, MFT or not, has these fields in this order
+/// (`line`, `record_id`, `snapshot`, `kind` and `severity` only when set).
+#[derive(Serialize)]
+struct Line<'a> {
+    time: FileTime,
+    macb: &'a str,
+    source: &'static str,
+    desc: &'a str,
+    message: &'a str,
+    #[serde(flatten)]
+    at: At<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<FindingKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<Severity>,
+}
+
+/// A Timesketch line: the three required fields first, then the provenance.
+#[derive(Serialize)]
+struct Sketch<'a> {
+    message: &'a str,
+    datetime: FileTime,
+    timestamp: i64,
+    timestamp_desc: &'a str,
+    #[serde(flatten)]
+    at: At<'a>,
+    source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    macb: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<FindingKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<Severity>,
+}
+
+/// The provenance of a line.
+#[derive(Serialize)]
+struct At<'a> {
+    evidence: &'a str,
+    partition: Option<u32>,
+    volume_offset: Option<u64>,
+    path: &'a str,
+    stream: Option<&'a str>,
+    mft_entry: Option<u64>,
+    mft_sequence: Option<u16>,
+    deleted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshot: Option<usize>,
+}
+
+impl<'a> At<'a> {
+    fn of(e: &'a TimelineEvent) -> Self {
+        let l = &e.location;
+        At {
+            evidence: &l.evidence,
+            partition: l.partition,
+            volume_offset: l.volume_offset,
+            path: &l.path,
+            stream: l.stream.as_deref(),
+            mft_entry: l.mft_entry,
+            mft_sequence: l.mft_sequence,
+            deleted: l.deleted,
+            line: l.line,
+            record_id: l.record_id,
+            snapshot: l.snapshot,
+        }
+    }
+
+    fn subject(tl: &'a Timeline, s: &'a Subject) -> Self {
+        At {
+            evidence: &tl.evidence,
+            partition: s.partition,
+            volume_offset: tl.offset_of(s.partition),
+            path: &s.path,
+            stream: s.stream.as_deref(),
+            mft_entry: Some(s.entry),
+            mft_sequence: Some(s.sequence),
+            deleted: s.deleted,
+            line: None,
+            record_id: None,
+            snapshot: None,
+        }
+    }
+}
+
+fn micros(t: FileTime) -> i64 {
+    i64::try_from(t.unix_nanos().div_euclid(1000)).unwrap_or(i64::MAX)
+}
+
+fn json_line(v: &impl Serialize, b: &mut Vec<u8>) {
+    // Writing JSON of these plain structs into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *b, v);
+    b.push(b'\n');
+}
+
+/// Writes the events of the sorted `tl` (call [`Timeline::sort`] first) in `format` (not
+/// [`TimelineFormat::Bodyfile`], which [`super::write_bodyfile`] streams) to `out`.
+pub fn write_events(tl: &Timeline, format: TimelineFormat, out: &mut dyn Write) -> Result<()> {
+    match format {
+        TimelineFormat::Bodyfile => Err(Error::Invalid(
+            "a bodyfile is written by write_bodyfile".into(),
+        )),
+        TimelineFormat::Csv => write_csv(tl, out),
+        TimelineFormat::Jsonl | TimelineFormat::Timesketch => write_json(tl, format, out),
+    }
+}
+
+fn write_json(tl: &Timeline, format: TimelineFormat, out: &mut dyn Write) -> Result<()> {
+    // The 32 descriptions of MFT events (2 attributes x 16 MACB sets), made once.
+    let descs: Vec<String> = (0..32u8)
+        .map(|i| {
+            let src = if i < 16 { Source::StdInfo } else { Source::FileName };
+            macb_desc(i % 16, src)
+        })
+        .collect();
+    let desc_of = |e: &Event| &descs[e.macb as usize % 16 + 16 * (e.source == Source::FileName) as usize];
+    let mut b: Vec<u8> = Vec::with_capacity(1 << 20);
+    for m in tl.merged() {
+        match (m, format) {
+            (Merged::Mft(e), TimelineFormat::Jsonl) => {
+                let s = &tl.subjects[e.subject as usize];
+                let line = Line {
+                    time: e.time,
+                    macb: &e.macb_letters(),
+                    source: src_name(e.source),
+                    desc: desc_of(e),
+                    message: &mft_message(s),
+                    at: At::subject(tl, s),
+                    kind: None,
+                    severity: None,
+                };
+                json_line(&line, &mut b);
+            }
+            (Merged::Mft(e), _) => {
+                let s = &tl.subjects[e.subject as usize];
+                let msg = mft_message(s);
+                // Timesketch: one line per time (its desc names one time).
+                for (bit, d) in DESC {
+                    if e.macb & bit == 0 {
+                        continue;
+                    }
+                    let desc = format!("{d} ({})", e.source.label());
+                    let sketch = Sketch {
+                        message: &format!("{desc}: {msg}"),
+                        datetime: e.time,
+                        timestamp: micros(e.time),
+                        timestamp_desc: &desc,
+                        at: At::subject(tl, s),
+                        source: src_name(e.source),
+                        macb: None,
+                        kind: None,
+                        severity: None,
+                    };
+                    json_line(&sketch, &mut b);
+                }
+            }
+            (Merged::Other(e), TimelineFormat::Jsonl) => {
+                let line = Line {
+                    time: e.time,
+                    macb: e.macb.as_deref().unwrap_or("...."),
+                    source: e.source.as_str(),
+                    desc: &e.timestamp_desc,
+                    message: &e.message,
+                    at: At::of(e),
+                    kind: e.finding,
+                    severity: e.severity,
+                };
+                json_line(&line, &mut b);
+            }
+            (Merged::Other(e), _) => {
+                let sketch = Sketch {
+                    message: &e.message,
+                    datetime: e.time,
+                    timestamp: micros(e.time),
+                    timestamp_desc: &e.timestamp_desc,
+                    at: At::of(e),
+                    source: e.source.as_str(),
+                    macb: e.macb.as_deref(),
+                    kind: e.finding,
+                    severity: e.severity,
+                };
+                json_line(&sketch, &mut b);
+            }
+        }
+        if b.len() >= 1 << 20 {
+            out.write_all(&b).map_err(Error::Output)?;
+            b.clear();
+        }
+    }
+    out.write_all(&b).map_err(Error::Output)
+}
+
+fn src_name(s: Source) -> &'static str {
+    match s {
+        Source::StdInfo => EventSource::MftSi.as_str(),
+        Source::FileName => EventSource::MftFn.as_str(),
+    }
+}
+
+/// The CSV columns, in order.
+pub const CSV_HEADER: [&str; 18] = [
+    "time",
+    "macb",
+    "source",
+    "partition",
+    "path",
+    "stream",
+    "mft_entry",
+    "mft_sequence",
+    "deleted",
+    "line",
+    "record_id",
+    "snapshot",
+    "kind",
+    "severity",
+    "desc",
+    "message",
+    "evidence",
+    "volume_offset",
+];
+
+fn write_csv(tl: &Timeline, out: &mut dyn Write) -> Result<()> {
+    let o = |e: csv::Error| Error::Output(e.into());
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(CSV_HEADER).map_err(o)?;
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    for m in tl.merged() {
+        let e;
+        let ev = match m {
+            Merged::Mft(x) => {
+                e = tl.mft_event(x);
+                &e
+            }
+            Merged::Other(x) => x,
+        };
+        let l = &ev.location;
+        // Cells that start like a formula are defused, as in every CSV deadbox writes.
+        let cell = |s: &str| crate::output::csv_cell(s).into_owned();
+        w.write_record([
+            ev.time.to_string(),
+            ev.macb.clone().unwrap_or_else(|| "....".into()),
+            ev.source.as_str().to_string(),
+            opt(l.partition.map(|p| p.to_string())),
+            cell(&l.path),
+            cell(l.stream.as_deref().unwrap_or("")),
+            opt(l.mft_entry.map(|v| v.to_string())),
+            opt(l.mft_sequence.map(|v| v.to_string())),
+            l.deleted.to_string(),
+            opt(l.line.map(|v| v.to_string())),
+            opt(l.record_id.map(|v| v.to_string())),
+            opt(l.snapshot.map(|v| v.to_string())),
+            opt(ev.finding.map(|k| {
+                serde_json::to_value(k)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            })),
+            opt(ev.severity.map(|s| s.as_str().to_string())),
+            cell(&ev.timestamp_desc),
+            cell(&ev.message),
+            cell(&l.evidence),
+            opt(l.volume_offset.map(|v| v.to_string())),
+        ])
+        .map_err(o)?;
+    }
+    w.flush().map_err(Error::Output)
+}
