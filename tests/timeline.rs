@@ -145,7 +145,8 @@ fn timesketch_lines_carry_the_required_fields() {
         assert_eq!(us as i128, t.unix_nanos().div_euclid(1000), "{r}");
         assert!(us >= last, "not sorted: {r}");
         last = us;
-        assert_eq!(r["source"], "mft");
+        let src = r["source"].as_str().unwrap();
+        assert!(["mft_si", "mft_fn", "finding"].contains(&src), "{r}");
     }
     let stomp: Vec<_> = rows
         .iter()
@@ -164,7 +165,7 @@ fn timesketch_lines_carry_the_required_fields() {
 fn jsonl_and_csv_are_sorted_merged_and_filtered() {
     let img = fixture("ntfs-basic.img");
     let img = img.to_str().unwrap();
-    let (code, out, err) = run(&["timeline", img, "--format", "jsonl"]);
+    let (code, out, err) = run(&["timeline", img, "--format", "jsonl", "--no-scan"]);
     assert_eq!(code, 0, "{err}");
     let rows = common::jsonl(&out);
     let times: Vec<&str> = rows.iter().map(|r| r["time"].as_str().unwrap()).collect();
@@ -172,22 +173,39 @@ fn jsonl_and_csv_are_sorted_merged_and_filtered() {
     let first = &rows[0];
     assert_eq!(first["path"], "/stomp/timestomped.exe");
     assert_eq!(first["macb"], "m..b");
-    assert_eq!(first["source"], "$SI");
+    assert_eq!(first["source"], "mft_si");
+    assert_eq!(first["message"], "/stomp/timestomped.exe");
+    assert_eq!(
+        first["desc"],
+        "Creation Time, Content Modification Time ($SI)"
+    );
     assert!(rows
         .iter()
-        .any(|r| r["deleted"] == true && r["source"] == "$FN"));
+        .any(|r| r["deleted"] == true && r["source"] == "mft_fn"));
     assert!(rows.iter().any(|r| r["stream"] == "Zone.Identifier"));
     // --to a date keeps that whole day; --from drops what is before.
-    let (_, out, _) = run(&["timeline", img, "--format", "csv", "--to", "2019-07-01"]);
+    let (_, out, _) = run(&[
+        "timeline",
+        img,
+        "--format",
+        "csv",
+        "--to",
+        "2019-07-01",
+        "--no-scan",
+    ]);
     let text = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "time,macb,source,partition,path,stream,mft_entry,mft_sequence,deleted"
+        "time,macb,source,partition,path,stream,mft_entry,mft_sequence,deleted,line,record_id,\
+         snapshot,kind,severity,desc,message,evidence,volume_offset"
     );
     assert_eq!(
         lines[1..],
-        ["2019-07-01T08:15:30.1234567Z,m..b,$SI,,/stomp/timestomped.exe,,142,1,false"]
+        [format!(
+            "2019-07-01T08:15:30.1234567Z,m..b,mft_si,,/stomp/timestomped.exe,,142,1,false,,,,,,\
+             \"Creation Time, Content Modification Time ($SI)\",/stomp/timestomped.exe,{img},0"
+        )]
     );
     let (_, out, _) = run(&[
         "timeline",
@@ -196,10 +214,259 @@ fn jsonl_and_csv_are_sorted_merged_and_filtered() {
         "jsonl",
         "--from",
         "2020-01-01T00:00:00Z",
+        "--no-scan",
     ]);
     let later = common::jsonl(&out);
     assert_eq!(later.len(), rows.len() - 1);
     let (code, _, err) = run(&["timeline", img, "--from", "yesterday"]);
     assert_eq!(code, 2);
     assert!(err.contains("yesterday"), "{err}");
+}
+
+/// The JSON lines of `deadbox timeline ARGS`, checked sorted by time.
+fn timeline(args: &[&str]) -> Vec<serde_json::Value> {
+    let mut a = vec!["timeline", "-q"];
+    a.extend_from_slice(args);
+    let (code, out, err) = run(&a);
+    assert_eq!(code, 0, "{err}");
+    let rows = common::jsonl(&out);
+    let times: Vec<&str> = rows.iter().map(|r| r["time"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "not sorted");
+    rows
+}
+
+fn of<'a>(rows: &'a [serde_json::Value], source: &str) -> Vec<&'a serde_json::Value> {
+    rows.iter().filter(|r| r["source"] == source).collect()
+}
+
+#[test]
+fn findings_sit_at_their_times_with_the_scans_provenance() {
+    let img = fixture("ntfs-shells.img");
+    let img = img.to_str().unwrap();
+    let rows = timeline(&[img]);
+    let found = of(&rows, "finding");
+    assert!(found.len() > 20, "{}", found.len());
+    // Every finding of the scan that points to a time is on the timeline, at that time, with
+    // the same provenance; diagnostics, coverage and install findings have no time of theirs.
+    let (_, out, _) = run(&["scan", img, "--format", "jsonl", "-q"]);
+    let scan = common::jsonl(&out);
+    let key = |kind: &serde_json::Value, path: &serde_json::Value, entry: &serde_json::Value| {
+        format!("{kind}|{path}|{entry}")
+    };
+    let on_timeline: BTreeSet<String> = found
+        .iter()
+        .map(|r| key(&r["kind"], &r["path"], &r["mft_entry"]))
+        .collect();
+    let mut timed = 0;
+    for f in &scan {
+        let kind = f["kind"].as_str().unwrap();
+        if ["diagnostic", "log_coverage", "exchange_install"].contains(&kind) {
+            continue;
+        }
+        let l = &f["location"];
+        let k = key(&f["kind"], &l["path"], &l["mft_entry"]);
+        assert!(on_timeline.contains(&k), "finding not on the timeline: {k}");
+        timed += 1;
+        // A file finding sits at the file's $FN creation time, as the MFT rows say.
+        if let Some(created) = f["file"]["fn"]["created"].as_str() {
+            assert!(
+                found.iter().any(|r| r["time"] == created
+                    && r["path"] == l["path"]
+                    && r["kind"] == kind
+                    && r["desc"].as_str().unwrap().contains("($FN)")),
+                "{k} not at its $FN creation {created}"
+            );
+        }
+        // A log trace sits at its entry's time, with its line.
+        if let Some(t) = f["detail"]["time"].as_str() {
+            let t = deadbox::ntfs::FileTime::parse_rfc3339(t)
+                .unwrap()
+                .to_string();
+            assert!(
+                found.iter().any(|r| r["time"] == t.as_str()
+                    && r["line"] == l["line"]
+                    && r["path"] == l["path"]),
+                "{k} not at its log time {t}"
+            );
+        }
+    }
+    assert!(timed > 10, "{timed}");
+    for r in &found {
+        assert!(
+            r["severity"].is_string() && r["evidence"] == img && r["volume_offset"] == 1_048_576
+        );
+    }
+}
+
+#[test]
+fn every_log_entry_with_its_line_when_asked() {
+    let img = fixture("ntfs-shells.img");
+    let img = img.to_str().unwrap();
+    assert!(of(&timeline(&[img, "--no-scan"]), "log").is_empty());
+    let rows = timeline(&[img, "--no-scan", "--all-log-entries"]);
+    let logs = of(&rows, "log");
+    let paths: BTreeSet<&str> = logs.iter().map(|r| r["path"].as_str().unwrap()).collect();
+    assert!(paths.len() >= 3, "{paths:?}");
+    for p in paths {
+        // The log as the image holds it: every data line (not a #-header, not empty) is one
+        // event, carrying its line number and its text.
+        let (code, text, err) = run(&["cat", img, p]);
+        assert_eq!(code, 0, "{err}");
+        let text = String::from_utf8_lossy(&text).into_owned();
+        let data: Vec<(usize, &str)> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.starts_with('#') && !l.trim().is_empty())
+            .collect();
+        let events: Vec<_> = logs.iter().filter(|r| r["path"] == p).collect();
+        assert_eq!(events.len(), data.len(), "{p}");
+        for (n, line) in data {
+            let e = events
+                .iter()
+                .find(|r| r["line"] == n as u64 + 1)
+                .unwrap_or_else(|| panic!("{p}: line {} missing", n + 1));
+            assert_eq!(e["message"], line.trim_end_matches('\r'), "{p}");
+            assert!(e["desc"].as_str().unwrap().starts_with("Log entry ("));
+        }
+    }
+}
+
+#[test]
+fn usn_records_and_index_slack_are_events() {
+    let usn = common::unpacked(&fixture("ntfs-usn.img.gz"));
+    let usn = usn.to_str().unwrap();
+    let rows = timeline(&[usn, "--no-scan"]);
+    let events = of(&rows, "usn");
+    let (_, out, _) = run(&["usn", usn, "--format", "jsonl"]);
+    let journal: Vec<_> = common::jsonl(&out)
+        .into_iter()
+        .filter(|r| r["timestamp"].is_string())
+        .collect();
+    assert!(!journal.is_empty());
+    assert_eq!(events.len(), journal.len());
+    for j in &journal {
+        let usn = j["usn"].as_i64().unwrap();
+        assert!(
+            events.iter().any(|e| e["time"] == j["timestamp"]
+                && e["path"] == j["path"]
+                && e["mft_entry"] == j["file_entry"]
+                && e["message"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("(usn {usn})"))),
+            "{j}"
+        );
+    }
+    assert!(of(&timeline(&[usn, "--no-scan", "--no-usn"]), "usn").is_empty());
+
+    let slack = common::unpacked(&fixture("ntfs-slack.img.gz"));
+    let slack = slack.to_str().unwrap();
+    let (_, out, _) = run(&["ls", slack, "--index-slack", "--format", "jsonl"]);
+    let carved: BTreeSet<String> = common::jsonl(&out)
+        .into_iter()
+        .filter(|r| r["source"] == "i30_slack")
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!carved.is_empty());
+    let rows = timeline(&[slack, "--no-scan", "--index-slack"]);
+    let ev = of(&rows, "i30_slack");
+    let on: BTreeSet<String> = ev
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(on, carved);
+    assert!(ev.iter().all(|r| r["deleted"] == true));
+    assert!(of(&timeline(&[slack, "--no-scan"]), "i30_slack").is_empty());
+}
+
+#[test]
+fn shadow_copies_are_created_on_the_timeline() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = scratch().join("vss");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ok = Command::new("tar")
+        .arg("xzf")
+        .arg(corpus.join("vss").join("vss_1_vol.tar.gz"))
+        .arg("-C")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let img = dir.join("vss_1_vol.raw");
+    let img = img.to_str().unwrap();
+    let (_, out, _) = run(&["info", img, "--format", "jsonl"]);
+    let info = &common::jsonl(&out)[0];
+    let created: Vec<String> = info["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v["snapshots"].as_array().cloned().unwrap_or_default())
+        .map(|s| s["created"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(created.len(), 2, "{info}");
+    let rows = timeline(&[img, "--no-scan"]);
+    let snaps = of(&rows, "snapshot");
+    let times: Vec<&str> = snaps.iter().map(|r| r["time"].as_str().unwrap()).collect();
+    assert_eq!(times, created);
+    assert_eq!(snaps[0]["snapshot"], 1);
+    assert_eq!(snaps[1]["snapshot"], 2);
+    assert_eq!(snaps[0]["partition"], 2);
+}
+
+#[test]
+fn around_keeps_the_window_of_the_first_finding_or_a_path() {
+    let img = fixture("ntfs-shells.img");
+    let img = img.to_str().unwrap();
+    let all = timeline(&[img]);
+    // The first finding: its earliest time that is not a $SI time (those can be set back).
+    let centre = of(&all, "finding")
+        .iter()
+        .filter(|r| {
+            ["medium", "high", "critical"].contains(&r["severity"].as_str().unwrap())
+                && !r["desc"].as_str().unwrap().contains("($SI)")
+        })
+        .map(|r| r["time"].as_str().unwrap().to_string())
+        .min()
+        .unwrap();
+    let c = deadbox::ntfs::FileTime::parse_rfc3339(&centre)
+        .unwrap()
+        .ticks();
+    let hour = 3600 * 10_000_000;
+    let win = timeline(&[img, "--around", "first", "--window", "2h"]);
+    assert!(!win.is_empty() && win.len() < all.len());
+    for r in &win {
+        let t = deadbox::ntfs::FileTime::parse_rfc3339(r["time"].as_str().unwrap())
+            .unwrap()
+            .ticks();
+        assert!(t + hour >= c && t <= c + hour, "{r}");
+    }
+    let inside = |r: &&serde_json::Value| {
+        let t = deadbox::ntfs::FileTime::parse_rfc3339(r["time"].as_str().unwrap())
+            .unwrap()
+            .ticks();
+        t + hour >= c && t <= c + hour
+    };
+    assert_eq!(win.len(), all.iter().filter(inside).count());
+    // Around a path: centred on its $FN creation.
+    let p = "/inetpub/wwwroot/aspnet_client/discover.aspx";
+    let fn_created = all
+        .iter()
+        .find(|r| r["path"] == p && r["source"] == "mft_fn")
+        .map(|r| r["time"].as_str().unwrap().to_string())
+        .unwrap();
+    let near = timeline(&[img, "--around", p, "--window", "2s", "--no-scan"]);
+    assert!(near
+        .iter()
+        .any(|r| r["path"] == p && r["time"] == fn_created.as_str()));
+    for bad in [
+        ["--around", "first", "--window", "soon"],
+        ["--around", "/no/such", "--window", "1h"],
+    ] {
+        let mut a = vec!["timeline", img];
+        a.extend_from_slice(&bad);
+        let (code, _, err) = run(&a);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+    }
 }

@@ -100,7 +100,6 @@ pub enum Cmd {
     /// A super-timeline: $SI and $FN times of every MFT entry, USN records, shadow copies,
     /// log entries and findings, sorted (or a TSK bodyfile).
     Timeline(TimelineArgs),
-
 }
 
 /// `deadbox timeline`'s arguments.

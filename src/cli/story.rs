@@ -49,18 +49,25 @@ impl TimelineArgs {
     /// Runs `deadbox timeline` to stdout.
     pub fn run(&self, warn: &mut dyn FnMut(String)) -> Result<()> {
         let bounds = Range {
-            from: self.from.as_deref().map(|s| parse_time(s, false)).transpose()?,
-            to: self.to.as_deref().map(|s| parse_time(s, true)).transpose()?,
+            from: self
+                .from
+                .as_deref()
+                .map(|s| parse_time(s, false))
+                .transpose()?,
+            to: self
+                .to
+                .as_deref()
+                .map(|s| parse_time(s, true))
+                .transpose()?,
         };
         let (path, sel) = (&self.evidence, self.vol.into());
         let bodyfile = matches!(self.format, TimelineFormat::Bodyfile);
         // A bodyfile holds MFT times only; findings are needed for the other formats and for
         // an --around that names one.
-        let around_finding = self
-            .story
-            .around
-            .as_deref()
-            .is_some_and(|a| matches!(Center::parse(a), Center::FirstFinding | Center::Finding(_)));
+        let around_finding =
+            self.story.around.as_deref().is_some_and(|a| {
+                matches!(Center::parse(a), Center::FirstFinding | Center::Finding(_))
+            });
         let findings = if self.no_scan || (bodyfile && !around_finding) {
             Vec::new()
         } else {
@@ -76,6 +83,14 @@ impl TimelineArgs {
             no_snapshots: self.no_snapshots,
         };
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        timeline::print_timeline(path, sel, self.format.lib(), &opts, &findings, &mut out, warn)
+        timeline::print_timeline(
+            path,
+            sel,
+            self.format.lib(),
+            &opts,
+            &findings,
+            &mut out,
+            warn,
+        )
     }
 }

@@ -3,7 +3,9 @@
 //! suspicious entries; this visits all of them, with the same parsing (the same `#Fields:`
 //! headers, time columns and EVTX reader), and the same bounds ([`MAX_EVTX_RECORDS`]).
 
-use super::text::{col, decode, fields_header, for_each_csv_row, lines, norm_time, Coverage, Diags};
+use super::text::{
+    col, decode, fields_header, for_each_csv_row, lines, norm_time, Coverage, Diags,
+};
 use super::{LogKind, LogReport, MAX_EVTX_RECORDS};
 use std::io::Cursor;
 
@@ -23,7 +25,11 @@ pub struct LogEntry<'a> {
 /// Calls `f` with every entry of the log of `kind` in `bytes` that has a time, in file order,
 /// until `f` returns `false`. Returns how many entries had no readable time (they are not
 /// visited). Never fails: what cannot be parsed is skipped and counted.
-pub fn for_each_entry(kind: &LogKind, bytes: &[u8], f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
+pub fn for_each_entry(
+    kind: &LogKind,
+    bytes: &[u8],
+    f: &mut dyn FnMut(LogEntry<'_>) -> bool,
+) -> u64 {
     match kind {
         LogKind::HttpProxy { .. } | LogKind::EcpServer | LogKind::OabGenerator => csv(bytes, f),
         LogKind::Iis => iis(bytes, f),
@@ -32,7 +38,8 @@ pub fn for_each_entry(kind: &LogKind, bytes: &[u8], f: &mut dyn FnMut(LogEntry<'
 }
 
 fn csv(bytes: &[u8], f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
-    let (mut report, mut cov, mut diags) = (LogReport::default(), Coverage::default(), Diags::default());
+    let (mut report, mut cov, mut diags) =
+        (LogReport::default(), Coverage::default(), Diags::default());
     let (mut untimed, mut go) = (0u64, true);
     // The empty needle makes every row "wanted": each is split and its time column read.
     for_each_csv_row(bytes, "", &mut report, &mut cov, &mut diags, |row| {
@@ -112,7 +119,10 @@ fn evtx(bytes: &[u8], f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
             let field = |name: &str| {
                 let v = system.and_then(|s| s.get(name))?;
                 let v = v.get("#text").unwrap_or(v);
-                Some(v.as_u64().map_or_else(|| v.as_str().unwrap_or("").to_string(), |n| n.to_string()))
+                Some(
+                    v.as_u64()
+                        .map_or_else(|| v.as_str().unwrap_or("").to_string(), |n| n.to_string()),
+                )
             };
             let provider = system
                 .and_then(|s| s.get("Provider"))
@@ -158,7 +168,9 @@ mod tests {
                     2021-03-03T03:21:14.213Z,a,/ecp/x.js\n\
                     garbage\n\
                     2021-03-03T03:21:15Z,b,/owa/\n";
-        let kind = LogKind::HttpProxy { protocol: "Ecp".into() };
+        let kind = LogKind::HttpProxy {
+            protocol: "Ecp".into(),
+        };
         let (v, untimed) = collect(&kind, http);
         assert_eq!(
             v,
@@ -186,10 +198,14 @@ mod tests {
         });
         assert_eq!(n, 1);
         let mut m = 0;
-        for_each_entry(&LogKind::ApplicationEvtx, b"not an evtx file at all", &mut |_| {
-            m += 1;
-            true
-        });
+        for_each_entry(
+            &LogKind::ApplicationEvtx,
+            b"not an evtx file at all",
+            &mut |_| {
+                m += 1;
+                true
+            },
+        );
         assert_eq!(m, 0);
     }
 }

@@ -30,6 +30,7 @@
 mod application;
 mod archive;
 mod ecp;
+mod entries;
 mod group;
 mod httpproxy;
 mod iis;
@@ -37,7 +38,6 @@ mod minidump;
 mod oab;
 mod paths;
 mod registry;
-mod entries;
 mod text;
 mod timestomp;
 
@@ -45,8 +45,8 @@ mod timestomp;
 mod fuzz_tests;
 
 pub use application::{check_application_evtx, match_um_event};
-pub use entries::{for_each_entry, LogEntry};
 pub use archive::{archive_kind, zip_members, ArchiveKind, MAX_ZIP_MEMBERS};
+pub use entries::{for_each_entry, LogEntry};
 pub use minidump::{is_lsass_dump, is_minidump, minidump_modules, MAX_MINIDUMP_MODULES};
 pub use paths::{
     campaign_name, classify_log, default_install_dirs, drop_folder, is_web_script, lsass_name,

@@ -54,11 +54,17 @@ impl Center {
                         return Ok(t);
                     }
                 }
-                Err(Error::NotFound(format!("--around {p}: no such path with a time on any volume")))
+                Err(Error::NotFound(format!(
+                    "--around {p}: no such path with a time on any volume"
+                )))
             }
             Center::FirstFinding => {
                 let timed = |min: Severity| {
-                    earliest(findings.iter().filter(|f| f.severity >= min && f.kind != FindingKind::Diagnostic))
+                    earliest(
+                        findings
+                            .iter()
+                            .filter(|f| f.severity >= min && f.kind != FindingKind::Diagnostic),
+                    )
                 };
                 timed(Severity::Medium)
                     .or_else(|| timed(Severity::Info))
@@ -69,24 +75,35 @@ impl Center {
                     Some(r) => f.rule.as_ref().is_some_and(|x| x.name == r),
                     None => serde_json::to_value(f.kind).is_ok_and(|v| v == k.as_str()),
                 };
-                earliest(findings.iter().filter(want))
-                    .ok_or_else(|| Error::NotFound(format!("--around {k}: no such finding with a time")))
+                earliest(findings.iter().filter(want)).ok_or_else(|| {
+                    Error::NotFound(format!("--around {k}: no such finding with a time"))
+                })
             }
         }
     }
 }
 
-/// The earliest time any of `findings` points to.
+/// The earliest time any of `findings` points to, preferring the times an attacker cannot
+/// set back from user mode (log entries, `$FN` creation) to `$SI` times: a timestomped web
+/// shell's `$SI` creation in 2019 must not move the window away from the intrusion.
 pub(crate) fn earliest<'a>(findings: impl Iterator<Item = &'a Finding>) -> Option<FileTime> {
-    findings
-        .flat_map(|f| super::sources::finding_times(f).into_iter().map(|(t, _)| t))
-        .min()
+    let times: Vec<(FileTime, &str)> = findings.flat_map(super::sources::finding_times).collect();
+    let firm = times
+        .iter()
+        .filter(|(_, what)| !what.contains("($SI)"))
+        .map(|(t, _)| *t)
+        .min();
+    firm.or_else(|| times.iter().map(|(t, _)| *t).min())
 }
 
 /// Parses a `--window` length: a number and a unit, `s`, `m`, `h` or `d` (`48h`, `2d`).
 /// Returns 100 ns ticks.
 pub fn parse_window(s: &str) -> Result<u64> {
-    let bad = || Error::Invalid(format!("--window {s:?}: expected a number and s, m, h or d (48h)"));
+    let bad = || {
+        Error::Invalid(format!(
+            "--window {s:?}: expected a number and s, m, h or d (48h)"
+        ))
+    };
     let (num, unit) = s.split_at(s.len().saturating_sub(1));
     let n: u64 = num.parse().map_err(|_| bad())?;
     let secs = match unit {
@@ -119,14 +136,24 @@ mod tests {
     fn windows_and_centres_parse() {
         assert_eq!(parse_window("48h").unwrap(), 48 * 3600 * 10_000_000);
         assert_eq!(parse_window("2d").unwrap(), parse_window("48h").unwrap());
-        assert!(parse_window("0h").is_err() && parse_window("h").is_err() && parse_window("5y").is_err());
+        assert!(
+            parse_window("0h").is_err()
+                && parse_window("h").is_err()
+                && parse_window("5y").is_err()
+        );
         let c = super::super::parse_time("2021-03-03T00:00:00Z", false).unwrap();
         let r = window(c, parse_window("2h").unwrap());
         assert_eq!(r.from.unwrap().to_string(), "2021-03-02T23:00:00.0000000Z");
         assert_eq!(r.to.unwrap().to_string(), "2021-03-03T01:00:00.0000000Z");
         assert_eq!(Center::parse("first"), Center::FirstFinding);
-        assert_eq!(Center::parse("/inetpub/x.aspx"), Center::Path("/inetpub/x.aspx".into()));
+        assert_eq!(
+            Center::parse("/inetpub/x.aspx"),
+            Center::Path("/inetpub/x.aspx".into())
+        );
         assert_eq!(Center::parse("2021-03-03"), Center::Time(c));
-        assert_eq!(Center::parse("web_shell"), Center::Finding("web_shell".into()));
+        assert_eq!(
+            Center::parse("web_shell"),
+            Center::Finding("web_shell".into())
+        );
     }
 }

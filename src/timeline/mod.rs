@@ -279,7 +279,9 @@ impl Timeline {
     ) {
         let part = v.partition();
         self.note_volume(v);
-        let logs = sources.log_entries.then(|| sources::LogWalk::new(v, &self.evidence));
+        let logs = sources
+            .log_entries
+            .then(|| sources::LogWalk::new(v, &self.evidence));
         let evidence = self.evidence.clone();
         v.walk_batches(
             tree,

@@ -106,7 +106,11 @@ impl<'v> LogWalk<'v> {
             let bytes = match self.vol.read_stream(s, &mut buf, MAX_LOG_BYTES) {
                 Ok(b) => b,
                 Err(e) => {
-                    out.push(note_event(&loc, i.file.si.map(|x| x.times[1]), format!("log unreadable: {e}")));
+                    out.push(note_event(
+                        &loc,
+                        i.file.si.map(|x| x.times[1]),
+                        format!("log unreadable: {e}"),
+                    ));
                     continue;
                 }
             };
@@ -131,7 +135,13 @@ fn note_event(loc: &Location, time: Option<FileTime>, message: String) -> Timeli
 }
 
 /// The events of every entry of one log.
-fn log_events(kind: &LogKind, bytes: &[u8], loc: &Location, range: Range, out: &mut Vec<TimelineEvent>) {
+fn log_events(
+    kind: &LogKind,
+    bytes: &[u8],
+    loc: &Location,
+    range: Range,
+    out: &mut Vec<TimelineEvent>,
+) {
     let desc = format!("Log entry ({})", log_label(kind));
     let mut n = 0usize;
     let mut last = None;
@@ -233,7 +243,11 @@ pub(crate) fn finding_times(f: &Finding) -> Vec<(FileTime, &'static str)> {
         }
     };
     let d = f.detail.to_value();
-    let at = |k: &str| d.get(k).and_then(|v| v.as_str()).and_then(FileTime::parse_rfc3339);
+    let at = |k: &str| {
+        d.get(k)
+            .and_then(|v| v.as_str())
+            .and_then(FileTime::parse_rfc3339)
+    };
     add(at("time"), "log entry");
     add(at("first_seen"), "first log entry");
     add(at("last_seen"), "last log entry");
@@ -287,11 +301,13 @@ impl Timeline {
         let reader = match v.usn_journal() {
             Ok(r) => r,
             Err(crate::Error::NotFound(_)) => {
-                self.notes.push(format!("{part}no USN change journal: not in the timeline"));
+                self.notes
+                    .push(format!("{part}no USN change journal: not in the timeline"));
                 return;
             }
             Err(e) => {
-                self.notes.push(format!("{part}USN change journal unreadable: {e}"));
+                self.notes
+                    .push(format!("{part}USN change journal unreadable: {e}"));
                 return;
             }
         };
@@ -343,12 +359,15 @@ impl Timeline {
     /// for shadow copies that cannot be read).
     pub fn add_snapshots(&mut self, image: &Image, range: Range) {
         for vs in image.shadows(None) {
-            let Some(v) = image.volumes().get(vs.volume) else { continue };
+            let Some(v) = image.volumes().get(vs.volume) else {
+                continue;
+            };
             let part = crate::output::volume_prefix(v);
             let sh = match vs.shadows {
                 Ok(s) => s,
                 Err(e) => {
-                    self.notes.push(format!("{part}shadow copies unreadable: {e}"));
+                    self.notes
+                        .push(format!("{part}shadow copies unreadable: {e}"));
                     continue;
                 }
             };
@@ -359,7 +378,11 @@ impl Timeline {
                 let mut location =
                     Location::new(&self.evidence, v.partition(), Some(v.offset()), "/", None);
                 location.snapshot = Some(s.number);
-                let machine = s.machine.as_deref().map(|m| format!(" on {m}")).unwrap_or_default();
+                let machine = s
+                    .machine
+                    .as_deref()
+                    .map(|m| format!(" on {m}"))
+                    .unwrap_or_default();
                 self.push_extra(TimelineEvent {
                     time: s.created,
                     source: EventSource::Snapshot,

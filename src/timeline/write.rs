@@ -163,11 +163,16 @@ fn write_json(tl: &Timeline, format: TimelineFormat, out: &mut dyn Write) -> Res
     // The 32 descriptions of MFT events (2 attributes x 16 MACB sets), made once.
     let descs: Vec<String> = (0..32u8)
         .map(|i| {
-            let src = if i < 16 { Source::StdInfo } else { Source::FileName };
+            let src = if i < 16 {
+                Source::StdInfo
+            } else {
+                Source::FileName
+            };
             macb_desc(i % 16, src)
         })
         .collect();
-    let desc_of = |e: &Event| &descs[e.macb as usize % 16 + 16 * (e.source == Source::FileName) as usize];
+    let desc_of =
+        |e: &Event| &descs[e.macb as usize % 16 + 16 * (e.source == Source::FileName) as usize];
     let mut b: Vec<u8> = Vec::with_capacity(1 << 20);
     for m in tl.merged() {
         match (m, format) {
