@@ -84,6 +84,7 @@ pub mod extract;
 pub mod finding;
 pub mod hash;
 pub mod output;
+pub mod report;
 pub mod rows;
 pub mod rule_pack;
 pub mod scan;
