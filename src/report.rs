@@ -228,6 +228,9 @@ struct Problem {
 }
 
 struct Bar {
+    /// The bucket's first instant and the next bucket's, as the table's times are written.
+    from: String,
+    to: String,
     x: String,
     y: String,
     w: String,
@@ -529,6 +532,8 @@ fn chart(events: &[TimelineEvent], window: Option<(FileTime, FileTime)>) -> Opti
             let b0 = FileTime::from_ticks(start + i as u64 * bucket);
             let b1 = FileTime::from_ticks(start + (i as u64 + 1) * bucket);
             Bar {
+                from: b0.to_string(),
+                to: b1.to_string(),
                 x: format!("{:.2}", left as f64 + i as f64 * bw),
                 y: format!("{:.2}", bottom as f64 - h),
                 w: format!("{:.2}", (bw * 0.9).max(0.5)),
@@ -830,10 +835,13 @@ impl Page {
             ));
             identity.push(field(
                 "verified",
-                if h.verified {
-                    "yes: every stored hash matches"
-                } else {
-                    "no"
+                match (
+                    h.verified,
+                    h.stored_md5.is_some() || h.stored_sha1.is_some(),
+                ) {
+                    (true, _) => "yes: every stored hash matches",
+                    (false, true) => "NO: a stored hash does not match",
+                    (false, false) => "no hash stored in the container to verify against",
                 },
             ));
         }

@@ -190,16 +190,24 @@ fn hostile() -> Made {
     made(&common::unpacked(&common::fixture("ntfs-hostile.img.gz")))
 }
 
-/// The tags of an HTML text (or a browser's DOM dump): what lies between `<` and `>`. Text
-/// from the image is escaped, so every `<` opens a tag.
+/// The tags of an HTML text (or a browser's DOM dump): what lies between `<` and `>`, the
+/// raw text of `script` and `style` elements skipped. Text from the image is escaped, so
+/// every other `<` opens a tag.
 fn tags(html: &str) -> Vec<&str> {
     let mut v = Vec::new();
     let mut rest = html;
     while let Some(i) = rest.find('<') {
         let after = &rest[i + 1..];
         let j = after.find('>').unwrap_or(after.len());
-        v.push(&after[..j]);
+        let tag = &after[..j];
+        v.push(tag);
         rest = &after[j..];
+        let name = tag_name(tag);
+        if name == "script" || name == "style" {
+            let end = format!("</{name}");
+            let k = rest.to_ascii_lowercase().find(&end).unwrap_or(rest.len());
+            rest = &rest[k..];
+        }
     }
     v
 }
@@ -490,8 +498,9 @@ fn chromium() -> Option<PathBuf> {
     None
 }
 
-/// Runs headless Chromium on `page` with `args`; kills it after 60 s. Returns (stdout, stderr).
-fn run_chromium(bin: &Path, page: &Path, args: &[String]) -> (String, String) {
+/// Runs headless Chromium on `page` (`#fragment` appended when not empty) with `args`; kills
+/// it after 60 s. Returns (stdout, stderr).
+fn run_chromium(bin: &Path, page: &Path, fragment: &str, args: &[String]) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(bin)
         .args([
@@ -510,7 +519,7 @@ fn run_chromium(bin: &Path, page: &Path, args: &[String]) -> (String, String) {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(args)
-        .arg(format!("file://{}", page.display()))
+        .arg(format!("file://{}{fragment}", page.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -566,8 +575,8 @@ fn page_errors(stderr: &str) -> Vec<&str> {
 }
 
 /// The DOM after the scripts ran, and Chromium's log.
-fn dump_dom(bin: &Path, page: &Path) -> (String, String) {
-    run_chromium(bin, page, &["--dump-dom".to_string()])
+fn dump_dom(bin: &Path, page: &Path, fragment: &str) -> (String, String) {
+    run_chromium(bin, page, fragment, &["--dump-dom".to_string()])
 }
 
 #[test]
@@ -592,7 +601,7 @@ fn the_report_renders_in_headless_chromium() {
         ),
     )
     .unwrap();
-    let (dom, log) = dump_dom(&bin, &control);
+    let (dom, log) = dump_dom(&bin, &control, "");
     assert!(
         dom.contains("<img src=\"x\" onerror="),
         "control: the injected element is in the DOM"
@@ -609,7 +618,7 @@ fn the_report_renders_in_headless_chromium() {
         "control: the CSP stopped the handler"
     );
 
-    let (dom, log) = dump_dom(&bin, &page);
+    let (dom, log) = dump_dom(&bin, &page, "");
     let errors = page_errors(&log);
     assert!(
         errors.is_empty(),
@@ -645,9 +654,31 @@ fn the_report_renders_in_headless_chromium() {
 
     let shot = dir.join("report.png");
     let _ = std::fs::remove_file(&shot);
+    // The filter, given by the link: text and source.
+    let rows = m.events.len();
+    for (fragment, want) in [
+        ("#filter=ONERROR&source=usn", 1),
+        ("#source=finding", 4),
+        ("#filter=%2Fwindows%2Ftemp%2Ftmp1", 11), // tmp1, tmp10..tmp19
+        ("#filter=no%20such%20text", 0),
+    ] {
+        let (dom, log) = dump_dom(&bin, &page, fragment);
+        assert!(page_errors(&log).is_empty(), "{fragment}: {log}");
+        assert!(
+            dom.contains(&format!("<span id=\"rows-shown\">{want}</span>")),
+            "{fragment}: {want} rows shown"
+        );
+        assert_eq!(
+            dom.matches(" hidden=\"\"><td").count(),
+            rows - want,
+            "{fragment}"
+        );
+    }
+
     let (_, log) = run_chromium(
         &bin,
         &page,
+        "",
         &[
             format!("--screenshot={}", shot.display()),
             "--window-size=1400,2000".to_string(),
