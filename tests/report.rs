@@ -452,7 +452,6 @@ fn logs_read_are_listed_with_their_coverage() {
         .count();
     assert!(coverage > 0, "the shells fixture has logs");
     let html = report::render(&m.input()).unwrap();
-    assert_eq!(html.matches("<tr><td>").count() >= coverage, true);
     let table = &html[html.find("<table id=\"coverage\">").unwrap()..];
     let table = &table[..table.find("</table>").unwrap()];
     assert_eq!(table.matches("<tr><td>").count(), coverage);
