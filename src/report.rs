@@ -201,6 +201,8 @@ struct Field {
 
 struct FindingView {
     rank: usize,
+    /// Path, `:stream`, `line N` / `record N`: where, in one line.
+    place: String,
     severity: &'static str,
     kind: String,
     title: String,
@@ -445,8 +447,22 @@ fn finding_view(rank: usize, f: &Finding) -> FindingView {
             .collect(),
         _ => Vec::new(),
     };
+    let l = &f.location;
+    let mut place = l.path.clone();
+    if let Some(st) = &l.stream {
+        place = format!("{place}:{st}");
+    }
+    if let Some(n) = l.line {
+        place = format!("{place} line {n}");
+    } else if let Some(n) = l.record_id {
+        place = format!("{place} record {n}");
+    }
+    if l.deleted {
+        place.push_str(" (deleted)");
+    }
     FindingView {
         rank,
+        place,
         severity: f.severity.as_str(),
         kind: kind_name(f.kind),
         title: f.title.clone(),
@@ -491,13 +507,39 @@ fn short_time(t: FileTime) -> String {
     s.get(..16).unwrap_or(&s).replace('T', " ")
 }
 
-fn chart(events: &[TimelineEvent], window: Option<(FileTime, FileTime)>) -> Option<Chart> {
+/// The chart of `events` over `window` (from the first to the last event or finding when
+/// `None`). The findings marked are the events of source `finding`; when there are none, the
+/// `findings` themselves at [`finding_time`].
+fn chart(
+    events: &[TimelineEvent],
+    findings: &[&Finding],
+    window: Option<(FileTime, FileTime)>,
+) -> Option<Chart> {
+    let mut points: Vec<(FileTime, Severity, String)> = events
+        .iter()
+        .filter(|e| e.source == EventSource::Finding)
+        .map(|e| {
+            let sev = e.severity.unwrap_or(Severity::Info);
+            (e.time, sev, e.message.clone())
+        })
+        .collect();
+    if points.is_empty() {
+        points = findings
+            .iter()
+            .filter(|f| !is_context(f.kind))
+            .filter_map(|f| Some((finding_time(f)?, f.severity, f.title.clone())))
+            .collect();
+    }
     let (from, to) = match window {
         Some(w) => w,
         None => {
-            let first = events.iter().map(|e| e.time).min()?;
-            let last = events.iter().map(|e| e.time).max()?;
-            (first, last)
+            let times = || {
+                events
+                    .iter()
+                    .map(|e| e.time)
+                    .chain(points.iter().map(|p| p.0))
+            };
+            (times().min()?, times().max()?)
         }
     };
     let (from, to) = (from.min(to), from.max(to));
@@ -549,15 +591,11 @@ fn chart(events: &[TimelineEvent], window: Option<(FileTime, FileTime)>) -> Opti
         .collect();
     // One mark per finding position (findings at the same x merged), worst severity shown.
     let mut marks: Vec<(u64, Severity, Vec<String>)> = Vec::new();
-    let mut finding_events: Vec<&TimelineEvent> = events
-        .iter()
-        .filter(|e| e.source == EventSource::Finding && e.time >= from && e.time <= to)
-        .collect();
-    finding_events.sort_by_key(|e| e.time);
-    for e in finding_events {
-        let px = (x_of(e.time.ticks()) * 2.0).round() as u64; // half-pixel positions
-        let sev = e.severity.unwrap_or(Severity::Info);
-        let line = format!("{} {}: {}", e.time, sev, e.message);
+    points.retain(|p| p.0 >= from && p.0 <= to);
+    points.sort_by_key(|p| p.0);
+    for (time, sev, message) in points {
+        let px = (x_of(time.ticks()) * 2.0).round() as u64; // half-pixel positions
+        let line = format!("{time} {sev}: {message}");
         match marks.last_mut() {
             Some((x, s, lines)) if *x == px => {
                 *s = (*s).max(sev);
@@ -866,7 +904,7 @@ impl Page {
                 .enumerate()
                 .map(|(i, f)| finding_view(i + 1, f))
                 .collect(),
-            chart: chart(input.events, input.window),
+            chart: chart(input.events, &ranked, input.window),
             rows,
             sources,
             events_omitted: input.events_omitted,
@@ -899,24 +937,14 @@ mod tests {
     #[test]
     fn buckets_widen_with_the_window() {
         let t0 = FileTime::parse_rfc3339("2021-03-01T00:30:00Z").unwrap();
-        let c = chart(
-            &[],
-            Some((t0, FileTime::from_ticks(t0.ticks() + 48 * HOUR))),
-        )
-        .unwrap();
-        assert_eq!(c.bucket, "hour");
-        let c = chart(
-            &[],
-            Some((t0, FileTime::from_ticks(t0.ticks() + 400 * HOUR))),
-        )
-        .unwrap();
-        assert_eq!(c.bucket, "2 hours");
-        let c = chart(
-            &[],
-            Some((t0, FileTime::from_ticks(t0.ticks() + 50 * 365 * 24 * HOUR))),
-        )
-        .unwrap();
-        assert_eq!(c.bucket, "365 days");
-        assert!(chart(&[], None).is_none());
+        let over = |hours: u64| {
+            let w = (t0, FileTime::from_ticks(t0.ticks() + hours * HOUR));
+            chart(&[], &[], Some(w)).unwrap()
+        };
+        assert_eq!(over(48).bucket, "hour");
+        assert_eq!(over(48).bars.len(), 0, "no event, no bar");
+        assert_eq!(over(400).bucket, "2 hours");
+        assert_eq!(over(50 * 365 * 24).bucket, "365 days");
+        assert!(chart(&[], &[], None).is_none());
     }
 }

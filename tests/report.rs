@@ -274,6 +274,10 @@ fn assert_safe(html: &str, what: &str) {
         }
         for a in attr_names(tag) {
             assert!(!a.starts_with("on"), "{what}: event handler in <{tag}>");
+            // Links inside the page only: `href="#…"`.
+            if a == "href" && tag.matches("href=").count() == tag.matches("href=\"#").count() {
+                continue;
+            }
             if matches!(
                 a.as_str(),
                 "src" | "href" | "action" | "srcset" | "poster" | "data" | "formaction"
@@ -456,6 +460,10 @@ fn logs_read_are_listed_with_their_coverage() {
     let table = &table[..table.find("</table>").unwrap()];
     assert_eq!(table.matches("<tr><td>").count(), coverage);
     assert!(table.contains("iis"));
+    // Kept for a person to look at.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("shells.html"), &html).unwrap();
 }
 
 #[test]
@@ -692,4 +700,27 @@ fn the_report_renders_in_headless_chromium() {
         png.len()
     );
     eprintln!("screenshot: {}", shot.display());
+}
+
+#[test]
+fn findings_are_marked_even_without_their_events() {
+    let mut m = hostile();
+    m.events.retain(|e| e.source != EventSource::Finding);
+    let html = report::render(&m.input()).unwrap();
+    assert_eq!(
+        html.matches("<g class=\"mark sev-critical\">").count(),
+        1,
+        "one position"
+    );
+    // Without events nor window, the chart spans the findings.
+    m.events.clear();
+    m.window = None;
+    let html = report::render(&m.input()).unwrap();
+    assert!(html.contains("<svg class=\"chart\" id=\"chart\""));
+    assert!(html.contains("<g class=\"mark sev-critical\">"));
+    assert_eq!(html.matches("<tr data-source=").count(), 0);
+    // The findings at a glance link to their cards, inside the page.
+    let glance = &html[html.find("<table id=\"findings-glance\">").unwrap()..];
+    let glance = &glance[..glance.find("</table>").unwrap()];
+    assert_eq!(glance.matches("<a href=\"#finding-").count(), 4);
 }
