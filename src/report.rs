@@ -339,8 +339,31 @@ const LOG_KINDS: [&str; 5] = [
 fn field(name: &'static str, value: impl ToString) -> Field {
     Field {
         name,
-        value: value.to_string(),
+        value: visible(&value.to_string(), false),
     }
+}
+
+/// Text from the image made safe to read: control characters, bidirectional overrides and
+/// isolates, zero-width and line/paragraph separators shown as `\u{…}` (a name like
+/// `x\u{202e}xpsa.gpj` would otherwise display as `xjpg.aspx`); with `keep_lines`, newlines
+/// and tabs stay (quoted log entries). HTML escaping is the template's.
+pub fn visible(s: &str, keep_lines: bool) -> String {
+    let hidden = |c: char| {
+        (c.is_control() && !(keep_lines && matches!(c, '\n' | '\t' | '\r')))
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{061c}')
+    };
+    if !s.chars().any(hidden) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if hidden(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> String {
@@ -425,7 +448,10 @@ fn finding_view(rank: usize, f: &Finding) -> FindingView {
                 .take(8)
                 .map(|m| format!("{} at {}: {}", m.id, m.offset, m.data))
                 .collect();
-            format!("{}:{} — {}", r.namespace, r.name, m.join("; "))
+            visible(
+                &format!("{}:{} — {}", r.namespace, r.name, m.join("; ")),
+                false,
+            )
         })
         .collect();
     let detail = match f.detail.to_value() {
@@ -442,15 +468,15 @@ fn finding_view(rank: usize, f: &Finding) -> FindingView {
                         .join(" · "),
                     other => other.to_string(),
                 };
-                (k, text)
+                (visible(&k, false), visible(&text, false))
             })
             .collect(),
         _ => Vec::new(),
     };
     let l = &f.location;
-    let mut place = l.path.clone();
+    let mut place = visible(&l.path, false);
     if let Some(st) = &l.stream {
-        place = format!("{place}:{st}");
+        place = format!("{place}:{}", visible(st, false));
     }
     if let Some(n) = l.line {
         place = format!("{place} line {n}");
@@ -465,13 +491,13 @@ fn finding_view(rank: usize, f: &Finding) -> FindingView {
         place,
         severity: f.severity.as_str(),
         kind: kind_name(f.kind),
-        title: f.title.clone(),
+        title: visible(&f.title, false),
         time: finding_time(f).map(|t| t.to_string()).unwrap_or_default(),
         provenance: provenance(&f.location),
         facts,
         cve: f.cve.join(", "),
         rules,
-        quote: f.quote.clone(),
+        quote: f.quote.as_deref().map(|q| visible(q, true)),
         detail,
     }
 }
@@ -595,7 +621,7 @@ fn chart(
     points.sort_by_key(|p| p.0);
     for (time, sev, message) in points {
         let px = (x_of(time.ticks()) * 2.0).round() as u64; // half-pixel positions
-        let line = format!("{time} {sev}: {message}");
+        let line = format!("{time} {sev}: {}", visible(&message, false));
         match marks.last_mut() {
             Some((x, s, lines)) if *x == px => {
                 *s = (*s).max(sev);
@@ -664,11 +690,11 @@ fn row(e: &TimelineEvent) -> Row {
     Row {
         time: e.time.to_string(),
         source: e.source.as_str(),
-        desc: e.timestamp_desc.clone(),
+        desc: visible(&e.timestamp_desc, false),
         macb: e.macb.clone().unwrap_or_default(),
-        message: e.message.clone(),
-        path: l.path.clone(),
-        stream: l.stream.clone().unwrap_or_default(),
+        message: visible(&e.message, false),
+        path: visible(&l.path, false),
+        stream: visible(l.stream.as_deref().unwrap_or_default(), false),
         entry,
         deleted: l.deleted,
         line,
@@ -781,7 +807,7 @@ impl Page {
             .filter_map(|f| match &f.detail {
                 Detail::LogCoverage(c) => Some(CoverageRow {
                     log: c.log.clone(),
-                    path: f.location.path.clone(),
+                    path: visible(&f.location.path, false),
                     oldest: opt(&c.oldest),
                     newest: opt(&c.newest),
                     entries: c.entries,
@@ -800,13 +826,13 @@ impl Page {
             .iter()
             .filter(|f| f.kind == FindingKind::Diagnostic)
             .map(|f| Problem {
-                what: f.title.clone(),
-                path: f.location.path.clone(),
+                what: visible(&f.title, false),
+                path: visible(&f.location.path, false),
             })
             .collect();
         if let Some(info) = input.info {
             problems.extend(info.diagnostics.iter().map(|d| Problem {
-                what: d.clone(),
+                what: visible(d, false),
                 path: String::new(),
             }));
         }
@@ -831,7 +857,7 @@ impl Page {
                     kind: p.partition_type.to_string(),
                     offset: p.offset,
                     size: p.size,
-                    name: opt(&p.name),
+                    name: visible(&opt(&p.name), false),
                     ntfs: p.ntfs,
                 })
                 .collect();
@@ -843,7 +869,7 @@ impl Page {
                         .partition
                         .map_or_else(|| "bare volume".into(), |p| p.to_string()),
                     offset: v.offset,
-                    label: opt(&v.label),
+                    label: visible(&opt(&v.label), false),
                     serial: v.serial.clone(),
                     cluster_size: v.cluster_size,
                     records: v.record_count,
@@ -932,6 +958,21 @@ mod tests {
         ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
+    }
+
+    #[test]
+    fn hidden_characters_are_shown() {
+        assert_eq!(visible("a.aspx", false), "a.aspx");
+        assert_eq!(visible("x\u{202e}xpsa.gpj", false), "x\\u{202e}xpsa.gpj");
+        assert_eq!(
+            visible("a\u{200b}b\u{0}c\nd", false),
+            "a\\u{200b}b\\u{0000}c\\u{000a}d"
+        );
+        assert_eq!(visible("line 1\n\tline 2", true), "line 1\n\tline 2");
+        assert_eq!(
+            visible("Düsseldorf/файл/日本語 😀", false),
+            "Düsseldorf/файл/日本語 😀"
+        );
     }
 
     #[test]

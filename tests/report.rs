@@ -171,6 +171,14 @@ fn made(image: &Path) -> Made {
         &format!("/inetpub/wwwroot/aspnet_client/{}", HOSTILE[0]),
         &format!("/inetpub/wwwroot/aspnet_client/{}", HOSTILE[0]),
     ));
+    // A right-to-left override: `invoice\u{202e}xpsa.gpj` would display as `invoicejpg.aspx`.
+    events.push(event(
+        FileTime::from_ticks(first.ticks() - 3 * HOUR),
+        EventSource::MftFn,
+        "Creation Time ($FN)",
+        "/Users/Public/invoice\u{202e}xpsa.gpj",
+        "/Users/Public/invoice\u{202e}xpsa.gpj",
+    ));
     events.sort_by_key(|e| e.time);
     let window = Some((
         FileTime::from_ticks(first.ticks() - 24 * HOUR),
@@ -295,6 +303,10 @@ fn assert_safe(html: &str, what: &str) {
         scripts, 1,
         "{what}: one script element (the table filter), no other"
     );
+    assert!(
+        !html.contains('\u{202e}'),
+        "{what}: a bidirectional override reached the page"
+    );
 }
 
 #[test]
@@ -386,6 +398,7 @@ fn hostile_names_show_as_text_and_the_page_loads_nothing() {
     // The pre-escaped name is escaped once more: it shows as `&lt;i&gt;…`, not as `<i>`.
     assert!(html.contains("&#38;lt;i&#38;gt;pre-escaped&#38;amp;.aspx"));
     assert!(html.contains(&escaped("</script><script>alert(5)</script>")));
+    assert!(html.contains("/Users/Public/invoice\\u{202e}xpsa.gpj"));
     // The volume label is attacker-chosen too.
     assert!(html.contains(&escaped("<b>hostile</b>")) && !html.contains("<b>hostile"));
     // Self-contained: a strict policy, no URL anywhere.
