@@ -24,6 +24,35 @@
 //!
 //! [`render`] makes the page from a [`ReportInput`] (typed findings and timeline events);
 //! [`write`] writes it to a new file.
+//!
+//! ```
+//! # fn main() -> deadbox::Result<()> {
+//! # #[cfg(feature = "yara")]
+//! # {
+//! use deadbox::report::{self, ReportInput, Verdict};
+//! use std::path::Path;
+//!
+//! let path = Path::new("fixtures/ntfs-shells.img");
+//! let scan = deadbox::scan::Scan::builder().build()?;
+//! let mut findings = Vec::new();
+//! let summary = scan.run_path(path, &mut findings)?;
+//! let info = deadbox::output::ImageInfo::read(path)?;
+//! let html = report::render(&ReportInput {
+//!     info: Some(&info),
+//!     verify: None,
+//!     summary: &summary,
+//!     findings: &findings,
+//!     events: &[], // the timeline window's events (deadbox::timeline)
+//!     events_omitted: 0,
+//!     window: None,
+//!     generated_by: concat!("deadbox ", env!("CARGO_PKG_VERSION")),
+//! })?;
+//! assert_eq!(report::verdict(&findings), Verdict::Compromised);
+//! assert!(html.starts_with("<!DOCTYPE html>"));
+//! # }
+//! # Ok(())
+//! # }
+//! ```
 
 use crate::finding::{Detail, FileTime, Finding, FindingKind, Location, Severity};
 use crate::output::{ImageInfo, VerifyInfo};
