@@ -23,7 +23,7 @@
 //! `<img src=x onerror=alert(1)>.aspx` shows as text.
 //!
 //! [`render`] makes the page from a [`ReportInput`] (typed findings and timeline events);
-//! [`write`] writes it to a new file.
+//! [`write()`] writes it to a new file.
 //!
 //! ```
 //! # fn main() -> deadbox::Result<()> {
