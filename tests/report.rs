@@ -572,8 +572,9 @@ fn run_chromium(bin: &Path, page: &Path, fragment: &str, args: &[String]) -> (St
     (o.join().unwrap(), e.join().unwrap())
 }
 
-/// The lines of Chromium's log that report a page problem: a console error, an uncaught
-/// exception, a refused load or script (CSP), a failed request.
+/// The lines of Chromium's log that report a page problem: any console message (a failed
+/// request is one: `Failed to load resource: net::ERR_…`), an uncaught exception, a refused
+/// load or script (CSP). The browser's own services (dbus, GCM, …) log other lines, ignored.
 fn page_errors(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
@@ -585,7 +586,6 @@ fn page_errors(stderr: &str) -> Vec<&str> {
                     "Refused to",
                     "Content Security Policy",
                     "violates",
-                    "net::ERR_",
                     "Not allowed to load",
                 ]
                 .iter()
