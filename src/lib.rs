@@ -24,7 +24,8 @@
 //!   known-good lists, the ProxyLogon assessment ([`exchange`]) — over a path, an opened
 //!   [`Image`] or bytes, delivering typed findings ([`finding`]) to a [`scan::FindingSink`] or
 //!   as an iterator), [`output`] (the printers the CLI uses: JSON lines, JSON, CSV with
-//!   formula cells defused, table), [`extract`] (streams copied out with a manifest).
+//!   formula cells defused, table), [`extract`] (streams copied out with a manifest),
+//!   [`report`] (the self-contained HTML report: verdict, ranked findings, timeline chart).
 //!
 //! Errors are values ([`Error`]); a damaged record or stream becomes a diagnostic and the walk
 //! goes on.
@@ -84,6 +85,7 @@ pub mod extract;
 pub mod finding;
 pub mod hash;
 pub mod output;
+pub mod report;
 pub mod rows;
 pub mod rule_pack;
 pub mod scan;
