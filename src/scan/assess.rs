@@ -807,10 +807,11 @@ pub(crate) fn discover_collection(
     (ctx, out)
 }
 
-/// A collected file's bytes, at most [`MAX_LOG_BYTES`] (a larger file is an error, not read).
+/// A collected file's bytes, at most [`MAX_LOG_BYTES`] (a larger file is an error, not read;
+/// anything but a regular file is refused: see [`crate::evidence::open_loose`]).
 fn read_bounded(path: &std::path::Path) -> crate::Result<Vec<u8>> {
     use std::io::Read;
-    let f = crate::evidence::open_read_only(path)?;
+    let f = crate::evidence::open_loose(path)?;
     let mut b = Vec::new();
     f.take(MAX_LOG_BYTES + 1)
         .read_to_end(&mut b)

@@ -449,6 +449,9 @@ enum Job<'a> {
         size: u64,
         /// In a triage collection: the file's original volume path and stream.
         vpath: Option<(String, Option<String>)>,
+        /// The file the user named as the evidence (memory-mapped, as images are), not a
+        /// member of a scanned folder (read with bounded reads: see [`Scan::load`]).
+        named: bool,
     },
     /// Bytes the caller holds ([`Scan::run_bytes`]), shown as `name`.
     Mem { name: &'a str, data: &'a [u8] },
@@ -554,6 +557,7 @@ impl Scan {
                             path: p,
                             size,
                             vpath,
+                            named: false,
                         });
                     }
                 }
@@ -579,6 +583,7 @@ impl Scan {
                         path: target.to_path_buf(),
                         size: ev.len(),
                         vpath: None,
+                        named: true,
                     }];
                     let ctx = assess::VolumeContext::default();
                     self.process_loose(&name, jobs, &ctx, &mut out);
@@ -1054,13 +1059,15 @@ impl Scan {
             ));
         }
         let known_zero = matches!(job, Job::Ntfs { stream, .. } if stream.is_known_zero());
+        // A loose file that changed size between the listing and the read.
+        let mut changed = None;
         let bytes = if known_zero {
             // Zeros by construction: nothing to read or scan. Digests when cheap.
             Bytes::Zero(
                 (job.size() <= ZERO_DIGEST_MAX).then(|| crate::hash::zero_digests(set, job.size())),
             )
         } else {
-            match self.load(job, &mut w.buf, set) {
+            match self.load(job, &mut w.buf, set, &mut changed) {
                 Ok(b) => b,
                 Err(e) => return each_diag(&format!("cannot read stream: {e}")),
             }
@@ -1106,6 +1113,9 @@ impl Scan {
         for (k, (j, (location, mut facts, display_path))) in jobs.iter().zip(described).enumerate()
         {
             let mut out = Vec::new();
+            if let Some(msg) = &changed {
+                out.push(diagnostic(location.clone(), Some(facts.clone()), msg));
+            }
             facts.md5 = d.md5.clone();
             facts.sha1 = d.sha1.clone();
             facts.sha256 = d.sha256.clone();
@@ -1156,11 +1166,14 @@ impl Scan {
         self.iocs.len() + self.known_good.len() > 0
     }
 
+    /// The bytes of one job. `changed` is set when a loose file was found to have changed size
+    /// since it was listed (what is read is what is hashed and scanned).
     fn load<'b>(
         &self,
         job: &'b Job<'_>,
         buf: &'b mut Vec<u8>,
         set: Algorithms,
+        changed: &mut Option<String>,
     ) -> Result<Bytes<'b>> {
         match job {
             Job::Ntfs { vol, stream, .. } => {
@@ -1181,16 +1194,69 @@ impl Scan {
                     self.cfg.max_in_memory,
                 )?))
             }
-            Job::Loose { path, size, .. } => {
+            Job::Loose {
+                path,
+                size,
+                named: true,
+                ..
+            } => {
                 if *size == 0 {
                     return Ok(Bytes::Slice(&[]));
                 }
                 let f = open_read_only(path)?;
-                // SAFETY: read-only private map of a file deadbox does not modify; a file
-                // truncated by another process during the scan can raise SIGBUS (documented in
-                // the evidence module).
+                // SAFETY: read-only private map of the file the user named as the evidence,
+                // mapped as images are (the design: evidence at rest, read from the page cache
+                // without a copy). Truncated by another process during the scan it would raise
+                // SIGBUS, as an image would (README, bounds table).
                 let m = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::io(path, e))?;
                 Ok(Bytes::Map(m))
+            }
+            Job::Loose { path, size, .. } => {
+                // A member of a scanned folder is not mapped: a folder may be live (a rotating
+                // log, a dump still being written), and a mapped file truncated by another
+                // process raises SIGBUS, which kills the process; a SIGBUS handler would have
+                // to cooperate with wasmtime's (YARA-X) and patch pages from a signal context.
+                // Plain reads of the descriptor are robust instead: a file that shrank gives a
+                // short read, one that grew is read to the length it had when opened, a FIFO or
+                // device swapped in is refused by `open_loose` (never read, never blocks). The
+                // cost is one copy into the worker's buffer, bounded by `max_in_memory`; larger
+                // files are hashed by streaming (as fragmented NTFS streams are), not scanned.
+                use std::io::Read;
+                let f = evidence::open_loose(path)?;
+                let now = f.metadata().map_err(|e| Error::io(path, e))?.len();
+                let note = |read: u64| {
+                    (read != *size).then(|| {
+                        format!(
+                            "the file changed during the scan: {size} bytes when listed, {read} bytes read (hashed and scanned as read)"
+                        )
+                    })
+                };
+                if now > self.cfg.max_in_memory {
+                    let mut h = MultiHasher::new(set);
+                    let mut chunk = vec![0u8; 1 << 20];
+                    let mut r = f.take(now);
+                    let mut read = 0u64;
+                    loop {
+                        let n = match r.read(&mut chunk) {
+                            Ok(0) => break,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(Error::io(path, e)),
+                        };
+                        h.update(&chunk[..n]);
+                        read += n as u64;
+                    }
+                    *changed = note(read);
+                    return Ok(Bytes::Streamed(h.finish()));
+                }
+                buf.clear();
+                buf.try_reserve_exact(now as usize)
+                    .map_err(|e| Error::Limit(format!("{}: {e}", path.display())))?;
+                f.take(now)
+                    .read_to_end(buf)
+                    .map_err(|e| Error::io(path, e))?;
+                *changed = note(buf.len() as u64);
+                Ok(Bytes::Slice(&buf[..]))
             }
             Job::Mem { data, .. } => Ok(Bytes::Slice(data)),
         }
@@ -1250,7 +1316,9 @@ fn describe(evidence: &str, job: &Job<'_>) -> (Location, FileFacts, String) {
             .with_owner(vol.file_owner(file)),
             path.to_string(),
         ),
-        Job::Loose { path, size, vpath } => {
+        Job::Loose {
+            path, size, vpath, ..
+        } => {
             let p = path.display().to_string();
             let facts = FileFacts {
                 size: *size,
