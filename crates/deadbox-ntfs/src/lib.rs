@@ -248,6 +248,14 @@ pub struct Limits {
     /// hostile MFT of N nested directories with 255-character names costs N × depth × 255
     /// bytes (gigabytes from an 8 MiB MFT); with it, at most N × 32 KiB.
     pub max_path_bytes: usize,
+    /// Most bytes of paths of all names of the volume together (default 2 GiB, ~15 million
+    /// names of 150 bytes). Each path is bounded by `max_path_bytes`, but a listing holds one
+    /// path string per name, so a deep tree of long names (a few MiB of MFT in a small
+    /// compressed E01) could still cost N × 32 KiB, tens of GB. Names are counted in MFT
+    /// order; a name whose path would pass the budget is listed under `/$Orphan` by its own
+    /// name (at most `/$Orphan/` + 765 bytes, linear in the MFT), with one diagnostic saying
+    /// how many were moved and from which entry.
+    pub max_total_path_bytes: u64,
 }
 
 impl Default for Limits {
@@ -256,6 +264,7 @@ impl Default for Limits {
             max_attr_list: 16 << 20,
             max_depth: 1024,
             max_path_bytes: 32 << 10,
+            max_total_path_bytes: 2 << 30,
         }
     }
 }
@@ -1916,6 +1925,47 @@ mod tests {
         // The shallow ones keep their real path.
         let first = listing.items().find(|i| i.file.entry == 100).unwrap();
         assert_eq!(first.path(), format!("/{long}"));
+        assert_components_make_paths(&listing);
+    }
+
+    /// 2,000 nested directories with 255-character names: each path stays under 32 KiB, but
+    /// together they take ~33 MB; with a total budget of 8 MiB the names past it are listed
+    /// under `/$Orphan` by their own name, and the total stays within the budget plus one short
+    /// path per name.
+    #[test]
+    fn total_path_bytes_stay_bounded() {
+        let long = "y".repeat(255);
+        let mut files = vec![dir(5, 5, ".")];
+        for e in 100..2100u64 {
+            files.push(dir(e, if e == 100 { 5 } else { e - 1 }, &long));
+        }
+        let total = |l: &Listing| l.paths.iter().map(|p| p.len() as u64).sum::<u64>();
+        let unbounded = Listing::new(files.clone(), Vec::new(), &Limits::default());
+        assert!(total(&unbounded) > 30 << 20, "{}", total(&unbounded));
+        let budget = 8u64 << 20;
+        let limits = Limits {
+            max_total_path_bytes: budget,
+            ..Limits::default()
+        };
+        let listing = Listing::new(files, Vec::new(), &limits);
+        assert!(
+            total(&listing) <= budget + 2000 * (9 + 256),
+            "{}",
+            total(&listing)
+        );
+        let diag = listing
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains("bytes in total"))
+            .unwrap();
+        assert!(
+            diag.message.contains("more than 8388608 bytes in total"),
+            "{}",
+            diag.message
+        );
+        let path_of = |e: u64| listing.items().find(|i| i.file.entry == e).unwrap().path();
+        assert_eq!(path_of(100), format!("/{long}"));
+        assert_eq!(path_of(2099), format!("/$Orphan/{long}"));
         assert_components_make_paths(&listing);
     }
 
