@@ -4,6 +4,8 @@
 //! and reports what it cut.
 
 mod common;
+#[path = "support/peak.rs"]
+mod peak;
 
 use deadbox::finding::{Finding, FindingKind};
 use deadbox::scan::Scan;
@@ -258,4 +260,61 @@ fn fifos_and_devices_are_never_read() {
     assert!(mkfifo(&p));
     let e = deadbox::evidence::open_loose(&p).unwrap_err();
     assert!(e.to_string().contains("not a regular file"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. One in-memory budget for all workers.
+// ---------------------------------------------------------------------------------------------
+
+/// Ten loose files of 40 MiB scanned by 8 workers: with a 1 GiB limit each worker holds its
+/// file (peak anonymous memory ~8 × 40 MiB); with `--max-in-memory` 48 MiB, one budget shared
+/// by all workers, one file is held at a time: peak ≤ 48 MiB + the baseline, and every file is
+/// still scanned (workers wait for the budget rather than cut work that fits it alone).
+#[test]
+fn max_in_memory_is_one_budget_for_all_workers() {
+    let dir = common::scratch().join("budget");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file: Vec<u8> = (0..40u32 << 20).map(|k| (k % 251) as u8).collect();
+    for i in 0..10 {
+        std::fs::write(dir.join(format!("dump{i}.bin")), &file).unwrap();
+    }
+    let d = dir.to_str().unwrap();
+    let out = common::scratch().join("budget.jsonl");
+    let run = |max: &str| {
+        let _ = std::fs::remove_file(&out);
+        let args = [
+            "scan",
+            "--all-files",
+            "--no-builtin-rules",
+            "--threads",
+            "8",
+            "--max-in-memory",
+            max,
+            "--format",
+            "jsonl",
+            d,
+        ];
+        let (code, p) = peak::peak_rss(&args, std::fs::File::create(&out).unwrap().into());
+        assert!(code == 0 || code == 1, "exit {code}");
+        let rows = common::jsonl(&std::fs::read(&out).unwrap());
+        (p, rows)
+    };
+    let (wide, _) = run(&(1u64 << 30).to_string());
+    let (shared, rows) = run(&(48u64 << 20).to_string());
+    let text = rows
+        .iter()
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    eprintln!(
+        "peak anonymous memory: {} KiB with 1 GiB, {} KiB with a shared 48 MiB (resident: {} / {} KiB)",
+        wide.anon, shared.anon, wide.rss, shared.rss
+    );
+    assert!(!text.contains("did not fit the in-memory budget"), "{text}");
+    assert!(shared.anon < (48 + 64) << 10, "{shared:?}");
+    assert!(
+        wide.anon > shared.anon + (64 << 10),
+        "{wide:?} vs {shared:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -716,6 +716,7 @@ pub(crate) fn check_logs(
     ctx: &VolumeContext,
     evidence: &str,
     max_in_memory: u64,
+    budget: &super::budget::MemoryBudget,
 ) -> Vec<Finding> {
     let logs: Vec<_> = listing
         .items()
@@ -745,8 +746,23 @@ pub(crate) fn check_logs(
             }
             .with_owner(vol.file_owner(item.file));
             let mut buf = Vec::new();
-            let bytes = vol.read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES));
-            check_one_log(kind, item.path(), bytes, location, facts)
+            let max = max_in_memory.min(MAX_LOG_BYTES);
+            // Logs are read in parallel: one assembled in memory is counted in the scan's
+            // shared budget (a contiguous one is read from the mapped image, no copy).
+            let assembled = vol.contiguous_slice(s).is_none() && s.size <= max;
+            let grant = assembled.then(|| budget.acquire(s.size));
+            let bytes = match grant {
+                Some(None) => Err(crate::Error::Limit(format!(
+                    "not read: its {} bytes did not fit the in-memory budget of {} bytes shared by all workers",
+                    s.size,
+                    budget.limit()
+                ))),
+                _ => vol.read_stream(s, &mut buf, max),
+            };
+            let found = check_one_log(kind, item.path(), bytes, location, facts);
+            drop(buf);
+            drop(grant);
+            found
         })
         .collect();
     coverage(results, &|folder: &str| {

@@ -19,6 +19,7 @@
 //! `web_shell` ranking then rests on the IOC list and the location signals.
 
 mod assess;
+mod budget;
 mod collection;
 mod load;
 mod progress;
@@ -215,6 +216,7 @@ impl ScanBuilder {
             compiled,
             iocs,
             known_good,
+            budget: budget::MemoryBudget::new(self.max_in_memory),
             cfg: self,
             pool,
         })
@@ -424,6 +426,8 @@ pub struct Scan {
     known_good: HashList,
     cfg: ScanBuilder,
     pool: Option<rayon::ThreadPool>,
+    /// `max_in_memory`, one budget for all workers (and all runs of this scan).
+    budget: budget::MemoryBudget,
 }
 
 impl std::fmt::Debug for Scan {
@@ -493,6 +497,17 @@ struct BatchStats {
 /// Largest stream of zeros by construction whose digests `scan` reports (computed once per
 /// length); larger ones have null digests. `hash` reports them up to [`crate::rows::MAX_HOLE_HASH`].
 const ZERO_DIGEST_MAX: u64 = 64 << 20;
+
+/// Largest scratch buffer a worker keeps between streams (outside the shared budget).
+const KEEP_BUF: usize = 16 << 20;
+
+/// Something to report about how a job's bytes were read.
+enum Note {
+    /// A loose file changed size since it was listed.
+    Changed(String),
+    /// Not assembled in memory (so not scanned by YARA): the shared budget was taken.
+    Cut(String),
+}
 
 /// Per-worker state: a YARA scanner (with the `yara` feature) and a scratch buffer.
 struct Worker<'r> {
@@ -902,6 +917,7 @@ impl Scan {
                     ctx,
                     evidence,
                     self.cfg.max_in_memory,
+                    &self.budget,
                 ));
                 v
             });
@@ -991,7 +1007,14 @@ impl Scan {
                 },
                 |w, g| {
                     let group: Vec<&Job<'_>> = g.iter().map(|&i| &jobs[i]).collect();
-                    let (per_job, kg) = self.scan_group(evidence, &group, w, ctx);
+                    let mut grant = None;
+                    let (per_job, kg) = self.scan_group(evidence, &group, w, ctx, &mut grant);
+                    // A large buffer is not kept between streams: the budget counts it only
+                    // while its grant is held (workers keep at most KEEP_BUF each).
+                    if w.buf.capacity() > KEEP_BUF {
+                        w.buf = Vec::new();
+                    }
+                    drop(grant);
                     if kg {
                         known_good.fetch_add(1, Ordering::Relaxed);
                     }
@@ -1025,12 +1048,13 @@ impl Scan {
     /// Hashes and scans one stream, reached by one or more jobs (the names of a file with
     /// hard links); returns each job's findings and whether the stream is known-good.
     #[cfg_attr(not(feature = "yara"), allow(unused_variables))]
-    fn scan_group(
-        &self,
+    fn scan_group<'s>(
+        &'s self,
         evidence: &str,
         jobs: &[&Job<'_>],
         w: &mut Worker<'_>,
         ctx: &assess::VolumeContext,
+        grant: &mut Option<budget::Grant<'s>>,
     ) -> (Vec<Vec<Finding>>, bool) {
         let job = jobs[0];
         let described: Vec<_> = jobs.iter().map(|j| describe(evidence, j)).collect();
@@ -1059,15 +1083,15 @@ impl Scan {
             ));
         }
         let known_zero = matches!(job, Job::Ntfs { stream, .. } if stream.is_known_zero());
-        // A loose file that changed size between the listing and the read.
-        let mut changed = None;
+        // A loose file that changed size, or a stream cut from the shared budget.
+        let mut note = None;
         let bytes = if known_zero {
             // Zeros by construction: nothing to read or scan. Digests when cheap.
             Bytes::Zero(
                 (job.size() <= ZERO_DIGEST_MAX).then(|| crate::hash::zero_digests(set, job.size())),
             )
         } else {
-            match self.load(job, &mut w.buf, set, &mut changed) {
+            match self.load(job, &mut w.buf, set, &mut note, grant) {
                 Ok(b) => b,
                 Err(e) => return each_diag(&format!("cannot read stream: {e}")),
             }
@@ -1087,6 +1111,11 @@ impl Scan {
         let scan_data = data.filter(|_| !known_zero);
         #[cfg(feature = "yara")]
         let mut yara = None;
+        // Cut from the budget: the YARA diagnostic says why (not "larger than the limit").
+        #[cfg(feature = "yara")]
+        if let Some(Note::Cut(msg)) = note.take() {
+            yara = Some(Err(msg));
+        }
         if let Some(data) = scan_data {
             #[cfg(feature = "yara")]
             if data.len() >= 1 << 20 && !set.is_empty() {
@@ -1113,7 +1142,7 @@ impl Scan {
         for (k, (j, (location, mut facts, display_path))) in jobs.iter().zip(described).enumerate()
         {
             let mut out = Vec::new();
-            if let Some(msg) = &changed {
+            if let Some(Note::Changed(msg) | Note::Cut(msg)) = &note {
                 out.push(diagnostic(location.clone(), Some(facts.clone()), msg));
             }
             facts.md5 = d.md5.clone();
@@ -1166,21 +1195,37 @@ impl Scan {
         self.iocs.len() + self.known_good.len() > 0
     }
 
-    /// The bytes of one job. `changed` is set when a loose file was found to have changed size
-    /// since it was listed (what is read is what is hashed and scanned).
-    fn load<'b>(
-        &self,
+    /// The bytes of one job. `note` is set when a loose file was found to have changed size
+    /// since it was listed (what is read is what is hashed and scanned), or when the bytes
+    /// could not be assembled in memory within the shared budget (hashed by streaming only).
+    /// Bytes assembled in `buf` are counted in the budget by `grant`, held until the caller
+    /// is done with them.
+    fn load<'s, 'b>(
+        &'s self,
         job: &'b Job<'_>,
         buf: &'b mut Vec<u8>,
         set: Algorithms,
-        changed: &mut Option<String>,
+        note: &mut Option<Note>,
+        grant: &mut Option<budget::Grant<'s>>,
     ) -> Result<Bytes<'b>> {
+        let cut = |size: u64| {
+            Note::Cut(format!(
+                "not scanned by YARA: its {size} bytes did not fit the in-memory budget of {} bytes shared by all workers (streams assembled beside it held the rest); hashed only",
+                self.budget.limit()
+            ))
+        };
         match job {
             Job::Ntfs { vol, stream, .. } => {
                 if let Some(s) = vol.contiguous_slice(stream) {
                     return Ok(Bytes::Slice(s));
                 }
-                if stream.size > self.cfg.max_in_memory {
+                if stream.size <= self.cfg.max_in_memory {
+                    *grant = self.budget.acquire(stream.size);
+                    if grant.is_none() {
+                        *note = Some(cut(stream.size));
+                    }
+                }
+                if grant.is_none() {
                     let mut h = MultiHasher::new(set);
                     vol.visit_stream(stream, &mut |c| {
                         h.update(c);
@@ -1224,14 +1269,17 @@ impl Scan {
                 use std::io::Read;
                 let f = evidence::open_loose(path)?;
                 let now = f.metadata().map_err(|e| Error::io(path, e))?.len();
-                let note = |read: u64| {
+                let changed = |read: u64| {
                     (read != *size).then(|| {
-                        format!(
+                        Note::Changed(format!(
                             "the file changed during the scan: {size} bytes when listed, {read} bytes read (hashed and scanned as read)"
-                        )
+                        ))
                     })
                 };
-                if now > self.cfg.max_in_memory {
+                if now <= self.cfg.max_in_memory {
+                    *grant = self.budget.acquire(now);
+                }
+                if grant.is_none() {
                     let mut h = MultiHasher::new(set);
                     let mut chunk = vec![0u8; 1 << 20];
                     let mut r = f.take(now);
@@ -1246,7 +1294,8 @@ impl Scan {
                         h.update(&chunk[..n]);
                         read += n as u64;
                     }
-                    *changed = note(read);
+                    *note =
+                        changed(read).or_else(|| (now <= self.cfg.max_in_memory).then(|| cut(now)));
                     return Ok(Bytes::Streamed(h.finish()));
                 }
                 buf.clear();
@@ -1255,7 +1304,7 @@ impl Scan {
                 f.take(now)
                     .read_to_end(buf)
                     .map_err(|e| Error::io(path, e))?;
-                *changed = note(buf.len() as u64);
+                *note = changed(buf.len() as u64);
                 Ok(Bytes::Slice(&buf[..]))
             }
             Job::Mem { data, .. } => Ok(Bytes::Slice(data)),
