@@ -5,7 +5,9 @@
 //! Rules are compiled once ([`ScanBuilder::build`], before any evidence is opened) and shared;
 //! each rayon worker has its own `yara_x::Scanner` and scratch buffer. A stream stored
 //! contiguously in a memory-mapped image is hashed and scanned straight from the mapping;
-//! others are assembled into the worker's buffer (bounded by `max_in_memory`). Findings come
+//! others, and loose files of a folder (never mapped: a live folder's files may be truncated
+//! under us), are read into the worker's buffer, all workers together within one budget
+//! (`max_in_memory`, see the `budget` module). Findings come
 //! out in a deterministic order whatever the thread count: streams are processed in batches,
 //! in parallel within a batch, and delivered in listing order.
 //!
@@ -135,7 +137,10 @@ impl ScanBuilder {
         self
     }
     /// Largest non-contiguous stream assembled in memory for YARA (default 1 GiB); larger
-    /// ones are hashed by streaming.
+    /// ones are hashed by streaming. It is also the one budget of bytes assembled in memory
+    /// at once by all workers together (streams, loose files of a folder, logs the assessment
+    /// reads): a stream waits for the budget, or, where it cannot wait, is hashed only with a
+    /// diagnostic.
     pub fn max_in_memory(mut self, bytes: u64) -> Self {
         self.max_in_memory = bytes;
         self
