@@ -582,7 +582,8 @@ impl Scan {
                     }
                 }
                 if self.process_loose(&name, jobs, &ctx, &mut out) && !logs.is_empty() {
-                    let found = self.in_pool(|| assess::check_collected_logs(&logs, &name));
+                    let found =
+                        self.in_pool(|| assess::check_collected_logs(&logs, &name, &self.budget));
                     let _ = found.into_iter().all(|f| out.deliver(f));
                 }
             }
