@@ -6,6 +6,8 @@
 mod common;
 #[path = "support/peak.rs"]
 mod peak;
+#[path = "support/synth_volume.rs"]
+mod synth_volume;
 
 use deadbox::finding::{Finding, FindingKind};
 use deadbox::scan::Scan;
@@ -317,4 +319,224 @@ fn max_in_memory_is_one_budget_for_all_workers() {
         "{wide:?} vs {shared:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Names × streams.
+// ---------------------------------------------------------------------------------------------
+
+fn wr16(b: &mut [u8], o: usize, v: u16) {
+    b[o..o + 2].copy_from_slice(&v.to_le_bytes());
+}
+fn wr32(b: &mut [u8], o: usize, v: u32) {
+    b[o..o + 4].copy_from_slice(&v.to_le_bytes());
+}
+fn wr64(b: &mut [u8], o: usize, v: u64) {
+    b[o..o + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Appends a resident attribute at `off`; returns the offset after it, or `None` when it would
+/// not fit the record.
+fn put_resident(
+    rec: &mut [u8],
+    off: usize,
+    t: u32,
+    name: &str,
+    id: u16,
+    value: &[u8],
+) -> Option<usize> {
+    let name16: Vec<u16> = name.encode_utf16().collect();
+    let value_off = (0x18 + 2 * name16.len()).next_multiple_of(8);
+    let len = (value_off + value.len()).next_multiple_of(8);
+    if off + len + 8 > rec.len() - 8 {
+        return None;
+    }
+    wr32(rec, off, t);
+    wr32(rec, off + 4, len as u32);
+    rec[off + 9] = name16.len() as u8;
+    wr16(rec, off + 10, 0x18);
+    wr16(rec, off + 14, id);
+    wr32(rec, off + 16, value.len() as u32);
+    wr16(rec, off + 20, value_off as u16);
+    rec[off + 22] = u8::from(t == 0x30);
+    for (i, u) in name16.iter().enumerate() {
+        wr16(rec, off + 0x18 + 2 * i, *u);
+    }
+    rec[off + value_off..off + value_off + value.len()].copy_from_slice(value);
+    Some(off + len)
+}
+
+/// An in-use file record `entry` (sequence 1): a base record when `base` is `None`, else an
+/// extension record of `base`; attributes `(type, name, value)` as many as fit; returns how
+/// many were written.
+fn file_record(
+    rec: &mut [u8],
+    entry: u64,
+    base: Option<u64>,
+    attrs: &[(u32, String, Vec<u8>)],
+) -> usize {
+    let rs = rec.len();
+    rec.fill(0);
+    rec[0..4].copy_from_slice(b"FILE");
+    let usa_count = rs / 512 + 1;
+    wr16(rec, 4, 0x30);
+    wr16(rec, 6, usa_count as u16);
+    wr16(rec, 16, 1);
+    wr16(rec, 18, 1);
+    let first = (0x30 + 2 * usa_count).next_multiple_of(8);
+    wr16(rec, 20, first as u16);
+    wr16(rec, 22, 1);
+    wr32(rec, 28, rs as u32);
+    wr64(rec, 32, base.map_or(0, |b| b | 1 << 48));
+    wr32(rec, 44, entry as u32);
+    let mut off = first;
+    let mut n = 0;
+    for (i, (t, name, value)) in attrs.iter().enumerate() {
+        match put_resident(rec, off, *t, name, i as u16, value) {
+            Some(o) => off = o,
+            None => break,
+        }
+        n += 1;
+    }
+    wr32(rec, off, 0xFFFF_FFFF);
+    wr32(rec, 24, (off + 8) as u32);
+    wr16(rec, 40, n as u16);
+    // Update sequence array.
+    let usn = 7u16;
+    wr16(rec, 0x30, usn);
+    for i in 0..usa_count - 1 {
+        let pos = (i + 1) * 512 - 2;
+        let (a, b) = (rec[pos], rec[pos + 1]);
+        rec[0x30 + 2 + 2 * i] = a;
+        rec[0x30 + 3 + 2 * i] = b;
+        wr16(rec, pos, usn);
+    }
+    n
+}
+
+/// A `$FILE_NAME` value: `name` in the root directory (entry 5, sequence 5).
+fn file_name_value(name: &str) -> Vec<u8> {
+    let name16: Vec<u16> = name.encode_utf16().collect();
+    let mut f = vec![0u8; 66 + 2 * name16.len()];
+    wr64(&mut f, 0, 5 | 5 << 48);
+    wr32(&mut f, 56, 0x20);
+    f[64] = name16.len() as u8;
+    f[65] = 1; // Win32
+    for (i, u) in name16.iter().enumerate() {
+        wr16(&mut f, 66 + 2 * i, *u);
+    }
+    f
+}
+
+/// A generated volume where entry 600 is a base record whose 300 extension records (no
+/// attribute list needed by the walk) add 576 hard links and 4,332 named resident `$DATA`
+/// streams: unbounded, 577 names × 4,333 streams = 2.5 million rows (a ~2 GB `ls` from
+/// 300 KiB of MFT). `ls` lists at most 8,192 rows for the entry, 4,096 streams, and says both in the
+/// rows' errors; `scan --all-files` finishes under the memory limit.
+#[test]
+fn names_times_streams_bomb_through_the_cli() {
+    let Some(v) = synth_volume::synth_volume(2048) else {
+        return;
+    };
+    let img = common::scratch().join("names-streams.img");
+    std::fs::copy(&v.path, &img).unwrap();
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&img)
+        .unwrap();
+    let mut boot = [0u8; 512];
+    f.read_exact_at(&mut boot, 0).unwrap();
+    let bps = u16::from_le_bytes([boot[0x0B], boot[0x0C]]) as u64;
+    let cs = bps * boot[0x0D] as u64;
+    let mft = u64::from_le_bytes(boot[0x30..0x38].try_into().unwrap()) * cs;
+    let rs = match boot[0x40] as i8 {
+        x if x < 0 => 1usize << (-x as u32),
+        x => x as usize * cs as usize,
+    };
+    const BASE: u64 = 600;
+    let mut rec = vec![0u8; rs];
+    let mut si = vec![0u8; 72];
+    wr32(&mut si, 32, 0x20);
+    file_record(
+        &mut rec,
+        BASE,
+        None,
+        &[
+            (0x10, String::new(), si),
+            (0x30, String::new(), file_name_value("bomb.bin")),
+            (0x80, String::new(), b"base".to_vec()),
+        ],
+    );
+    f.write_all_at(&rec, mft + BASE * rs as u64).unwrap();
+    let (mut names, mut streams) = (0usize, 0usize);
+    for k in 1..=300u64 {
+        let e = BASE + k;
+        let attrs: Vec<(u32, String, Vec<u8>)> = if k <= 72 {
+            (0..9)
+                .map(|i| {
+                    (
+                        0x30,
+                        String::new(),
+                        file_name_value(&format!("link{:04}", names + i)),
+                    )
+                })
+                .collect()
+        } else {
+            (0..20)
+                .map(|i| (0x80, format!("s{:04}", streams + i), vec![1u8]))
+                .collect()
+        };
+        let n = file_record(&mut rec, e, Some(BASE), &attrs);
+        if k <= 72 {
+            names += n;
+        } else {
+            streams += n;
+        }
+        f.write_all_at(&rec, mft + e * rs as u64).unwrap();
+    }
+    drop(f);
+    // 8 names or 19 streams fit a 1 KiB record.
+    assert!(
+        names > 500 && streams > 4096,
+        "{names} names, {streams} streams"
+    );
+    let (names, streams) = (names + 1, streams + 1);
+    let p = img.to_str().unwrap();
+    let ls = cli(&["ls", p, "--format", "jsonl"]);
+    let rows: Vec<serde_json::Value> = common::jsonl(&ls.stdout)
+        .into_iter()
+        .filter(|r| r["mft_entry"] == BASE)
+        .collect();
+    assert_eq!(rows.len(), 8192);
+    let err = rows[0]["error"].as_str().unwrap_or_default().to_string();
+    let cut = format!("{streams} streams, more than the 4096 kept per file");
+    assert!(err.contains(&cut), "{err}");
+    let rows_cut = format!(
+        "{names} names × 4096 streams make {} rows, more than the 8192 listed per entry",
+        names * 4096
+    );
+    assert!(err.contains(&rows_cut), "{err}");
+    // Every kept stream is listed under the first name.
+    let first = rows[0]["path"].as_str().unwrap().to_string();
+    assert_eq!(
+        rows.iter().filter(|r| r["path"] == first.as_str()).count(),
+        4096
+    );
+    let scan = cli(&[
+        "scan",
+        "--all-files",
+        "--no-builtin-rules",
+        "--quiet",
+        "--format",
+        "jsonl",
+        p,
+    ]);
+    let n = common::jsonl(&scan.stdout).len();
+    eprintln!(
+        "ls: {} rows of entry {BASE}; scan: {n} findings",
+        rows.len()
+    );
+    let _ = std::fs::remove_file(&img);
 }
