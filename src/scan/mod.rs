@@ -1450,6 +1450,59 @@ mod tests {
     use super::*;
     use crate::finding::detail::Detail;
 
+    /// A loose file read after it changed: a file shorter than listed is read as it is, with
+    /// a note; a FIFO swapped in is refused (never opened for reading, never blocks); a file
+    /// that does not fit what is left of the shared budget, on a thread already holding part
+    /// of it, is hashed only, with a note saying why.
+    #[test]
+    fn loose_files_that_changed_are_read_safely() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.log");
+        std::fs::write(&p, vec![b'a'; 50]).unwrap();
+        let scan = Scan::builder()
+            .builtin_rules(false)
+            .max_in_memory(64)
+            .build()
+            .unwrap();
+        let job = |size| Job::Loose {
+            path: p.clone(),
+            size,
+            vpath: None,
+            named: false,
+        };
+        let (mut buf, mut note, mut grant) = (Vec::new(), None, None);
+        let set = Algorithms::default();
+        let j = job(100);
+        let b = scan.load(&j, &mut buf, set, &mut note, &mut grant).unwrap();
+        assert!(matches!(b, Bytes::Slice(s) if s.len() == 50));
+        assert!(
+            matches!(&note, Some(Note::Changed(m)) if m.contains("100 bytes when listed, 50 bytes read"))
+        );
+        assert!(grant.is_some());
+        drop(grant.take());
+        // Cut: this thread holds 40 of the 64 bytes already.
+        let held = scan.budget.acquire(40).unwrap();
+        let j = job(50);
+        let (mut buf, mut note, mut grant) = (Vec::new(), None, None);
+        let b = scan.load(&j, &mut buf, set, &mut note, &mut grant).unwrap();
+        assert!(matches!(b, Bytes::Streamed(_)));
+        assert!(
+            matches!(&note, Some(Note::Cut(m)) if m.contains("did not fit the in-memory budget of 64 bytes"))
+        );
+        drop(held);
+        // A FIFO in its place.
+        std::fs::remove_file(&p).unwrap();
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let j = job(50);
+        let (mut buf, mut note, mut grant) = (Vec::new(), None, None);
+        let e = scan
+            .load(&j, &mut buf, set, &mut note, &mut grant)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
+
     /// The assessment on the shells fixture, with and without the `yara` feature: web shells
     /// are ranked from the signals there are (YARA content only with the feature).
     #[test]
