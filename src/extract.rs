@@ -120,6 +120,12 @@ pub struct Exporter {
     manifest: std::fs::File,
     /// Lowercased relative paths already used (files and folders), for collision suffixes.
     used: HashSet<String>,
+    /// Per lowercased wanted path: the next `~N` suffix to try. Without it, the k-th case
+    /// twin probed `~2` … `~k` again: quadratic in the twins an image may hold (a directory
+    /// of POSIX-namespace names differing only in case).
+    next_suffix: HashMap<String, u64>,
+    /// Names probed in `used` (for the test that collisions are resolved in linear time).
+    probes: u64,
     /// Directories created (relative, as created).
     dirs: HashMap<String, String>,
     hashes: Algorithms,
@@ -156,6 +162,8 @@ impl Exporter {
             root: out.to_path_buf(),
             manifest,
             used,
+            next_suffix: HashMap::new(),
+            probes: 0,
             dirs: HashMap::new(),
             hashes,
             count: 0,
@@ -176,12 +184,25 @@ impl Exporter {
                 format!("{dir}/{n}")
             }
         };
-        let mut name = wanted.to_string();
-        let mut k = 1;
-        while self.used.contains(&join(&name).to_lowercase()) {
+        let key = join(wanted).to_lowercase();
+        // Suffixes already given to this name are not probed again: each probe either finds
+        // the name free or skips one taken by another (e.g. an image's own `a~2`), so n twins
+        // cost O(n) probes, not O(n²).
+        let mut k = self.next_suffix.get(&key).copied().unwrap_or(1);
+        let mut name = if k == 1 {
+            wanted.to_string()
+        } else {
+            format!("{wanted}~{k}")
+        };
+        loop {
+            self.probes += 1;
+            if !self.used.contains(&join(&name).to_lowercase()) {
+                break;
+            }
             k += 1;
             name = format!("{wanted}~{k}");
         }
+        self.next_suffix.insert(key, k + 1);
         let rel = join(&name);
         self.used.insert(rel.to_lowercase());
         rel
@@ -390,5 +411,42 @@ mod tests {
         assert!(s.len() <= MAX_COMPONENT);
         assert_ne!(s, sanitize_component(&"x".repeat(401)));
         assert_eq!(sanitize_component("normal name.aspx"), "normal name.aspx");
+    }
+
+    /// 20,000 names equal but for case (POSIX names in one directory) get `~2` … `~20000` in
+    /// linear time: one probe each (the old one-by-one search made 200 million), and a name
+    /// the image holds literally (`name~3`) is skipped, not overwritten.
+    #[test]
+    fn case_twins_are_resolved_in_linear_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = Exporter::new(&dir.path().join("out"), Algorithms::default()).unwrap();
+        let base = "abcdefghijklmnopq.txt";
+        let twins: Vec<String> = (0..20_000u32)
+            .map(|m| {
+                base.chars()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if i < 17 && m >> i & 1 == 1 {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            ex.unique("d", "abcdefghijklmnopq.txt~3"),
+            "d/abcdefghijklmnopq.txt~3"
+        );
+        let got: Vec<String> = twins.iter().map(|t| ex.unique("d", t)).collect();
+        assert_eq!(got[0], format!("d/{base}"));
+        assert_eq!(got[1], format!("d/{}~2", twins[1]));
+        assert_eq!(got[2], format!("d/{}~4", twins[2]));
+        assert_eq!(got[19_999], format!("d/{}~20001", twins[19_999]));
+        let lower: HashSet<String> = got.iter().map(|g| g.to_lowercase()).collect();
+        assert_eq!(lower.len(), 20_000);
+        // One probe per name, plus one for the literal `~3` skipped.
+        assert_eq!(ex.probes, 20_001 + 1, "{}", ex.probes);
     }
 }

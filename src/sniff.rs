@@ -120,7 +120,7 @@ pub fn stream_head(vol: &NtfsVolume, s: &Stream) -> Vec<u8> {
 /// be opened or read).
 pub fn file_head(p: &Path) -> Vec<u8> {
     let mut b = Vec::with_capacity(HEAD_LEN);
-    match crate::evidence::open_read_only(p).and_then(|f| {
+    match crate::evidence::open_loose(p).and_then(|f| {
         f.take(HEAD_LEN as u64)
             .read_to_end(&mut b)
             .map_err(|e| crate::Error::io(p, e))

@@ -133,3 +133,48 @@ fn ri_amplification_is_bounded() {
     let h = Hive::new(&hive).unwrap();
     assert!(h.string_value("Big/Nothing", "x").is_err());
 }
+
+/// Nested `ri` lists (which Windows never writes): an `ri` of 20,000 entries all pointing at a
+/// second `ri` of 20,000 entries all pointing at one empty `li` made 400 million list visits
+/// from a 160 KB hive (three levels of such lists, 8·10^12). Refused: the lookup is an error
+/// naming the nesting, after at most one visit of the inner list.
+#[test]
+fn nested_ri_lists_are_refused() {
+    use regf_writer::{ListKind, RegfWriter};
+    const N: usize = 20_000;
+    let mut w = RegfWriter::new();
+    let leaf = w.key("Leaf", true, &[], ListKind::Lf, &[], false);
+    let big = w.key("Big", true, &[(leaf, "Leaf")], ListKind::Lf, &[], false);
+    let root = w.key("ROOT", true, &[(big, "Big")], ListKind::Lf, &[], true);
+    let empty_li = w.alloc(b"li\0\0");
+    let ri = |target: u32| {
+        let mut v = b"ri".to_vec();
+        v.extend_from_slice(&(N as u16).to_le_bytes());
+        for _ in 0..N {
+            v.extend_from_slice(&target.to_le_bytes());
+        }
+        v
+    };
+    let inner = w.alloc(&ri(empty_li));
+    let outer = w.alloc(&ri(inner));
+    let mut hive = w.finish(root);
+    assert!(hive.len() < 200_000, "{}", hive.len());
+    // Point Big's subkey list at the outer ri.
+    let big_abs = 4096 + big as usize + 4;
+    hive[big_abs + 28..big_abs + 32].copy_from_slice(&outer.to_le_bytes());
+    let h = Hive::new(&hive).unwrap();
+    let start = std::time::Instant::now();
+    let e = h.string_value("Big/Leaf", "x").unwrap_err();
+    assert!(e.to_string().contains("ri list inside an ri list"), "{e}");
+    eprintln!("refused in {:?}", start.elapsed());
+    // One level of ri (what Windows writes) is still read.
+    let mut one = hive.clone();
+    one[big_abs + 28..big_abs + 32].copy_from_slice(&inner.to_le_bytes());
+    assert_eq!(
+        Hive::new(&one)
+            .unwrap()
+            .string_value("Big/Leaf", "x")
+            .unwrap(),
+        None
+    );
+}

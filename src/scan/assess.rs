@@ -716,6 +716,7 @@ pub(crate) fn check_logs(
     ctx: &VolumeContext,
     evidence: &str,
     max_in_memory: u64,
+    budget: &super::budget::MemoryBudget,
 ) -> Vec<Finding> {
     let logs: Vec<_> = listing
         .items()
@@ -745,8 +746,23 @@ pub(crate) fn check_logs(
             }
             .with_owner(vol.file_owner(item.file));
             let mut buf = Vec::new();
-            let bytes = vol.read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES));
-            check_one_log(kind, item.path(), bytes, location, facts)
+            let max = max_in_memory.min(MAX_LOG_BYTES);
+            // Logs are read in parallel: one assembled in memory is counted in the scan's
+            // shared budget (a contiguous one is read from the mapped image, no copy).
+            let assembled = vol.contiguous_slice(s).is_none() && s.size <= max;
+            let grant = assembled.then(|| budget.acquire(s.size));
+            let bytes = match grant {
+                Some(None) => Err(crate::Error::Limit(format!(
+                    "not read: its {} bytes did not fit the in-memory budget of {} bytes shared by all workers",
+                    s.size,
+                    budget.limit()
+                ))),
+                _ => vol.read_stream(s, &mut buf, max),
+            };
+            let found = check_one_log(kind, item.path(), bytes, location, facts);
+            drop(buf);
+            drop(grant);
+            found
         })
         .collect();
     coverage(results, &|folder: &str| {
@@ -807,21 +823,45 @@ pub(crate) fn discover_collection(
     (ctx, out)
 }
 
-/// A collected file's bytes, at most [`MAX_LOG_BYTES`] (a larger file is an error, not read).
+/// A collected file's bytes, at most [`MAX_LOG_BYTES`] (a larger file is an error, not read;
+/// anything but a regular file is refused: see [`crate::evidence::open_loose`]).
 fn read_bounded(path: &std::path::Path) -> crate::Result<Vec<u8>> {
+    read_bounded_in(path, None).map(|(b, _)| b)
+}
+
+/// [`read_bounded`], counted in `budget` when given (the grant is held as long as the bytes
+/// are): the file is read to the length it has when opened (a file still being written is
+/// read as it was then), into a buffer of exactly that size.
+fn read_bounded_in<'b>(
+    path: &std::path::Path,
+    budget: Option<&'b super::budget::MemoryBudget>,
+) -> crate::Result<(Vec<u8>, Option<super::budget::Grant<'b>>)> {
     use std::io::Read;
-    let f = crate::evidence::open_read_only(path)?;
-    let mut b = Vec::new();
-    f.take(MAX_LOG_BYTES + 1)
-        .read_to_end(&mut b)
-        .map_err(|e| crate::Error::io(path, e))?;
-    if b.len() as u64 > MAX_LOG_BYTES {
+    let f = crate::evidence::open_loose(path)?;
+    let len = f.metadata().map_err(|e| crate::Error::io(path, e))?.len();
+    if len > MAX_LOG_BYTES {
         return Err(crate::Error::Limit(format!(
             "{}: more than {MAX_LOG_BYTES} bytes",
             path.display()
         )));
     }
-    Ok(b)
+    let grant = match budget {
+        Some(b) => Some(b.acquire(len).ok_or_else(|| {
+            crate::Error::Limit(format!(
+                "{}: not read: its {len} bytes did not fit the in-memory budget of {} bytes shared by all workers",
+                path.display(),
+                b.limit()
+            ))
+        })?),
+        None => None,
+    };
+    let mut b = Vec::new();
+    b.try_reserve_exact(len as usize)
+        .map_err(|e| crate::Error::Limit(format!("{}: {e}", path.display())))?;
+    f.take(len)
+        .read_to_end(&mut b)
+        .map_err(|e| crate::Error::io(path, e))?;
+    Ok((b, grant))
 }
 
 /// The log checks on the logs of a triage collection: `(host file, volume path, kind)`, read
@@ -830,6 +870,7 @@ fn read_bounded(path: &std::path::Path) -> crate::Result<Vec<u8>> {
 pub(crate) fn check_collected_logs(
     logs: &[(std::path::PathBuf, String, LogKind)],
     evidence: &str,
+    budget: &super::budget::MemoryBudget,
 ) -> Vec<Finding> {
     let results: Vec<LogResult> = logs
         .par_iter()
@@ -840,8 +881,8 @@ pub(crate) fn check_collected_logs(
                 size,
                 ..FileFacts::default()
             };
-            match read_bounded(host) {
-                Ok(b) => check_one_log(kind, vp, Ok(&b), location, facts),
+            match read_bounded_in(host, Some(budget)) {
+                Ok((b, _grant)) => check_one_log(kind, vp, Ok(&b), location, facts),
                 Err(e) => check_one_log(kind, vp, Err(e), location, facts),
             }
         })

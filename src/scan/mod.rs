@@ -5,7 +5,9 @@
 //! Rules are compiled once ([`ScanBuilder::build`], before any evidence is opened) and shared;
 //! each rayon worker has its own `yara_x::Scanner` and scratch buffer. A stream stored
 //! contiguously in a memory-mapped image is hashed and scanned straight from the mapping;
-//! others are assembled into the worker's buffer (bounded by `max_in_memory`). Findings come
+//! others, and loose files of a folder (never mapped: a live folder's files may be truncated
+//! under us), are read into the worker's buffer, all workers together within one budget
+//! (`max_in_memory`, see the `budget` module). Findings come
 //! out in a deterministic order whatever the thread count: streams are processed in batches,
 //! in parallel within a batch, and delivered in listing order.
 //!
@@ -19,6 +21,7 @@
 //! `web_shell` ranking then rests on the IOC list and the location signals.
 
 mod assess;
+mod budget;
 mod collection;
 mod load;
 mod progress;
@@ -136,7 +139,10 @@ impl ScanBuilder {
         self
     }
     /// Largest non-contiguous stream assembled in memory for YARA (default 1 GiB); larger
-    /// ones are hashed by streaming.
+    /// ones are hashed by streaming. It is also the one budget of bytes assembled in memory
+    /// at once by all workers together (streams, loose files of a folder, logs the assessment
+    /// reads): a stream waits for the budget, or, where it cannot wait, is hashed only with a
+    /// diagnostic.
     pub fn max_in_memory(mut self, bytes: u64) -> Self {
         self.max_in_memory = bytes;
         self
@@ -217,6 +223,7 @@ impl ScanBuilder {
             compiled,
             iocs,
             known_good,
+            budget: budget::MemoryBudget::new(self.max_in_memory),
             cfg: self,
             pool,
         })
@@ -426,6 +433,8 @@ pub struct Scan {
     known_good: HashList,
     cfg: ScanBuilder,
     pool: Option<rayon::ThreadPool>,
+    /// `max_in_memory`, one budget for all workers (and all runs of this scan).
+    budget: budget::MemoryBudget,
 }
 
 impl std::fmt::Debug for Scan {
@@ -451,6 +460,9 @@ enum Job<'a> {
         size: u64,
         /// In a triage collection: the file's original volume path and stream.
         vpath: Option<(String, Option<String>)>,
+        /// The file the user named as the evidence (memory-mapped, as images are), not a
+        /// member of a scanned folder (read with bounded reads: see [`Scan::load`]).
+        named: bool,
     },
     /// Bytes the caller holds ([`Scan::run_bytes`]), shown as `name`.
     Mem { name: &'a str, data: &'a [u8] },
@@ -492,6 +504,17 @@ struct BatchStats {
 /// Largest stream of zeros by construction whose digests `scan` reports (computed once per
 /// length); larger ones have null digests. `hash` reports them up to [`crate::rows::MAX_HOLE_HASH`].
 const ZERO_DIGEST_MAX: u64 = 64 << 20;
+
+/// Largest scratch buffer a worker keeps between streams (outside the shared budget).
+const KEEP_BUF: usize = 16 << 20;
+
+/// Something to report about how a job's bytes were read.
+enum Note {
+    /// A loose file changed size since it was listed.
+    Changed(String),
+    /// Not assembled in memory (so not scanned by YARA): the shared budget was taken.
+    Cut(String),
+}
 
 /// Per-worker state: a YARA scanner (with the `yara` feature) and a scratch buffer.
 struct Worker<'r> {
@@ -556,11 +579,13 @@ impl Scan {
                             path: p,
                             size,
                             vpath,
+                            named: false,
                         });
                     }
                 }
                 if self.process_loose(&name, jobs, &ctx, &mut out) && !logs.is_empty() {
-                    let found = self.in_pool(|| assess::check_collected_logs(&logs, &name));
+                    let found =
+                        self.in_pool(|| assess::check_collected_logs(&logs, &name, &self.budget));
                     let _ = found.into_iter().all(|f| out.deliver(f));
                 }
             }
@@ -581,6 +606,7 @@ impl Scan {
                         path: target.to_path_buf(),
                         size: ev.len(),
                         vpath: None,
+                        named: true,
                     }];
                     let ctx = assess::VolumeContext::default();
                     self.process_loose(&name, jobs, &ctx, &mut out);
@@ -899,6 +925,7 @@ impl Scan {
                     ctx,
                     evidence,
                     self.cfg.max_in_memory,
+                    &self.budget,
                 ));
                 v
             });
@@ -988,7 +1015,14 @@ impl Scan {
                 },
                 |w, g| {
                     let group: Vec<&Job<'_>> = g.iter().map(|&i| &jobs[i]).collect();
-                    let (per_job, kg) = self.scan_group(evidence, &group, w, ctx);
+                    let mut grant = None;
+                    let (per_job, kg) = self.scan_group(evidence, &group, w, ctx, &mut grant);
+                    // A large buffer is not kept between streams: the budget counts it only
+                    // while its grant is held (workers keep at most KEEP_BUF each).
+                    if w.buf.capacity() > KEEP_BUF {
+                        w.buf = Vec::new();
+                    }
+                    drop(grant);
                     if kg {
                         known_good.fetch_add(1, Ordering::Relaxed);
                     }
@@ -1022,12 +1056,13 @@ impl Scan {
     /// Hashes and scans one stream, reached by one or more jobs (the names of a file with
     /// hard links); returns each job's findings and whether the stream is known-good.
     #[cfg_attr(not(feature = "yara"), allow(unused_variables))]
-    fn scan_group(
-        &self,
+    fn scan_group<'s>(
+        &'s self,
         evidence: &str,
         jobs: &[&Job<'_>],
         w: &mut Worker<'_>,
         ctx: &assess::VolumeContext,
+        grant: &mut Option<budget::Grant<'s>>,
     ) -> (Vec<Vec<Finding>>, bool) {
         let job = jobs[0];
         let described: Vec<_> = jobs.iter().map(|j| describe(evidence, j)).collect();
@@ -1056,13 +1091,15 @@ impl Scan {
             ));
         }
         let known_zero = matches!(job, Job::Ntfs { stream, .. } if stream.is_known_zero());
+        // A loose file that changed size, or a stream cut from the shared budget.
+        let mut note = None;
         let bytes = if known_zero {
             // Zeros by construction: nothing to read or scan. Digests when cheap.
             Bytes::Zero(
                 (job.size() <= ZERO_DIGEST_MAX).then(|| crate::hash::zero_digests(set, job.size())),
             )
         } else {
-            match self.load(job, &mut w.buf, set) {
+            match self.load(job, &mut w.buf, set, &mut note, grant) {
                 Ok(b) => b,
                 Err(e) => return each_diag(&format!("cannot read stream: {e}")),
             }
@@ -1082,6 +1119,11 @@ impl Scan {
         let scan_data = data.filter(|_| !known_zero);
         #[cfg(feature = "yara")]
         let mut yara = None;
+        // Cut from the budget: the YARA diagnostic says why (not "larger than the limit").
+        #[cfg(feature = "yara")]
+        if let Some(Note::Cut(msg)) = note.take() {
+            yara = Some(Err(msg));
+        }
         if let Some(data) = scan_data {
             #[cfg(feature = "yara")]
             if data.len() >= 1 << 20 && !set.is_empty() {
@@ -1108,6 +1150,9 @@ impl Scan {
         for (k, (j, (location, mut facts, display_path))) in jobs.iter().zip(described).enumerate()
         {
             let mut out = Vec::new();
+            if let Some(Note::Changed(msg) | Note::Cut(msg)) = &note {
+                out.push(diagnostic(location.clone(), Some(facts.clone()), msg));
+            }
             facts.md5 = d.md5.clone();
             facts.sha1 = d.sha1.clone();
             facts.sha256 = d.sha256.clone();
@@ -1158,18 +1203,37 @@ impl Scan {
         self.iocs.len() + self.known_good.len() > 0
     }
 
-    fn load<'b>(
-        &self,
+    /// The bytes of one job. `note` is set when a loose file was found to have changed size
+    /// since it was listed (what is read is what is hashed and scanned), or when the bytes
+    /// could not be assembled in memory within the shared budget (hashed by streaming only).
+    /// Bytes assembled in `buf` are counted in the budget by `grant`, held until the caller
+    /// is done with them.
+    fn load<'s, 'b>(
+        &'s self,
         job: &'b Job<'_>,
         buf: &'b mut Vec<u8>,
         set: Algorithms,
+        note: &mut Option<Note>,
+        grant: &mut Option<budget::Grant<'s>>,
     ) -> Result<Bytes<'b>> {
+        let cut = |size: u64| {
+            Note::Cut(format!(
+                "not scanned by YARA: its {size} bytes did not fit the in-memory budget of {} bytes shared by all workers (streams assembled beside it held the rest); hashed only",
+                self.budget.limit()
+            ))
+        };
         match job {
             Job::Ntfs { vol, stream, .. } => {
                 if let Some(s) = vol.contiguous_slice(stream) {
                     return Ok(Bytes::Slice(s));
                 }
-                if stream.size > self.cfg.max_in_memory {
+                if stream.size <= self.cfg.max_in_memory {
+                    *grant = self.budget.acquire(stream.size);
+                    if grant.is_none() {
+                        *note = Some(cut(stream.size));
+                    }
+                }
+                if grant.is_none() {
                     let mut h = MultiHasher::new(set);
                     vol.visit_stream(stream, &mut |c| {
                         h.update(c);
@@ -1183,16 +1247,73 @@ impl Scan {
                     self.cfg.max_in_memory,
                 )?))
             }
-            Job::Loose { path, size, .. } => {
+            Job::Loose {
+                path,
+                size,
+                named: true,
+                ..
+            } => {
                 if *size == 0 {
                     return Ok(Bytes::Slice(&[]));
                 }
                 let f = open_read_only(path)?;
-                // SAFETY: read-only private map of a file deadbox does not modify; a file
-                // truncated by another process during the scan can raise SIGBUS (documented in
-                // the evidence module).
+                // SAFETY: read-only private map of the file the user named as the evidence,
+                // mapped as images are (the design: evidence at rest, read from the page cache
+                // without a copy). Truncated by another process during the scan it would raise
+                // SIGBUS, as an image would (README, bounds table).
                 let m = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::io(path, e))?;
                 Ok(Bytes::Map(m))
+            }
+            Job::Loose { path, size, .. } => {
+                // A member of a scanned folder is not mapped: a folder may be live (a rotating
+                // log, a dump still being written), and a mapped file truncated by another
+                // process raises SIGBUS, which kills the process; a SIGBUS handler would have
+                // to cooperate with wasmtime's (YARA-X) and patch pages from a signal context.
+                // Plain reads of the descriptor are robust instead: a file that shrank gives a
+                // short read, one that grew is read to the length it had when opened, a FIFO or
+                // device swapped in is refused by `open_loose` (never read, never blocks). The
+                // cost is one copy into the worker's buffer, bounded by `max_in_memory`; larger
+                // files are hashed by streaming (as fragmented NTFS streams are), not scanned.
+                use std::io::Read;
+                let f = evidence::open_loose(path)?;
+                let now = f.metadata().map_err(|e| Error::io(path, e))?.len();
+                let changed = |read: u64| {
+                    (read != *size).then(|| {
+                        Note::Changed(format!(
+                            "the file changed during the scan: {size} bytes when listed, {read} bytes read (hashed and scanned as read)"
+                        ))
+                    })
+                };
+                if now <= self.cfg.max_in_memory {
+                    *grant = self.budget.acquire(now);
+                }
+                if grant.is_none() {
+                    let mut h = MultiHasher::new(set);
+                    let mut chunk = vec![0u8; 1 << 20];
+                    let mut r = f.take(now);
+                    let mut read = 0u64;
+                    loop {
+                        let n = match r.read(&mut chunk) {
+                            Ok(0) => break,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(Error::io(path, e)),
+                        };
+                        h.update(&chunk[..n]);
+                        read += n as u64;
+                    }
+                    *note =
+                        changed(read).or_else(|| (now <= self.cfg.max_in_memory).then(|| cut(now)));
+                    return Ok(Bytes::Streamed(h.finish()));
+                }
+                buf.clear();
+                buf.try_reserve_exact(now as usize)
+                    .map_err(|e| Error::Limit(format!("{}: {e}", path.display())))?;
+                f.take(now)
+                    .read_to_end(buf)
+                    .map_err(|e| Error::io(path, e))?;
+                *note = changed(buf.len() as u64);
+                Ok(Bytes::Slice(&buf[..]))
             }
             Job::Mem { data, .. } => Ok(Bytes::Slice(data)),
         }
@@ -1252,7 +1373,9 @@ fn describe(evidence: &str, job: &Job<'_>) -> (Location, FileFacts, String) {
             .with_owner(vol.file_owner(file)),
             path.to_string(),
         ),
-        Job::Loose { path, size, vpath } => {
+        Job::Loose {
+            path, size, vpath, ..
+        } => {
             let p = path.display().to_string();
             let facts = FileFacts {
                 size: *size,
@@ -1328,6 +1451,59 @@ fn walk_folder(root: &Path) -> Result<Vec<(PathBuf, u64)>> {
 mod tests {
     use super::*;
     use crate::finding::detail::Detail;
+
+    /// A loose file read after it changed: a file shorter than listed is read as it is, with
+    /// a note; a FIFO swapped in is refused (never opened for reading, never blocks); a file
+    /// that does not fit what is left of the shared budget, on a thread already holding part
+    /// of it, is hashed only, with a note saying why.
+    #[test]
+    fn loose_files_that_changed_are_read_safely() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.log");
+        std::fs::write(&p, vec![b'a'; 50]).unwrap();
+        let scan = Scan::builder()
+            .builtin_rules(false)
+            .max_in_memory(64)
+            .build()
+            .unwrap();
+        let job = |size| Job::Loose {
+            path: p.clone(),
+            size,
+            vpath: None,
+            named: false,
+        };
+        let (mut buf, mut note, mut grant) = (Vec::new(), None, None);
+        let set = Algorithms::default();
+        let j = job(100);
+        let b = scan.load(&j, &mut buf, set, &mut note, &mut grant).unwrap();
+        assert!(matches!(b, Bytes::Slice(s) if s.len() == 50));
+        assert!(
+            matches!(&note, Some(Note::Changed(m)) if m.contains("100 bytes when listed, 50 bytes read"))
+        );
+        assert!(grant.is_some());
+        drop(grant.take());
+        // Cut: this thread holds 40 of the 64 bytes already.
+        let held = scan.budget.acquire(40).unwrap();
+        let j = job(50);
+        let (mut buf, mut note, mut grant) = (Vec::new(), None, None);
+        let b = scan.load(&j, &mut buf, set, &mut note, &mut grant).unwrap();
+        assert!(matches!(b, Bytes::Streamed(_)));
+        assert!(
+            matches!(&note, Some(Note::Cut(m)) if m.contains("did not fit the in-memory budget of 64 bytes"))
+        );
+        drop(held);
+        // A FIFO in its place.
+        std::fs::remove_file(&p).unwrap();
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let j = job(50);
+        let (mut buf, mut note, mut grant) = (Vec::new(), None, None);
+        let e = scan
+            .load(&j, &mut buf, set, &mut note, &mut grant)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
 
     /// The assessment on the shells fixture, with and without the `yara` feature: web shells
     /// are ranked from the signals there are (YARA content only with the feature).

@@ -197,6 +197,67 @@ pub fn open_read_only(path: &Path) -> Result<File> {
         .map_err(|e| Error::io(path, e))
 }
 
+/// Opens a loose host file (a member of a folder being scanned, not an image the user named)
+/// for reading only, refusing anything that is not a regular file: such a folder may change
+/// under a scan (a rotating log, a dump still being written, a file swapped for a FIFO or a
+/// device node). The type is checked with `lstat` before the open and with `fstat` on the open
+/// descriptor after it, so a FIFO or device is never read. On Linux the file is first opened
+/// with `O_PATH` (a handle on the inode that opens nothing: no driver open for a device node,
+/// no wait for a FIFO's writer), checked with `fstat`, and only then opened for reading through
+/// `/proc/self/fd`, which reopens that very inode: a device or FIFO swapped in between the
+/// checks is never opened for reading at all. Elsewhere (or without `/proc`) the open itself
+/// uses `O_NONBLOCK` (a FIFO swapped in cannot block it), `O_NOFOLLOW` (a symlink swapped in is
+/// not followed) and `O_NOCTTY`. Callers read the file with positioned or sequential reads,
+/// never a memory map: a mapped file truncated by another process raises `SIGBUS`.
+pub fn open_loose(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let not_regular = |what: &str| {
+        Error::Invalid(format!(
+            "{}: not a regular file {what} (not read)",
+            path.display()
+        ))
+    };
+    let before = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
+    if !before.file_type().is_file() {
+        return Err(not_regular("when opened"));
+    }
+    let flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::io::AsRawFd;
+        let handle = File::options()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        let inode = handle.metadata().map_err(|e| Error::io(path, e))?;
+        if !inode.file_type().is_file() {
+            return Err(not_regular("when opened"));
+        }
+        let by_fd = format!("/proc/self/fd/{}", handle.as_raw_fd());
+        if let Ok(f) = File::options().read(true).custom_flags(flags).open(&by_fd) {
+            let after = f.metadata().map_err(|e| Error::io(path, e))?;
+            if !after.file_type().is_file()
+                || (after.dev(), after.ino()) != (inode.dev(), inode.ino())
+            {
+                return Err(not_regular("once open"));
+            }
+            return Ok(f);
+        }
+    }
+    let f = File::options()
+        .read(true)
+        .custom_flags(flags | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let after = f.metadata().map_err(|e| Error::io(path, e))?;
+    if !after.file_type().is_file() {
+        return Err(not_regular("once open"));
+    }
+    Ok(f)
+}
+
 /// The container formats [`open`] recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

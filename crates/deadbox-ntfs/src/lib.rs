@@ -221,6 +221,20 @@ const BATCH_BYTES: u64 = 4 << 20;
 /// Most names (hard links) kept per file: the NTFS limit.
 const MAX_NAMES: usize = 1024;
 
+/// Most streams (`$DATA` attributes and other named attributes listed as streams) kept per
+/// file. NTFS sets no limit, but a real file has a handful; many thousands can only come from
+/// crafted extension records (each holds ~30 small resident named `$DATA` attributes, and an
+/// `$ATTRIBUTE_LIST` of 16 MiB can name ~500,000 of them). Streams after the first
+/// `MAX_STREAMS` in (type, name) order are left out, with an entry error that says how many.
+pub const MAX_STREAMS: usize = 4096;
+
+/// Most rows [`Listing::items`] gives per entry: rows are names × streams (plus a directory
+/// row per name), so 1,024 names × [`MAX_STREAMS`] streams would be 4 Mi rows from one entry.
+/// Rows come name by name, each name with all its streams, so every kept stream has at least
+/// its first name's row (`MAX_STREAMS` ≤ this); the names past the cut get no rows, with an
+/// entry error that says so.
+pub const MAX_ROWS_PER_ENTRY: usize = 8192;
+
 /// Resource bounds of the NTFS reader. The defaults suit any real volume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -234,6 +248,14 @@ pub struct Limits {
     /// hostile MFT of N nested directories with 255-character names costs N × depth × 255
     /// bytes (gigabytes from an 8 MiB MFT); with it, at most N × 32 KiB.
     pub max_path_bytes: usize,
+    /// Most bytes of paths of all names of the volume together (default 2 GiB, ~15 million
+    /// names of 150 bytes). Each path is bounded by `max_path_bytes`, but a listing holds one
+    /// path string per name, so a deep tree of long names (a few MiB of MFT in a small
+    /// compressed E01) could still cost N × 32 KiB, tens of GB. Names are counted in MFT
+    /// order; a name whose path would pass the budget is listed under `/$Orphan` by its own
+    /// name (at most `/$Orphan/` + 765 bytes, linear in the MFT), with one diagnostic saying
+    /// how many were moved and from which entry.
+    pub max_total_path_bytes: u64,
 }
 
 impl Default for Limits {
@@ -242,6 +264,7 @@ impl Default for Limits {
             max_attr_list: 16 << 20,
             max_depth: 1024,
             max_path_bytes: 32 << 10,
+            max_total_path_bytes: 2 << 30,
         }
     }
 }
@@ -1111,11 +1134,16 @@ impl NtfsVolume {
         }
         let mut streams = Vec::new();
         let mut index: Option<Box<DirIndexAttrs>> = None;
+        let mut streams_cut = 0usize;
         for mut frags in groups {
             let t = frags[0].0.type_code;
             let name = std::mem::take(&mut frags[0].0.name);
             let i30 =
                 name == "$I30" && (t == record::AT_INDEX_ROOT || t == record::AT_INDEX_ALLOCATION);
+            if !i30 && streams.len() >= MAX_STREAMS {
+                streams_cut += 1;
+                continue;
+            }
             // The first fragment's resident value is moved, not copied.
             let resident = match &mut frags[0].0.body {
                 AttrBody::Resident(v) => Some(std::mem::take(v)),
@@ -1242,6 +1270,21 @@ impl NtfsVolume {
             (a.kind == StreamKind::IndexRoot, &a.name)
                 .cmp(&(b.kind == StreamKind::IndexRoot, &b.name))
         });
+        if streams_cut > 0 {
+            errors.push(format!(
+                "{} streams, more than the {MAX_STREAMS} kept per file (crafted extension records?); the last {streams_cut} in (type, name) order left out",
+                MAX_STREAMS + streams_cut
+            ));
+        }
+        let per_name = streams.len() + usize::from(is_dir || streams.is_empty());
+        let rows = names.len().max(1).saturating_mul(per_name);
+        if rows > MAX_ROWS_PER_ENTRY {
+            let kept = MAX_ROWS_PER_ENTRY / per_name.max(1);
+            errors.push(format!(
+                "{} names × {per_name} streams make {rows} rows, more than the {MAX_ROWS_PER_ENTRY} listed per entry; the names after the first {kept} are not listed",
+                names.len()
+            ));
+        }
         FileEntry {
             entry,
             sequence,
@@ -1792,28 +1835,32 @@ impl Listing {
     }
 
     /// Every row: for each entry and each of its names, the directory row and/or one row per
-    /// stream. Entries without names give one row under `/$Orphan/`.
+    /// stream. Entries without names give one row under `/$Orphan/`. At most
+    /// [`MAX_ROWS_PER_ENTRY`] rows per entry (names × streams; a parsed entry with more says so
+    /// in its errors).
     pub fn items(&self) -> impl Iterator<Item = Item<'_>> + '_ {
         self.files.iter().enumerate().flat_map(move |(fi, f)| {
             let n = f.names.len().max(1);
-            (0..n).flat_map(move |k| {
-                let base = Item {
-                    file: f,
-                    name: f.names.get(k),
-                    path: self.first[fi] + k,
-                    k,
-                    stream: None,
-                    is_dir_row: f.is_dir,
-                    listing: self,
-                };
-                // The directory row (or the row of a file without streams), then the streams.
-                let head = (f.is_dir || f.streams.is_empty()).then_some(base);
-                head.into_iter().chain(f.streams.iter().map(move |s| Item {
-                    stream: Some(s),
-                    is_dir_row: false,
-                    ..base
-                }))
-            })
+            (0..n)
+                .flat_map(move |k| {
+                    let base = Item {
+                        file: f,
+                        name: f.names.get(k),
+                        path: self.first[fi] + k,
+                        k,
+                        stream: None,
+                        is_dir_row: f.is_dir,
+                        listing: self,
+                    };
+                    // The directory row (or the row of a file without streams), then the streams.
+                    let head = (f.is_dir || f.streams.is_empty()).then_some(base);
+                    head.into_iter().chain(f.streams.iter().map(move |s| Item {
+                        stream: Some(s),
+                        is_dir_row: false,
+                        ..base
+                    }))
+                })
+                .take(MAX_ROWS_PER_ENTRY)
         })
     }
 
@@ -1879,6 +1926,120 @@ mod tests {
         let first = listing.items().find(|i| i.file.entry == 100).unwrap();
         assert_eq!(first.path(), format!("/{long}"));
         assert_components_make_paths(&listing);
+    }
+
+    /// 2,000 nested directories with 255-character names: each path stays under 32 KiB, but
+    /// together they take ~33 MB; with a total budget of 8 MiB the names past it are listed
+    /// under `/$Orphan` by their own name, and the total stays within the budget plus one short
+    /// path per name.
+    #[test]
+    fn total_path_bytes_stay_bounded() {
+        let long = "y".repeat(255);
+        let mut files = vec![dir(5, 5, ".")];
+        for e in 100..2100u64 {
+            files.push(dir(e, if e == 100 { 5 } else { e - 1 }, &long));
+        }
+        let total = |l: &Listing| l.paths.iter().map(|p| p.len() as u64).sum::<u64>();
+        let unbounded = Listing::new(files.clone(), Vec::new(), &Limits::default());
+        assert!(total(&unbounded) > 30 << 20, "{}", total(&unbounded));
+        let budget = 8u64 << 20;
+        let limits = Limits {
+            max_total_path_bytes: budget,
+            ..Limits::default()
+        };
+        let listing = Listing::new(files, Vec::new(), &limits);
+        assert!(
+            total(&listing) <= budget + 2000 * (9 + 256),
+            "{}",
+            total(&listing)
+        );
+        let diag = listing
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains("bytes in total"))
+            .unwrap();
+        assert!(
+            diag.message.contains("more than 8388608 bytes in total"),
+            "{}",
+            diag.message
+        );
+        let path_of = |e: u64| listing.items().find(|i| i.file.entry == e).unwrap().path();
+        assert_eq!(path_of(100), format!("/{long}"));
+        assert_eq!(path_of(2099), format!("/$Orphan/{long}"));
+        assert_components_make_paths(&listing);
+    }
+
+    /// A base record with 2,000 names and 600 extension records of 30 small resident named
+    /// `$DATA` attributes each (18,001 streams: what an `$ATTRIBUTE_LIST` of ~600 KiB names):
+    /// unbounded, 1,024 names × 18,001 streams would be 18 million rows from ~600 KiB of MFT.
+    #[test]
+    fn names_times_streams_stay_bounded() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ntfs-basic.img");
+        let image = Image::open(&path, volume::VolumeSelect::default()).unwrap();
+        let vol = &image.volumes()[0];
+        let name = |k: usize| FileName {
+            parent_entry: 5,
+            parent_sequence: 5,
+            times: [FileTime(0); 4],
+            namespace: 1,
+            name: format!("link{k:05}"),
+            lossy: false,
+            size: 1,
+            attr_id: 0,
+        };
+        let data = |k: usize, named: bool| record::RawAttr {
+            type_code: record::AT_DATA,
+            name: if named {
+                format!("ads{k:06}")
+            } else {
+                String::new()
+            },
+            flags: 0,
+            id: k as u16,
+            body: AttrBody::Resident(vec![k as u8]),
+        };
+        let base = Record {
+            entry: 64,
+            sequence: 1,
+            in_use: true,
+            names: (0..2000).map(name).collect(),
+            attrs: vec![data(0, false)],
+            ..Record::default()
+        };
+        let exts: Vec<Record> = (0..600)
+            .map(|r| Record {
+                entry: 100 + r as u64,
+                sequence: 1,
+                in_use: true,
+                base: Some((64, 1)),
+                attrs: (0..30).map(|k| data(1 + r * 30 + k, true)).collect(),
+                ..Record::default()
+            })
+            .collect();
+        let f = vol.build_entry(base, exts);
+        assert_eq!(f.names.len(), MAX_NAMES);
+        assert_eq!(f.streams.len(), MAX_STREAMS);
+        // The unnamed stream is kept, then ADS in name order.
+        assert_eq!(f.streams[0].name, None);
+        assert_eq!(f.streams[1].name.as_deref(), Some("ads000001"));
+        let errors = f.errors.join("\n");
+        assert!(
+            errors.contains("18001 streams, more than the 4096 kept per file")
+                && errors.contains("the last 13905 in (type, name) order left out"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("1024 names × 4096 streams make 4194304 rows")
+                && errors.contains("the names after the first 2 are not listed"),
+            "{errors}"
+        );
+        let listing = Listing::new(vec![f], Vec::new(), &Limits::default());
+        let rows: Vec<Item<'_>> = listing.items().collect();
+        assert_eq!(rows.len(), MAX_ROWS_PER_ENTRY);
+        // Every kept stream has its first name's row.
+        assert_eq!(rows.iter().filter(|i| i.k == 0).count(), MAX_STREAMS);
+        assert!(rows.iter().all(|i| i.k < 2));
     }
 
     #[test]

@@ -246,25 +246,54 @@ impl Tree {
         }
     }
 
-    /// Resolves every name's parent (and the directories on the way), in entry order.
+    /// Resolves every name's parent (and the directories on the way), in entry order. Counts
+    /// the bytes of every name's path: a name whose path would take the total past
+    /// [`Limits::max_total_path_bytes`] is hung under `/$Orphan` instead (one diagnostic).
     pub(crate) fn resolve_all(&mut self) {
         let mut chain = Vec::new();
+        let max_total = self.limits.max_total_path_bytes;
+        let mut total = 0u64;
+        // (names moved, first entry moved)
+        let mut cut: Option<(u64, u64)> = None;
         for node in 0..self.nodes.len() as u32 {
             let n = &self.nodes[node as usize];
             if n.entry == 5 {
                 continue;
             }
-            let (first, count) = (n.names, n.n_names);
+            let (entry, first, count) = (n.entry, n.names, n.n_names);
             for ni in first..first + count {
-                let up = match self.parent_of(node, ni) {
+                let mut up = match self.parent_of(node, ni) {
                     Some(p) => {
                         self.resolve_dir(p, &mut chain);
                         self.up_of(p)
                     }
                     None => Up::Orphan,
                 };
+                let name_len = self.names[ni as usize].len as u64;
+                let dir_len = match up {
+                    Up::Root => 0,
+                    Up::Orphan => ORPHAN_DIR.len() as u64,
+                    Up::Dir(d) => self.nodes[d as usize].dir_len as u64,
+                };
+                let mut len = dir_len + 1 + name_len;
+                if total + len > max_total && up != Up::Orphan {
+                    up = Up::Orphan;
+                    len = ORPHAN_DIR.len() as u64 + 1 + name_len;
+                    let c = cut.get_or_insert((0, entry));
+                    c.0 += 1;
+                }
+                total += len;
                 self.names[ni as usize].up = encode(up);
             }
+        }
+        if let Some((moved, from)) = cut {
+            self.diagnostics.push(WalkDiagnostic {
+                entry: Some(from),
+                offset: None,
+                message: format!(
+                    "the paths of this volume's names take more than {max_total} bytes in total; {moved} names, from entry {from} on, are listed under /$Orphan by their own name"
+                ),
+            });
         }
     }
 
