@@ -21,6 +21,7 @@
 mod assess;
 mod collection;
 mod load;
+pub mod normalize;
 mod progress;
 #[cfg(feature = "yara")]
 mod rules;
@@ -30,7 +31,7 @@ mod sink;
 pub use load::HashList;
 pub use progress::Progress;
 #[cfg(feature = "yara")]
-pub use rules::{compile, rule_files, CompiledRules, EXTERNALS};
+pub use rules::{compile, rule_files, CompiledRules, EXTERNALS, FORM_EXTERNAL};
 pub use select::{extension, interesting_magic, Reason, Selection, WEB_EXTENSIONS};
 pub use sink::{FindingSink, FnSink, SinkError, SinkResult};
 
