@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `description` | one sentence saying what was seen |
 //! | `severity` | `critical`, `high`, `medium` or `low` (see [`crate::finding::Severity`]) |
-//! | `category` | `webshell`, `loader`, `cmdshell`, `filemanager`, `tunnel`, `xslt`, `handler`, `oab_vdir` or `lsass_dump` |
+//! | `category` | `webshell`, `loader`, `cmdshell`, `filemanager`, `database`, `recon`, `tunnel`, `xslt`, `handler`, `oab_vdir` or `lsass_dump` |
 //! | `author` | `deadbox` |
 //!
 //! Rules key on behaviour (server-side script *and* a dangerous sink fed by request data), not on
@@ -59,6 +59,18 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
     (
         "webshells_xslt_handler.yar",
         include_str!("../rules/webshells_xslt_handler.yar"),
+    ),
+    (
+        "webshells_database.yar",
+        include_str!("../rules/webshells_database.yar"),
+    ),
+    (
+        "webshells_recon.yar",
+        include_str!("../rules/webshells_recon.yar"),
+    ),
+    (
+        "webshells_obfuscated.yar",
+        include_str!("../rules/webshells_obfuscated.yar"),
     ),
     ("lsass_dump.yar", include_str!("../rules/lsass_dump.yar")),
 ];
