@@ -70,11 +70,13 @@ rule cmdshell_wscript_shell
         $runat = /runat\s*=\s*["']?server/ nocase
         $srv = "Server.CreateObject" nocase
         $dir = /<%@\s{0,8}(Page|Language)/ nocase
+        // an inline <% %> / <%= %> block creating the shell object (one-liner without a directive)
+        $inline = /<%[^%]{0,80}CreateObject\s*\(\s*["']WScript\.Shell["']/ nocase
     condition:
         uint16(0) != 0x5A4D and any of ($x*) and (
             $srv_obj or
             ($ax_obj and $runat) or
-            (($any_obj or $clsid_obj) and $req and ($runat or $srv or $dir))
+            (($any_obj or $clsid_obj) and $req and ($runat or $srv or $dir or $inline))
         )
 }
 

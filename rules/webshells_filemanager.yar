@@ -82,6 +82,8 @@ rule filemanager_upload_to_own_folder
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase
         $ss4 = /<%\s{0,8}if\s*\(\s*Request/ nocase
+        // an inline block saving an upload (VB or C# one-liner without a directive)
+        $ss5 = /<%[^%]{0,200}\.SaveAs\s*\(/ nocase
     condition:
         uint16(0) != 0x5A4D and any of ($src*) and any of ($dst*) and any of ($sink*) and any of ($ss*)
 }
@@ -142,6 +144,8 @@ rule filemanager_request_path_browser
         $act2 = /(WriteAllBytes|WriteAllText|AppendAllText|StreamWriter|CreateText|OpenWrite|TransmitFile|WriteFile|SaveAs|FileStream)\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $act3 = /DriveInfo\s*\.\s*GetDrives/ nocase
         $act4 = "GetLogicalDrives" nocase
+        // a file created only to be closed again: probing which folders are writable
+        $act5 = /File\s*\.\s*Create\s*\([^;]{0,120}\)\s*\.\s*(Close|CanWrite|Dispose)/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase
@@ -158,7 +162,7 @@ rule filemanager_request_path_and_content_writer
         author = "deadbox"
     strings:
         $path = /(StreamWriter|CreateText|WriteAllText|WriteAllBytes|AppendAllText|FileStream|File\s*\.\s*Create|FileInfo)\s*\(\s*[^;]{0,160}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
-        $content = /\.(Write|WriteLine)\s*\(\s*\(*\s*(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $content = /\.(Write|WriteLine)\s*\(\s*\(*\s*(this\s*\.\s*)?(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase
