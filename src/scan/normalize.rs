@@ -162,7 +162,7 @@ fn tag_language(tag: &[u8]) -> Option<Lang> {
 
 /// The language of the page: its first directive's `Language`, else a guess from VB keywords.
 fn page_language(text: &[u8]) -> Lang {
-    let head = &text[..text.len().min(8192)];
+    let head = &text[..text.len().min(64 << 10)];
     let mut from = 0;
     while let Some(d) = memfind(&head[from..], b"<%@").map(|d| from + d) {
         let end = memfind(&head[d..], b"%>").map_or(head.len(), |e| d + e);
@@ -171,9 +171,27 @@ fn page_language(text: &[u8]) -> Lang {
         }
         from = end;
     }
-    let vb_words = [&b"end if"[..], b"end sub", b"dim ", b"createobject("];
-    let vb = vb_words.iter().any(|w| find_nocase(text, w).is_some());
-    if vb && memchr(b'{', text).is_none() {
+    // No language said: VB (classic ASP's default) when VB words appear and no server block
+    // has C-like braces or semicolons.
+    let vb_words = [
+        &b"end if"[..],
+        b"end sub",
+        b"dim ",
+        b"createobject(",
+        b"chr(",
+        b"chrw(",
+        b"execute(",
+        b"executeglobal",
+    ];
+    let vb = vb_words.iter().any(|w| find_nocase(head, w).is_some());
+    let mut c_like = false;
+    let mut from = 0;
+    while let Some(b) = memfind(&head[from..], b"<%").map(|b| from + b) {
+        let end = memfind(&head[b..], b"%>").map_or(head.len(), |e| b + e);
+        c_like |= head[b..end].iter().any(|c| matches!(c, b'{' | b';'));
+        from = end;
+    }
+    if vb && !c_like {
         Lang::Vb
     } else {
         Lang::CSharp
@@ -848,6 +866,9 @@ mod tests {
         assert!(n.contains(r#"x="ev""#), "{n}");
         let n = norm("<%@ Language=VBScript %><% Execute(Chr(&H65) & ChrW(118) & \"al \" & chr(40 + 2*0)) %>");
         assert!(n.contains("execute(\"eval (\")"), "{n}");
+        // no directive: classic ASP's VBScript, told by its words
+        let n = norm("<% Execute(Chr(101) & \"val\") %>");
+        assert!(n.contains("execute(\"eval\")"), "{n}");
         // not constant: left alone
         let n = norm("<% var s = String.fromCharCode(k + 1); %>");
         assert!(n.contains("fromCharCode(k+1)"), "{n}");

@@ -1,0 +1,187 @@
+//! Detection through the library scan (built-in rules on the raw bytes *and* the normalised text
+//! of web scripts, triage selection): recall on the shared corpus of real web shells, asserted as
+//! a floor, and no finding of medium or above on the real benign pages. Tests that read
+//! `../shared/corpus` skip with a notice when it is missing, unless CI=true.
+
+#![cfg(feature = "yara")]
+
+mod common;
+
+use deadbox::finding::{Finding, FindingKind, Severity};
+use deadbox::scan::Scan;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Shells of `webshells-more/` (155 files) found at medium or above: 99 before the normaliser
+/// and the behaviour rules of issue 15, 140 after. A floor: raise it when recall improves.
+const WEBSHELLS_MORE_FLOOR: usize = 140;
+
+/// Names (last path component) of the files with a finding of medium or above.
+fn flagged(findings: &[Finding]) -> BTreeSet<String> {
+    findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Medium)
+        .map(|f| {
+            f.location
+                .path
+                .rsplit(['/', '\\'])
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+}
+
+fn scan_dir(dir: &Path) -> Vec<Finding> {
+    let scan = Scan::builder().build().unwrap();
+    let mut out = Vec::new();
+    scan.run_path(dir, &mut out).unwrap();
+    out
+}
+
+fn names(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn corpus_webshells_more_recall_floor() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = corpus.join("webshells-more");
+    let all = names(&dir);
+    let hit = flagged(&scan_dir(&dir));
+    let missed: Vec<&String> = all.iter().filter(|n| !hit.contains(*n)).collect();
+    let found = all.len() - missed.len();
+    eprintln!(
+        "webshells-more: {found}/{} detected at medium or above; missed: {missed:?}",
+        all.len()
+    );
+    assert!(
+        found >= WEBSHELLS_MORE_FLOOR,
+        "recall fell below the floor: {found} < {WEBSHELLS_MORE_FLOOR}; missed {missed:?}"
+    );
+}
+
+#[test]
+fn corpus_webshells_all_detected() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = corpus.join("webshells");
+    let hit = flagged(&scan_dir(&dir));
+    let missed: Vec<String> = names(&dir).difference(&hit).cloned().collect();
+    assert!(missed.is_empty(), "missed: {missed:?}");
+}
+
+#[test]
+fn corpus_benign_pages_raise_nothing_medium_or_above() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    for sub in ["benign-aspx", "benign-more"] {
+        let findings = scan_dir(&corpus.join(sub));
+        let bad: Vec<String> = findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Medium)
+            .map(|f| format!("{}: {}", f.location.path, f.title))
+            .collect();
+        assert!(bad.is_empty(), "{sub}: {bad:#?}");
+    }
+}
+
+/// A one-liner whose code is only visible once normalised: the finding says it matched the
+/// normalised text (title and `form` metadata); the plain page next to it matches on its bytes.
+#[test]
+fn normalised_form_findings_say_so() {
+    let scan = Scan::builder().build().unwrap();
+    let hidden = b"<% Execute(Chr(101) & \"v\" & ChrW(&H61) & \"l(Req\" & \"uest(\"\"x\"\"))\") %>";
+    let mut out = Vec::new();
+    scan.run_bytes("mem/one.asp", hidden, &mut out).unwrap();
+    let yara: Vec<&Finding> = out
+        .iter()
+        .filter(|f| f.kind == FindingKind::YaraMatch && f.severity >= Severity::High)
+        .collect();
+    assert!(!yara.is_empty(), "{out:#?}");
+    for f in &yara {
+        let rule = f.rule.as_ref().unwrap();
+        assert_eq!(
+            rule.meta.get("form").and_then(|v| v.as_str()),
+            Some("normalised"),
+            "{f:#?}"
+        );
+        assert!(f.title.contains("normalised text"), "{}", f.title);
+    }
+    let plain = b"<% Execute(Request(\"x\")) %>";
+    let mut out = Vec::new();
+    scan.run_bytes("mem/two.asp", plain, &mut out).unwrap();
+    let f = out
+        .iter()
+        .find(|f| f.kind == FindingKind::YaraMatch)
+        .expect("plain eval of the request");
+    assert!(f.rule.as_ref().unwrap().meta.get("form").is_none());
+    assert!(!f.title.contains("normalised"));
+}
+
+/// Benign look-alikes of the new behaviour rules, through the whole scan (both forms).
+#[test]
+fn benign_look_alikes_stay_quiet() {
+    let scan = Scan::builder().build().unwrap();
+    let pages: &[(&str, &[u8])] = &[
+        (
+            // an installer testing the connection string the admin typed: no SQL from the user
+            "install.aspx",
+            br#"<%@ Page Language="C#" %><script runat="server">
+void Test_Click(object s, EventArgs e) {
+  string cs = txtConnection.Text;
+  using (var conn = new SqlConnection(cs)) { conn.Open(); }
+  var cmd = new SqlCommand(System.IO.File.ReadAllText(Server.MapPath("~/setup/schema.sql")));
+}</script>"#,
+        ),
+        (
+            // a download handler serving a file the request names, listing nothing
+            "download.ashx",
+            br#"<%@ WebHandler Language="C#" Class="D" %>
+public class D : IHttpHandler { public void ProcessRequest(HttpContext context) {
+  string name = context.Request.QueryString["file"];
+  context.Response.TransmitFile(context.Server.MapPath("~/files/" + name)); } }"#,
+        ),
+        (
+            // a page listing its own folder
+            "list.ascx",
+            br#"<%@ Control Language="C#" %><script runat="server">
+void Page_Load() { string p = System.IO.Path.GetDirectoryName(Request.PhysicalPath);
+  foreach (string f in System.IO.Directory.GetFiles(p)) { Response.Write(f); }
+  File.Delete(Server.MapPath("~/App_Data/cache.tmp")); }</script>"#,
+        ),
+        (
+            // client-side script that builds strings with fromCharCode and eval
+            "client.aspx",
+            br#"<%@ Page Language="C#" %><html><script type="text/javascript">
+var s = String.fromCharCode(104, 105); eval("show" + "(s)"); // Request("x")
+</script><% Response.Write("Total: " + total); %></html>"#,
+        ),
+        (
+            // a logger writing a fixed message to a log file
+            "log.aspx",
+            br#"<%@ Page Language="C#" %><script runat="server">
+void Save_Click(object s, EventArgs e) {
+  var w = new System.IO.StreamWriter(Server.MapPath("~/App_Data/log.txt"), true);
+  w.Write("saved " + DateTime.Now); w.Close(); lblStatus.Text = "ok"; }</script>"#,
+        ),
+    ];
+    for (name, data) in pages {
+        let mut out = Vec::new();
+        scan.run_bytes(&format!("mem/{name}"), data, &mut out)
+            .unwrap();
+        let bad: Vec<&String> = out
+            .iter()
+            .filter(|f| f.severity >= Severity::Medium)
+            .map(|f| &f.title)
+            .collect();
+        assert!(bad.is_empty(), "{name}: {bad:#?}");
+    }
+}
