@@ -401,9 +401,9 @@ fn push_char(out: &mut Vec<u8>, code: u32) {
 
 fn number(s: &[u8], i: usize, lang: Lang) -> (Option<i64>, usize) {
     let mut j = i;
-    let (radix, start) = if lang == Lang::Vb && s[i] == b'&' {
-        (16, i + 2)
-    } else if s[i] == b'0' && matches!(s.get(i + 1), Some(b'x' | b'X')) {
+    let vb_hex = lang == Lang::Vb && s[i] == b'&';
+    let c_hex = s[i] == b'0' && matches!(s.get(i + 1), Some(b'x' | b'X'));
+    let (radix, start) = if vb_hex || c_hex {
         (16, i + 2)
     } else {
         (10, i)
@@ -691,24 +691,30 @@ fn inline(toks: Vec<Tok>, lang: Lang, budget: usize) -> Vec<Tok> {
                 && !toks.get(k + 2).is_some_and(|t| t.is_punct(b'='));
             if !member && next_is_assign && assigned.get(name) == Some(&1) {
                 // Record the value (with the uses inside it already inlined).
-                let end = toks[k + 2..]
-                    .iter()
-                    .position(|t| {
-                        t.is_punct(b';')
-                            || *t == Tok::Newline
-                            || (lang != Lang::Vb && t.is_punct(b'{'))
-                    })
-                    .map_or(toks.len(), |p| k + 2 + p);
-                let mut rhs = Vec::new();
-                for u in &toks[k + 2..end] {
-                    match u.ident().and_then(|n| values.get(n)) {
-                        Some(v) if rhs.len() + v.len() <= MAX_INLINE_TOKENS => rhs.extend(paren(v)),
-                        _ => rhs.push(u.clone()),
+                // The value ends at `;`, a VB line break or a block; one longer than
+                // MAX_INLINE_TOKENS is not inlined, so the search stops there (linear time).
+                let window = &toks[k + 2..toks.len().min(k + 3 + MAX_INLINE_TOKENS)];
+                let end = match window.iter().position(|t| {
+                    t.is_punct(b';') || *t == Tok::Newline || (lang != Lang::Vb && t.is_punct(b'{'))
+                }) {
+                    Some(p) => Some(k + 2 + p),
+                    None if k + 2 + window.len() == toks.len() => Some(toks.len()),
+                    None => None,
+                };
+                if let Some(end) = end {
+                    let mut rhs = Vec::new();
+                    for u in &toks[k + 2..end] {
+                        match u.ident().and_then(|n| values.get(n)) {
+                            Some(v) if rhs.len() + v.len() <= MAX_INLINE_TOKENS => {
+                                rhs.extend(paren(v))
+                            }
+                            _ => rhs.push(u.clone()),
+                        }
                     }
-                }
-                let rhs = fold(rhs, lang);
-                if inlinable(&rhs) {
-                    values.insert(name.to_vec(), rhs);
+                    let rhs = fold(rhs, lang);
+                    if inlinable(&rhs) {
+                        values.insert(name.to_vec(), rhs);
+                    }
                 }
                 out.push(t.clone());
                 k += 1;
@@ -960,6 +966,11 @@ mod tests {
             "<% var x = Request[\"a\"]; ".to_string() + &"f(x,x,x,x);".repeat(100_000) + "%>";
         let n = normalize(many.as_bytes());
         assert!(n.len() <= many.len() * MAX_OUTPUT_FACTOR + 4096);
+        // many assignments with no statement end: each value search is bounded
+        let open = "<% ".to_string() + &"a = b ".repeat(300_000) + "%>";
+        let t = std::time::Instant::now();
+        normalize(open.as_bytes());
+        assert!(t.elapsed().as_secs() < 10);
         assert!(!looks_like_server_script(false, b"plain text"));
         assert!(looks_like_server_script(false, b"GIF89a<%eval(x)%>"));
     }
