@@ -13,7 +13,10 @@
 //!
 //! Rules key on behaviour (server-side script *and* a dangerous sink fed by request data), not on
 //! the strings of known samples, and use no external variables: a file is judged on its bytes
-//! alone. The pack compiles without warnings; its patterns are literals or regular expressions
+//! alone. The scan also runs them over the normalised text of each web script
+//! ([`crate::scan::normalize`]: comments removed, strings joined, character codes decoded,
+//! request values inlined), so they are written to hold on both forms; `rules/README.md` lists
+//! the files and the measured recall. The pack compiles without warnings; its patterns are literals or regular expressions
 //! anchored on literals of four bytes or more, so it stays cheap on large inputs.
 //!
 //! With the `yara` feature (the pack is only text without it):
