@@ -642,21 +642,58 @@ impl ExprParser<'_> {
     }
 }
 
-/// Whether the value of an assignment is worth inlining: a constant string, or data from the
-/// request or a server control.
-fn inlinable(rhs: &[Tok]) -> bool {
-    if rhs.is_empty() || rhs.len() > MAX_INLINE_TOKENS {
-        return false;
-    }
-    if matches!(rhs, [Tok::Str(_)]) {
-        return true;
-    }
+/// Whether a value carries data from the request or from a server control's text.
+fn from_request(rhs: &[Tok]) -> bool {
     rhs.iter().enumerate().any(|(k, t)| {
         t.is_ident(b"request") || (t.is_ident(b"text") && k > 0 && rhs[k - 1].is_punct(b'.'))
     })
 }
 
-/// Inlines single-assignment variables whose value is [`inlinable`].
+/// Whether the value of an assignment is worth inlining: for a variable assigned once, a
+/// constant string or data from the request (a control's text); for one assigned several times,
+/// only data from the request (the variable *may* hold it, which is what a rule asks).
+fn inlinable(rhs: &[Tok], once: bool) -> bool {
+    if rhs.is_empty() || rhs.len() > MAX_INLINE_TOKENS {
+        return false;
+    }
+    if once {
+        matches!(rhs, [Tok::Str(_)]) || from_request(rhs)
+    } else {
+        request_value(rhs)
+    }
+}
+
+/// Whether a value holds what the client sent as a value: `Request[..]`, `Request(..)`,
+/// `Request.QueryString/Form/Params/Item/Cookies/Headers`, or a control's `.Text` (not the
+/// request's paths, files or server variables).
+fn request_value(rhs: &[Tok]) -> bool {
+    const SELECTORS: &[&[u8]] = &[
+        b"querystring",
+        b"form",
+        b"params",
+        b"item",
+        b"cookies",
+        b"headers",
+    ];
+    rhs.iter().enumerate().any(|(k, t)| {
+        if t.is_ident(b"text") {
+            return k > 0 && rhs[k - 1].is_punct(b'.');
+        }
+        if !t.is_ident(b"request") {
+            return false;
+        }
+        match (rhs.get(k + 1), rhs.get(k + 2)) {
+            (Some(Tok::Punct(b'[' | b'(')), _) => true,
+            (Some(Tok::Punct(b'.')), Some(Tok::Ident(w))) => {
+                SELECTORS.iter().any(|x| w.eq_ignore_ascii_case(x))
+            }
+            _ => false,
+        }
+    })
+}
+
+/// Inlines variables whose value is [`inlinable`]: a variable assigned several times is replaced
+/// by the first value from the request it was given (data flow, not evaluation).
 fn inline(toks: Vec<Tok>, lang: Lang, budget: usize) -> Vec<Tok> {
     // How often each name is assigned (`x =`, `x +=`, …, `x++`): only names assigned once
     // have one value.
@@ -689,7 +726,8 @@ fn inline(toks: Vec<Tok>, lang: Lang, budget: usize) -> Vec<Tok> {
             let member = k > 0 && toks[k - 1].is_punct(b'.');
             let next_is_assign = toks.get(k + 1).is_some_and(|t| t.is_punct(b'='))
                 && !toks.get(k + 2).is_some_and(|t| t.is_punct(b'='));
-            if !member && next_is_assign && assigned.get(name) == Some(&1) {
+            let count = assigned.get(name).copied().unwrap_or(0);
+            if !member && next_is_assign && count >= 1 {
                 // Record the value (with the uses inside it already inlined).
                 // The value ends at `;`, a VB line break or a block; one longer than
                 // MAX_INLINE_TOKENS is not inlined, so the search stops there (linear time).
@@ -712,7 +750,8 @@ fn inline(toks: Vec<Tok>, lang: Lang, budget: usize) -> Vec<Tok> {
                         }
                     }
                     let rhs = fold(rhs, lang);
-                    if inlinable(&rhs) {
+                    let once = count == 1;
+                    if inlinable(&rhs, once) && (once || !values.contains_key(name)) {
                         values.insert(name.to_vec(), rhs);
                     }
                 }
@@ -917,9 +956,11 @@ mod tests {
             n.contains(r#"new SqlCommand((Request.QueryString["sql"]),"#),
             "{n}"
         );
-        // a variable assigned twice is not inlined
-        let n = norm(r#"<% var p = Request["p"]; p = "x"; File.Delete(p); %>"#);
+        // a constant assigned twice is not inlined; request data assigned once of several is
+        let n = norm(r#"<% var p = "a"; p = "x"; File.Delete(p); %>"#);
         assert!(n.contains("File.Delete(p)"), "{n}");
+        let n = norm(r#"<% var p = Request["p"]; if (p == null) p = "."; File.Delete(p); %>"#);
+        assert!(n.contains(r#"File.Delete((Request["p"]))"#), "{n}");
     }
 
     #[test]
