@@ -38,10 +38,11 @@ rule cmdshell_process_start_request
         $a1 = /ProcessStartInfo\s*\(\s*[^)]{0,80}Request\s*[\.\[\(]/ nocase
         $a2 = /Process\s*\.\s*Start\s*\(\s*[^;]{0,80}Request\s*[\.\[\(]/ nocase
         $a3 = /\.(Arguments|FileName)\s*=\s*[^;]{0,80}Request\s*[\.\[\(]/ nocase
-        // the same with the value taken from a server control of the page (TextBox.Text)
-        $t1 = /ProcessStartInfo\s*\(\s*[^);]{0,80}\.Text\s*[\),+]/ nocase
-        $t2 = /Process\s*\.\s*Start\s*\(\s*[^;]{0,80}\.Text\s*[\),+]/ nocase
-        $t3 = /\.(Arguments|FileName)\s*=\s*[^;\r\n]{0,80}\.Text\s*[;\r\n]/ nocase
+        // the same with the value taken from a server control of the page (TextBox.Text,
+        // HtmlInputText.Value)
+        $t1 = /ProcessStartInfo\s*\(\s*[^);]{0,80}\.(Text|Value)\s*[\),+]/ nocase
+        $t2 = /Process\s*\.\s*Start\s*\(\s*[^;]{0,80}\.(Text|Value)\s*[\),+]/ nocase
+        $t3 = /\.(Arguments|FileName)\s*=\s*[^;\r\n]{0,80}\.(Text|Value)\s*[;\r\n+]/ nocase
         $proc1 = "ProcessStartInfo" nocase
         $proc2 = /Process\s*\.\s*Start\s*\(/ nocase
         $proc3 = /\.StartInfo\s*\.\s*(FileName|Arguments)/ nocase

@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Shells of `webshells-more/` (155 files) found at medium or above: 99 before the normaliser
-/// and the behaviour rules of issue 15, 140 after. A floor: raise it when recall improves.
-const WEBSHELLS_MORE_FLOOR: usize = 140;
+/// and the behaviour rules of issue 15, 141 after. A floor: raise it when recall improves.
+const WEBSHELLS_MORE_FLOOR: usize = 141;
 
 /// Names (last path component) of the files with a finding of medium or above.
 fn flagged(findings: &[Finding]) -> BTreeSet<String> {
