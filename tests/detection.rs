@@ -185,3 +185,89 @@ void Save_Click(object s, EventArgs e) {
         assert!(bad.is_empty(), "{name}: {bad:#?}");
     }
 }
+
+/// A zip archive written by hand: `(name, data, deflate?)` members.
+fn zip(members: &[(&str, &[u8], bool)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut b = Vec::new();
+    let mut central = Vec::new();
+    for (name, data, deflate) in members {
+        let packed = if *deflate {
+            let mut e =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        } else {
+            data.to_vec()
+        };
+        let method: u16 = if *deflate { 8 } else { 0 };
+        let offset = b.len() as u32;
+        b.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00");
+        b.extend_from_slice(&method.to_le_bytes());
+        b.extend_from_slice(&[0; 8]); // time, date, crc (not checked)
+        b.extend_from_slice(&(packed.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes());
+        b.extend_from_slice(name.as_bytes());
+        b.extend_from_slice(&packed);
+        central.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00");
+        central.extend_from_slice(&method.to_le_bytes());
+        central.extend_from_slice(&[0; 8]);
+        central.extend_from_slice(&(packed.len() as u32).to_le_bytes());
+        central.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        central.extend_from_slice(&[0; 12]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let cd_offset = b.len() as u32;
+    b.extend_from_slice(&central);
+    b.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+    b.extend_from_slice(&(members.len() as u16).to_le_bytes());
+    b.extend_from_slice(&(members.len() as u16).to_le_bytes());
+    b.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    b.extend_from_slice(&cd_offset.to_le_bytes());
+    b.extend_from_slice(&[0, 0]);
+    b
+}
+
+/// Zip members are YARA-scanned and hashed as streams of their own: a shell inside an archive
+/// is found and named `ARCHIVE!/MEMBER`, with the member's size and SHA-256; a benign member
+/// raises nothing.
+#[test]
+fn zip_members_scanned_as_streams() {
+    let shell: &[u8] = br#"<%@ Page Language="Jscript"%><%eval(Request.Item["p"],"unsafe");%>"#;
+    let benign: &[u8] = b"<%@ Page Language=\"C#\" %><html><body>hello</body></html>";
+    let archive = zip(&[
+        ("site/a.aspx", shell, true),
+        ("site/readme.aspx", benign, false),
+    ]);
+    let dir = common::scratch().join("zip-members");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("backup.zip"), &archive).unwrap();
+    let findings = scan_dir(&dir);
+    // (The archive itself may match too: a small member can be stored in the clear.)
+    let member: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::YaraMatch && f.location.path.contains(".zip!/"))
+        .collect();
+    assert!(!member.is_empty(), "{findings:#?}");
+    let sha = deadbox::hash::digest(deadbox::hash::Algorithms::default(), shell).sha256;
+    for f in &member {
+        assert!(
+            f.location.path.ends_with("backup.zip!/site/a.aspx"),
+            "{}",
+            f.location.path
+        );
+        let facts = f.file.as_ref().unwrap();
+        assert_eq!(facts.size, shell.len() as u64);
+        assert_eq!(facts.sha256, sha);
+    }
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f.location.path.contains("readme.aspx")),
+        "{findings:#?}"
+    );
+}

@@ -21,6 +21,8 @@
 mod assess;
 mod collection;
 mod load;
+#[cfg(feature = "yara")]
+mod members;
 pub mod normalize;
 mod progress;
 #[cfg(feature = "yara")]
@@ -1143,6 +1145,13 @@ impl Scan {
             }
             if self.cfg.exchange {
                 assess::assess_stream(ctx, j, data, &mut out, &location, &facts);
+            }
+            // The members of a zip archive, as streams of their own (first name only).
+            #[cfg(feature = "yara")]
+            if k == 0 {
+                if let Some(data) = scan_data {
+                    self.scan_zip_members(j, data, set, &mut w.matcher, &location, &mut out);
+                }
             }
             if self.cfg.only_exchange {
                 out.retain(|f| !matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash));
