@@ -1,7 +1,8 @@
 //! Zip archives selected by the scan: each member is decompressed (stored or deflate), hashed,
 //! checked against the IOC and known-good lists and YARA-scanned (raw and, for web scripts,
 //! normalised) as a stream of its own. Its findings name it as `ARCHIVE!/MEMBER` in
-//! `location.path` and carry the member's size and hashes in `file`. Nested archives are not
+//! `location.path` and carry the member's size and hashes in `file` (with the archive file's
+//! owner; the times are the archive's, so they are left out). Nested archives are not
 //! opened (a zip inside a zip is scanned as bytes, like any member).
 
 use super::{diagnostic, rules, Job, Scan};
@@ -18,8 +19,8 @@ pub const MAX_MEMBER_BYTES: u64 = 64 << 20;
 pub const MAX_EXPANDED_BYTES: u64 = 1 << 30;
 
 impl Scan {
-    /// The findings of the members of `data` (the stream of `job` at `location`) when it is a
-    /// zip archive; nothing otherwise.
+    /// The findings of the members of `data` (the stream of `job` at `location`, `archive` its
+    /// facts) when it is a zip archive; nothing otherwise.
     pub(super) fn scan_zip_members(
         &self,
         job: &Job<'_>,
@@ -27,10 +28,11 @@ impl Scan {
         set: Algorithms,
         matcher: &mut rules::Matcher<'_>,
         location: &Location,
-        out: &mut Vec<Finding>,
-    ) {
+        archive: &FileFacts,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
         if exchange::archive_kind(data) != Some(ArchiveKind::Zip) {
-            return;
+            return out;
         }
         let entries = match exchange::zip_entries(data) {
             Ok(e) => e,
@@ -40,7 +42,7 @@ impl Scan {
                     None,
                     &format!("zip members not scanned: {e}"),
                 ));
-                return;
+                return out;
             }
         };
         let mut expanded = 0u64;
@@ -75,6 +77,9 @@ impl Scan {
                 md5: d.md5.clone(),
                 sha1: d.sha1.clone(),
                 sha256: d.sha256.clone(),
+                // The member lives in the archive's file: its owner is the file's.
+                owner: archive.owner.clone(),
+                owner_name: archive.owner_name.clone(),
                 ..FileFacts::default()
             };
             let hashes = [d.sha256.as_deref(), d.sha1.as_deref(), d.md5.as_deref()];
@@ -111,7 +116,7 @@ impl Scan {
                 self.cfg.max_in_memory,
                 &loc,
                 &facts,
-                out,
+                &mut out,
             );
         }
         if skipped > 0 {
@@ -124,5 +129,6 @@ impl Scan {
                 ),
             ));
         }
+        out
     }
 }

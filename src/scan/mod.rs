@@ -1150,7 +1150,9 @@ impl Scan {
             #[cfg(feature = "yara")]
             if k == 0 {
                 if let Some(data) = scan_data {
-                    self.scan_zip_members(j, data, set, &mut w.matcher, &location, &mut out);
+                    let members =
+                        self.scan_zip_members(j, data, set, &mut w.matcher, &location, &facts);
+                    out.extend(members);
                 }
             }
             if self.cfg.only_exchange {
