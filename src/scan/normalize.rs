@@ -17,7 +17,8 @@
 //!   `"eval(Request["z"])"`; character codes with a constant argument (folded integer
 //!   arithmetic: `+ - * / %`, parentheses, decimal, `0x` and VB `&H` numbers) become one-character
 //!   strings; adjacent strings joined by `+` (and `&` in VB) or passed to `String.Concat` become
-//!   one string; whitespace is dropped where the language ignores it (a single space stays between
+//!   one string; a base64 literal handed to `FromBase64String` or `atob` is decoded when it holds
+//!   text; whitespace is dropped where the language ignores it (a single space stays between
 //!   two words; VB keeps its line breaks, which end statements); VB identifiers are lowercased
 //!   (VB ignores case);
 //! * a variable assigned exactly once in the file, to a string constant or to an expression that
@@ -233,10 +234,10 @@ impl Tok {
 /// Normalises one region of server code into `out`.
 fn code(src: &[u8], lang: Lang, out: &mut Vec<u8>, budget: usize) {
     let toks = lex(src, lang);
-    let toks = fold(toks, lang);
+    let toks = fold(toks, lang, true);
     // What the tokens take when written out is at most `src.len()`: the rest is for inlining.
     let toks = inline(toks, lang, budget.saturating_sub(out.len() + src.len()));
-    let toks = fold(toks, lang);
+    let toks = fold(toks, lang, false);
     emit(&toks, out);
 }
 
@@ -424,8 +425,9 @@ fn number(s: &[u8], i: usize, lang: Lang) -> (Option<i64>, usize) {
     (value.filter(|_| plain), k)
 }
 
-/// Replaces constant character codes by strings and joins adjacent strings.
-fn fold(toks: Vec<Tok>, lang: Lang) -> Vec<Tok> {
+/// Replaces constant character codes by strings and joins adjacent strings; with `base64`
+/// (the first pass only, so that nothing is decoded twice), decodes base64 literals of text.
+fn fold(toks: Vec<Tok>, lang: Lang, base64: bool) -> Vec<Tok> {
     let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
     let mut i = 0;
     while i < toks.len() {
@@ -439,6 +441,14 @@ fn fold(toks: Vec<Tok>, lang: Lang) -> Vec<Tok> {
             }
             push_str(&mut out, s, lang);
             i = next;
+            continue;
+        }
+        if let Some(text) = base64_literal(&toks, i).filter(|_| base64) {
+            // `FromBase64String("UmVx…")` reads `FromBase64String("Request…")`.
+            out.push(toks[i].clone());
+            out.push(toks[i + 1].clone());
+            out.push(Tok::Str(text));
+            i += 3;
             continue;
         }
         if let Some((s, next)) = concat_call(&toks, i) {
@@ -534,6 +544,58 @@ fn char_bytes(v: i64) -> Option<Vec<u8>> {
     let v = u32::try_from(v).ok()?;
     let mut out = Vec::new();
     push_char(&mut out, char::from_u32(v).map(|_| v)?);
+    Some(out)
+}
+
+/// At `toks[i]`: `FromBase64String(` or `atob(` followed by a string literal whose base64
+/// decodes to text (UTF-8, no control characters but whitespace): that text.
+fn base64_literal(toks: &[Tok], i: usize) -> Option<Vec<u8>> {
+    let name = toks[i].ident()?;
+    if !(name.eq_ignore_ascii_case(b"frombase64string") || name.eq_ignore_ascii_case(b"atob")) {
+        return None;
+    }
+    if !toks.get(i + 1)?.is_punct(b'(') {
+        return None;
+    }
+    let Tok::Str(lit) = toks.get(i + 2)? else {
+        return None;
+    };
+    let text = base64_decode(lit)?;
+    let ok = std::str::from_utf8(&text)
+        .is_ok_and(|t| !t.is_empty() && t.chars().all(|c| !c.is_control() || c.is_whitespace()));
+    ok.then_some(text)
+}
+
+/// Standard base64 (padding optional, whitespace ignored); `None` when it is not base64.
+fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    let mut pad = false;
+    for &c in s {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => {
+                pad = true;
+                continue;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => continue,
+            _ => return None,
+        };
+        if pad {
+            return None; // data after padding
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
     Some(out)
 }
 
@@ -749,7 +811,7 @@ fn inline(toks: Vec<Tok>, lang: Lang, budget: usize) -> Vec<Tok> {
                             _ => rhs.push(u.clone()),
                         }
                     }
-                    let rhs = fold(rhs, lang);
+                    let rhs = fold(rhs, lang, false);
                     let once = count == 1;
                     if inlinable(&rhs, once) && (once || !values.contains_key(name)) {
                         values.insert(name.to_vec(), rhs);
@@ -917,6 +979,20 @@ mod tests {
         // not constant: left alone
         let n = norm("<% var s = String.fromCharCode(k + 1); %>");
         assert!(n.contains("fromCharCode(k+1)"), "{n}");
+    }
+
+    #[test]
+    fn base64_literals_of_text_are_decoded() {
+        let n = norm(
+            r#"<% var x = System.Text.Encoding.UTF8.GetString(System.Convert.FromBase64String("UmVxdWVzdC5JdGVtWyJ6Il0=")); %>"#,
+        );
+        assert!(
+            n.contains(r#"FromBase64String("Request.Item["z"]")"#),
+            "{n}"
+        );
+        // binary (an image) stays as it is
+        let n = norm(r#"<% var img = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUg=="); %>"#);
+        assert!(n.contains("iVBORw0KGgoAAAANSUhEUg=="), "{n}");
     }
 
     #[test]
