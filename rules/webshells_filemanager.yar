@@ -139,7 +139,9 @@ rule filemanager_request_path_browser
         category = "filemanager"
         author = "deadbox"
     strings:
-        $enum = /(GetFiles|GetDirectories|GetFileSystemInfos|GetFileSystemEntries|EnumerateFiles|EnumerateDirectories|DirectoryInfo)\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        // the folder is the request value itself (or MapPath of it), not a folder of the
+        // application in which the request only picks a name (MapPath("~/gallery/" + …))
+        $enum = /(GetFiles|GetDirectories|GetFileSystemInfos|GetFileSystemEntries|EnumerateFiles|EnumerateDirectories|DirectoryInfo)\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $act1 = /(File|Directory)\s*\.\s*(Delete|Move|Copy|SetAttributes|SetCreationTime|SetLastWriteTime)\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $act2 = /(WriteAllBytes|WriteAllText|AppendAllText|StreamWriter|CreateText|OpenWrite|TransmitFile|WriteFile|SaveAs|FileStream)\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $act3 = /DriveInfo\s*\.\s*GetDrives/ nocase

@@ -165,6 +165,16 @@ var s = String.fromCharCode(104, 105); eval("show" + "(s)"); // Request("x")
 </script><% Response.Write("Total: " + total); %></html>"#,
         ),
         (
+            // a gallery listing an album folder of the application that the query names
+            "gallery.aspx",
+            br#"<%@ Page Language="C#" %><script runat="server">
+void Page_Load() {
+  string album = Request.QueryString["album"];
+  foreach (var f in System.IO.Directory.GetFiles(Server.MapPath("~/gallery/" + album))) Response.Write(f);
+  if (Request["img"] != null) Response.WriteFile(Server.MapPath("~/gallery/" + Request["img"]));
+}</script>"#,
+        ),
+        (
             // a logger writing a fixed message to a log file
             "log.aspx",
             br#"<%@ Page Language="C#" %><script runat="server">
@@ -270,4 +280,76 @@ fn zip_members_scanned_as_streams() {
             .any(|f| f.location.path.contains("readme.aspx")),
         "{findings:#?}"
     );
+}
+
+/// Variants of the families the behaviour rules key on, written for this test (inert: no
+/// payload logic), found through the whole scan: the request value reaches the sink through a
+/// typed VB declaration, a handler's `context.Request`, a control's text, a classic ASP
+/// connection, or a concatenated option string.
+#[test]
+fn behaviour_variants_detected() {
+    let scan = Scan::builder().build().unwrap();
+    let pages: &[(&str, &str)] = &[
+        (
+            "vb_browser.aspx",
+            r#"<%@ Page Language="VB" %>
+<script runat="server">
+Sub Page_Load()
+  Dim p As String = Request.QueryString("p")
+  For Each f As String In Directory.GetFiles(p)
+    Response.Write(f)
+  Next
+  If Request("del") <> "" Then File.Delete(Request("del"))
+End Sub
+</script>"#,
+        ),
+        (
+            "ashx_browser.ashx",
+            r#"<%@ WebHandler Language="C#" Class="B" %>
+using System.IO; using System.Web;
+public class B : IHttpHandler {
+  public void ProcessRequest(HttpContext context) {
+    string dir = context.Request.QueryString["d"];
+    foreach (var f in new DirectoryInfo(dir).GetFiles()) context.Response.Write(f.FullName + "\n");
+    if (context.Request.QueryString["get"] != null) context.Response.WriteFile(context.Request.QueryString["get"]);
+  }
+  public bool IsReusable { get { return false; } }
+}"#,
+        ),
+        (
+            "oledb_console.aspx",
+            r#"<%@ Page Language="C#" %>
+<script runat="server">
+void Go(object s, EventArgs e) {
+  OleDbConnection c = new OleDbConnection();
+  c.ConnectionString = txtConn.Text;
+  OleDbCommand cmd = c.CreateCommand();
+  cmd.CommandText = txtSql.Text;
+  grid.DataSource = cmd.ExecuteReader(); grid.DataBind();
+}
+</script>"#,
+        ),
+        (
+            "asp_console.asp",
+            r#"<%
+Set conn = Server.CreateObject("ADODB.Connection")
+conn.Open Request("conn")
+Set rs = conn.Execute(Request("sql"))
+Do While Not rs.EOF : Response.Write rs(0) : rs.MoveNext : Loop
+%>"#,
+        ),
+        (
+            "js_concat.aspx",
+            r#"<%@ Page Language="JScript" %><% var k = "Req" + "uest"; var e = "ev" + /*x*/ "al"; eval(Request.Form["c"], "un" + "sa" + "fe"); %>"#,
+        ),
+    ];
+    for (name, text) in pages {
+        let mut out = Vec::new();
+        scan.run_bytes(&format!("mem/{name}"), text.as_bytes(), &mut out)
+            .unwrap();
+        assert!(
+            out.iter().any(|f| f.severity >= Severity::High),
+            "{name}: {out:#?}"
+        );
+    }
 }

@@ -761,8 +761,14 @@ fn inline(toks: Vec<Tok>, lang: Lang, budget: usize) -> Vec<Tok> {
     // have one value.
     let mut assigned: HashMap<&[u8], u32> = HashMap::new();
     for (k, t) in toks.iter().enumerate() {
-        let Some(name) = t.ident() else { continue };
-        if k > 0 && toks[k - 1].is_punct(b'.') {
+        if t.ident().is_none() {
+            continue;
+        }
+        let at = target(&toks, k, lang);
+        let Some(name) = toks[at].ident() else {
+            continue;
+        };
+        if at > 0 && toks[at - 1].is_punct(b'.') {
             continue;
         }
         let next = toks.get(k + 1);
@@ -784,10 +790,17 @@ fn inline(toks: Vec<Tok>, lang: Lang, budget: usize) -> Vec<Tok> {
     let mut k = 0;
     while k < toks.len() {
         let t = &toks[k];
-        if let Some(name) = t.ident() {
-            let member = k > 0 && toks[k - 1].is_punct(b'.');
+        if let Some(this) = t.ident() {
             let next_is_assign = toks.get(k + 1).is_some_and(|t| t.is_punct(b'='))
                 && !toks.get(k + 2).is_some_and(|t| t.is_punct(b'='));
+            // The assigned name: this one, or in VB the one before `As Type =`.
+            let at = if next_is_assign {
+                target(&toks, k, lang)
+            } else {
+                k
+            };
+            let name = toks[at].ident().unwrap_or(this);
+            let member = at > 0 && toks[at - 1].is_punct(b'.');
             let count = assigned.get(name).copied().unwrap_or(0);
             if !member && next_is_assign && count >= 1 {
                 // Record the value (with the uses inside it already inlined).
@@ -845,6 +858,26 @@ fn tok_len(t: &Tok) -> usize {
         Tok::Ident(w) | Tok::Num(w, _) => w.len() + 1,
         Tok::Str(s) => s.len() + 2,
         Tok::Punct(_) | Tok::Newline => 1,
+    }
+}
+
+/// The index of the variable an `=` after `toks[k]` assigns: `k`, or in VB the name before
+/// `As [New] Type` (`Dim p As String = …`; the type may be dotted).
+fn target(toks: &[Tok], k: usize, lang: Lang) -> usize {
+    if lang != Lang::Vb || !toks.get(k + 1).is_some_and(|t| t.is_punct(b'=')) {
+        return k;
+    }
+    let mut j = k;
+    while j >= 2 && toks[j - 1].is_punct(b'.') && toks[j - 2].ident().is_some() {
+        j -= 2;
+    }
+    if j >= 1 && toks[j - 1].is_ident(b"new") {
+        j -= 1;
+    }
+    if j >= 2 && toks[j - 1].is_ident(b"as") && toks[j - 2].ident().is_some() {
+        j - 2
+    } else {
+        k
     }
 }
 
@@ -1037,6 +1070,15 @@ mod tests {
         assert!(n.contains("File.Delete(p)"), "{n}");
         let n = norm(r#"<% var p = Request["p"]; if (p == null) p = "."; File.Delete(p); %>"#);
         assert!(n.contains(r#"File.Delete((Request["p"]))"#), "{n}");
+    }
+
+    #[test]
+    fn vb_declarations_with_types_are_inlined() {
+        let n = norm("<%@ Page Language=\"VB\" %><script runat=\"server\">\nDim p As System.String = Request.QueryString(\"p\")\nFor Each f In Directory.GetFiles(p)\n</script>");
+        assert!(
+            n.contains("directory.getfiles((request.querystring(\"p\")))"),
+            "{n}"
+        );
     }
 
     #[test]
