@@ -163,7 +163,9 @@ rule filemanager_request_path_and_content_writer
         category = "filemanager"
         author = "deadbox"
     strings:
-        $path = /(StreamWriter|CreateText|WriteAllText|WriteAllBytes|AppendAllText|FileStream|File\s*\.\s*Create|FileInfo)\s*\(\s*[^;]{0,160}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        // the file is the request value itself (or MapPath of it), not a file of the
+        // application whose name the request only completes
+        $path = /(StreamWriter|CreateText|WriteAllText|WriteAllBytes|AppendAllText|FileStream|File\s*\.\s*Create|FileInfo)\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $content = /\.(Write|WriteLine)\s*\(\s*\(*\s*(this\s*\.\s*)?(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase

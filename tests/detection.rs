@@ -175,6 +175,14 @@ void Page_Load() {
 }</script>"#,
         ),
         (
+            // a notes page saving the typed text under App_Data, in a file the user names
+            "notes.aspx",
+            br#"<%@ Page Language="C#" %><script runat="server">
+void Save_Click(object s, EventArgs e) {
+  var w = new System.IO.StreamWriter(Server.MapPath("~/App_Data/notes/" + txtName.Text + ".txt"));
+  w.Write(txtBody.Text); w.Close(); }</script>"#,
+        ),
+        (
             // a logger writing a fixed message to a log file
             "log.aspx",
             br#"<%@ Page Language="C#" %><script runat="server">
