@@ -38,10 +38,11 @@ rule cmdshell_process_start_request
         $a1 = /ProcessStartInfo\s*\(\s*[^)]{0,80}Request\s*[\.\[\(]/ nocase
         $a2 = /Process\s*\.\s*Start\s*\(\s*[^;]{0,80}Request\s*[\.\[\(]/ nocase
         $a3 = /\.(Arguments|FileName)\s*=\s*[^;]{0,80}Request\s*[\.\[\(]/ nocase
-        // the same with the value taken from a server control of the page (TextBox.Text)
-        $t1 = /ProcessStartInfo\s*\(\s*[^);]{0,80}\.Text\s*[\),+]/ nocase
-        $t2 = /Process\s*\.\s*Start\s*\(\s*[^;]{0,80}\.Text\s*[\),+]/ nocase
-        $t3 = /\.(Arguments|FileName)\s*=\s*[^;\r\n]{0,80}\.Text\s*[;\r\n]/ nocase
+        // the same with the value taken from a server control of the page (TextBox.Text,
+        // HtmlInputText.Value)
+        $t1 = /ProcessStartInfo\s*\(\s*[^);]{0,80}\.(Text|Value)\s*[\),+]/ nocase
+        $t2 = /Process\s*\.\s*Start\s*\(\s*[^;]{0,80}\.(Text|Value)\s*[\),+]/ nocase
+        $t3 = /\.(Arguments|FileName)\s*=\s*[^;\r\n]{0,80}\.(Text|Value)\s*[;\r\n+]/ nocase
         $proc1 = "ProcessStartInfo" nocase
         $proc2 = /Process\s*\.\s*Start\s*\(/ nocase
         $proc3 = /\.StartInfo\s*\.\s*(FileName|Arguments)/ nocase
@@ -70,11 +71,13 @@ rule cmdshell_wscript_shell
         $runat = /runat\s*=\s*["']?server/ nocase
         $srv = "Server.CreateObject" nocase
         $dir = /<%@\s{0,8}(Page|Language)/ nocase
+        // an inline <% %> / <%= %> block creating the shell object (one-liner without a directive)
+        $inline = /<%[^%]{0,80}CreateObject\s*\(\s*["']WScript\.Shell["']/ nocase
     condition:
         uint16(0) != 0x5A4D and any of ($x*) and (
             $srv_obj or
             ($ax_obj and $runat) or
-            (($any_obj or $clsid_obj) and $req and ($runat or $srv or $dir))
+            (($any_obj or $clsid_obj) and $req and ($runat or $srv or $dir or $inline))
         )
 }
 

@@ -47,6 +47,7 @@ rule filemanager_drive_enumeration
         author = "deadbox"
     strings:
         $drives = /(Directory|Environment)\s*\.\s*GetLogicalDrives/ nocase
+        $drives2 = /DriveInfo\s*\.\s*GetDrives/ nocase
         $list1 = /\.GetFiles\s*\(/ nocase
         $list2 = /\.GetDirectories\s*\(/ nocase
         $chg1 = /(File|Directory)\s*\.\s*(Delete|Move|Copy)\s*\(/ nocase
@@ -57,7 +58,7 @@ rule filemanager_drive_enumeration
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase
     condition:
-        uint16(0) != 0x5A4D and $drives and any of ($list*) and any of ($chg*) and any of ($ss*)
+        uint16(0) != 0x5A4D and any of ($drives*) and any of ($list*) and any of ($chg*) and any of ($ss*)
 }
 
 rule filemanager_upload_to_own_folder
@@ -81,6 +82,8 @@ rule filemanager_upload_to_own_folder
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase
         $ss4 = /<%\s{0,8}if\s*\(\s*Request/ nocase
+        // an inline block saving an upload (VB or C# one-liner without a directive)
+        $ss5 = /<%[^%]{0,200}\.SaveAs\s*\(/ nocase
     condition:
         uint16(0) != 0x5A4D and any of ($src*) and any of ($dst*) and any of ($sink*) and any of ($ss*)
 }
@@ -122,4 +125,67 @@ rule filemanager_classic_asp_fso
         $req = /[^A-Za-z]Request\s*(\(|\.Form|\.QueryString|\.BinaryRead)/ nocase
     condition:
         uint16(0) != 0x5A4D and $fso and 2 of ($list*) and 2 of ($chg*) and $req
+}
+
+// "From the request" below: Request[..], Request(..), Request.QueryString/Form/Params/Item/
+// Cookies/Headers[..], or the Text of a server control (txtPath.Text). On the normalised form
+// of a script a variable assigned once from such a value is replaced by the value.
+
+rule filemanager_request_path_browser
+{
+    meta:
+        description = "Server-side page listing a directory the request names and deleting, moving, writing or serving files at paths the request names, or listing the drives (web file browser)"
+        severity = "high"
+        category = "filemanager"
+        author = "deadbox"
+    strings:
+        // the folder is the request value itself (or MapPath of it), not a folder of the
+        // application in which the request only picks a name (MapPath("~/gallery/" + …))
+        $enum = /(GetFiles|GetDirectories|GetFileSystemInfos|GetFileSystemEntries|EnumerateFiles|EnumerateDirectories|DirectoryInfo)\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $act1 = /(File|Directory)\s*\.\s*(Delete|Move|Copy|SetAttributes|SetCreationTime|SetLastWriteTime)\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $act2 = /(WriteAllBytes|WriteAllText|AppendAllText|StreamWriter|CreateText|OpenWrite|TransmitFile|WriteFile|SaveAs|FileStream)\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $act3 = /DriveInfo\s*\.\s*GetDrives/ nocase
+        $act4 = "GetLogicalDrives" nocase
+        // a file created only to be closed again: probing which folders are writable
+        $act5 = /File\s*\.\s*Create\s*\([^;]{0,120}\)\s*\.\s*(Close|CanWrite|Dispose)/ nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+    condition:
+        uint16(0) != 0x5A4D and any of ($ss*) and $enum and any of ($act*)
+}
+
+rule filemanager_request_path_and_content_writer
+{
+    meta:
+        description = "Server-side page writing a file whose path and content both come from the request (web shell dropper)"
+        severity = "high"
+        category = "filemanager"
+        author = "deadbox"
+    strings:
+        // the file is the request value itself (or MapPath of it), not a file of the
+        // application whose name the request only completes
+        $path = /(StreamWriter|CreateText|WriteAllText|WriteAllBytes|AppendAllText|FileStream|File\s*\.\s*Create|FileInfo)\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $content = /\.(Write|WriteLine)\s*\(\s*\(*\s*(this\s*\.\s*)?(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+    condition:
+        uint16(0) != 0x5A4D and any of ($ss*) and $path and $content
+}
+
+rule filemanager_writes_script_next_to_itself
+{
+    meta:
+        description = "Server-side page writing a server script (.aspx/.asp/.ashx/...) under a fixed name next to itself (web shell dropper)"
+        severity = "high"
+        category = "filemanager"
+        author = "deadbox"
+    strings:
+        $w = /(StreamWriter|CreateText|WriteAllText|WriteAllBytes|AppendAllText|File\s*\.\s*Create|OpenWrite|FileStream|SaveAs|File\s*\.\s*Copy)\s*\(\s*[^;]{0,160}(PhysicalPath\s*\+\s*["'][^"']{0,20}|MapPath\s*\(\s*["'][^"'\/\\]{1,40})\.(aspx|asp|ashx|asmx|asa|cer|cdx)["']/ nocase
+        $ss1 = /runat\s*=\s*["']?server/ nocase
+        $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
+        $ss3 = "IHttpHandler" nocase
+    condition:
+        uint16(0) != 0x5A4D and any of ($ss*) and $w
 }

@@ -8,12 +8,15 @@
 //! |---|---|
 //! | `description` | one sentence saying what was seen |
 //! | `severity` | `critical`, `high`, `medium` or `low` (see [`crate::finding::Severity`]) |
-//! | `category` | `webshell`, `loader`, `cmdshell`, `filemanager`, `tunnel`, `xslt`, `handler`, `oab_vdir` or `lsass_dump` |
+//! | `category` | `webshell`, `loader`, `cmdshell`, `filemanager`, `database`, `recon`, `tunnel`, `xslt`, `handler`, `oab_vdir` or `lsass_dump` |
 //! | `author` | `deadbox` |
 //!
 //! Rules key on behaviour (server-side script *and* a dangerous sink fed by request data), not on
 //! the strings of known samples, and use no external variables: a file is judged on its bytes
-//! alone. The pack compiles without warnings; its patterns are literals or regular expressions
+//! alone. The scan also runs them over the normalised text of each web script
+//! ([`crate::scan::normalize`]: comments removed, strings joined, character codes decoded,
+//! request values inlined), so they are written to hold on both forms; `rules/README.md` lists
+//! the files and the measured recall. The pack compiles without warnings; its patterns are literals or regular expressions
 //! anchored on literals of four bytes or more, so it stays cheap on large inputs.
 //!
 //! With the `yara` feature (the pack is only text without it):
@@ -59,6 +62,18 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
     (
         "webshells_xslt_handler.yar",
         include_str!("../rules/webshells_xslt_handler.yar"),
+    ),
+    (
+        "webshells_database.yar",
+        include_str!("../rules/webshells_database.yar"),
+    ),
+    (
+        "webshells_recon.yar",
+        include_str!("../rules/webshells_recon.yar"),
+    ),
+    (
+        "webshells_obfuscated.yar",
+        include_str!("../rules/webshells_obfuscated.yar"),
     ),
     ("lsass_dump.yar", include_str!("../rules/lsass_dump.yar")),
 ];

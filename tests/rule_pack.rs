@@ -14,6 +14,8 @@ const CATEGORIES: &[&str] = &[
     "loader",
     "cmdshell",
     "filemanager",
+    "database",
+    "recon",
     "tunnel",
     "xslt",
     "handler",

@@ -66,6 +66,29 @@ fn fmt(offset: u64, reason: impl Into<String>) -> Error {
 /// the directory relative to the end record. Names are UTF-8 when the entry says so (flag bit
 /// 11), else read as Latin-1 (an approximation of CP437). More than [`MAX_ZIP_MEMBERS`] entries is an [`Error::Limit`].
 pub fn zip_members(bytes: &[u8]) -> Result<Vec<String>> {
+    Ok(zip_entries(bytes)?.into_iter().map(|e| e.name).collect())
+}
+
+/// One member of a zip archive, as its central directory describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZipEntry {
+    /// The member's name (see [`zip_members`] for the encoding).
+    pub name: String,
+    /// Compression method: 0 stored, 8 deflate (others are not read).
+    pub method: u16,
+    /// General-purpose flags (bit 0: encrypted).
+    pub flags: u16,
+    /// Bytes of the member's data in the archive.
+    pub compressed_size: u64,
+    /// Bytes of the member once decompressed.
+    pub size: u64,
+    /// Offset of the member's local header in `bytes` (data prepended to the archive counted).
+    pub local_offset: u64,
+}
+
+/// The entries of a zip archive's central directory (the same reading as [`zip_members`]),
+/// with ZIP64 sizes and offsets taken from the entries' ZIP64 extra fields.
+pub fn zip_entries(bytes: &[u8]) -> Result<Vec<ZipEntry>> {
     let size = bytes.len() as u64;
     let search_from = bytes.len().saturating_sub(0xFFFF + EOCD_SIZE);
     let tail = bytes.get(search_from..).unwrap_or_default();
@@ -109,6 +132,8 @@ pub fn zip_members(bytes: &[u8]) -> Result<Vec<String>> {
             .filter(|&s| le_u32(bytes, s) == Some(CDFH_SIG))
             .ok_or_else(|| fmt(cd_offset, "no central directory at the recorded offset"))?
     };
+    // Data prepended to the archive (self-extractors) shifts every recorded offset.
+    let shift = start.saturating_sub(cd_offset);
     let mut names = Vec::new();
     let mut at = start;
     for i in 0..entries {
@@ -132,15 +157,99 @@ pub fn zip_members(bytes: &[u8]) -> Result<Vec<String>> {
             len: name_len,
             size,
         })?;
-        names.push(if flags & 0x0800 != 0 {
+        let name = if flags & 0x0800 != 0 {
             String::from_utf8_lossy(raw).into_owned()
         } else {
             // CP437 in the spec; Latin-1 is close enough for ASCII-heavy names.
             raw.iter().map(|&b| char::from(b)).collect()
+        };
+        let mut compressed_size = u64::from(le_u32(hdr, 20).unwrap_or(0));
+        let mut size = u64::from(le_u32(hdr, 24).unwrap_or(0));
+        let mut local = u64::from(le_u32(hdr, 42).unwrap_or(0));
+        // ZIP64 extra field (id 1): the 64-bit values of the fields set to 0xFFFFFFFF, in order.
+        let extra = slice_at(bytes, at + CDFH_SIZE + name_len, extra_len).unwrap_or_default();
+        let mut e = 0usize;
+        while e + 4 <= extra.len() {
+            let id = u16::from_le_bytes([extra[e], extra[e + 1]]);
+            let len = usize::from(u16::from_le_bytes([extra[e + 2], extra[e + 3]]));
+            let field = extra.get(e + 4..e + 4 + len).unwrap_or_default();
+            if id == 1 {
+                let mut vals = field
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
+                for v in [&mut size, &mut compressed_size, &mut local] {
+                    if *v == 0xFFFF_FFFF {
+                        *v = vals.next().unwrap_or(*v);
+                    }
+                }
+            }
+            e += 4 + len;
+        }
+        names.push(ZipEntry {
+            name,
+            method: le_u16(hdr, 10).unwrap_or(0),
+            flags,
+            compressed_size,
+            size,
+            // Shifted like the directory, unless the entry recorded the real offset.
+            local_offset: [local.saturating_add(shift), local]
+                .into_iter()
+                .find(|&o| le_u32(bytes, o) == Some(0x0403_4b50))
+                .unwrap_or(local.saturating_add(shift)),
         });
         at += CDFH_SIZE + name_len + extra_len + comment_len;
     }
     Ok(names)
+}
+
+/// The decompressed data of a zip member (stored or deflate), at most `max` bytes: a member
+/// that decompresses to more is an [`Error::Limit`]; an encrypted member or another method is a
+/// format error. The local header's name and extra lengths locate the data; the sizes come from
+/// the central directory.
+pub fn zip_member_data(bytes: &[u8], entry: &ZipEntry, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let at = entry.local_offset;
+    if le_u32(bytes, at) != Some(0x0403_4b50) {
+        return Err(fmt(at, format!("{}: no local header", entry.name)));
+    }
+    if entry.flags & 1 != 0 {
+        return Err(fmt(at, format!("{}: encrypted", entry.name)));
+    }
+    let trunc = || fmt(at, format!("{}: truncated local header", entry.name));
+    let name_len = u64::from(le_u16(bytes, at + 26).ok_or_else(trunc)?);
+    let extra_len = u64::from(le_u16(bytes, at + 28).ok_or_else(trunc)?);
+    let data_at = at + 30 + name_len + extra_len;
+    let avail = (bytes.len() as u64).saturating_sub(data_at);
+    let raw = slice_at(bytes, data_at, entry.compressed_size.min(avail)).unwrap_or_default();
+    let limit = |n: u64| {
+        Error::Limit(format!(
+            "zip member {}: {n} bytes or more (at most {max} read)",
+            entry.name
+        ))
+    };
+    match entry.method {
+        0 => {
+            if raw.len() as u64 > max {
+                return Err(limit(raw.len() as u64));
+            }
+            Ok(raw.to_vec())
+        }
+        8 => {
+            let mut out = Vec::new();
+            flate2::read::DeflateDecoder::new(raw)
+                .take(max + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| fmt(data_at, format!("{}: deflate: {e}", entry.name)))?;
+            if out.len() as u64 > max {
+                return Err(limit(out.len() as u64));
+            }
+            Ok(out)
+        }
+        m => Err(fmt(
+            at,
+            format!("{}: compression method {m} not read", entry.name),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -238,6 +347,54 @@ pub(crate) mod tests {
             zip_members(&build(&[], b"", false)).unwrap(),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn member_data_stored_and_deflate() {
+        use std::io::Write;
+        // a stored member from the builder (empty), then a hand-made deflated one
+        let z = build(&["a.txt"], b"MZ stub", false);
+        let e = &zip_entries(&z).unwrap()[0];
+        assert_eq!(zip_member_data(&z, e, 10).unwrap(), b"");
+        let content = b"<%@ Page Language=\"C#\" %> hello hello hello hello";
+        let mut enc =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(content).unwrap();
+        let packed = enc.finish().unwrap();
+        let mut b = Vec::new();
+        b.extend_from_slice(b"PK\x03\x04");
+        b.extend_from_slice(&[20, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        b.extend_from_slice(&(packed.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(content.len() as u32).to_le_bytes());
+        b.extend_from_slice(&5u16.to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes());
+        b.extend_from_slice(b"x.asp");
+        b.extend_from_slice(&packed);
+        let cd = b.len();
+        b.extend_from_slice(b"PK\x01\x02");
+        b.extend_from_slice(&[20, 0, 20, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        b.extend_from_slice(&(packed.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(content.len() as u32).to_le_bytes());
+        b.extend_from_slice(&5u16.to_le_bytes());
+        b.extend_from_slice(&[0; 12]);
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(b"x.asp");
+        let cd_size = b.len() - cd;
+        b.extend_from_slice(b"PK\x05\x06\0\0\0\0\x01\0\x01\0");
+        b.extend_from_slice(&(cd_size as u32).to_le_bytes());
+        b.extend_from_slice(&(cd as u32).to_le_bytes());
+        b.extend_from_slice(&[0, 0]);
+        let e = &zip_entries(&b).unwrap()[0];
+        assert_eq!((e.method, e.size), (8, content.len() as u64));
+        assert_eq!(zip_member_data(&b, e, 1 << 20).unwrap(), content);
+        assert!(matches!(zip_member_data(&b, e, 5), Err(Error::Limit(_))));
+        for n in 0..b.len() {
+            if let Ok(es) = zip_entries(&b[..n]) {
+                for e in &es {
+                    let _ = zip_member_data(&b[..n], e, 1 << 20);
+                }
+            }
+        }
     }
 
     #[test]

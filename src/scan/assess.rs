@@ -330,12 +330,20 @@ pub(crate) fn assess_stream(
                     && f.severity >= Severity::Medium
             })
             .collect();
+        // A rule that matched only the normalised text of the script says so.
         let yara: Vec<String> = content
             .iter()
             .filter_map(|f| {
-                f.rule
-                    .as_ref()
-                    .map(|r| format!("{}:{}", r.namespace, r.name))
+                f.rule.as_ref().map(|r| {
+                    let normalised =
+                        r.meta.get("form").and_then(Value::as_str) == Some("normalised");
+                    format!(
+                        "{}:{}{}",
+                        r.namespace,
+                        r.name,
+                        if normalised { " (normalised text)" } else { "" }
+                    )
+                })
             })
             .collect();
         let ioc = content.iter().any(|f| f.kind == FindingKind::IocHash);

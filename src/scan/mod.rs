@@ -24,6 +24,9 @@ mod assess;
 mod budget;
 mod collection;
 mod load;
+#[cfg(feature = "yara")]
+mod members;
+pub mod normalize;
 mod progress;
 #[cfg(feature = "yara")]
 mod rules;
@@ -35,7 +38,7 @@ pub use load::HashList;
 pub const SOFTWARE_HIVE_PATH: &str = assess::SOFTWARE_HIVE;
 pub use progress::Progress;
 #[cfg(feature = "yara")]
-pub use rules::{compile, rule_files, CompiledRules, EXTERNALS};
+pub use rules::{compile, rule_files, CompiledRules, EXTERNALS, FORM_EXTERNAL};
 pub use select::{extension, interesting_magic, Reason, Selection, WEB_EXTENSIONS};
 pub use sink::{FindingSink, FnSink, SinkError, SinkResult};
 
@@ -1189,6 +1192,15 @@ impl Scan {
             }
             if self.cfg.exchange {
                 assess::assess_stream(ctx, j, data, &mut out, &location, &facts);
+            }
+            // The members of a zip archive, as streams of their own (first name only).
+            #[cfg(feature = "yara")]
+            if k == 0 {
+                if let Some(data) = scan_data {
+                    let members =
+                        self.scan_zip_members(j, data, set, &mut w.matcher, &location, &facts);
+                    out.extend(members);
+                }
             }
             if self.cfg.only_exchange {
                 out.retain(|f| !matches!(f.kind, FindingKind::YaraMatch | FindingKind::IocHash));

@@ -23,6 +23,12 @@ const MATCH_DATA_SHOWN: usize = 64;
 /// sets expect them.
 pub const EXTERNALS: &[&str] = &["filename", "filepath", "extension", "filetype", "owner"];
 
+/// External variable telling a rule which form of a stream it is looking at: `"raw"` (the
+/// stream's bytes) or `"normalised"` (the normalised text of a web script, see
+/// [`super::normalize`]). A rule meant for one form only tests it
+/// (`deadbox_form == "normalised"`); a rule that does not mention it sees both.
+pub const FORM_EXTERNAL: &str = "deadbox_form";
+
 /// Compiled rules plus what compiling them said.
 pub struct CompiledRules {
     /// The rules (shared: several scans, or the caller's own scanner, may hold them).
@@ -138,6 +144,9 @@ pub fn compile(
             .define_global(x, "")
             .map_err(|e| Error::Rules(format!("defining external {x}: {e}")))?;
     }
+    compiler
+        .define_global(FORM_EXTERNAL, "raw")
+        .map_err(|e| Error::Rules(format!("defining external {FORM_EXTERNAL}: {e}")))?;
     let mut used = HashMap::new();
     let mut skipped = Vec::new();
     let mut files = 0;
@@ -328,10 +337,37 @@ impl Matcher<'_> {
         self.name_externals
     }
 
-    /// Scans `data`, the stream of `job` shown as `path`, with the externals set for it.
+    /// Scans `data`, the stream of `job` shown as `path`, with the externals set for it; a web
+    /// script (by name, or by server-side markers in its text) is scanned a second time in its
+    /// normalised form ([`super::normalize`]), with [`FORM_EXTERNAL`] set to `"normalised"`.
+    /// A rule that matched only there is reported with `form = "normalised"` in its metadata
+    /// (and says so in its finding's title); one that matched both forms is reported once,
+    /// from the raw bytes. When the second scan fails (timeout), the raw results stand.
     pub(super) fn scan(&mut self, path: &str, job: &Job<'_>, data: &[u8]) -> Outcome {
         self.set_externals(path, job, data);
-        scan_rules(&mut self.scanner, data)
+        let _ = self.scanner.set_global(FORM_EXTERNAL, "raw");
+        let mut found = scan_rules(&mut self.scanner, data)?;
+        let web = extension(path).is_some_and(|e| super::WEB_EXTENSIONS.contains(&e.as_str()));
+        if super::normalize::looks_like_server_script(web, data) {
+            let text = super::normalize::normalize(data);
+            if text != data {
+                let _ = self.scanner.set_global(FORM_EXTERNAL, "normalised");
+                if let Ok(more) = scan_rules(&mut self.scanner, &text) {
+                    for mut m in more {
+                        if found
+                            .iter()
+                            .any(|f| f.namespace == m.namespace && f.name == m.name)
+                        {
+                            continue;
+                        }
+                        m.meta
+                            .insert("form".into(), serde_json::Value::from("normalised"));
+                        found.push(m);
+                    }
+                }
+            }
+        }
+        Ok(found)
     }
 
     fn set_externals(&mut self, path: &str, job: &Job<'_>, data: &[u8]) {
@@ -423,13 +459,19 @@ fn yara_finding(m: RuleMatch, location: &Location, facts: &FileFacts) -> Finding
         .and_then(|v| v.as_str())
         .unwrap_or("")
         .to_string();
+    let form = if m.meta.get("form").and_then(|v| v.as_str()) == Some("normalised") {
+        " [matched the normalised text: comments removed, strings joined, character codes \
+         decoded, variables inlined; offsets are into that text]"
+    } else {
+        ""
+    };
     Finding {
         kind: FindingKind::YaraMatch,
         severity,
         title: if desc.is_empty() {
-            format!("YARA rule {}:{} matched", m.namespace, m.name)
+            format!("YARA rule {}:{} matched{form}", m.namespace, m.name)
         } else {
-            format!("{} ({}:{})", desc, m.namespace, m.name)
+            format!("{} ({}:{}){form}", desc, m.namespace, m.name)
         },
         location: location.clone(),
         file: Some(facts.clone()),

@@ -179,8 +179,20 @@ impl Selection {
         if size == 0 {
             return None;
         }
-        interesting_magic(&head()).map(Reason::Magic)
+        let head = head();
+        interesting_magic(&head)
+            .or_else(|| starts_server_script(&head).then_some("server_script"))
+            .map(Reason::Magic)
     }
+}
+
+/// Whether the first bytes of a stream (after a UTF-8 BOM and blanks) open a server-side script
+/// block (`<%`): a web script under another name (`shell.txt`, `x.soap`, no extension), which
+/// the triage scan takes whatever its name (reported as `Reason::Magic("server_script")`).
+pub fn starts_server_script(head: &[u8]) -> bool {
+    let h = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let k = h.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    h[k..].starts_with(b"<%")
 }
 
 #[cfg(test)]
@@ -203,6 +215,11 @@ mod tests {
             Some(Reason::Magic("minidump"))
         );
         assert_eq!(s.select("/a/x.txt", None, 10, false, b"hello"), None);
+        assert_eq!(
+            s.select("/a/x.txt", None, 10, false, b"\xEF\xBB\xBF <%@ Page"),
+            Some(Reason::Magic("server_script"))
+        );
+        assert_eq!(s.select("/a/x.txt", None, 10, false, b"a <% b"), None);
         let s = Selection::triage().exclude(&["*.config".into()]).unwrap();
         assert_eq!(s.select("/inetpub/web.config", None, 10, false, b""), None);
         let s = Selection::triage()

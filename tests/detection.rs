@@ -1,0 +1,363 @@
+//! Detection through the library scan (built-in rules on the raw bytes *and* the normalised text
+//! of web scripts, triage selection): recall on the shared corpus of real web shells, asserted as
+//! a floor, and no finding of medium or above on the real benign pages. Tests that read
+//! `../shared/corpus` skip with a notice when it is missing, unless CI=true.
+
+#![cfg(feature = "yara")]
+
+mod common;
+
+use deadbox::finding::{Finding, FindingKind, Severity};
+use deadbox::scan::Scan;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Shells of `webshells-more/` (155 files) found at medium or above: 99 before the normaliser
+/// and the behaviour rules of issue 15, 141 after. A floor: raise it when recall improves.
+const WEBSHELLS_MORE_FLOOR: usize = 141;
+
+/// Names (last path component) of the files with a finding of medium or above.
+fn flagged(findings: &[Finding]) -> BTreeSet<String> {
+    findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Medium)
+        .map(|f| {
+            f.location
+                .path
+                .rsplit(['/', '\\'])
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+}
+
+fn scan_dir(dir: &Path) -> Vec<Finding> {
+    let scan = Scan::builder().build().unwrap();
+    let mut out = Vec::new();
+    scan.run_path(dir, &mut out).unwrap();
+    out
+}
+
+fn names(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn corpus_webshells_more_recall_floor() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = corpus.join("webshells-more");
+    let all = names(&dir);
+    let hit = flagged(&scan_dir(&dir));
+    let missed: Vec<&String> = all.iter().filter(|n| !hit.contains(*n)).collect();
+    let found = all.len() - missed.len();
+    eprintln!(
+        "webshells-more: {found}/{} detected at medium or above; missed: {missed:?}",
+        all.len()
+    );
+    assert!(
+        found >= WEBSHELLS_MORE_FLOOR,
+        "recall fell below the floor: {found} < {WEBSHELLS_MORE_FLOOR}; missed {missed:?}"
+    );
+}
+
+#[test]
+fn corpus_webshells_all_detected() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dir = corpus.join("webshells");
+    let hit = flagged(&scan_dir(&dir));
+    let missed: Vec<String> = names(&dir).difference(&hit).cloned().collect();
+    assert!(missed.is_empty(), "missed: {missed:?}");
+}
+
+#[test]
+fn corpus_benign_pages_raise_nothing_medium_or_above() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    for sub in ["benign-aspx", "benign-more"] {
+        let findings = scan_dir(&corpus.join(sub));
+        let bad: Vec<String> = findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Medium)
+            .map(|f| format!("{}: {}", f.location.path, f.title))
+            .collect();
+        assert!(bad.is_empty(), "{sub}: {bad:#?}");
+    }
+}
+
+/// A one-liner whose code is only visible once normalised: the finding says it matched the
+/// normalised text (title and `form` metadata); the plain page next to it matches on its bytes.
+#[test]
+fn normalised_form_findings_say_so() {
+    let scan = Scan::builder().build().unwrap();
+    let hidden = b"<% Execute(Chr(101) & \"v\" & ChrW(&H61) & \"l(Req\" & \"uest(\"\"x\"\"))\") %>";
+    let mut out = Vec::new();
+    scan.run_bytes("mem/one.asp", hidden, &mut out).unwrap();
+    let yara: Vec<&Finding> = out
+        .iter()
+        .filter(|f| f.kind == FindingKind::YaraMatch && f.severity >= Severity::High)
+        .collect();
+    assert!(!yara.is_empty(), "{out:#?}");
+    for f in &yara {
+        let rule = f.rule.as_ref().unwrap();
+        assert_eq!(
+            rule.meta.get("form").and_then(|v| v.as_str()),
+            Some("normalised"),
+            "{f:#?}"
+        );
+        assert!(f.title.contains("normalised text"), "{}", f.title);
+    }
+    let plain = b"<% Execute(Request(\"x\")) %>";
+    let mut out = Vec::new();
+    scan.run_bytes("mem/two.asp", plain, &mut out).unwrap();
+    let f = out
+        .iter()
+        .find(|f| f.kind == FindingKind::YaraMatch)
+        .expect("plain eval of the request");
+    assert!(f.rule.as_ref().unwrap().meta.get("form").is_none());
+    assert!(!f.title.contains("normalised"));
+}
+
+/// Benign look-alikes of the new behaviour rules, through the whole scan (both forms).
+#[test]
+fn benign_look_alikes_stay_quiet() {
+    let scan = Scan::builder().build().unwrap();
+    let pages: &[(&str, &[u8])] = &[
+        (
+            // an installer testing the connection string the admin typed: no SQL from the user
+            "install.aspx",
+            br#"<%@ Page Language="C#" %><script runat="server">
+void Test_Click(object s, EventArgs e) {
+  string cs = txtConnection.Text;
+  using (var conn = new SqlConnection(cs)) { conn.Open(); }
+  var cmd = new SqlCommand(System.IO.File.ReadAllText(Server.MapPath("~/setup/schema.sql")));
+}</script>"#,
+        ),
+        (
+            // a download handler serving a file the request names, listing nothing
+            "download.ashx",
+            br#"<%@ WebHandler Language="C#" Class="D" %>
+public class D : IHttpHandler { public void ProcessRequest(HttpContext context) {
+  string name = context.Request.QueryString["file"];
+  context.Response.TransmitFile(context.Server.MapPath("~/files/" + name)); } }"#,
+        ),
+        (
+            // a page listing its own folder
+            "list.ascx",
+            br#"<%@ Control Language="C#" %><script runat="server">
+void Page_Load() { string p = System.IO.Path.GetDirectoryName(Request.PhysicalPath);
+  foreach (string f in System.IO.Directory.GetFiles(p)) { Response.Write(f); }
+  File.Delete(Server.MapPath("~/App_Data/cache.tmp")); }</script>"#,
+        ),
+        (
+            // client-side script that builds strings with fromCharCode and eval
+            "client.aspx",
+            br#"<%@ Page Language="C#" %><html><script type="text/javascript">
+var s = String.fromCharCode(104, 105); eval("show" + "(s)"); // Request("x")
+</script><% Response.Write("Total: " + total); %></html>"#,
+        ),
+        (
+            // a gallery listing an album folder of the application that the query names
+            "gallery.aspx",
+            br#"<%@ Page Language="C#" %><script runat="server">
+void Page_Load() {
+  string album = Request.QueryString["album"];
+  foreach (var f in System.IO.Directory.GetFiles(Server.MapPath("~/gallery/" + album))) Response.Write(f);
+  if (Request["img"] != null) Response.WriteFile(Server.MapPath("~/gallery/" + Request["img"]));
+}</script>"#,
+        ),
+        (
+            // a notes page saving the typed text under App_Data, in a file the user names
+            "notes.aspx",
+            br#"<%@ Page Language="C#" %><script runat="server">
+void Save_Click(object s, EventArgs e) {
+  var w = new System.IO.StreamWriter(Server.MapPath("~/App_Data/notes/" + txtName.Text + ".txt"));
+  w.Write(txtBody.Text); w.Close(); }</script>"#,
+        ),
+        (
+            // a logger writing a fixed message to a log file
+            "log.aspx",
+            br#"<%@ Page Language="C#" %><script runat="server">
+void Save_Click(object s, EventArgs e) {
+  var w = new System.IO.StreamWriter(Server.MapPath("~/App_Data/log.txt"), true);
+  w.Write("saved " + DateTime.Now); w.Close(); lblStatus.Text = "ok"; }</script>"#,
+        ),
+    ];
+    for (name, data) in pages {
+        let mut out = Vec::new();
+        scan.run_bytes(&format!("mem/{name}"), data, &mut out)
+            .unwrap();
+        let bad: Vec<&String> = out
+            .iter()
+            .filter(|f| f.severity >= Severity::Medium)
+            .map(|f| &f.title)
+            .collect();
+        assert!(bad.is_empty(), "{name}: {bad:#?}");
+    }
+}
+
+/// A zip archive written by hand: `(name, data, deflate?)` members.
+fn zip(members: &[(&str, &[u8], bool)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut b = Vec::new();
+    let mut central = Vec::new();
+    for (name, data, deflate) in members {
+        let packed = if *deflate {
+            let mut e =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        } else {
+            data.to_vec()
+        };
+        let method: u16 = if *deflate { 8 } else { 0 };
+        let offset = b.len() as u32;
+        b.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00");
+        b.extend_from_slice(&method.to_le_bytes());
+        b.extend_from_slice(&[0; 8]); // time, date, crc (not checked)
+        b.extend_from_slice(&(packed.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes());
+        b.extend_from_slice(name.as_bytes());
+        b.extend_from_slice(&packed);
+        central.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00\x00\x00");
+        central.extend_from_slice(&method.to_le_bytes());
+        central.extend_from_slice(&[0; 8]);
+        central.extend_from_slice(&(packed.len() as u32).to_le_bytes());
+        central.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        central.extend_from_slice(&[0; 12]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let cd_offset = b.len() as u32;
+    b.extend_from_slice(&central);
+    b.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+    b.extend_from_slice(&(members.len() as u16).to_le_bytes());
+    b.extend_from_slice(&(members.len() as u16).to_le_bytes());
+    b.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    b.extend_from_slice(&cd_offset.to_le_bytes());
+    b.extend_from_slice(&[0, 0]);
+    b
+}
+
+/// Zip members are YARA-scanned and hashed as streams of their own: a shell inside an archive
+/// is found and named `ARCHIVE!/MEMBER`, with the member's size and SHA-256; a benign member
+/// raises nothing.
+#[test]
+fn zip_members_scanned_as_streams() {
+    let shell: &[u8] = br#"<%@ Page Language="Jscript"%><%eval(Request.Item["p"],"unsafe");%>"#;
+    let benign: &[u8] = b"<%@ Page Language=\"C#\" %><html><body>hello</body></html>";
+    let archive = zip(&[
+        ("site/a.aspx", shell, true),
+        ("site/readme.aspx", benign, false),
+    ]);
+    let dir = common::scratch().join("zip-members");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("backup.zip"), &archive).unwrap();
+    let findings = scan_dir(&dir);
+    // (The archive itself may match too: a small member can be stored in the clear.)
+    let member: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::YaraMatch && f.location.path.contains(".zip!/"))
+        .collect();
+    assert!(!member.is_empty(), "{findings:#?}");
+    let sha = deadbox::hash::digest(deadbox::hash::Algorithms::default(), shell).sha256;
+    for f in &member {
+        assert!(
+            f.location.path.ends_with("backup.zip!/site/a.aspx"),
+            "{}",
+            f.location.path
+        );
+        let facts = f.file.as_ref().unwrap();
+        assert_eq!(facts.size, shell.len() as u64);
+        assert_eq!(facts.sha256, sha);
+    }
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f.location.path.contains("readme.aspx")),
+        "{findings:#?}"
+    );
+}
+
+/// Variants of the families the behaviour rules key on, written for this test (inert: no
+/// payload logic), found through the whole scan: the request value reaches the sink through a
+/// typed VB declaration, a handler's `context.Request`, a control's text, a classic ASP
+/// connection, or a concatenated option string.
+#[test]
+fn behaviour_variants_detected() {
+    let scan = Scan::builder().build().unwrap();
+    let pages: &[(&str, &str)] = &[
+        (
+            "vb_browser.aspx",
+            r#"<%@ Page Language="VB" %>
+<script runat="server">
+Sub Page_Load()
+  Dim p As String = Request.QueryString("p")
+  For Each f As String In Directory.GetFiles(p)
+    Response.Write(f)
+  Next
+  If Request("del") <> "" Then File.Delete(Request("del"))
+End Sub
+</script>"#,
+        ),
+        (
+            "ashx_browser.ashx",
+            r#"<%@ WebHandler Language="C#" Class="B" %>
+using System.IO; using System.Web;
+public class B : IHttpHandler {
+  public void ProcessRequest(HttpContext context) {
+    string dir = context.Request.QueryString["d"];
+    foreach (var f in new DirectoryInfo(dir).GetFiles()) context.Response.Write(f.FullName + "\n");
+    if (context.Request.QueryString["get"] != null) context.Response.WriteFile(context.Request.QueryString["get"]);
+  }
+  public bool IsReusable { get { return false; } }
+}"#,
+        ),
+        (
+            "oledb_console.aspx",
+            r#"<%@ Page Language="C#" %>
+<script runat="server">
+void Go(object s, EventArgs e) {
+  OleDbConnection c = new OleDbConnection();
+  c.ConnectionString = txtConn.Text;
+  OleDbCommand cmd = c.CreateCommand();
+  cmd.CommandText = txtSql.Text;
+  grid.DataSource = cmd.ExecuteReader(); grid.DataBind();
+}
+</script>"#,
+        ),
+        (
+            "asp_console.asp",
+            r#"<%
+Set conn = Server.CreateObject("ADODB.Connection")
+conn.Open Request("conn")
+Set rs = conn.Execute(Request("sql"))
+Do While Not rs.EOF : Response.Write rs(0) : rs.MoveNext : Loop
+%>"#,
+        ),
+        (
+            "js_concat.aspx",
+            r#"<%@ Page Language="JScript" %><% var k = "Req" + "uest"; var e = "ev" + /*x*/ "al"; eval(Request.Form["c"], "un" + "sa" + "fe"); %>"#,
+        ),
+    ];
+    for (name, text) in pages {
+        let mut out = Vec::new();
+        scan.run_bytes(&format!("mem/{name}"), text.as_bytes(), &mut out)
+            .unwrap();
+        assert!(
+            out.iter().any(|f| f.severity >= Severity::High),
+            "{name}: {out:#?}"
+        );
+    }
+}
