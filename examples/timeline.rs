@@ -40,8 +40,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Options::default()
     };
     let evidence = path.display().to_string();
-    let tl = timeline::build(&image, &evidence, &opts, &findings, &mut |w| eprintln!("note: {w}"));
-    println!("{} events within {hours} h around {centre}", tl.events.len() + tl.extra.len());
+    let tl = timeline::build(&image, &evidence, &opts, &findings, &mut |w| {
+        eprintln!("note: {w}")
+    });
+    println!(
+        "{} events within {hours} h around {centre}",
+        tl.events.len() + tl.extra.len()
+    );
     for e in tl.iter() {
         let sev = e.severity.map(|s| format!(" [{s}]")).unwrap_or_default();
         println!(

@@ -109,9 +109,8 @@ fn main() -> ExitCode {
             deadbox::usn::print_journal(&evidence, vol.into(), carve, f, out, &mut |m| warn(m))
                 .map_or_else(|e| Err(e.into()), |_| Ok(0))
         }
-        Cmd::Timeline(a) => a
-            .run(&mut |m| warn(m))
-            .map_or_else(|e| Err(e.into()), |_| Ok(0)),
+        Cmd::Timeline(a) => a.run(&mut |m| warn(m)).map(|_| 0).map_err(Fail::from),
+        Cmd::Report(a) => a.run(&mut |m| warn(m)).map_err(Fail::from),
     };
     match r {
         Ok(code) => ExitCode::from(code),
@@ -301,6 +300,7 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         .skipped
         .iter()
         .for_each(|s| warn(format_args!("rule file skipped: {s}")));
+    story::check_report(a.report.as_deref(), a.evidence.len())?;
     let f = match (a.format, &a.output) {
         (None, Some(_)) => output::Format::Jsonl,
         (f, _) => format(f),
@@ -322,10 +322,11 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut printer = FindingPrinter::new(out, f);
+    let mut keep = story::Keep::new(&mut printer, a.report.is_some());
     let (mut worst, mut failed) = (None, 0usize);
     for ev in &a.evidence {
         // One unreadable piece of evidence does not stop the others; it makes the exit code 2.
-        let s = match scan.run_path(ev, &mut printer) {
+        let s = match scan.run_path(ev, &mut keep) {
             Ok(s) => s,
             Err(e @ deadbox::Error::Output(_)) => return Err(e.into()),
             Err(e) if a.evidence.len() > 1 => {
@@ -336,6 +337,9 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
             Err(e) => return Err(e.into()),
         };
         worst = worst.max(s.max_severity);
+        if let Some(r) = &a.report {
+            story::scan_report(ev, a.vol.into(), &s, &keep.kept, r, &mut |m| warn(m))?;
+        }
         if !a.quiet {
             eprintln!(
                 "deadbox: {}: {} streams ({}) scanned, {} findings ({} diagnostics), {} known-good",

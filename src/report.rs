@@ -63,6 +63,9 @@ use askama::Template;
 use std::io::Write;
 use std::path::Path;
 
+mod gather;
+pub use gather::{for_evidence, nearest, Framing, MAX_REPORT_EVENTS};
+
 /// What the findings say about the evidence, as the report's headline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Verdict {

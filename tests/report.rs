@@ -737,3 +737,164 @@ fn findings_are_marked_even_without_their_events() {
     let glance = &glance[..glance.find("</table>").unwrap()];
     assert_eq!(glance.matches("<a href=\"#finding-").count(), 4);
 }
+
+// ------------------------------------------------------------------------------- the commands
+
+/// `deadbox ARGS` with the progress bar off; (exit code, stdout, stderr).
+fn deadbox(args: &[&str]) -> (i32, Vec<u8>, String) {
+    let mut a = args.to_vec();
+    a.push("-q");
+    common::run(&a)
+}
+
+#[test]
+fn the_report_command_writes_the_page_with_the_scans_exit_code() {
+    let img = common::fixture("ntfs-shells.img");
+    let img = img.to_str().unwrap();
+    let dir = common::scratch();
+    let page = dir.join("cli-report.html");
+    let page_s = page.to_str().unwrap();
+    let (scan_code, scan_out, _) = deadbox(&["scan", img, "--format", "jsonl"]);
+    let (code, out, err) = deadbox(&["report", img, "-o", page_s]);
+    assert_eq!(code, scan_code, "{err}");
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "the page goes to the file, not stdout");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("Compromised"), "the verdict");
+    // Every finding is on the page: one card per finding that is not context.
+    let findings = common::jsonl(&scan_out);
+    assert!(!findings.is_empty());
+    for f in &findings {
+        let p = f["location"]["path"].as_str().unwrap();
+        assert!(html.contains(&escaped(p)), "{p} on the page");
+    }
+    // The window is centred on the first log trace (2021-03-03T02:41:55Z, the first POST of
+    // the campaign in the fixture's IIS log), not on the install-time creation of the file
+    // that carries the ADS shell nor on the timestomped shell's 2019 $SI: so it holds the
+    // shells dropped at 02:53 with their MFT times and findings.
+    let rows = |source: &str| {
+        html.matches(&format!("<tr data-source=\"{source}\""))
+            .count()
+    };
+    assert!(
+        rows("mft_fn") > 0 && rows("mft_si") > 0,
+        "MFT events in the table"
+    );
+    assert!(
+        rows("finding") >= 20,
+        "the findings of the window: {}",
+        rows("finding")
+    );
+    let times: Vec<&str> = html
+        .split("data-time=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert!(!times.is_empty());
+    assert!(
+        times
+            .iter()
+            .all(|t| ("2021-03-02T02:41:55"..="2021-03-04T02:41:55").contains(&&t[..19])),
+        "every row inside the 48 h window: {:?}",
+        times.iter().min()
+    );
+    // Never overwritten: refused before the scan, exit 2, the page unchanged.
+    let (code, _, err) = deadbox(&["report", img, "-o", page_s]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("must not exist"), "{err}");
+    assert_eq!(std::fs::read_to_string(&page).unwrap(), html);
+
+    // scan --report: the same findings on stdout, the same page in the file.
+    let page2 = dir.join("cli-scan-report.html");
+    let (code, out, err) = deadbox(&[
+        "scan",
+        img,
+        "--format",
+        "jsonl",
+        "--report",
+        page2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, scan_code, "{err}");
+    let mut a: Vec<String> = findings.iter().map(|v| v.to_string()).collect();
+    let mut b: Vec<String> = common::jsonl(&out).iter().map(|v| v.to_string()).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "scan --report prints what scan prints");
+    assert_eq!(std::fs::read_to_string(&page2).unwrap(), html);
+    // One evidence argument only; an existing file refused before the scan.
+    let (code, out, err) = deadbox(&["scan", img, img, "--report", page_s]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty() && err.contains("one evidence"), "{err}");
+}
+
+#[test]
+fn a_report_on_a_clean_image_or_a_folder_says_nothing_found() {
+    let dir = common::scratch();
+    let img = common::fixture("ntfs-basic.img");
+    let page = dir.join("cli-clean.html");
+    let (code, _, err) = deadbox(&[
+        "report",
+        img.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("Nothing found"), "the verdict");
+    assert!(html.contains("Evidence"), "the identity section");
+    // A folder of loose files: the findings' own times, no image identity.
+    let shells = common::root().join("fixtures/shells");
+    let page = dir.join("cli-folder.html");
+    let (code, _, err) = deadbox(&[
+        "report",
+        shells.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert!(code == 0 || code == 1, "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        !html.contains("<tr data-source=\"mft_"),
+        "no MFT for a folder"
+    );
+}
+
+#[test]
+fn the_cli_page_of_the_hostile_fixture_renders_clean_in_chromium() {
+    let Some(bin) = chromium() else { return };
+    let img = common::unpacked(&common::fixture("ntfs-hostile.img.gz"));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report");
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("cli-hostile.html");
+    let _ = std::fs::remove_file(&page);
+    let (code, _, err) = deadbox(&[
+        "report",
+        img.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_safe(&html, "CLI page");
+    let (dom, log) = dump_dom(&bin, &page, "");
+    let errors = page_errors(&log);
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(
+        dom.contains("data-filter-ready=\"1\""),
+        "the filter script ran"
+    );
+    assert_safe(&dom, "CLI page in the browser");
+    assert!(dom.contains("<svg class=\"chart\" id=\"chart\""));
+    let rows = dom.matches("<tr data-source=").count();
+    assert!(rows > 0, "the table");
+    assert!(dom.contains(&format!("<span id=\"rows-shown\">{rows}</span>")));
+    for name in HOSTILE {
+        let text = name
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        assert!(dom.contains(&text), "{name:?} shows as text");
+    }
+}

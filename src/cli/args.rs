@@ -100,6 +100,9 @@ pub enum Cmd {
     /// A super-timeline: $SI and $FN times of every MFT entry, USN records, shadow copies,
     /// log entries and findings, sorted (or a TSK bodyfile).
     Timeline(TimelineArgs),
+    /// A self-contained HTML report: verdict, ranked findings, attack timeline chart and
+    /// table, evidence identity. Exit code as `scan`'s.
+    Report(ReportArgs),
 }
 
 /// `deadbox timeline`'s arguments.
@@ -166,6 +169,9 @@ pub struct ReportArgs {
     pub vol: VolArgs,
     #[command(flatten)]
     pub story: StoryArgs,
+    /// Also recompute the media hashes (reads the whole image once more).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// `timeline --format`.
@@ -229,6 +235,10 @@ pub struct ScanArgs {
     /// Write findings to this file (must not exist yet).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also write the HTML report of the evidence to this file (must not exist yet; one
+    /// evidence argument only).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,

@@ -1,9 +1,11 @@
 //! `deadbox timeline` and `deadbox report`: the scan's findings put on one time axis with the
 //! MFT, the USN journal, shadow copies and the logs.
 
-use crate::args::{StoryArgs, TimelineArgs, TimelineFormat};
+use crate::args::{ReportArgs, StoryArgs, TimelineArgs, TimelineFormat};
 use crate::progress::Bar;
 use deadbox::finding::Finding;
+use deadbox::report::Framing;
+use deadbox::scan::{FindingSink, SinkResult, Summary};
 use deadbox::timeline::{self, parse_time, Center, Options, Range, Sources};
 use deadbox::volume::VolumeSelect;
 use deadbox::{Image, Result};
@@ -12,7 +14,11 @@ use std::sync::Arc;
 
 /// The findings of the image at `path` (built-in rules and `story.rules`), with a progress
 /// bar unless quiet.
-pub fn findings(path: &Path, sel: VolumeSelect, story: &StoryArgs) -> Result<Vec<Finding>> {
+pub fn findings(
+    path: &Path,
+    sel: VolumeSelect,
+    story: &StoryArgs,
+) -> Result<(Vec<Finding>, Summary)> {
     let mut b = deadbox::scan::Scan::builder().volumes(sel);
     if let Some(bar) = Bar::new("scanned").filter(|_| !story.quiet) {
         b = b.progress(Arc::new(bar));
@@ -20,8 +26,8 @@ pub fn findings(path: &Path, sel: VolumeSelect, story: &StoryArgs) -> Result<Vec
     b = story.rules.iter().fold(b, |b, r| b.rules(r));
     let scan = b.build()?;
     let mut out: Vec<Finding> = Vec::new();
-    scan.run_path(path, &mut out)?;
-    Ok(out)
+    let summary = scan.run_path(path, &mut out)?;
+    Ok((out, summary))
 }
 
 /// The range of `--around`/`--window`, intersected with `from`/`to`.
@@ -71,7 +77,7 @@ impl TimelineArgs {
         let findings = if self.no_scan || (bodyfile && !around_finding) {
             Vec::new()
         } else {
-            findings(path, sel, &self.story)?
+            findings(path, sel, &self.story)?.0
         };
         let opts = Options {
             range: range(path, sel, &self.story, &findings, bounds)?,
@@ -92,5 +98,106 @@ impl TimelineArgs {
             &mut out,
             warn,
         )
+    }
+}
+
+/// How the report frames its timeline: `--around` (default the first finding) and `--window`.
+pub fn framing(story: &StoryArgs, verify: bool) -> Result<Framing> {
+    Ok(Framing {
+        center: story.around.as_deref().map(Center::parse),
+        width: timeline::parse_window(&story.window)?,
+        verify,
+        ..Framing::default()
+    })
+}
+
+impl ReportArgs {
+    /// Runs `deadbox report`: scans, then writes the report. Returns the scan's exit code.
+    pub fn run(&self, warn: &mut dyn FnMut(String)) -> Result<u8> {
+        check_report(Some(&self.output), 1)?;
+        let framing = framing(&self.story, self.verify)?;
+        let sel = self.vol.into();
+        let (found, summary) = findings(&self.evidence, sel, &self.story)?;
+        deadbox::report::for_evidence(
+            &self.evidence,
+            sel,
+            &summary,
+            &found,
+            &framing,
+            &self.output,
+            warn,
+        )?;
+        if !self.story.quiet {
+            eprintln!(
+                "deadbox: {}: {} findings; report: {}",
+                self.evidence.display(),
+                summary.findings,
+                self.output.display()
+            );
+        }
+        Ok(deadbox::output::exit_code(summary.max_severity))
+    }
+}
+
+/// `scan --report`: one evidence argument, and a report file that does not exist yet
+/// (refused before the scan, not after it).
+pub fn check_report(report: Option<&Path>, evidence: usize) -> Result<()> {
+    match report {
+        Some(_) if evidence != 1 => Err(deadbox::Error::Invalid(
+            "--report takes one evidence argument (run `deadbox report` per image)".into(),
+        )),
+        Some(p) if p.exists() => Err(deadbox::Error::Output(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{}: the report file must not exist", p.display()),
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `scan --report`: the report of `evidence`, scanned into `summary` and `findings`.
+pub fn scan_report(
+    evidence: &Path,
+    sel: VolumeSelect,
+    summary: &Summary,
+    findings: &[Finding],
+    out: &Path,
+    warn: &mut dyn FnMut(String),
+) -> Result<()> {
+    let framing = Framing::default();
+    deadbox::report::for_evidence(evidence, sel, summary, findings, &framing, out, warn)
+}
+
+/// A sink that hands each finding on and, when `on`, keeps a copy (for `scan --report`).
+pub struct Keep<'a> {
+    /// Where findings go on.
+    inner: &'a mut dyn FindingSink,
+    on: bool,
+    /// The copies.
+    pub kept: Vec<Finding>,
+}
+
+impl<'a> Keep<'a> {
+    /// Hands findings on to `inner`, keeping copies when `on`.
+    pub fn new(inner: &'a mut dyn FindingSink, on: bool) -> Self {
+        Keep {
+            inner,
+            on,
+            kept: Vec::new(),
+        }
+    }
+}
+
+impl FindingSink for Keep<'_> {
+    fn begin(&mut self, what: &str) -> SinkResult {
+        self.inner.begin(what)
+    }
+    fn finding(&mut self, finding: Finding) -> SinkResult {
+        if self.on {
+            self.kept.push(finding.clone());
+        }
+        self.inner.finding(finding)
+    }
+    fn finish(&mut self) -> SinkResult {
+        self.inner.finish()
     }
 }

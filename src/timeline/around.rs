@@ -14,7 +14,8 @@ pub enum Center {
     /// set back), else its `$STANDARD_INFORMATION` creation time.
     Path(String),
     /// `first`: the earliest time a finding of severity medium or above points to (any
-    /// finding with a time when none is medium or above).
+    /// finding with a time when none is medium or above), log entries first, then `$FN`
+    /// creation, then other times (see README "Timeline").
     FirstFinding,
     /// A finding kind (`web_shell`, `proxylogon_ssrf`, …) or `rule:NAME` (a YARA rule): the
     /// earliest time such a finding points to.
@@ -58,6 +59,18 @@ impl Center {
                     "--around {p}: no such path with a time on any volume"
                 )))
             }
+            _ => self.resolve_in(findings),
+        }
+    }
+
+    /// The centre's time without an image: a time, or a finding among `findings` (a path
+    /// cannot be looked up: an error).
+    pub fn resolve_in(&self, findings: &[Finding]) -> Result<FileTime> {
+        match self {
+            Center::Time(t) => Ok(*t),
+            Center::Path(p) => Err(Error::Invalid(format!(
+                "--around {p}: a path needs a disk image"
+            ))),
             Center::FirstFinding => {
                 let timed = |min: Severity| {
                     earliest(
@@ -83,17 +96,32 @@ impl Center {
     }
 }
 
-/// The earliest time any of `findings` points to, preferring the times an attacker cannot
-/// set back from user mode (log entries, `$FN` creation) to `$SI` times: a timestomped web
-/// shell's `$SI` creation in 2019 must not move the window away from the intrusion.
+/// The earliest time any of `findings` points to, in tiers of trust, the first tier that
+/// has a time winning:
+/// 1. log entries (the server wrote them when the request came; an attacker can delete lines
+///    but not easily make earlier ones);
+/// 2. `$FN` creation of a file the finding is about (user-mode tools cannot set it back) —
+///    not of a file that merely carries a finding's alternate data stream: a stream added to
+///    `iisstart.htm` in 2021 keeps the file's creation of the install;
+/// 3. any other time but `$SI` ones; 4. `$SI` times (a timestomped web shell's `$SI` creation
+///    in 2019 must not move the window away from the intrusion while a firmer time exists).
 pub(crate) fn earliest<'a>(findings: impl Iterator<Item = &'a Finding>) -> Option<FileTime> {
-    let times: Vec<(FileTime, &str)> = findings.flat_map(super::sources::finding_times).collect();
-    let firm = times
-        .iter()
-        .filter(|(_, what)| !what.contains("($SI)"))
-        .map(|(t, _)| *t)
-        .min();
-    firm.or_else(|| times.iter().map(|(t, _)| *t).min())
+    let mut best: [Option<FileTime>; 4] = [None; 4];
+    for f in findings {
+        for (t, what) in super::sources::finding_times(f) {
+            let tier = if what.contains("log entry") {
+                0
+            } else if what.contains("($FN)") && f.location.stream.is_none() {
+                1
+            } else if !what.contains("($SI)") {
+                2
+            } else {
+                3
+            };
+            best[tier] = Some(best[tier].map_or(t, |b| b.min(t)));
+        }
+    }
+    best.into_iter().flatten().next()
 }
 
 /// Parses a `--window` length: a number and a unit, `s`, `m`, `h` or `d` (`48h`, `2d`).

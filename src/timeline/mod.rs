@@ -408,6 +408,16 @@ impl Timeline {
         })
     }
 
+    /// The number of events (MFT and other sources).
+    pub fn len(&self) -> usize {
+        self.events.len() + self.extra.len()
+    }
+
+    /// True when there is no event.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The events merged by time, borrowed (MFT first on equal times).
     pub(crate) fn merged(&self) -> impl Iterator<Item = Merged<'_>> + '_ {
         let mut a = self.events.iter().peekable();

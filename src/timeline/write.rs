@@ -20,6 +20,16 @@ pub enum Merged<'a> {
     Other(&'a TimelineEvent),
 }
 
+impl Merged<'_> {
+    /// The event's time.
+    pub fn time(&self) -> FileTime {
+        match self {
+            Merged::Mft(e) => e.time,
+            Merged::Other(e) => e.time,
+        }
+    }
+}
+
 /// The names of the times as Timesketch's `timestamp_desc` gives them, in MACB bit order.
 const DESC: [(u8, &str); 4] = [
     (B, "Creation Time"),
