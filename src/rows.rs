@@ -229,6 +229,34 @@ pub fn hash_stream(
     Ok(h.finish())
 }
 
+/// MFT entry of `$BadClus`.
+const BADCLUS: u64 = 8;
+
+/// Digests of `$BadClus:$Bad` as TSK gives them: the bytes of its allocated clusters (the
+/// bad clusters) only, not the hole as large as the volume around them, which is no data of
+/// the volume's (hashing it as zeros cost a volume's size of hashing for nothing, and no
+/// other tool reports those digests).
+fn hash_bad_clusters(
+    vol: &NtfsVolume,
+    s: &crate::ntfs::Stream,
+    set: Algorithms,
+    max_read: u64,
+) -> Result<Digests> {
+    let mut h = MultiHasher::new(set);
+    let mut read = 0u64;
+    vol.visit_allocated(s, &mut |c| {
+        read += c.len() as u64;
+        if read > max_read {
+            return Err(crate::Error::Limit(format!(
+                "bad clusters past the read limit of {max_read} bytes"
+            )));
+        }
+        h.update(c);
+        Ok(())
+    })?;
+    Ok(h.finish())
+}
+
 /// Hashes every file stream of a listing (directories left out), files in parallel; output in
 /// listing order. Unreadable streams give a row with null digests and `error` set.
 pub fn hash_listing(
@@ -259,8 +287,12 @@ pub fn hash_listing_with_progress(
         .collect();
     let results: Vec<Result<Digests>> = firsts
         .par_iter()
-        .map(|(_, s)| {
-            let r = hash_stream(vol, s, set, max_read);
+        .map(|(i, s)| {
+            let r = if i.file.entry == BADCLUS && s.name.as_deref() == Some("$Bad") {
+                hash_bad_clusters(vol, s, set, max_read)
+            } else {
+                hash_stream(vol, s, set, max_read)
+            };
             done(if s.is_known_zero() { 0 } else { s.size });
             r
         })

@@ -1348,6 +1348,43 @@ impl NtfsVolume {
         }
     }
 
+    /// Visits the bytes of the allocated clusters of `stream` in VCN order, holes and the
+    /// initialized size ignored: the content of `$BadClus:$Bad` as TSK's `icat` gives it (the
+    /// bad clusters, nothing for the hole as large as the volume around them). A resident or
+    /// compressed stream is visited as [`NtfsVolume::visit_stream`] does.
+    pub fn visit_allocated(
+        &self,
+        stream: &Stream,
+        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let runs = match &stream.content {
+            Content::NonResident { runs, unit: 0 } => runs,
+            _ => return self.visit_stream(stream, f),
+        };
+        const CHUNK: u64 = 1 << 20;
+        let cs = self.geometry.cluster_size;
+        let mut scratch = Vec::new();
+        for run in runs {
+            let Some(lcn) = run.lcn else { continue };
+            let bytes = run.len.saturating_mul(cs);
+            let mut done = 0u64;
+            while done < bytes {
+                let n = (bytes - done).min(CHUNK);
+                let vol_off = self.cluster_offset(lcn, done)?;
+                match self.region.slice(vol_off, n as usize) {
+                    Some(s) => f(s)?,
+                    None => {
+                        scratch.resize(n as usize, 0);
+                        self.region.read_exact_at(vol_off, &mut scratch)?;
+                        f(&scratch)?;
+                    }
+                }
+                done += n;
+            }
+        }
+        Ok(())
+    }
+
     fn visit_plain(
         &self,
         runs: &[Run],
