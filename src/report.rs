@@ -64,7 +64,7 @@ use std::io::Write;
 use std::path::Path;
 
 mod gather;
-pub use gather::{for_evidence, nearest, Framing, MAX_REPORT_EVENTS};
+pub use gather::{for_evidence, for_image, nearest, Framing, MAX_REPORT_EVENTS};
 
 /// What the findings say about the evidence, as the report's headline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

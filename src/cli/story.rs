@@ -12,35 +12,33 @@ use deadbox::{Image, Result};
 use std::path::Path;
 use std::sync::Arc;
 
-/// The findings of the image at `path` (built-in rules and `story.rules`), with a progress
+/// The scan of `deadbox timeline`/`report`: built-in rules and `story.rules`, with a progress
 /// bar unless quiet.
-pub fn findings(
-    path: &Path,
-    sel: VolumeSelect,
-    story: &StoryArgs,
-) -> Result<(Vec<Finding>, Summary)> {
+fn scanner(sel: VolumeSelect, story: &StoryArgs) -> Result<deadbox::scan::Scan> {
     let mut b = deadbox::scan::Scan::builder().volumes(sel);
     if let Some(bar) = Bar::new("scanned").filter(|_| !story.quiet) {
         b = b.progress(Arc::new(bar));
     }
     b = story.rules.iter().fold(b, |b, r| b.rules(r));
-    let scan = b.build()?;
+    b.build()
+}
+
+/// The findings of an opened image (its volumes' namespaces are kept for the timeline).
+pub fn image_findings(image: &Image, story: &StoryArgs) -> Result<(Vec<Finding>, Summary)> {
     let mut out: Vec<Finding> = Vec::new();
-    let summary = scan.run_path(path, &mut out)?;
+    let summary = scanner(VolumeSelect::default(), story)?.run_image(image, &mut out)?;
     Ok((out, summary))
 }
 
 /// The range of `--around`/`--window`, intersected with `from`/`to`.
 pub fn range(
-    path: &Path,
-    sel: VolumeSelect,
+    image: &Image,
     story: &StoryArgs,
     findings: &[Finding],
     mut range: Range,
 ) -> Result<Range> {
     if let Some(a) = &story.around {
-        let image = Image::open(path, sel)?;
-        let c = Center::parse(a).resolve(&image, findings)?;
+        let c = Center::parse(a).resolve(image, findings)?;
         let w = timeline::window(c, timeline::parse_window(&story.window)?);
         range.from = range.from.max(w.from);
         range.to = match (range.to, w.to) {
@@ -66,7 +64,7 @@ impl TimelineArgs {
                 .map(|s| parse_time(s, true))
                 .transpose()?,
         };
-        let (path, sel) = (&self.evidence, self.vol.into());
+        let image = Image::open(&self.evidence, self.vol.into())?;
         let bodyfile = matches!(self.format, TimelineFormat::Bodyfile);
         // A bodyfile holds MFT times only; findings are needed for the other formats and for
         // an --around that names one.
@@ -77,10 +75,10 @@ impl TimelineArgs {
         let findings = if self.no_scan || (bodyfile && !around_finding) {
             Vec::new()
         } else {
-            findings(path, sel, &self.story)?.0
+            image_findings(&image, &self.story)?.0
         };
         let opts = Options {
-            range: range(path, sel, &self.story, &findings, bounds)?,
+            range: range(&image, &self.story, &findings, bounds)?,
             sources: Sources {
                 index_slack: self.index_slack,
                 log_entries: self.all_log_entries,
@@ -89,15 +87,7 @@ impl TimelineArgs {
             no_snapshots: self.no_snapshots,
         };
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        timeline::print_timeline(
-            path,
-            sel,
-            self.format.lib(),
-            &opts,
-            &findings,
-            &mut out,
-            warn,
-        )
+        timeline::print_image_timeline(&image, self.format.lib(), &opts, &findings, &mut out, warn)
     }
 }
 
@@ -117,10 +107,25 @@ impl ReportArgs {
         check_report(Some(&self.output), 1)?;
         let framing = framing(&self.story, self.verify)?;
         let sel = self.vol.into();
-        let (found, summary) = findings(&self.evidence, sel, &self.story)?;
-        deadbox::report::for_evidence(
-            &self.evidence,
-            sel,
+        let path = &self.evidence;
+        // An image is opened once: the scan and the timeline share its namespaces. A loose
+        // file or a folder is scanned by path.
+        let image = if path.is_dir() {
+            None
+        } else {
+            Image::open(path, sel).ok()
+        };
+        let (found, summary) = match &image {
+            Some(img) => image_findings(img, &self.story)?,
+            None => {
+                let mut out: Vec<Finding> = Vec::new();
+                let summary = scanner(sel, &self.story)?.run_path(path, &mut out)?;
+                (out, summary)
+            }
+        };
+        deadbox::report::for_image(
+            path,
+            image.as_ref(),
             &summary,
             &found,
             &framing,

@@ -61,6 +61,20 @@ pub fn for_evidence(
     } else {
         Image::open(path, sel).ok()
     };
+    for_image(path, image.as_ref(), summary, findings, framing, out, warn)
+}
+
+/// [`for_evidence`] with the image already opened (and scanned: the volumes' namespaces are
+/// shared with the scan), `None` for a loose file or a folder at `path`.
+pub fn for_image(
+    path: &Path,
+    image: Option<&Image>,
+    summary: &Summary,
+    findings: &[Finding],
+    framing: &Framing,
+    out: &Path,
+    warn: &mut dyn FnMut(String),
+) -> Result<()> {
     let info = match &image {
         Some(_) => Some(ImageInfo::read(path)?),
         None => None,

@@ -801,7 +801,7 @@ impl Scan {
     /// order as each batch completes), then the logs and index slack the assessment reads.
     /// Returns false when the sink stopped the scan.
     fn scan_volume(&self, evidence: &str, vol: &NtfsVolume, out: &mut Out<'_>) -> bool {
-        let tree = Arc::new(self.in_pool(|| vol.tree()));
+        let tree = self.in_pool(|| vol.shared_tree());
         let vol_loc = || Location::new(evidence, vol.partition(), Some(vol.offset()), "", None);
         for d in tree.diagnostics() {
             let f = diagnostic(

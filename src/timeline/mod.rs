@@ -606,7 +606,7 @@ pub fn build(
     }
     let mut tl = Timeline::new(evidence);
     for v in image.volumes() {
-        let tree = Arc::new(v.tree());
+        let tree = v.shared_tree();
         let part = crate::output::volume_prefix(v);
         for d in tree.diagnostics() {
             warn(format!("{part}{}", d.message));
@@ -640,12 +640,26 @@ pub fn print_timeline(
     warn: &mut dyn FnMut(String),
 ) -> Result<()> {
     let image = Image::open(path, sel)?;
+    print_image_timeline(&image, format, opts, findings, out, warn)
+}
+
+/// [`print_timeline`] of an image the caller opened (and perhaps scanned: the volumes'
+/// namespaces are shared); locations name [`Image::path`].
+pub fn print_image_timeline(
+    image: &Image,
+    format: TimelineFormat,
+    opts: &Options,
+    findings: &[crate::finding::Finding],
+    out: &mut dyn Write,
+    warn: &mut dyn FnMut(String),
+) -> Result<()> {
+    let path = image.path();
     if format == TimelineFormat::Bodyfile {
         for d in image.diagnostics() {
             warn(d.to_string());
         }
         for v in image.volumes() {
-            let tree = Arc::new(v.tree());
+            let tree = v.shared_tree();
             let part = crate::output::volume_prefix(v);
             for d in tree.diagnostics() {
                 warn(format!("{part}{}", d.message));
@@ -653,7 +667,7 @@ pub fn print_timeline(
             write_bodyfile(v, &tree, opts.range, out)?;
         }
     } else {
-        let tl = build(&image, &path.display().to_string(), opts, findings, warn);
+        let tl = build(image, &path.display().to_string(), opts, findings, warn);
         write_events(&tl, format, out)?;
     }
     out.flush().map_err(Error::Output)

@@ -435,6 +435,8 @@ pub struct NtfsVolume {
     upcase: std::sync::OnceLock<UpCase>,
     /// `$Secure`'s owners, read on first use ([`NtfsVolume::secure`]).
     secure: std::sync::OnceLock<SecureTable>,
+    /// The namespace, built on first use of [`NtfsVolume::shared_tree`].
+    tree: std::sync::OnceLock<Arc<Tree>>,
     /// For a shadow copy: its number and the live volume's offset in the evidence.
     snapshot: Option<(usize, u64)>,
 }
@@ -496,6 +498,7 @@ impl NtfsVolume {
             diagnostics: Vec::new(),
             upcase: std::sync::OnceLock::new(),
             secure: std::sync::OnceLock::new(),
+            tree: std::sync::OnceLock::new(),
             snapshot: None,
         };
         if geometry.size > vol.region.len() {
@@ -861,6 +864,12 @@ impl NtfsVolume {
     fn batches(&self) -> (u64, u64) {
         let per_batch = (BATCH_BYTES / self.geometry.record_size).max(1);
         (per_batch, self.record_count().div_ceil(per_batch))
+    }
+
+    /// The namespace ([`NtfsVolume::tree`]) built once and kept with the volume: a scan and
+    /// a timeline of the same opened volume share one pass over the MFT.
+    pub fn shared_tree(&self) -> Arc<Tree> {
+        self.tree.get_or_init(|| Arc::new(self.tree())).clone()
     }
 
     /// The namespace pass: reads the whole MFT in batches parsed in parallel, keeping of each

@@ -116,6 +116,7 @@ impl NtfsVolume {
             diagnostics: Vec::new(),
             upcase: std::sync::OnceLock::new(),
             secure: std::sync::OnceLock::new(),
+            tree: std::sync::OnceLock::new(),
             snapshot: None,
         };
         if len % record_size != 0 {
