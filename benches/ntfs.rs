@@ -70,7 +70,8 @@ fn generated(name: &str) -> Option<Image> {
     Image::open(&p, VolumeSelect::default()).ok()
 }
 
-/// The namespace pass and the streamed walk with `ls` rows (JSON lines) on the big volumes.
+/// The namespace pass, the streamed walk with `ls` rows (JSON lines) and the sorted timeline
+/// on the big volumes.
 fn scale(c: &mut Criterion) {
     let mut g = c.benchmark_group("scale");
     g.sample_size(10);
@@ -104,6 +105,22 @@ fn scale(c: &mut Criterion) {
                     },
                 );
                 bytes
+            })
+        });
+        // The sorted super-timeline of the MFT (and USN/snapshots when the volume has them),
+        // written as JSON lines to a sink: `timeline --no-scan` without the output I/O.
+        g.bench_function(format!("timeline build+jsonl {name} (records)"), |b| {
+            b.iter(|| {
+                let opts = deadbox::timeline::Options::default();
+                let tl = deadbox::timeline::build(&image, name, &opts, &[], &mut |_| {});
+                let mut out = std::io::sink();
+                deadbox::timeline::write_events(
+                    &tl,
+                    deadbox::timeline::TimelineFormat::Jsonl,
+                    &mut out,
+                )
+                .expect("writes");
+                tl.len()
             })
         });
     }

@@ -112,6 +112,16 @@ for v in many mixed; do
     measure "ls" $v fls "fls -r -p $I"
     measure "ls first row" $v deadbox "$D ls --format jsonl $I | head -1"
 done
+# The super-timeline of the MFT: TSK's fls -m piped into mactime (its sorted text) beside
+# deadbox's sorted CSV (no scan: the MFT, and the USN journal and snapshots the volume has),
+# the streamed bodyfile beside fls -m, and deadbox's default (the scan's findings merged in).
+I=$B/many.img
+measure "timeline sorted (MFT)" many deadbox "$D timeline --format csv --no-scan -q $I"
+measure "timeline sorted (MFT)" many "fls -m + mactime" "fls -r -m / $I | mactime -b - -d -y"
+measure "bodyfile" many deadbox "$D timeline --format bodyfile -q $I"
+measure "bodyfile" many "fls -m" "fls -r -m / $I"
+measure "timeline + scan" many deadbox "$D timeline --format jsonl -q $I"
+measure "report (scan + timeline window)" many deadbox "bash -c 'rm -f $W/r.html && $D report -q -o $W/r.html $I'"
 I=$B/mixed.img
 measure "scan R + sha256" mixed deadbox "$D scan --all-files --hashes sha256 --no-builtin-rules --rules $RULES --format jsonl $I"
 measure "scan R + sha256" mixed "ntfs-3g+sha256sum+yara" "$(peer_pipeline) $I"
@@ -182,9 +192,11 @@ for r in rows:
     span = f"{r['t']:.2f} ({r['lo']:.2f}–{r['hi']:.2f})" if r["hi"] != r["lo"] else f"{r['t']:.2f}"
     rss = f"{r['rss'] / 1024:.0f}" if r["rss"] and r["tool"] == "deadbox" else "–"
     thr = pct = cmp = "–"
-    if r["key"].startswith("ls") and v.get("records") and r["key"] == "ls":
-        thr = f"{v['records'] / r['t'] / 1000:.0f} k records/s"
-    elif not r["key"].startswith("ls") and v.get("bytes"):
+    per_record = ("ls", "timeline sorted", "bodyfile")
+    if r["key"] in ("ls", "bodyfile") or r["key"].startswith("timeline sorted"):
+        if v.get("records"):
+            thr = f"{v['records'] / r['t'] / 1000:.0f} k records/s"
+    elif not r["key"].startswith(per_record) and v.get("bytes"):
         mib_s = v["bytes"] / 1048576 / r["t"]
         thr = f"{mib_s:.0f} MiB/s"
         k, table, what = lim.get(r["key"], (None, {}, ""))
@@ -199,6 +211,9 @@ for r in rows:
             peer = next((p for p in rows if p["key"] == r["key"] and p["img"] == r["img"] and p["tool"] != "deadbox"), None)
             if peer and peer["t"]:
                 cmp = f"{peer['t'] / r['t']:.2f} ({peer['tool']})"
+            ls = find("ls", r["img"], "deadbox")
+            if r["key"] != "ls" and not r["key"].startswith("ls ") and ls and ls["t"] and r["key"].startswith(("timeline", "bodyfile", "report")):
+                cmp = ("" if cmp == "–" else cmp + "; ") + f"{r['t'] / ls['t']:.2f} × deadbox ls"
     print(f"| {r['key']} | {r['img']} | {r['tool']} | {span} | {rss} | {thr} | {pct} | {cmp} |")
 print()
 for v in ("many", "mixed"):
