@@ -431,12 +431,95 @@ impl Timeline {
     }
 }
 
-/// Mode text as `fls -m` writes it for NTFS: the name's type (`r` file, `d` directory, `-`
-/// for a deleted entry), `/`, the entry's type and permissions (write bits cleared for
-/// read-only or system files).
-fn mode(i: &Item) -> String {
+/// The names each directory's `$I30` index holds, as (child entry, hash of the name): live
+/// entries, and the keys carved from index slack (a deleted file's old entry), read on first
+/// use and kept for the walk (16 bytes and a set slot per name). TSK lists a file whose name
+/// is missing from its parent's index through the MFT's parent link, with the name type
+/// unknown (`-`): a live file so listed has a damaged index or an entry removed to hide it
+/// from directory listings; a deleted one has no old key left in the index. deadbox's
+/// bodyfile does the same.
+#[derive(Default)]
+struct DirNames {
+    live: std::collections::HashSet<(u64, u64)>,
+    slack: std::collections::HashSet<(u64, u64)>,
+}
+
+/// TSK's sanity check of an index entry outside the used part of a node (a deleted file's
+/// old key): its creation, modification and access times must fall between 1970 and 2020
+/// (TSK's `is_time`, at a granularity of 100 s); other keys it skips, and lists the deleted
+/// file through the MFT alone (name type `-`).
+fn tsk_accepts(e: &crate::ntfs::IndexEntry) -> bool {
+    const FROM: u64 = (369 * 365 + 89) * 24 * 36;
+    const TO: u64 = FROM + (50 * 365 + 6) * 24 * 36;
+    let [created, modified, _, accessed] = e.name.times;
+    [created, accessed, modified].iter().all(|t| {
+        let t = t.ticks() / 1_000_000_000;
+        t != 0 && (FROM..=TO).contains(&t)
+    })
+}
+
+struct IndexedNames<'v> {
+    vol: &'v NtfsVolume,
+    dirs: std::sync::Mutex<std::collections::HashMap<u64, Arc<DirNames>>>,
+}
+
+impl<'v> IndexedNames<'v> {
+    fn new(vol: &'v NtfsVolume) -> Self {
+        IndexedNames {
+            vol,
+            dirs: Default::default(),
+        }
+    }
+
+    fn hash(name: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        name.hash(&mut h);
+        h.finish()
+    }
+
+    /// The names of directory `parent`'s index; `None` when it cannot be read as a directory
+    /// (nothing to compare with: not flagged).
+    fn of(&self, parent: u64) -> Option<Arc<DirNames>> {
+        if let Some(d) = self.dirs.lock().ok()?.get(&parent) {
+            return Some(d.clone());
+        }
+        let dir = self.vol.file(parent).ok().filter(|d| d.is_dir)?;
+        let ix = self.vol.dir_index(&dir);
+        let key = |e: &crate::ntfs::IndexEntry| (e.entry, Self::hash(&e.name.name));
+        let d = Arc::new(DirNames {
+            live: ix.entries.iter().map(key).collect(),
+            slack: ix
+                .slack
+                .iter()
+                .filter(|e| tsk_accepts(e))
+                .map(key)
+                .collect(),
+        });
+        self.dirs.lock().ok()?.insert(parent, d.clone());
+        Some(d)
+    }
+
+    /// True when the parent's index lists `child` under `name`: a live entry for a live file,
+    /// a live entry or a slack key for a deleted one.
+    fn lists(&self, parent: u64, child: u64, name: &str, deleted: bool) -> bool {
+        let Some(d) = self.of(parent) else {
+            return true;
+        };
+        let k = (child, Self::hash(name));
+        d.live.contains(&k) || (deleted && d.slack.contains(&k))
+    }
+}
+
+/// Mode text as `fls -m` writes it for NTFS: the name's type (`r` file, `d` directory; `-`
+/// when the parent's index does not list the name, see [`IndexedNames`]), `/`, the entry's
+/// type and permissions (write bits cleared for read-only or system files).
+fn mode(i: &Item, indexed: &IndexedNames) -> String {
     let t = if i.file.is_dir { 'd' } else { 'r' };
-    let n = if i.file.deleted { '-' } else { t };
+    let listed = i
+        .name
+        .is_some_and(|n| indexed.lists(n.parent_entry, i.file.entry, &n.name, i.file.deleted));
+    let n = if listed { t } else { '-' };
     let attrs = i.file.si.map_or(0, |s| s.attributes);
     let perm = if attrs & 0x1 != 0 || attrs & 0x4 != 0 {
         "r-xr-xr-x"
@@ -471,7 +554,7 @@ fn body_times(t: &[FileTime; 4]) -> String {
 /// with the `$STANDARD_INFORMATION` times. The root directory and live records without a
 /// name (reserved entries 12-15 and the like) are left out, as `fls -r` leaves them out; a
 /// deleted record without a name is `/$OrphanFiles/OrphanFile-N` with inode `N`.
-fn body_lines(i: &Item, mount: &str, range: Range, out: &mut Vec<u8>) {
+fn body_lines(i: &Item, mount: &str, range: Range, indexed: &IndexedNames, out: &mut Vec<u8>) {
     let f = i.file;
     if f.entry == 5 || (i.name.is_none() && !f.deleted) {
         return;
@@ -479,7 +562,7 @@ fn body_lines(i: &Item, mount: &str, range: Range, out: &mut Vec<u8>) {
     let del = if f.deleted { " (deleted)" } else { "" };
     let uid = f.si.and_then(|s| s.owner_id).unwrap_or(0);
     let in_range = |t: &[FileTime; 4]| t.iter().any(|t| range.contains(*t));
-    let mode = mode(i);
+    let mode = mode(i, indexed);
     let Some(n) = i.name else {
         // An orphan: TSK lists it by entry number under its virtual $OrphanFiles folder.
         if let Some(si) = f.si.filter(|s| in_range(&s.times)) {
@@ -556,12 +639,13 @@ pub fn write_bodyfile(
         .map(|p| format!("/partition{p}"))
         .unwrap_or_default();
     let mut err = None;
+    let indexed = IndexedNames::new(v);
     v.walk_batches(
         tree,
         |listing| {
             let mut b = Vec::with_capacity(listing.files.len() * 200);
             for i in listing.items() {
-                body_lines(&i, &mount, range, &mut b);
+                body_lines(&i, &mount, range, &indexed, &mut b);
             }
             b
         },

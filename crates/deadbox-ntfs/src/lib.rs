@@ -1093,8 +1093,19 @@ impl NtfsVolume {
             mut errors,
             mut sd_owner,
             mut sd_runs,
+            attr_list,
+            attr_list_id,
             ..
         } = base;
+        // The ids TSK gives the attributes that live in extension records (the bodyfile's
+        // inode column); only read when there are extension records.
+        let renumbered = match (&attr_list, exts.is_empty()) {
+            (Some(list), false) => self
+                .read_attr_list(list)
+                .map(|b| record::tsk_attr_ids(attr_list_id, &record::parse_attr_list(&b), entry))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         // Attributes with their start VCN, tagged by record order for a stable sort.
         let mut all: Vec<(record::RawAttr, u64)> = attrs
             .into_iter()
@@ -1103,6 +1114,18 @@ impl NtfsVolume {
                 (a, v)
             })
             .collect();
+        // Extension records' attributes get the ids TSK gives them.
+        let mut exts = exts;
+        for rec in exts.iter_mut().filter(|_| !renumbered.is_empty()) {
+            for a in &mut rec.attrs {
+                if let Some((_, _, id)) = renumbered
+                    .iter()
+                    .find(|(t, n, _)| *t == a.type_code && *n == a.name)
+                {
+                    a.id = *id;
+                }
+            }
+        }
         for rec in exts {
             errors.extend(
                 rec.errors

@@ -140,6 +140,9 @@ pub(crate) struct Record {
     pub names: Vec<FileName>,
     pub attrs: Vec<RawAttr>,
     pub attr_list: Option<AttrListBody>,
+    /// The attribute id of the `$ATTRIBUTE_LIST` itself (TSK numbers the attributes of
+    /// extension records from it, see `tsk_attr_ids`).
+    pub attr_list_id: u16,
     pub volume_name: Option<String>,
     /// Owner of a resident `$SECURITY_DESCRIPTOR` attribute.
     pub sd_owner: Option<crate::secure::Owner>,
@@ -339,12 +342,14 @@ fn parse_attr(rec: &mut Record, t: u32, a: &[u8]) -> Result<(), String> {
     match (t, &body) {
         (AT_ATTRIBUTE_LIST, AttrBody::Resident(v)) => {
             rec.attr_list = Some(AttrListBody::Resident(v.clone()));
+            rec.attr_list_id = id;
         }
         (AT_ATTRIBUTE_LIST, AttrBody::NonResident { runs, size, .. }) => {
             rec.attr_list = Some(AttrListBody::NonResident {
                 runs: runs.clone(),
                 size: *size,
             });
+            rec.attr_list_id = id;
         }
         (AT_SECURITY_DESCRIPTOR, AttrBody::Resident(v)) => {
             // A damaged descriptor only loses the owner; the record stays usable.
@@ -437,6 +442,48 @@ pub(crate) struct AttrListEntry {
     pub start_vcn: u64,
     pub entry: u64,
     pub sequence: u16,
+    /// The attribute's id in the record that holds it.
+    pub id: u16,
+    /// The attribute's name, UTF-16 code units (empty for an unnamed attribute).
+    pub name: Vec<u16>,
+}
+
+/// The attribute ids TSK gives the attributes of a file with an attribute list (`base`: the
+/// base record's number): TSK needs ids unique per file, and ids restart in each extension
+/// record, so it renumbers. The largest id among the list's own and its entries' is the
+/// start; each distinct (type, name) of the list, in list order, whose first entry lives in an
+/// extension record gets the next id. Distinct as TSK compares them: the same type and the
+/// new name equal to the first as many units of the kept one (so an unnamed attribute
+/// matches any earlier one of its type); at most 255 are kept. Returns (type, name, id) of
+/// the renumbered ones; deadbox gives these ids so that its bodyfile's `inode` column
+/// (`entry-type-id`) is the same as `fls -m`'s.
+pub(crate) fn tsk_attr_ids(
+    list_id: u16,
+    entries: &[AttrListEntry],
+    base: u64,
+) -> Vec<(u32, String, u16)> {
+    let mut next = list_id;
+    let mut kept: Vec<(u32, &[u16], u64)> = Vec::new();
+    for e in entries {
+        next = next.max(e.id);
+        let found = kept.iter().any(|(t, n, _)| {
+            *t == e.type_code
+                && e.name
+                    .iter()
+                    .enumerate()
+                    .all(|(k, u)| n.get(k).copied().unwrap_or(0) == *u)
+        });
+        if !found && kept.len() < 255 {
+            kept.push((e.type_code, &e.name, e.entry));
+        }
+    }
+    kept.into_iter()
+        .filter(|(_, _, entry)| *entry != base)
+        .map(|(t, n, _)| {
+            next = next.wrapping_add(1);
+            (t, String::from_utf16_lossy(n), next)
+        })
+        .collect()
 }
 
 /// Parses the entries of an attribute list value.
@@ -455,13 +502,89 @@ pub(crate) fn parse_attr_list(v: &[u8]) -> Vec<AttrListEntry> {
         if len < 26 || t == AT_END {
             break;
         }
+        let name_len = usize::from(v[off + 6]);
+        let name_off = off + usize::from(v[off + 7]);
+        let name = v
+            .get(name_off..name_off + 2 * name_len)
+            .filter(|_| name_off + 2 * name_len <= off + len as usize)
+            .map(|b| {
+                b.chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect()
+            })
+            .unwrap_or_default();
         out.push(AttrListEntry {
             type_code: t,
             start_vcn: vcn,
             entry: r & 0xFFFF_FFFF_FFFF,
             sequence: (r >> 48) as u16,
+            id: le_u16(v, off + 24).unwrap_or(0),
+            name,
         });
         off += len as usize;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(type_code: u32, name: &str, entry: u64, id: u16) -> AttrListEntry {
+        AttrListEntry {
+            type_code,
+            start_vcn: 0,
+            entry,
+            sequence: 1,
+            id,
+            name: name.encode_utf16().collect(),
+        }
+    }
+
+    #[test]
+    fn attribute_ids_are_renumbered_as_tsk_does() {
+        // Base record 27 (list id 11) holds $STANDARD_INFORMATION and names up to id 14;
+        // record 28 holds the unnamed $DATA (id 0) and more names (ids 1..): TSK gives the
+        // $DATA the next id after the largest seen, 16, and leaves the names (first seen in
+        // the base) alone.
+        let list = [
+            entry(AT_STANDARD_INFORMATION, "", 27, 0),
+            entry(AT_FILE_NAME, "", 27, 14),
+            entry(AT_FILE_NAME, "", 28, 15),
+            entry(AT_DATA, "", 28, 0),
+            entry(AT_DATA, "ads", 29, 0),
+            entry(AT_DATA, "ads", 29, 3),
+        ];
+        let ids = tsk_attr_ids(11, &list, 27);
+        assert_eq!(
+            ids,
+            [
+                (AT_DATA, String::new(), 16),
+                (AT_DATA, "ads".to_string(), 17)
+            ]
+        );
+        // An unnamed attribute matches any earlier one of its type, as TSK compares names.
+        let list = [entry(AT_DATA, "x", 28, 2), entry(AT_DATA, "", 29, 0)];
+        assert_eq!(tsk_attr_ids(0, &list, 27), [(AT_DATA, "x".to_string(), 3)]);
+        // Nothing outside the base record: nothing renumbered.
+        assert!(tsk_attr_ids(5, &[entry(AT_DATA, "", 27, 1)], 27).is_empty());
+    }
+
+    #[test]
+    fn attribute_list_entries_carry_id_and_name() {
+        let mut v = vec![0u8; 40];
+        v[0..4].copy_from_slice(&AT_DATA.to_le_bytes());
+        v[4..6].copy_from_slice(&40u16.to_le_bytes());
+        v[6] = 3; // name length
+        v[7] = 26; // name offset
+        v[16..24].copy_from_slice(&(28u64 | (2u64 << 48)).to_le_bytes());
+        v[24..26].copy_from_slice(&7u16.to_le_bytes());
+        for (k, c) in "ads".encode_utf16().enumerate() {
+            v[26 + 2 * k..28 + 2 * k].copy_from_slice(&c.to_le_bytes());
+        }
+        let e = parse_attr_list(&v);
+        assert_eq!(e.len(), 1);
+        assert_eq!((e[0].entry, e[0].sequence, e[0].id), (28, 2, 7));
+        assert_eq!(String::from_utf16_lossy(&e[0].name), "ads");
+    }
 }
