@@ -627,3 +627,74 @@ fn the_timesketch_importer_accepts_every_line() {
     );
     assert_eq!(said.trim(), format!("ok {}", rows.len()));
 }
+
+#[test]
+fn spilled_runs_write_the_same_bytes_as_the_in_memory_sort() {
+    use deadbox::timeline::{self, Options, Sources, SpillOptions, TimelineFormat};
+    let img = fixture("ntfs-shells.img");
+    let image = deadbox::Image::open(&img, deadbox::volume::VolumeSelect::default()).unwrap();
+    let mut findings = Vec::new();
+    deadbox::scan::Scan::builder()
+        .build()
+        .unwrap()
+        .run_image(&image, &mut findings)
+        .unwrap();
+    let opts = Options {
+        sources: Sources {
+            index_slack: true,
+            log_entries: true,
+        },
+        ..Options::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for format in [
+        TimelineFormat::Jsonl,
+        TimelineFormat::Csv,
+        TimelineFormat::Timesketch,
+    ] {
+        let mut memory = Vec::new();
+        timeline::print_image_timeline(&image, format, &opts, &findings, &mut memory, &mut |_| {})
+            .unwrap();
+        // 4 KiB runs: dozens of run files merged.
+        let spill = SpillOptions {
+            dir: dir.path().to_path_buf(),
+            run_bytes: 4096,
+        };
+        let mut spilled = Vec::new();
+        timeline::write_spilled(
+            &image,
+            &opts,
+            &findings,
+            format,
+            &spill,
+            &mut spilled,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(
+            memory.len() > 20 * 4096,
+            "{format:?}: {} bytes: 20+ runs",
+            memory.len()
+        );
+        assert!(
+            memory == spilled,
+            "{format:?}: the spilled sort differs from the in-memory one"
+        );
+        // The run files were unnamed: nothing is left in the folder.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+    // The CLI's flags take the same path.
+    let (code, a, err) = run(&["timeline", img.to_str().unwrap(), "-q"]);
+    assert_eq!(code, 0, "{err}");
+    let d = dir.path().to_str().unwrap();
+    let (code, b, err) = run(&["timeline", img.to_str().unwrap(), "-q", "--spill-dir", d]);
+    assert_eq!(code, 0, "{err}");
+    assert!(a == b && !a.is_empty());
+    let (code, _, err) = run(&[
+        "timeline",
+        img.to_str().unwrap(),
+        "--spill-dir",
+        "/no/such/dir",
+    ]);
+    assert_eq!(code, 2, "an unusable spill folder is an error: {err}");
+}

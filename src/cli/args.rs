@@ -137,6 +137,13 @@ pub struct TimelineArgs {
     /// Do not scan: no findings on the timeline (the MFT, USN and logs only).
     #[arg(long)]
     pub no_scan: bool,
+    /// Sort in runs spilled to this folder (never the evidence's), in bounded memory; done
+    /// anyway, in the temporary folder, for volumes of more than 2 million MFT records.
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+    /// Memory for sorting when spilling: MiB of formatted lines per run.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub sort_memory: usize,
 }
 
 /// What the timeline and the report share: the window and the scan's rules.

@@ -87,7 +87,19 @@ impl TimelineArgs {
             no_snapshots: self.no_snapshots,
         };
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        timeline::print_image_timeline(&image, self.format.lib(), &opts, &findings, &mut out, warn)
+        let spill = self.spill_dir.as_ref().map(|d| timeline::SpillOptions {
+            dir: d.clone(),
+            run_bytes: self.sort_memory.max(1) << 20,
+        });
+        timeline::print_image_timeline_with(
+            &image,
+            self.format.lib(),
+            &opts,
+            &findings,
+            spill.as_ref(),
+            &mut out,
+            warn,
+        )
     }
 }
 

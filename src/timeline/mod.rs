@@ -17,10 +17,12 @@ use std::sync::Arc;
 
 mod around;
 mod sources;
+mod spill;
 mod write;
 
 pub use around::{parse_window, window, Center};
 pub use sources::{LogWalk, Sources};
+pub use spill::{write_spilled, SpillOptions, DEFAULT_RUN_BYTES, SPILL_ABOVE_RECORDS};
 pub use write::{write_events, Merged};
 
 /// The output formats of `deadbox timeline`.
@@ -376,27 +378,7 @@ impl Timeline {
     /// The typed event of a compact MFT event.
     pub fn mft_event(&self, e: &Event) -> TimelineEvent {
         let s = &self.subjects[e.subject as usize];
-        let mut location = crate::finding::Location::new(
-            &self.evidence,
-            s.partition,
-            self.offset_of(s.partition),
-            &s.path,
-            Some((s.entry, s.sequence, s.deleted)),
-        );
-        location.stream = s.stream.clone();
-        TimelineEvent {
-            time: e.time,
-            source: match e.source {
-                Source::StdInfo => EventSource::MftSi,
-                Source::FileName => EventSource::MftFn,
-            },
-            timestamp_desc: write::macb_desc(e.macb, e.source),
-            macb: Some(e.macb_letters()),
-            message: write::mft_message(s),
-            location,
-            finding: None,
-            severity: None,
-        }
+        mft_event_of(&self.evidence, self.offset_of(s.partition), s, e)
     }
 
     /// Every event, MFT and other sources merged in time order (call [`Timeline::sort`]
@@ -660,6 +642,36 @@ pub fn write_bodyfile(
     err.map_or(Ok(()), Err)
 }
 
+/// The typed event of MFT event `e` of row `s` on the volume at `offset` of `evidence`.
+pub(crate) fn mft_event_of(
+    evidence: &str,
+    offset: Option<u64>,
+    s: &Subject,
+    e: &Event,
+) -> TimelineEvent {
+    let mut location = crate::finding::Location::new(
+        evidence,
+        s.partition,
+        offset,
+        &s.path,
+        Some((s.entry, s.sequence, s.deleted)),
+    );
+    location.stream = s.stream.clone();
+    TimelineEvent {
+        time: e.time,
+        source: match e.source {
+            Source::StdInfo => EventSource::MftSi,
+            Source::FileName => EventSource::MftFn,
+        },
+        timestamp_desc: write::macb_desc(e.macb, e.source),
+        macb: Some(e.macb_letters()),
+        message: write::mft_message(s),
+        location,
+        finding: None,
+        severity: None,
+    }
+}
+
 /// What [`build`] reads besides the MFT times of every volume.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Options {
@@ -737,7 +749,29 @@ pub fn print_image_timeline(
     out: &mut dyn Write,
     warn: &mut dyn FnMut(String),
 ) -> Result<()> {
+    print_image_timeline_with(image, format, opts, findings, None, out, warn)
+}
+
+/// [`print_image_timeline`] choosing how the sorted formats are sorted: with `spill` given,
+/// in runs of `spill.run_bytes` spilled to `spill.dir` ([`write_spilled`]); without, in
+/// memory ([`build`]) unless the image's volumes hold more than [`SPILL_ABOVE_RECORDS`] MFT
+/// records (then spilled with the default [`SpillOptions`]). Both write the same bytes.
+pub fn print_image_timeline_with(
+    image: &Image,
+    format: TimelineFormat,
+    opts: &Options,
+    findings: &[crate::finding::Finding],
+    spill: Option<&SpillOptions>,
+    out: &mut dyn Write,
+    warn: &mut dyn FnMut(String),
+) -> Result<()> {
     let path = image.path();
+    let records: u64 = image.volumes().iter().map(|v| v.record_count()).sum();
+    let default = SpillOptions::default();
+    let spill = spill.or((records > SPILL_ABOVE_RECORDS).then_some(&default));
+    if let (Some(sp), false) = (spill, format == TimelineFormat::Bodyfile) {
+        return write_spilled(image, opts, findings, format, sp, out, warn);
+    }
     if format == TimelineFormat::Bodyfile {
         for d in image.diagnostics() {
             warn(d.to_string());

@@ -130,11 +130,11 @@ impl<'a> At<'a> {
         }
     }
 
-    fn subject(tl: &'a Timeline, s: &'a Subject) -> Self {
+    fn subject(evidence: &'a str, volume_offset: Option<u64>, s: &'a Subject) -> Self {
         At {
-            evidence: &tl.evidence,
+            evidence,
             partition: s.partition,
-            volume_offset: tl.offset_of(s.partition),
+            volume_offset,
             path: &s.path,
             stream: s.stream.as_deref(),
             mft_entry: Some(s.entry),
@@ -160,51 +160,128 @@ fn json_line(v: &impl Serialize, b: &mut Vec<u8>) {
 /// Writes the events of the sorted `tl` (call [`Timeline::sort`] first) in `format` (not
 /// [`TimelineFormat::Bodyfile`], which [`super::write_bodyfile`] streams) to `out`.
 pub fn write_events(tl: &Timeline, format: TimelineFormat, out: &mut dyn Write) -> Result<()> {
-    match format {
-        TimelineFormat::Bodyfile => Err(Error::Invalid(
-            "a bodyfile is written by write_bodyfile".into(),
-        )),
-        TimelineFormat::Csv => write_csv(tl, out),
-        TimelineFormat::Jsonl | TimelineFormat::Timesketch => write_json(tl, format, out),
+    let mut f = Formatter::new(format)?;
+    let mut b: Vec<u8> = Vec::with_capacity(1 << 20);
+    f.header(&mut b);
+    for m in tl.merged() {
+        match m {
+            Merged::Mft(e) => {
+                let s = &tl.subjects[e.subject as usize];
+                f.mft(
+                    &tl.evidence,
+                    tl.offset_of(s.partition),
+                    s,
+                    e,
+                    &mut |_, l| b.extend_from_slice(l),
+                );
+            }
+            Merged::Other(e) => f.other(e, &mut b),
+        }
+        if b.len() >= 1 << 20 {
+            out.write_all(&b).map_err(Error::Output)?;
+            b.clear();
+        }
+    }
+    out.write_all(&b).map_err(Error::Output)
+}
+
+/// Formats the lines of one sorted format, one event at a time (the in-memory writer and the
+/// spilled runs share it, so both write the same bytes).
+pub(crate) struct Formatter {
+    format: TimelineFormat,
+    /// The 32 descriptions of MFT events (2 attributes x 16 MACB sets), made once.
+    descs: Vec<String>,
+    /// CSV records are written through here, one at a time, and taken out of `csv_out`.
+    csv: csv::Writer<Shared>,
+    csv_out: Shared,
+}
+
+/// A buffer the CSV writer writes into and the formatter takes lines out of.
+#[derive(Clone, Default)]
+struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
-fn write_json(tl: &Timeline, format: TimelineFormat, out: &mut dyn Write) -> Result<()> {
-    // The 32 descriptions of MFT events (2 attributes x 16 MACB sets), made once.
-    let descs: Vec<String> = (0..32u8)
-        .map(|i| {
-            let src = if i < 16 {
-                Source::StdInfo
-            } else {
-                Source::FileName
-            };
-            macb_desc(i % 16, src)
+impl Formatter {
+    pub(crate) fn new(format: TimelineFormat) -> Result<Self> {
+        if format == TimelineFormat::Bodyfile {
+            return Err(Error::Invalid(
+                "a bodyfile is written by write_bodyfile".into(),
+            ));
+        }
+        let descs = (0..32u8)
+            .map(|i| {
+                let src = if i < 16 {
+                    Source::StdInfo
+                } else {
+                    Source::FileName
+                };
+                macb_desc(i % 16, src)
+            })
+            .collect();
+        let csv_out = Shared::default();
+        Ok(Formatter {
+            format,
+            descs,
+            csv: csv::Writer::from_writer(csv_out.clone()),
+            csv_out,
         })
-        .collect();
-    let desc_of =
-        |e: &Event| &descs[e.macb as usize % 16 + 16 * (e.source == Source::FileName) as usize];
-    let mut b: Vec<u8> = Vec::with_capacity(1 << 20);
-    for m in tl.merged() {
-        match (m, format) {
-            (Merged::Mft(e), TimelineFormat::Jsonl) => {
-                let s = &tl.subjects[e.subject as usize];
+    }
+
+    /// The CSV header line (nothing for the JSON formats).
+    pub(crate) fn header(&mut self, b: &mut Vec<u8>) {
+        if self.format == TimelineFormat::Csv {
+            let _ = self.csv.write_record(CSV_HEADER);
+            self.take_csv(b);
+        }
+    }
+
+    fn take_csv(&mut self, b: &mut Vec<u8>) {
+        let _ = self.csv.flush();
+        b.append(&mut self.csv_out.0.borrow_mut());
+    }
+
+    /// The line(s) of an MFT event of row `s`, each handed to `emit` with its number within
+    /// the event (a Timesketch line per time; one line otherwise).
+    pub(crate) fn mft(
+        &mut self,
+        evidence: &str,
+        offset: Option<u64>,
+        s: &Subject,
+        e: &Event,
+        emit: &mut dyn FnMut(u8, &[u8]),
+    ) {
+        let mut b = Vec::with_capacity(512);
+        let at = At::subject(evidence, offset, s);
+        match self.format {
+            TimelineFormat::Jsonl => {
+                let desc = &self.descs
+                    [e.macb as usize % 16 + 16 * (e.source == Source::FileName) as usize];
                 let line = Line {
                     time: e.time,
                     macb: &e.macb_letters(),
                     source: src_name(e.source),
-                    desc: desc_of(e),
+                    desc,
                     message: &mft_message(s),
-                    at: At::subject(tl, s),
+                    at,
                     kind: None,
                     severity: None,
                 };
                 json_line(&line, &mut b);
+                emit(0, &b);
             }
-            (Merged::Mft(e), _) => {
-                let s = &tl.subjects[e.subject as usize];
+            TimelineFormat::Timesketch => {
                 let msg = mft_message(s);
                 // Timesketch: one line per time (its desc names one time).
-                for (bit, d) in DESC {
+                for (k, (bit, d)) in DESC.iter().enumerate() {
                     if e.macb & bit == 0 {
                         continue;
                     }
@@ -214,16 +291,29 @@ fn write_json(tl: &Timeline, format: TimelineFormat, out: &mut dyn Write) -> Res
                         datetime: e.time,
                         timestamp: micros(e.time),
                         timestamp_desc: &desc,
-                        at: At::subject(tl, s),
+                        at: At::subject(evidence, offset, s),
                         source: src_name(e.source),
                         macb: None,
                         kind: None,
                         severity: None,
                     };
+                    b.clear();
                     json_line(&sketch, &mut b);
+                    emit(k as u8, &b);
                 }
             }
-            (Merged::Other(e), TimelineFormat::Jsonl) => {
+            TimelineFormat::Csv | TimelineFormat::Bodyfile => {
+                let ev = super::mft_event_of(evidence, offset, s, e);
+                self.csv_record(&ev, &mut b);
+                emit(0, &b);
+            }
+        }
+    }
+
+    /// The line of an event of another source.
+    pub(crate) fn other(&mut self, e: &TimelineEvent, b: &mut Vec<u8>) {
+        match self.format {
+            TimelineFormat::Jsonl => {
                 let line = Line {
                     time: e.time,
                     macb: e.macb.as_deref().unwrap_or("...."),
@@ -234,9 +324,9 @@ fn write_json(tl: &Timeline, format: TimelineFormat, out: &mut dyn Write) -> Res
                     kind: e.finding,
                     severity: e.severity,
                 };
-                json_line(&line, &mut b);
+                json_line(&line, b);
             }
-            (Merged::Other(e), _) => {
+            TimelineFormat::Timesketch => {
                 let sketch = Sketch {
                     message: &e.message,
                     datetime: e.time,
@@ -248,15 +338,44 @@ fn write_json(tl: &Timeline, format: TimelineFormat, out: &mut dyn Write) -> Res
                     kind: e.finding,
                     severity: e.severity,
                 };
-                json_line(&sketch, &mut b);
+                json_line(&sketch, b);
             }
-        }
-        if b.len() >= 1 << 20 {
-            out.write_all(&b).map_err(Error::Output)?;
-            b.clear();
+            TimelineFormat::Csv | TimelineFormat::Bodyfile => self.csv_record(e, b),
         }
     }
-    out.write_all(&b).map_err(Error::Output)
+
+    fn csv_record(&mut self, ev: &TimelineEvent, b: &mut Vec<u8>) {
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let l = &ev.location;
+        // Cells that start like a formula are defused, as in every CSV deadbox writes.
+        let cell = |s: &str| crate::output::csv_cell(s).into_owned();
+        let _ = self.csv.write_record([
+            ev.time.to_string(),
+            ev.macb.clone().unwrap_or_else(|| "....".into()),
+            ev.source.as_str().to_string(),
+            opt(l.partition.map(|p| p.to_string())),
+            cell(&l.path),
+            cell(l.stream.as_deref().unwrap_or("")),
+            opt(l.mft_entry.map(|v| v.to_string())),
+            opt(l.mft_sequence.map(|v| v.to_string())),
+            l.deleted.to_string(),
+            opt(l.line.map(|v| v.to_string())),
+            opt(l.record_id.map(|v| v.to_string())),
+            opt(l.snapshot.map(|v| v.to_string())),
+            opt(ev.finding.map(|k| {
+                serde_json::to_value(k)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            })),
+            opt(ev.severity.map(|s| s.as_str().to_string())),
+            cell(&ev.timestamp_desc),
+            cell(&ev.message),
+            cell(&l.evidence),
+            opt(l.volume_offset.map(|v| v.to_string())),
+        ]);
+        self.take_csv(b);
+    }
 }
 
 fn src_name(s: Source) -> &'static str {
@@ -287,50 +406,3 @@ pub const CSV_HEADER: [&str; 18] = [
     "evidence",
     "volume_offset",
 ];
-
-fn write_csv(tl: &Timeline, out: &mut dyn Write) -> Result<()> {
-    let o = |e: csv::Error| Error::Output(e.into());
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(CSV_HEADER).map_err(o)?;
-    let opt = |v: Option<String>| v.unwrap_or_default();
-    for m in tl.merged() {
-        let e;
-        let ev = match m {
-            Merged::Mft(x) => {
-                e = tl.mft_event(x);
-                &e
-            }
-            Merged::Other(x) => x,
-        };
-        let l = &ev.location;
-        // Cells that start like a formula are defused, as in every CSV deadbox writes.
-        let cell = |s: &str| crate::output::csv_cell(s).into_owned();
-        w.write_record([
-            ev.time.to_string(),
-            ev.macb.clone().unwrap_or_else(|| "....".into()),
-            ev.source.as_str().to_string(),
-            opt(l.partition.map(|p| p.to_string())),
-            cell(&l.path),
-            cell(l.stream.as_deref().unwrap_or("")),
-            opt(l.mft_entry.map(|v| v.to_string())),
-            opt(l.mft_sequence.map(|v| v.to_string())),
-            l.deleted.to_string(),
-            opt(l.line.map(|v| v.to_string())),
-            opt(l.record_id.map(|v| v.to_string())),
-            opt(l.snapshot.map(|v| v.to_string())),
-            opt(ev.finding.map(|k| {
-                serde_json::to_value(k)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            })),
-            opt(ev.severity.map(|s| s.as_str().to_string())),
-            cell(&ev.timestamp_desc),
-            cell(&ev.message),
-            cell(&l.evidence),
-            opt(l.volume_offset.map(|v| v.to_string())),
-        ])
-        .map_err(o)?;
-    }
-    w.flush().map_err(Error::Output)
-}
