@@ -299,7 +299,8 @@ impl Exporter {
                 .map_err(|e| Error::io(&path, e))?;
             let mut h = MultiHasher::new(self.hashes);
             let mut n = 0u64;
-            let r = vol.visit_stream(stream, &mut |c| {
+            // `$BadClus:$Bad` as its bad clusters, as `hash` and TSK give it.
+            let r = vol.visit_content(entry.mft_entry, stream, &mut |c| {
                 h.update(c);
                 n += c.len() as u64;
                 f.write_all(c).map_err(|e| Error::io(&path, e))

@@ -572,6 +572,12 @@ pub fn write_stream(
         f => f?,
     };
     match v.select_stream(&file, stream) {
+        // `$BadClus:$Bad` as its bad clusters, as `hash` and TSK's icat give it.
+        Some(s) if file.entry == 8 && s.name.as_deref() == Some("$Bad") => {
+            v.visit_content(file.entry, s, &mut |c| out.write_all(c).map_err(out_err))?;
+            out.flush().map_err(out_err)?;
+            Ok(true)
+        }
         Some(s) => {
             std::io::copy(&mut v.stream_reader(s), out).map_err(out_err)?;
             out.flush().map_err(out_err)?;

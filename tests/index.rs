@@ -264,3 +264,60 @@ fn deleted_shell_whose_record_was_reused_is_in_slack() {
         assert!(v.dir_index(f).slack.is_empty(), "entry {}", f.entry);
     }
 }
+
+#[test]
+fn an_index_block_read_at_another_vcn_is_not_followed() {
+    // A run list may map several VCNs onto the same clusters (a tiny image whose one index
+    // block is read once per alias: millions of entries). NTFS writes each block's own VCN in
+    // its header; a block whose header names another VCN than the one it was read at is an
+    // error, its entries are not read, the rest of the index is. Done here by rewriting the
+    // header VCN of a leaf block of /manylinks in ntfs-basic.img.
+    let src = common::fixture("ntfs-basic.img");
+    let mut img = std::fs::read(&src).unwrap();
+    let image = Image::open(&src, VolumeSelect::default()).unwrap();
+    let v = &image.volumes()[0];
+    let listing = v.walk();
+    let before = v.dir_index(listing.entry(89).unwrap());
+    assert!(before.errors.is_empty(), "{:?}", before.errors);
+    let block_of = |e: &deadbox::ntfs::IndexEntry| e.offset.map(|o| o as usize / 4096 * 4096);
+    let leaf = before
+        .entries
+        .iter()
+        .filter_map(block_of)
+        .filter(|&b| img[b + 0x18 + 12] & 1 == 0)
+        .min()
+        .unwrap();
+    let in_leaf = before
+        .entries
+        .iter()
+        .filter(|e| block_of(e) == Some(leaf))
+        .count();
+    assert!(in_leaf > 0);
+    let mut vcn = 0;
+    edit_record(&mut img, leaf, 4096, |b| {
+        assert_eq!(&b[0..4], b"INDX");
+        vcn = u64::from_le_bytes(b[16..24].try_into().unwrap());
+        b[16..24].copy_from_slice(&(vcn + 1000).to_le_bytes());
+    });
+    let case = common::scratch().join("i30-misplaced.img");
+    std::fs::write(&case, &img).unwrap();
+    let image = Image::open(&case, VolumeSelect::default()).unwrap();
+    let v = &image.volumes()[0];
+    let listing = v.walk();
+    let after = v.dir_index(listing.entry(89).unwrap());
+    let said = format!("says it is VCN {}", vcn + 1000);
+    assert!(
+        after.errors.iter().any(|e| e.contains(&said)),
+        "{:?}",
+        after.errors
+    );
+    assert_eq!(after.entries.len(), before.entries.len() - in_leaf);
+    // ls --index-slack reports it and goes on; the MFT still lists all 120 names.
+    let rows = ls_index_slack(&case);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r["source"] == "mft" && r["mft_entry"] == 90)
+            .count(),
+        120
+    );
+}

@@ -402,6 +402,16 @@ impl NtfsVolume {
             return Err("no INDX signature".into());
         }
         apply_fixups(&mut buf)?;
+        // NTFS writes each block's own VCN in its header. A block read at another VCN is
+        // misplaced, or the run list maps several VCNs onto the same clusters: followed, such
+        // aliases would let a tiny image expand into millions of entries (the same block once
+        // per alias), so only the block at its own VCN is read.
+        let own = le_u64(&buf, 16).ok_or("index block header truncated")?;
+        if own != vcn {
+            return Err(format!(
+                "the block read at VCN {vcn} says it is VCN {own} (misplaced or aliased); not read"
+            ));
+        }
         let cs = self.geometry.cluster_size;
         let base = super::find_run(alloc.runs(), off / cs).and_then(|r| {
             let lcn = r.lcn?;

@@ -1380,6 +1380,22 @@ impl NtfsVolume {
         }
     }
 
+    /// Visits stream `stream` of MFT entry `entry` as forensic tools read it:
+    /// [`NtfsVolume::visit_stream`], except `$BadClus:$Bad`, whose content is its bad clusters
+    /// only ([`NtfsVolume::visit_allocated`]) rather than a hole as large as the volume.
+    pub fn visit_content(
+        &self,
+        entry: u64,
+        stream: &Stream,
+        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        if entry == 8 && stream.name.as_deref() == Some("$Bad") {
+            self.visit_allocated(stream, f)
+        } else {
+            self.visit_stream(stream, f)
+        }
+    }
+
     /// Visits the bytes of the allocated clusters of `stream` in VCN order, holes and the
     /// initialized size ignored: the content of `$BadClus:$Bad` as TSK's `icat` gives it (the
     /// bad clusters, nothing for the hole as large as the volume around them). A resident or
