@@ -58,6 +58,39 @@ pub(crate) fn mft_message(s: &Subject) -> String {
     }
 }
 
+/// `mactime`'s MACB letters of `macb`.
+fn macb_bytes(macb: u8) -> [u8; 4] {
+    let mut l = *b"....";
+    for (i, (bit, c)) in [(M, b'm'), (A, b'a'), (C, b'c'), (B, b'b')]
+        .iter()
+        .enumerate()
+    {
+        if macb & bit != 0 {
+            l[i] = *c;
+        }
+    }
+    l
+}
+
+/// [`mft_message`] as a JSON string, without building it.
+fn json_message(b: &mut Vec<u8>, s: &Subject) {
+    let plain = |t: &str| t.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\');
+    if !plain(&s.path) || !s.stream.as_deref().is_none_or(plain) {
+        json_str(b, &mft_message(s));
+        return;
+    }
+    b.push(b'"');
+    b.extend_from_slice(s.path.as_bytes());
+    if let Some(st) = &s.stream {
+        b.push(b':');
+        b.extend_from_slice(st.as_bytes());
+    }
+    if s.deleted {
+        b.extend_from_slice(b" (deleted)");
+    }
+    b.push(b'"');
+}
+
 /// A JSON line of `--format jsonl`: every event, MFT or not, has these fields in this order
 /// (`line`, `record_id`, `snapshot`, `kind` and `severity` only when set).
 #[derive(Serialize)]
@@ -151,10 +184,160 @@ fn micros(t: FileTime) -> i64 {
     i64::try_from(t.unix_nanos().div_euclid(1000)).unwrap_or(i64::MAX)
 }
 
-fn json_line(v: &impl Serialize, b: &mut Vec<u8>) {
-    // Writing JSON of these plain structs into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *b, v);
+/// Appends the JSON line of `v`: the same bytes `serde_json` writes for it (a unit test
+/// compares them), written by hand because `#[serde(flatten)]` buffers every field of the
+/// flattened struct in a map, which made formatting most of the timeline's time.
+fn json_line(v: &impl JsonLine, b: &mut Vec<u8>) {
+    v.write_json(b);
     b.push(b'\n');
+}
+
+/// A line written by hand as `serde_json` would write the struct.
+trait JsonLine: Serialize {
+    fn write_json(&self, b: &mut Vec<u8>);
+}
+
+fn json_str(b: &mut Vec<u8>, s: &str) {
+    // Plain text needs no escaping: copied; anything else as serde_json escapes it.
+    if s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\') {
+        b.push(b'"');
+        b.extend_from_slice(s.as_bytes());
+        b.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *b, s);
+    }
+}
+
+fn json_num(b: &mut Vec<u8>, v: u64) {
+    let mut t = [0u8; 20];
+    let mut i = t.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        t[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    b.extend_from_slice(&t[i..]);
+}
+
+fn json_opt_num(b: &mut Vec<u8>, v: Option<u64>) {
+    match v {
+        Some(v) => json_num(b, v),
+        None => b.extend_from_slice(b"null"),
+    }
+}
+
+fn json_time(b: &mut Vec<u8>, t: FileTime) {
+    b.push(b'"');
+    t.push_rfc3339(b);
+    b.push(b'"');
+}
+
+/// `,"key":` then the value of a field serde would write (finding kinds and severities are
+/// few: serde writes those).
+fn json_field(b: &mut Vec<u8>, key: &str) {
+    b.extend_from_slice(b",\"");
+    b.extend_from_slice(key.as_bytes());
+    b.extend_from_slice(b"\":");
+}
+
+impl At<'_> {
+    /// The fields, each with its leading comma, as flattened into the line.
+    fn write_fields(&self, b: &mut Vec<u8>) {
+        json_field(b, "evidence");
+        json_str(b, self.evidence);
+        self.write_rest(b);
+    }
+
+    /// The fields after `evidence`.
+    fn write_rest(&self, b: &mut Vec<u8>) {
+        json_field(b, "partition");
+        json_opt_num(b, self.partition.map(u64::from));
+        json_field(b, "volume_offset");
+        json_opt_num(b, self.volume_offset);
+        json_field(b, "path");
+        json_str(b, self.path);
+        json_field(b, "stream");
+        match self.stream {
+            Some(s) => json_str(b, s),
+            None => b.extend_from_slice(b"null"),
+        }
+        json_field(b, "mft_entry");
+        json_opt_num(b, self.mft_entry);
+        json_field(b, "mft_sequence");
+        json_opt_num(b, self.mft_sequence.map(u64::from));
+        json_field(b, "deleted");
+        b.extend_from_slice(if self.deleted { b"true" } else { b"false" });
+        if let Some(l) = self.line {
+            json_field(b, "line");
+            json_num(b, l);
+        }
+        if let Some(r) = self.record_id {
+            json_field(b, "record_id");
+            json_num(b, r);
+        }
+        if let Some(s) = self.snapshot {
+            json_field(b, "snapshot");
+            json_num(b, s as u64);
+        }
+    }
+}
+
+fn json_finding(b: &mut Vec<u8>, kind: Option<FindingKind>, severity: Option<Severity>) {
+    if let Some(k) = kind {
+        json_field(b, "kind");
+        let _ = serde_json::to_writer(&mut *b, &k);
+    }
+    if let Some(s) = severity {
+        json_field(b, "severity");
+        let _ = serde_json::to_writer(&mut *b, &s);
+    }
+}
+
+impl JsonLine for Line<'_> {
+    fn write_json(&self, b: &mut Vec<u8>) {
+        b.extend_from_slice(b"{\"time\":");
+        json_time(b, self.time);
+        json_field(b, "macb");
+        json_str(b, self.macb);
+        json_field(b, "source");
+        json_str(b, self.source);
+        json_field(b, "desc");
+        json_str(b, self.desc);
+        json_field(b, "message");
+        json_str(b, self.message);
+        self.at.write_fields(b);
+        json_finding(b, self.kind, self.severity);
+        b.push(b'}');
+    }
+}
+
+impl JsonLine for Sketch<'_> {
+    fn write_json(&self, b: &mut Vec<u8>) {
+        b.extend_from_slice(b"{\"message\":");
+        json_str(b, self.message);
+        json_field(b, "datetime");
+        json_time(b, self.datetime);
+        json_field(b, "timestamp");
+        if self.timestamp < 0 {
+            b.push(b'-');
+        }
+        json_num(b, self.timestamp.unsigned_abs());
+        json_field(b, "timestamp_desc");
+        json_str(b, self.timestamp_desc);
+        self.at.write_fields(b);
+        json_field(b, "source");
+        json_str(b, self.source);
+        if let Some(m) = self.macb {
+            json_field(b, "macb");
+            json_str(b, m);
+        }
+        json_finding(b, self.kind, self.severity);
+        b.push(b'}');
+    }
 }
 
 /// Writes the events of the sorted `tl` (call [`Timeline::sort`] first) in `format` (not
@@ -189,8 +372,13 @@ pub fn write_events(tl: &Timeline, format: TimelineFormat, out: &mut dyn Write) 
 /// spilled runs share it, so both write the same bytes).
 pub(crate) struct Formatter {
     format: TimelineFormat,
-    /// The 32 descriptions of MFT events (2 attributes x 16 MACB sets), made once.
-    descs: Vec<String>,
+    /// The 32 descriptions of MFT events (2 attributes x 16 MACB sets) as JSON strings,
+    /// made once.
+    descs_json: Vec<Vec<u8>>,
+    /// The last evidence name and its JSON string.
+    evidence: (String, Vec<u8>),
+    /// The line being written.
+    line: Vec<u8>,
     /// CSV records are written through here, one at a time, and taken out of `csv_out`.
     csv: csv::Writer<Shared>,
     csv_out: Shared,
@@ -217,7 +405,7 @@ impl Formatter {
                 "a bodyfile is written by write_bodyfile".into(),
             ));
         }
-        let descs = (0..32u8)
+        let descs: Vec<String> = (0..32u8)
             .map(|i| {
                 let src = if i < 16 {
                     Source::StdInfo
@@ -228,9 +416,19 @@ impl Formatter {
             })
             .collect();
         let csv_out = Shared::default();
+        let descs_json = descs
+            .iter()
+            .map(|d: &String| {
+                let mut b = Vec::new();
+                json_str(&mut b, d);
+                b
+            })
+            .collect();
         Ok(Formatter {
             format,
-            descs,
+            descs_json,
+            evidence: (String::new(), b"\"\"".to_vec()),
+            line: Vec::with_capacity(1024),
             csv: csv::Writer::from_writer(csv_out.clone()),
             csv_out,
         })
@@ -259,23 +457,34 @@ impl Formatter {
         e: &Event,
         emit: &mut dyn FnMut(u8, &[u8]),
     ) {
-        let mut b = Vec::with_capacity(512);
+        // One line buffer, reused: most lines are written here.
+        let mut b = std::mem::take(&mut self.line);
+        b.clear();
         let at = At::subject(evidence, offset, s);
         match self.format {
             TimelineFormat::Jsonl => {
-                let desc = &self.descs
-                    [e.macb as usize % 16 + 16 * (e.source == Source::FileName) as usize];
-                let line = Line {
-                    time: e.time,
-                    macb: &e.macb_letters(),
-                    source: src_name(e.source),
-                    desc,
-                    message: &mft_message(s),
-                    at,
-                    kind: None,
-                    severity: None,
-                };
-                json_line(&line, &mut b);
+                // The line of most events, written straight: the description and evidence
+                // pre-encoded, the message's parts escaped where they are.
+                let d = e.macb as usize % 16 + 16 * (e.source == Source::FileName) as usize;
+                b.extend_from_slice(b"{\"time\":");
+                json_time(&mut b, e.time);
+                b.extend_from_slice(b",\"macb\":\"");
+                b.extend_from_slice(&macb_bytes(e.macb));
+                b.extend_from_slice(b"\",\"source\":\"");
+                b.extend_from_slice(src_name(e.source).as_bytes());
+                b.extend_from_slice(b"\",\"desc\":");
+                b.extend_from_slice(&self.descs_json[d]);
+                b.extend_from_slice(b",\"message\":");
+                json_message(&mut b, s);
+                b.extend_from_slice(b",\"evidence\":");
+                if self.evidence.0 != evidence {
+                    self.evidence.0 = evidence.to_string();
+                    self.evidence.1.clear();
+                    json_str(&mut self.evidence.1, evidence);
+                }
+                b.extend_from_slice(&self.evidence.1);
+                at.write_rest(&mut b);
+                b.extend_from_slice(b"}\n");
                 emit(0, &b);
             }
             TimelineFormat::Timesketch => {
@@ -308,6 +517,7 @@ impl Formatter {
                 emit(0, &b);
             }
         }
+        self.line = b;
     }
 
     /// The line of an event of another source.
