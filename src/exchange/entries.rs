@@ -33,7 +33,7 @@ pub fn for_each_entry(
     match kind {
         LogKind::HttpProxy { .. } | LogKind::EcpServer | LogKind::OabGenerator => csv(bytes, f),
         LogKind::Iis => iis(bytes, f),
-        LogKind::ApplicationEvtx => evtx(bytes, f),
+        LogKind::ApplicationEvtx | LogKind::EventLog(_) => evtx(bytes, f),
     }
 }
 

@@ -141,7 +141,8 @@ fn install_finding(installs: &[String], source: String, location: Location) -> F
 }
 
 /// A stable name of a log kind for `detail.log`: `httpproxy/<Protocol>`, `ecp_server`,
-/// `oab_generator`, `iis`, `application_evtx`.
+/// `oab_generator`, `iis`, `application_evtx`, and the other event logs' names
+/// (`security_evtx`, …: [`exchange::EventLog::name`]).
 fn log_name(kind: &LogKind) -> String {
     match kind {
         LogKind::HttpProxy { protocol } => format!("httpproxy/{protocol}"),
@@ -149,6 +150,7 @@ fn log_name(kind: &LogKind) -> String {
         LogKind::OabGenerator => "oab_generator".into(),
         LogKind::Iis => "iis".into(),
         LogKind::ApplicationEvtx => "application_evtx".into(),
+        LogKind::EventLog(l) => l.name().into(),
     }
 }
 
@@ -657,8 +659,8 @@ pub(crate) fn check_one_log(
     (out, Some((path.to_string(), kind.clone(), report)))
 }
 
-/// The findings of checked logs, then one `log_coverage` finding per log folder (located by
-/// `location(folder)`).
+/// The findings of checked logs, then one `log_coverage` finding per log folder (per file for
+/// the event logs; located by `location(folder)`).
 pub(crate) fn coverage(
     results: Vec<LogResult>,
     location: &dyn Fn(&str) -> Location,
@@ -669,10 +671,15 @@ pub(crate) fn coverage(
     for (f, rep) in results {
         out.extend(f);
         if let Some((path, kind, r)) = rep {
-            let folder = path
-                .rsplit_once('/')
-                .map(|(d, _)| d.to_string())
-                .unwrap_or_default();
+            // Text logs roll over into many files of one folder: one coverage per folder. The
+            // event logs of all kinds share one folder, one file each: one coverage per file.
+            let folder = if kind.is_evtx() {
+                path.clone()
+            } else {
+                path.rsplit_once('/')
+                    .map(|(d, _)| d.to_string())
+                    .unwrap_or_default()
+            };
             let e = cover
                 .entry(folder)
                 .or_insert_with(|| (log_name(&kind), None, None, 0, 0));
