@@ -59,10 +59,10 @@ fn exchange_management_successful_cmdlet() {
     assert_eq!(d["provider"], "MSExchange CmdletLogs");
     assert_eq!(d["computer"], "WEC.ave.local");
     // The event's own time, not the record header's.
-    assert_eq!(d["time"], "2021-11-19T16:52:33.833733500Z");
+    assert_eq!(d["time"], "2021-11-19T16:52:33.8337335Z");
     assert_eq!(d["user"], "ave.local/Users/Administrateur");
     assert_eq!(d["process"], "5668 w3wp#MSExchangePowerShellAppPool");
-    assert_eq!(r.oldest.as_deref(), Some("2021-11-19T16:52:33.833733500Z"));
+    assert_eq!(r.oldest.as_deref(), Some("2021-11-19T16:52:33.8337335Z"));
 }
 
 /// Four failed cmdlets (event 6): `Install-TransportAgent` twice, `Enable-TransportAgent`

@@ -20,6 +20,9 @@ pub fn findings(
     story: &StoryArgs,
 ) -> Result<(Vec<Finding>, Summary)> {
     let mut b = deadbox::scan::Scan::builder().volumes(sel);
+    if let Some(iso) = crate::evtx_isolation() {
+        b = b.evtx_isolation(iso);
+    }
     if let Some(bar) = Bar::new("scanned").filter(|_| !story.quiet) {
         b = b.progress(Arc::new(bar));
     }

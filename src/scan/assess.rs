@@ -616,6 +616,7 @@ pub(crate) fn check_one_log(
     bytes: crate::Result<&[u8]>,
     location: Location,
     facts: FileFacts,
+    iso: Option<&super::EvtxIsolation>,
 ) -> LogResult {
     let bytes = match bytes {
         Ok(b) => b,
@@ -630,7 +631,10 @@ pub(crate) fn check_one_log(
             )
         }
     };
-    let report = exchange::check_log(kind, bytes);
+    let report = match iso {
+        Some(iso) if kind.is_evtx() => super::isolate::check(kind, bytes, iso),
+        _ => exchange::check_log(kind, bytes),
+    };
     let mut out: Vec<Finding> = report
         .traces
         .iter()
@@ -732,6 +736,7 @@ pub(crate) fn check_logs(
     evidence: &str,
     max_in_memory: u64,
     budget: &super::budget::MemoryBudget,
+    iso: Option<&super::EvtxIsolation>,
 ) -> Vec<Finding> {
     let logs: Vec<_> = listing
         .items()
@@ -774,7 +779,7 @@ pub(crate) fn check_logs(
                 ))),
                 _ => vol.read_stream(s, &mut buf, max),
             };
-            let found = check_one_log(kind, item.path(), bytes, location, facts);
+            let found = check_one_log(kind, item.path(), bytes, location, facts, iso);
             drop(buf);
             drop(grant);
             found
@@ -886,6 +891,7 @@ pub(crate) fn check_collected_logs(
     logs: &[(std::path::PathBuf, String, LogKind)],
     evidence: &str,
     budget: &super::budget::MemoryBudget,
+    iso: Option<&super::EvtxIsolation>,
 ) -> Vec<Finding> {
     let results: Vec<LogResult> = logs
         .par_iter()
@@ -897,8 +903,8 @@ pub(crate) fn check_collected_logs(
                 ..FileFacts::default()
             };
             match read_bounded_in(host, Some(budget)) {
-                Ok((b, _grant)) => check_one_log(kind, vp, Ok(&b), location, facts),
-                Err(e) => check_one_log(kind, vp, Err(e), location, facts),
+                Ok((b, _grant)) => check_one_log(kind, vp, Ok(&b), location, facts, iso),
+                Err(e) => check_one_log(kind, vp, Err(e), location, facts, iso),
             }
         })
         .collect();

@@ -341,12 +341,7 @@ impl EventLogChecker {
         };
         self.report.entries = self.report.entries.saturating_add(1);
         let sys = System::of(&rec.data);
-        // The event's own time; the header's only when the event has none (the header time
-        // is when the record was written to this file, 1601 in some exported files).
-        let time = sys
-            .time_created()
-            .filter(|t| !t.starts_with("1601"))
-            .unwrap_or_else(|| rec.written.clone());
+        let time = event_time(&rec);
         if !time.starts_with("1601") {
             self.cov.see(&time);
         }
@@ -437,6 +432,37 @@ pub(crate) fn check_records(mut checker: EventLogChecker, bytes: &[u8], max: u64
     checker.finish()
 }
 
+/// When a record's event happened: `System/TimeCreated/@SystemTime` (fraction cut to 7
+/// digits); the record header's time only when the event has none (the header time is when
+/// the record was written to this file: in exported files it differs, and is 0, 1601, in
+/// some).
+pub(crate) fn event_time(rec: &EvtxRecord) -> String {
+    System::of(&rec.data)
+        .time_created()
+        .filter(|t| !t.starts_with("1601"))
+        .map(|t| seven_digits(&t))
+        .unwrap_or_else(|| rec.written.clone())
+}
+
+/// An RFC 3339 time with its fraction cut to 7 digits (NTFS/FILETIME resolution, what
+/// [`crate::finding::FileTime::parse_rfc3339`] reads): forwarded events render `SystemTime`
+/// as text with 9 (`…33.833733500Z`).
+pub(crate) fn seven_digits(t: &str) -> String {
+    let Some(dot) = t.find('.') else {
+        return t.to_string();
+    };
+    let frac = t.get(dot + 1..).unwrap_or("");
+    let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+    if digits <= 7 {
+        return t.to_string();
+    }
+    format!(
+        "{}{}",
+        t.get(..dot + 8).unwrap_or(t),
+        frac.get(digits..).unwrap_or("")
+    )
+}
+
 /// Lowercased file name of a Windows path (`C:\Windows\System32\cmd.exe` → `cmd.exe`).
 pub(crate) fn base_name(path: &str) -> String {
     path.trim()
@@ -478,6 +504,15 @@ mod tests {
         let none = json!({"Event": {"EventData": null}});
         assert!(EventData::of(&none).get("x").is_none());
         assert_eq!(base_name("\"C:\\Windows\\System32\\CMD.exe\""), "cmd.exe");
+        assert_eq!(
+            seven_digits("2021-11-19T16:52:33.833733500Z"),
+            "2021-11-19T16:52:33.8337335Z"
+        );
+        assert_eq!(
+            seven_digits("2021-11-19T16:52:33.83Z"),
+            "2021-11-19T16:52:33.83Z"
+        );
+        assert_eq!(seven_digits("2021-11-19T16:52:33Z"), "2021-11-19T16:52:33Z");
     }
 
     #[test]
