@@ -274,11 +274,12 @@ pub struct LogDiagnosticsDetail {
     pub diagnostics: Vec<crate::ntfs::Diagnostic>,
 }
 
-/// Oldest and newest entry of a log folder.
+/// Oldest and newest entry of a log folder (of one file, for the event logs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogCoverageDetail {
     /// Log kind: `httpproxy/<Protocol>`, `ecp_server`, `oab_generator`, `iis`,
-    /// `application_evtx`.
+    /// `application_evtx`, `exchange_management_evtx`, `defender_evtx`, `security_evtx`,
+    /// `sysmon_evtx`, `powershell_evtx`.
     pub log: String,
     /// Time of the oldest entry, as the log gives it (RFC 3339 UTC), or null.
     pub oldest: Option<String>,

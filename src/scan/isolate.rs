@@ -259,7 +259,12 @@ pub(crate) fn check(kind: &LogKind, bytes: &[u8], iso: &EvtxIsolation) -> LogRep
                         end = Some(e);
                         break;
                     }
-                    // A torn last line (the child died while writing it) is no record.
+                    // A torn last line (the child died while writing it) is no record: its
+                    // death is reported. A whole line that does not read back (JSON nested
+                    // deeper than serde_json's limit) is one unreadable record.
+                    Err(e) if buf.last() == Some(&b'\n') => checker.record(Err(format!(
+                        "record not readable from the parser process: {e}"
+                    ))),
                     Err(_) => {}
                 }
             }
