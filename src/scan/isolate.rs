@@ -81,7 +81,8 @@ impl EvtxIsolation {
         self
     }
 
-    /// How long one file may take before its child is killed.
+    /// How long one file may take before its child is killed, plus one second per MiB of
+    /// the file (a 1 GiB `Security.evtx` of two million records takes minutes).
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
         self
@@ -170,6 +171,9 @@ pub(crate) fn check(kind: &LogKind, bytes: &[u8], iso: &EvtxIsolation) -> LogRep
     let limit = iso
         .max_memory
         .saturating_add((bytes.len() as u64).saturating_mul(2));
+    let timeout = iso
+        .timeout
+        .saturating_add(Duration::from_secs(bytes.len() as u64 >> 20));
     let spawned = Command::new(&iso.exe)
         .args(&iso.args)
         .arg("--max-memory")
@@ -222,7 +226,7 @@ pub(crate) fn check(kind: &LogKind, bytes: &[u8], iso: &EvtxIsolation) -> LogRep
         // The watchdog: kills the child at the time limit.
         s.spawn(|| {
             while !done.load(Ordering::Relaxed) {
-                if started.elapsed() >= iso.timeout {
+                if started.elapsed() >= timeout {
                     timed_out.store(true, Ordering::Relaxed);
                     if let Ok(mut c) = child.lock() {
                         let _ = c.kill();
@@ -298,7 +302,7 @@ pub(crate) fn check(kind: &LogKind, bytes: &[u8], iso: &EvtxIsolation) -> LogRep
             DiagnosticKind::Limit,
             format!(
                 "EVTX parser process killed at the time limit of {} s; {after}",
-                iso.timeout.as_secs()
+                timeout.as_secs()
             ),
         ),
         None => {
