@@ -3,11 +3,14 @@
 //! records that must fire and records of the same event ids that must not; then the same
 //! files found by `deadbox scan` in a triage collection made at test time.
 //!
-//! No real Security 4688/4720/4732/4698 sample exists in the corpus: those are checked on
-//! records in the JSON form the `evtx` crate renders (built here the way it renders the real
-//! Sysmon ones), through the same [`EventLogChecker`] a scan uses.
+//! No real Security 4688/4720/4732/4698 sample exists in the corpus: those are checked on an
+//! EVTX file written here (`support/evtx_writer.rs`: one chunk, plain BinXML elements, no
+//! templates) read by the real parser, and on records in the JSON form the `evtx` crate renders,
+//! through the same [`EventLogChecker`] a scan uses.
 
 mod common;
+#[path = "support/evtx_writer.rs"]
+mod evtx_writer;
 
 use deadbox::exchange::{check_log, EventLog, EventLogChecker, EvtxRecord, LogKind, Trace};
 use deadbox::finding::{FindingKind, Severity};
@@ -333,6 +336,113 @@ fn security_records() {
     assert_eq!(detail(&r.traces[2])["group_sid"], "S-1-5-32-544");
 }
 
+/// The Security events of [`security_records`], as an EVTX file written here.
+fn security_evtx() -> Vec<u8> {
+    use evtx_writer::Event;
+    let ev = |record_id: u64, event_id: u32, data: &[(&'static str, &str)]| Event {
+        provider: "Microsoft-Windows-Security-Auditing",
+        event_id,
+        time: "2021-03-03T04:05:06.1234567Z",
+        record_id: 100 + record_id,
+        computer: "EX01.contoso.local",
+        data: data.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+    };
+    evtx_writer::evtx(&[
+        ev(
+            1,
+            4688,
+            &[
+                ("SubjectUserSid", "S-1-5-18"),
+                ("SubjectUserName", "EX01$"),
+                ("SubjectDomainName", "CONTOSO"),
+                ("NewProcessId", "0x1f34"),
+                ("NewProcessName", r"C:\Windows\System32\cmd.exe"),
+                (
+                    "CommandLine",
+                    r#"cmd /c "cd /d "C:\inetpub\wwwroot\aspnet_client\"&whoami&echo [S]&cd&echo [E]""#,
+                ),
+                ("ParentProcessName", r"C:\Windows\System32\inetsrv\w3wp.exe"),
+            ],
+        ),
+        ev(
+            2,
+            4688,
+            &[
+                ("NewProcessName", r"C:\Windows\System32\cmd.exe"),
+                ("CommandLine", "cmd.exe"),
+                ("ParentProcessName", r"C:\Windows\explorer.exe"),
+            ],
+        ),
+        ev(
+            3,
+            4720,
+            &[
+                ("TargetUserName", "DefaultAccount1"),
+                ("TargetDomainName", "EX01"),
+                ("TargetSid", "S-1-5-21-1-2-3-1010"),
+                ("SubjectUserName", "EX01$"),
+                ("SubjectDomainName", "CONTOSO"),
+            ],
+        ),
+        ev(
+            4,
+            4732,
+            &[
+                ("MemberName", "-"),
+                ("MemberSid", "S-1-5-21-1-2-3-1010"),
+                ("TargetUserName", "Administrators"),
+                ("TargetDomainName", "Builtin"),
+                ("TargetSid", "S-1-5-32-544"),
+            ],
+        ),
+        ev(
+            5,
+            4698,
+            &[
+                ("TaskName", r"\Microsoft\Windows\Maintenance\Sync"),
+                (
+                    "TaskContent",
+                    r#"<Task><Actions Context="Author"><Exec><Command>C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe</Command><Arguments>-ep bypass -f C:\ProgramData\s.ps1</Arguments></Exec></Actions></Task>"#,
+                ),
+                ("SubjectUserName", "EX01$"),
+                ("SubjectDomainName", "CONTOSO"),
+            ],
+        ),
+        ev(6, 4624, &[("TargetUserName", "administrator")]),
+    ])
+}
+
+/// The same Security events written as an EVTX file and read by the real parser: the same
+/// findings, at the records' places in the file.
+#[test]
+fn security_records_through_the_parser() {
+    let bytes = security_evtx();
+    let r = check_log(&LogKind::EventLog(EventLog::Security), &bytes);
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    assert_eq!(r.entries, 6);
+    let got: Vec<(FindingKind, Severity, Option<u64>)> = r
+        .traces
+        .iter()
+        .map(|t| (t.kind, t.severity, t.record_id))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (FindingKind::SuspiciousProcess, Severity::High, Some(1)),
+            (FindingKind::AccountChange, Severity::Medium, Some(3)),
+            (FindingKind::AccountChange, Severity::High, Some(4)),
+            (FindingKind::ScheduledTask, Severity::High, Some(5)),
+        ]
+    );
+    let p = detail(&r.traces[0]);
+    assert_eq!(p["image"], r"C:\Windows\System32\cmd.exe");
+    assert_eq!(p["event_record_id"], 101);
+    assert_eq!(p["time"], "2021-03-03T04:05:06.1234567Z");
+    assert_eq!(p["computer"], "EX01.contoso.local");
+    let task = detail(&r.traces[3]);
+    assert_eq!(task["arguments"], r"-ep bypass -f C:\ProgramData\s.ps1");
+}
+
 /// The corpus files laid out as a triage collection (`C/Windows/System32/winevt/Logs/…`,
 /// copied at test time): `deadbox scan` finds each log by its name, every trace points at the
 /// collected file with its volume path and record id, and each file has its own coverage.
@@ -371,13 +481,16 @@ fn scan_finds_event_logs_in_a_collection() {
     for (from, to) in copies {
         std::fs::copy(corpus.join("evtx").join(from), logs.join(to)).unwrap();
     }
+    std::fs::write(logs.join("Security.evtx"), security_evtx()).unwrap();
     let (code, out, err) = common::run(&["scan", dir.to_str().unwrap(), "--format", "jsonl", "-q"]);
     assert_eq!(code, 1, "{err}");
     let findings = common::jsonl(&out);
     let count = |kind: &str| findings.iter().filter(|f| f["kind"] == kind).count();
     assert_eq!(count("exchange_cmdlet"), 1);
     assert_eq!(count("defender_detection"), 10);
-    assert_eq!(count("suspicious_process"), 1);
+    assert_eq!(count("suspicious_process"), 2, "Sysmon's and Security's");
+    assert_eq!(count("account_change"), 2);
+    assert_eq!(count("scheduled_task"), 1);
     assert_eq!(count("powershell_script_block"), 1);
     assert_eq!(count("diagnostic"), 0, "{findings:#?}");
     let ps = findings
@@ -404,7 +517,17 @@ fn scan_finds_event_logs_in_a_collection() {
         .iter()
         .filter(|f| f["kind"] == "log_coverage")
         .collect();
-    assert_eq!(coverage.len(), 4, "one coverage per event log file");
+    assert_eq!(coverage.len(), 5, "one coverage per event log file");
+    let admins = findings
+        .iter()
+        .find(|f| f["kind"] == "account_change" && f["severity"] == "high")
+        .unwrap();
+    assert_eq!(
+        admins["location"]["path"],
+        "/Windows/System32/winevt/Logs/Security.evtx"
+    );
+    assert_eq!(admins["location"]["record_id"], 4);
+    assert_eq!(admins["detail"]["group_name"], r"Builtin\Administrators");
     let sysmon = coverage
         .iter()
         .find(|f| f["detail"]["log"] == "sysmon_evtx")
