@@ -384,9 +384,11 @@ fn extract(a: ExtractArgs) -> Result<u8, Fail> {
     let selection = a.select.selection()?;
     let image = open_image(&a.evidence, a.vol.into())?;
     let only = if a.findings {
-        let scan = deadbox::scan::Scan::builder()
-            .selection(selection.clone())
-            .build()?;
+        let mut b = deadbox::scan::Scan::builder().selection(selection.clone());
+        if let Some(iso) = evtx_isolation() {
+            b = b.evtx_isolation(iso);
+        }
+        let scan = b.build()?;
         let mut found = Vec::new();
         scan.run_image(&image, &mut found)?;
         Some(deadbox::extract::streams_of(&found))

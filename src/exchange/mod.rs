@@ -8,7 +8,10 @@
 //!    volume-rooted paths.
 //! 2. [`classify_log`] says which log check applies to a file, [`check_log`] runs it and returns
 //!    a [`LogReport`]: [`Trace`]s (repeated entries grouped), entry count, oldest and newest
-//!    entry time (log coverage), and capped diagnostics.
+//!    entry time (log coverage), and capped diagnostics. The event logs ([`eventlog`]:
+//!    MSExchange Management, Defender, Security, Sysmon, PowerShell, and `Application.evtx`)
+//!    are checked record by record by an [`EventLogChecker`], which also takes records parsed
+//!    elsewhere (the scan's isolated parser child).
 //! 3. File-level helpers: [`is_web_script`], [`drop_folder`], [`campaign_name`] (web-shell
 //!    locations and names), [`is_lsass_dump`] / [`lsass_name`] / [`minidump_modules`] (LSASS
 //!    dumps), [`archive_kind`] / [`zip_members`] (staged archives), [`timestomp_reasons`].
