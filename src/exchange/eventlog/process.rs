@@ -3,9 +3,9 @@
 //!
 //! Process creation (`suspicious_process`), Security 4688 (`NewProcessName`, `CommandLine`,
 //! `ParentProcessName`: the parent is logged from Windows 10 / Server 2016 on — before, it is
-//! the image an earlier 4688 of the same log gave the creator's process id, see
-//! [`MAX_PROCESSES`]; the command line only when its audit policy is on) and Sysmon 1 (`Image`, `CommandLine`, `ParentImage`,
-//! `ParentCommandLine`, `User`):
+//! the image an earlier 4688 of the same log gave the creator's process id, at most 65,536
+//! ids remembered; the command line only when its audit policy is on) and Sysmon 1 (`Image`,
+//! `CommandLine`, `ParentImage`, `ParentCommandLine`, `User`):
 //!
 //! - the IIS worker (`w3wp.exe`) starting a shell or a tool an intruder uses (`cmd.exe`,
 //!   `powershell.exe`, `pwsh.exe`, `rundll32.exe`, `regsvr32.exe`, `mshta.exe`, `cscript.exe`,
