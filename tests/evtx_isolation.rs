@@ -12,6 +12,8 @@
 #![cfg(feature = "cli")]
 
 mod common;
+#[path = "support/evtx_writer.rs"]
+mod evtx_writer;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -221,4 +223,61 @@ fn a_child_that_cannot_start_is_a_diagnostic() {
     let text = ps_diagnostic(&found);
     assert!(text.contains("could not start"), "{text}");
     assert!(found.iter().any(|f| f.kind == FindingKind::WebShell));
+}
+
+/// A Security log of 10,000 process creations in 334 chunks (written here): the child and the
+/// process find the same five web-shell commands among them; the times are printed.
+#[test]
+fn a_large_log_through_the_child() {
+    let cmds: Vec<String> = (0..10_000).map(|i| format!("cmd /c echo {i}")).collect();
+    let events: Vec<evtx_writer::Event<'_>> = cmds
+        .iter()
+        .enumerate()
+        .map(|(i, c)| evtx_writer::Event {
+            provider: "Microsoft-Windows-Security-Auditing",
+            event_id: 4688,
+            time: "2021-03-03T04:05:06Z",
+            record_id: i as u64 + 1,
+            computer: "EX01.contoso.local",
+            data: vec![
+                ("NewProcessName", r"C:\Windows\System32\cmd.exe".to_string()),
+                ("CommandLine", c.clone()),
+                (
+                    "ParentProcessName",
+                    if i % 2000 == 0 {
+                        r"C:\Windows\System32\inetsrv\w3wp.exe"
+                    } else {
+                        r"C:\Windows\explorer.exe"
+                    }
+                    .to_string(),
+                ),
+            ],
+        })
+        .collect();
+    let bytes = evtx_writer::evtx_chunked(&events, 30);
+    let dir = common::scratch().join("large");
+    let logs = dir.join("C/Windows/System32/winevt/Logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("Security.evtx"), &bytes).unwrap();
+    let t = Instant::now();
+    let inside = scan(&dir, None);
+    let t_inside = t.elapsed();
+    let t = Instant::now();
+    let isolated = scan(&dir, Some(real_child()));
+    let t_isolated = t.elapsed();
+    eprintln!(
+        "{} bytes, 10,000 records: in process {t_inside:?}, in a child {t_isolated:?}",
+        bytes.len()
+    );
+    assert_eq!(keys(&inside), keys(&isolated));
+    let procs = isolated
+        .iter()
+        .filter(|f| f.kind == FindingKind::SuspiciousProcess)
+        .count();
+    assert_eq!(procs, 5);
+    let cov = isolated
+        .iter()
+        .find(|f| f.kind == FindingKind::LogCoverage)
+        .unwrap();
+    assert_eq!(cov.detail.to_value()["entries"], 10_000);
 }

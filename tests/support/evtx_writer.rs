@@ -148,8 +148,8 @@ fn filetime(t: &str) -> u64 {
     ((days * 86_400 + hh * 3600 + mm * 60 + ss) as u64) * 10_000_000
 }
 
-/// The bytes of an EVTX file holding `events` in one chunk (record numbers 1, 2, …).
-pub fn evtx(events: &[Event<'_>]) -> Vec<u8> {
+/// One chunk holding `events`, whose records are numbered from `first`.
+fn chunk(events: &[Event<'_>], first: u64) -> Vec<u8> {
     let mut chunk = vec![0u8; 512];
     let mut last_offset = 512u32;
     for (i, e) in events.iter().enumerate() {
@@ -159,20 +159,20 @@ pub fn evtx(events: &[Event<'_>]) -> Vec<u8> {
         let size = (24 + bx.len() + 4) as u32;
         u32le(&mut chunk, 0x0000_2a2a);
         u32le(&mut chunk, size);
-        chunk.extend_from_slice(&(i as u64 + 1).to_le_bytes());
+        chunk.extend_from_slice(&(first + i as u64).to_le_bytes());
         chunk.extend_from_slice(&filetime(e.time).to_le_bytes());
         chunk.extend_from_slice(&bx);
         u32le(&mut chunk, size);
     }
     assert!(chunk.len() <= CHUNK, "too many events for one chunk");
     let free = chunk.len() as u32;
-    let n = events.len() as u64;
+    let last = first + events.len() as u64 - 1;
     chunk.resize(CHUNK, 0);
     chunk[..8].copy_from_slice(b"ElfChnk\0");
-    chunk[8..16].copy_from_slice(&1u64.to_le_bytes());
-    chunk[16..24].copy_from_slice(&n.to_le_bytes());
-    chunk[24..32].copy_from_slice(&1u64.to_le_bytes());
-    chunk[32..40].copy_from_slice(&n.to_le_bytes());
+    chunk[8..16].copy_from_slice(&first.to_le_bytes());
+    chunk[16..24].copy_from_slice(&last.to_le_bytes());
+    chunk[24..32].copy_from_slice(&first.to_le_bytes());
+    chunk[32..40].copy_from_slice(&last.to_le_bytes());
     chunk[40..44].copy_from_slice(&128u32.to_le_bytes());
     chunk[44..48].copy_from_slice(&last_offset.to_le_bytes());
     chunk[48..52].copy_from_slice(&free.to_le_bytes());
@@ -182,17 +182,36 @@ pub fn evtx(events: &[Event<'_>]) -> Vec<u8> {
     h.update(&chunk[..120]);
     h.update(&chunk[128..512]);
     chunk[124..128].copy_from_slice(&h.finalize().to_le_bytes());
+    chunk
+}
 
+/// The bytes of an EVTX file holding `events`, `per_chunk` to a chunk (records numbered 1, 2,
+/// …).
+pub fn evtx_chunked(events: &[Event<'_>], per_chunk: usize) -> Vec<u8> {
+    let chunks: Vec<Vec<u8>> = events
+        .chunks(per_chunk.max(1))
+        .enumerate()
+        .map(|(i, c)| chunk(c, (i * per_chunk.max(1)) as u64 + 1))
+        .collect();
+    let n = events.len() as u64;
     let mut file = vec![0u8; 4096];
     file[..8].copy_from_slice(b"ElfFile\0");
+    file[16..24].copy_from_slice(&(chunks.len() as u64).saturating_sub(1).to_le_bytes());
     file[24..32].copy_from_slice(&(n + 1).to_le_bytes());
     file[32..36].copy_from_slice(&128u32.to_le_bytes());
     file[36..38].copy_from_slice(&1u16.to_le_bytes());
     file[38..40].copy_from_slice(&3u16.to_le_bytes());
     file[40..42].copy_from_slice(&4096u16.to_le_bytes());
-    file[42..44].copy_from_slice(&1u16.to_le_bytes());
+    file[42..44].copy_from_slice(&(chunks.len() as u16).to_le_bytes());
     let crc = crc32fast::hash(&file[..120]);
     file[124..128].copy_from_slice(&crc.to_le_bytes());
-    file.extend_from_slice(&chunk);
+    for c in chunks {
+        file.extend_from_slice(&c);
+    }
     file
+}
+
+/// The bytes of an EVTX file holding `events` in one chunk (records numbered 1, 2, …).
+pub fn evtx(events: &[Event<'_>]) -> Vec<u8> {
+    evtx_chunked(events, events.len().max(1))
 }
