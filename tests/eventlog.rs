@@ -187,15 +187,36 @@ fn sysmon_w3wp_cmd() {
     assert_eq!(d["time"], "2019-05-24T01:33:53.1124866Z");
 }
 
-/// Sysmon 1: `w3wp.exe` starting an encoded PowerShell fires (high, the command decoded);
-/// the 39 `appcmd.exe` processes that PowerShell then starts (same event id) do not.
+/// Sysmon 1: `w3wp.exe` starting an encoded PowerShell fires (high, the command decoded); of
+/// the 39 `appcmd.exe` processes that PowerShell then starts, the 18 that read app-pool and
+/// virtual-directory passwords fire (high, 12 distinct command lines), the 21 that list
+/// names, paths and user names (same event id) do not.
 #[test]
-fn sysmon_w3wp_powershell_and_benign_children() {
+fn sysmon_w3wp_powershell_and_appcmd_children() {
     let Some(r) = check(EventLog::Sysmon, "sysmon_1_w3wp_powershell_appcmd.evtx") else {
         return;
     };
     assert_eq!(r.entries, 40);
-    assert_eq!(r.traces.len(), 1, "{:#?}", r.traces);
+    assert_eq!(r.traces.len(), 13, "{:#?}", r.traces);
+    let appcmd: Vec<&Trace> = r.traces[1..].iter().collect();
+    assert!(appcmd.iter().all(|t| t.severity == Severity::High
+        && detail(t)["command_line"]
+            .as_str()
+            .unwrap()
+            .contains("password")));
+    let fired: u64 = appcmd
+        .iter()
+        .map(|t| detail(t)["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(fired, 18);
+    let plain = appcmd
+        .iter()
+        .find(|t| {
+            detail(t)["command_line"]
+                == r#""C:\Windows\System32\inetsrv\appcmd.exe"  list apppool /text:processmodel.password"#
+        })
+        .unwrap();
+    assert_eq!(detail(plain)["record_ids"], json!([7, 11, 15, 19]));
     let t = &r.traces[0];
     assert_eq!(t.severity, Severity::High);
     assert_eq!(t.record_id, Some(1));

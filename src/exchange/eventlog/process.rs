@@ -15,7 +15,9 @@
 //! - the Unified Messaging worker (`UMWorkerProcess.exe`, `UMService.exe`) starting any of
 //!   them: **critical**, CVE-2021-26857;
 //! - a command line that dumps LSASS (`comsvcs.dll` `MiniDump`, `procdump … lsass`,
-//!   `sekurlsa`), whatever the parent: **critical**.
+//!   `sekurlsa`), whatever the parent: **critical**;
+//! - `appcmd.exe list … /text:…password` (the clear-text password of an application pool's
+//!   identity or a virtual directory's account), whatever the parent: **high**.
 //!
 //! A PowerShell `-EncodedCommand` is decoded into `detail.decoded_command`. Processes the
 //! worker starts for itself (`csc.exe`, `vbc.exe`, `conhost.exe`, `WerFault.exe`) and any
@@ -134,6 +136,15 @@ pub(crate) fn lsass_dump(cmd: &str) -> Option<&'static str> {
     }
 }
 
+/// An `appcmd list … /text:…password` command line: the clear-text password of an application
+/// pool's identity or a virtual directory's account.
+fn appcmd_password(cmd: &str) -> bool {
+    let l = cmd.to_ascii_lowercase();
+    l.contains(" list ")
+        && l.split_whitespace()
+            .any(|w| w.starts_with("/text:") && w.contains("password"))
+}
+
 /// Decodes base64 (standard alphabet, padding optional; whitespace skipped). `None` when it
 /// is not base64; at most `max` bytes are produced.
 fn base64(s: &str, max: usize) -> Option<Vec<u8>> {
@@ -237,6 +248,10 @@ fn process_creation(d: &EventData<'_>, sysmon: bool, table: &mut ProcessTable) -
     if let Some(why) = cmd.as_deref().and_then(lsass_dump) {
         reasons.push(why.to_string());
         severity = Some(Severity::Critical);
+    } else if child == "appcmd.exe" && cmd.as_deref().is_some_and(appcmd_password) {
+        reasons
+            .push("appcmd reading IIS application-pool or virtual-directory passwords".to_string());
+        severity = severity.max(Some(Severity::High));
     }
     let Some(severity) = severity else {
         return Vec::new();
@@ -547,6 +562,23 @@ mod tests {
             sev(&dump),
             Some((FindingKind::SuspiciousProcess, Severity::Critical))
         );
+        let appcmd = security(
+            4688,
+            json!({"NewProcessName": "C:\\Windows\\System32\\inetsrv\\appcmd.exe",
+            "CommandLine": "appcmd.exe list apppool /text:processmodel.password",
+            "ParentProcessName": "C:\\Windows\\System32\\cmd.exe"}),
+        );
+        assert_eq!(
+            sev(&appcmd),
+            Some((FindingKind::SuspiciousProcess, Severity::High))
+        );
+        let names = security(
+            4688,
+            json!({"NewProcessName": "C:\\Windows\\System32\\inetsrv\\appcmd.exe",
+            "CommandLine": "appcmd.exe list apppool /text:name",
+            "ParentProcessName": "C:\\Windows\\System32\\cmd.exe"}),
+        );
+        assert_eq!(sev(&names), None);
         // Benign 4688s: the worker compiling a page, cmd started by explorer.
         let csc = security(
             4688,
