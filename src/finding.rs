@@ -98,6 +98,8 @@ pub enum FindingKind {
     AccountChange,
     /// A scheduled task created (Security 4698).
     ScheduledTask,
+    /// A tool or interpreter opening LSASS to read its memory (Sysmon 10).
+    LsassAccess,
     /// A PowerShell script block (4104) that loads the Exchange snap-in, dumps LSASS or
     /// downloads and runs code.
     PowershellScriptBlock,

@@ -149,6 +149,7 @@ pub fn finding_time(f: &Finding) -> Option<FileTime> {
         Detail::Process(d) => event(&d.event).or_else(|| group(&d.group)),
         Detail::Account(d) => event(&d.event).or_else(|| group(&d.group)),
         Detail::ScheduledTask(d) => event(&d.event).or_else(|| group(&d.group)),
+        Detail::LsassAccess(d) => event(&d.event).or_else(|| group(&d.group)),
         Detail::ScriptBlock(d) => event(&d.event).or_else(|| group(&d.group)),
         Detail::Group(g) => parse(&g.first_seen),
         Detail::DeletedWebScript(d) => Some(d.fn_.created),

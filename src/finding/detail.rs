@@ -63,6 +63,8 @@ pub enum Detail {
     Account(AccountDetail),
     /// A scheduled task created, Security 4698 (`scheduled_task`).
     ScheduledTask(ScheduledTaskDetail),
+    /// LSASS opened to read its memory, Sysmon 10 (`lsass_access`).
+    LsassAccess(LsassAccessDetail),
     /// A PowerShell script block, 4104 (`powershell_script_block`).
     ScriptBlock(ScriptBlockDetail),
 }
@@ -110,6 +112,7 @@ impl Detail {
             Detail::Process(d) => Some((&mut d.event.log, &mut d.group)),
             Detail::Account(d) => Some((&mut d.event.log, &mut d.group)),
             Detail::ScheduledTask(d) => Some((&mut d.event.log, &mut d.group)),
+            Detail::LsassAccess(d) => Some((&mut d.event.log, &mut d.group)),
             Detail::ScriptBlock(d) => Some((&mut d.event.log, &mut d.group)),
             _ => None,
         }
@@ -581,6 +584,31 @@ pub struct ScheduledTaskDetail {
     pub arguments: Option<String>,
     /// Who created it (`DOMAIN\name`), or null.
     pub subject: Option<String>,
+    /// Why it matters.
+    pub reasons: Vec<String>,
+    /// Group counters (`count`, `first_seen`, `last_seen`, `record_ids`).
+    #[serde(flatten)]
+    pub group: Option<GroupStats>,
+}
+
+/// A process opening LSASS to read its memory (Sysmon 10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LsassAccessDetail {
+    /// `log`, `time`, `provider`, `event_id`, `computer`, `event_record_id`.
+    #[serde(flatten)]
+    pub event: EventHeader,
+    /// The process that opened LSASS (`SourceImage`).
+    pub source_image: String,
+    /// Its process id, or null.
+    pub source_process_id: Option<String>,
+    /// The account it ran as (`SourceUser`, newer Sysmon), or null.
+    pub user: Option<String>,
+    /// `TargetImage` (`…\\lsass.exe`).
+    pub target_image: String,
+    /// The access granted (`0x1fffff`, `0x1410`, …).
+    pub granted_access: String,
+    /// The call stack of the open (`CallTrace`; at most 4 KiB).
+    pub call_trace: String,
     /// Why it matters.
     pub reasons: Vec<String>,
     /// Group counters (`count`, `first_seen`, `last_seen`, `record_ids`).

@@ -13,7 +13,7 @@
 //! | `MSExchange Management.evtx` | [`cmdlets`]: cmdlet audit events 1 (success) / 6 (failure) of `Set-*VirtualDirectory` with script in a parameter, mailbox export requests, role assignments, mailbox permissions, transport agents, mail forwarding |
 //! | `Microsoft-Windows-Windows Defender%4Operational.evtx` | [`defender`]: detections 1006/1007/1008/1015/1116/1117/1118/1119, protection turned off 5001/5010/5012, settings changed 5007 |
 //! | `Security.evtx` | [`process`]: 4688 process creation by the IIS/UM worker, LSASS dumping; 4720/4728/4732/4756 accounts; 4698 scheduled tasks |
-//! | `Microsoft-Windows-Sysmon%4Operational.evtx` | [`process`]: event 1 process creation, as 4688 |
+//! | `Microsoft-Windows-Sysmon%4Operational.evtx` | [`process`]: event 1 process creation, as 4688; event 10 LSASS opened to read its memory |
 //! | `Microsoft-Windows-PowerShell%4Operational.evtx` | [`powershell`]: 4104 script blocks |
 //!
 //! Every trace carries the record id and the event's own time (`System/TimeCreated/@SystemTime`;

@@ -19,6 +19,15 @@
 //! - `appcmd.exe list … /text:…password` (the clear-text password of an application pool's
 //!   identity or a virtual directory's account), whatever the parent: **high**.
 //!
+//! LSASS read (`lsass_access`), Sysmon 10: a process opening `lsass.exe` with the right to read
+//! its memory (`PROCESS_VM_READ` in `GrantedAccess`) when the opener is a dumping tool or an
+//! interpreter (`rundll32`, `procdump`, `powershell`, `cmd`, `w3wp`, the UM workers, …) or runs
+//! from a drop folder (`Windows\Temp`, `ProgramData` but not `ProgramData\Microsoft`,
+//! `Users\Public`, `inetpub`, `PerfLogs`, a user's temp): **critical** when the call trace goes
+//! through `dbghelp.dll`/`dbgcore.dll` (`MiniDumpWriteDump`) or the opener is the IIS or UM
+//! worker, else **high**. Security products and system processes that read LSASS are not on
+//! the list and do not fire.
+//!
 //! A PowerShell `-EncodedCommand` is decoded into `detail.decoded_command`. Processes the
 //! worker starts for itself (`csc.exe`, `vbc.exe`, `conhost.exe`, `WerFault.exe`) and any
 //! child of another parent do not fire.
@@ -37,7 +46,9 @@
 use serde_json::Value;
 
 use super::{base_name, field, EventData, Hit, System};
-use crate::finding::detail::{AccountDetail, Detail, ProcessDetail, ScheduledTaskDetail};
+use crate::finding::detail::{
+    AccountDetail, Detail, LsassAccessDetail, ProcessDetail, ScheduledTaskDetail,
+};
 use crate::finding::{FindingKind, Severity};
 
 /// Children of a web or UM worker that mean someone is running commands through it.
@@ -488,6 +499,115 @@ fn scheduled_task(d: &EventData<'_>) -> Vec<Hit> {
     }]
 }
 
+/// Processes that open LSASS to dump it, by file name (security products, `WerFault`,
+/// `svchost` and the like open it too, and are left out by not being here).
+const LSASS_READERS: &[&str] = &[
+    "rundll32.exe",
+    "procdump.exe",
+    "procdump64.exe",
+    "powershell.exe",
+    "pwsh.exe",
+    "cmd.exe",
+    "w3wp.exe",
+    "umworkerprocess.exe",
+    "umservice.exe",
+    "sqldumper.exe",
+    "mimikatz.exe",
+    "regsvr32.exe",
+    "mshta.exe",
+    "wscript.exe",
+    "cscript.exe",
+];
+
+/// Folders a dropped tool runs from (lowercase, `\`-separated fragments).
+const DROP_PLACES: &[&str] = &[
+    "\\windows\\temp\\",
+    "\\programdata\\",
+    "\\users\\public\\",
+    "\\inetpub\\",
+    "\\perflogs\\",
+    "\\appdata\\local\\temp\\",
+];
+
+/// Sysmon 10: a process opening `lsass.exe` with the right to read its memory
+/// (`PROCESS_VM_READ`, 0x10), when the opener is a tool or interpreter that dumps it, runs from a
+/// drop folder, or calls `MiniDumpWriteDump` (`dbghelp.dll`/`dbgcore.dll` in the call trace).
+fn lsass_access(d: &EventData<'_>) -> Vec<Hit> {
+    let (Some(source), Some(target)) = (d.value("SourceImage"), d.value("TargetImage")) else {
+        return Vec::new();
+    };
+    if base_name(&target) != "lsass.exe" {
+        return Vec::new();
+    }
+    let access = d.value("GrantedAccess").unwrap_or_default();
+    let mask = u32::from_str_radix(
+        access
+            .trim()
+            .trim_start_matches("0x")
+            .trim_start_matches("0X"),
+        16,
+    )
+    .unwrap_or(0);
+    if mask & 0x10 == 0 {
+        return Vec::new();
+    }
+    let name = base_name(&source);
+    let lower = source.to_ascii_lowercase();
+    let trace = d.value("CallTrace").unwrap_or_default();
+    let lt = trace.to_ascii_lowercase();
+    let minidump = lt.contains("dbghelp.dll") || lt.contains("dbgcore.dll");
+    let tool = LSASS_READERS.contains(&name.as_str());
+    // Defender's own platform lives under ProgramData\\Microsoft: not a drop folder.
+    let dropped = DROP_PLACES.iter().any(|p| lower.contains(p))
+        && !lower.contains("\\programdata\\microsoft\\");
+    if !(tool || dropped) {
+        return Vec::new();
+    }
+    let mut reasons = vec![format!(
+        "{name} opened lsass.exe to read its memory ({access})"
+    )];
+    if dropped {
+        reasons.push("the opener runs from a folder tools are dropped in".to_string());
+    }
+    if minidump {
+        reasons.push("through MiniDumpWriteDump (dbghelp/dbgcore in the call trace)".to_string());
+    }
+    let severity = if minidump
+        || WEB_WORKERS.contains(&name.as_str())
+        || UM_WORKERS.contains(&name.as_str())
+    {
+        Severity::Critical
+    } else {
+        Severity::High
+    };
+    let title = format!("{name} read LSASS memory ({access}): credential theft");
+    let quote = format!("{source} -> {target} {access}");
+    let key = format!("lsass\u{1}{}\u{1}{access}", lower);
+    let user = d.value("SourceUser");
+    let pid = d.value("SourceProcessId");
+    vec![Hit {
+        key,
+        kind: FindingKind::LsassAccess,
+        severity,
+        cve: Vec::new(),
+        title,
+        quote,
+        detail: Box::new(move |event| {
+            Detail::LsassAccess(LsassAccessDetail {
+                event,
+                source_image: source,
+                source_process_id: pid,
+                user,
+                target_image: target,
+                granted_access: access,
+                call_trace: field(&trace),
+                reasons,
+                group: None,
+            })
+        }),
+    }]
+}
+
 /// The traces in one Security or Sysmon record.
 pub(crate) fn check(record: &Value, table: &mut ProcessTable) -> Vec<Hit> {
     let sys = System::of(record);
@@ -497,10 +617,10 @@ pub(crate) fn check(record: &Value, table: &mut ProcessTable) -> Vec<Hit> {
     let provider = sys.provider().unwrap_or_default().to_ascii_lowercase();
     let d = EventData::of(record);
     if provider == "microsoft-windows-sysmon" {
-        return if event_id == 1 {
-            process_creation(&d, true, table)
-        } else {
-            Vec::new()
+        return match event_id {
+            1 => process_creation(&d, true, table),
+            10 => lsass_access(&d),
+            _ => Vec::new(),
         };
     }
     if provider != "microsoft-windows-security-auditing" {
@@ -668,6 +788,36 @@ mod tests {
         );
         // Other Security events do not fire.
         assert_eq!(sev(&security(4624, json!({"TargetUserName": "a"}))), None);
+    }
+
+    #[test]
+    fn lsass_access_sysmon_10() {
+        let ev = |source: &str, access: &str, trace: &str| {
+            json!({"Event": {"System": {
+                "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}}, "EventID": 10},
+                "EventData": {"SourceImage": source, "TargetImage": "C:\\Windows\\system32\\lsass.exe",
+                    "GrantedAccess": access, "CallTrace": trace, "SourceProcessId": 4242}}})
+        };
+        let comsvcs = ev("C:\\Windows\\System32\\rundll32.exe", "0x1fffff",
+            "C:\\Windows\\SYSTEM32\\ntdll.dll+9fc24|C:\\Windows\\System32\\dbgcore.DLL+7b12|C:\\Windows\\System32\\comsvcs.dll+2a1c8");
+        assert_eq!(
+            sev(&comsvcs),
+            Some((FindingKind::LsassAccess, Severity::Critical))
+        );
+        let dropped = ev("C:\\ProgramData\\x.exe", "0x1410", "");
+        assert_eq!(
+            sev(&dropped),
+            Some((FindingKind::LsassAccess, Severity::High))
+        );
+        // Benign: Defender reading LSASS, a tool asking no read right, another target.
+        assert_eq!(sev(&ev("C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.2102.4-0\\MsMpEng.exe", "0x1410", "")), None);
+        assert_eq!(
+            sev(&ev("C:\\Windows\\System32\\cmd.exe", "0x1000", "")),
+            None
+        );
+        let mut other = ev("C:\\Windows\\System32\\rundll32.exe", "0x1fffff", "");
+        other["Event"]["EventData"]["TargetImage"] = json!("C:\\Windows\\System32\\cmd.exe");
+        assert_eq!(sev(&other), None);
     }
 
     #[test]
