@@ -9,7 +9,7 @@
 //! | cmdlet | when | kind, severity |
 //! |---|---|---|
 //! | `Set-*VirtualDirectory` (and `New-`) | a parameter holds script or markup (`<script`, `runat=`, `<%`, `eval(`, `Request[`) — the CVE-2021-27065 write | `proxylogon_vdir_write`, critical |
-//! | `Set-*VirtualDirectory` | a parameter names a web-script file (`.aspx`, `.ashx`, …): the settings file written as a page | `proxylogon_vdir_write`, high |
+//! | `Set-*VirtualDirectory` | a parameter names a web-script file by its path (`C:\…\x.aspx`, `\\host\…\x.aspx`; a URL does not count): the settings file written as a page | `proxylogon_vdir_write`, high |
 //! | `New-MailboxExportRequest` | `-FilePath` to a web folder or a web-script name (the ProxyShell shell drop) | `exchange_cmdlet`, critical |
 //! | `New-MailboxExportRequest` | to a UNC path | high; otherwise medium |
 //! | `New-ManagementRoleAssignment` | role `Mailbox Import Export` | high; otherwise medium |
@@ -141,10 +141,12 @@ pub(crate) fn check(record: &Value) -> Vec<Hit> {
                 Severity::Critical,
                 "script in a virtual-directory parameter (CVE-2021-27065 file write)".to_string(),
             )
-        } else if params
-            .split([' ', '"', '\''])
-            .any(|w| is_web_script(w.trim_end_matches(['"', '\''])))
-        {
+        } else if params.split([' ', '"', '\'']).any(|w| {
+            // A file path (drive or UNC), not a URL: a URL ending in `.aspx` is a routine
+            // setting; a page file named in a vdir parameter is where settings get written.
+            let file = w.starts_with("\\\\") || w.get(1..3) == Some(":\\");
+            file && is_web_script(w)
+        }) {
             (
                 Severity::High,
                 "virtual-directory parameter names a web-script file".to_string(),
@@ -285,6 +287,12 @@ mod tests {
             r#"-Identity "EX01\owa (Default Web Site)" -ExternalUrl "https://mail.contoso.com/owa""#,
         );
         assert_eq!(one(&benign), None);
+        let page_url = rec(
+            1,
+            "Set-OwaVirtualDirectory",
+            r#"-Identity "EX01\owa (Default Web Site)" -InternalUrl "https://mail.contoso.com/owa/auth/logon.aspx""#,
+        );
+        assert_eq!(one(&page_url), None);
         let page = rec(
             1,
             "Set-OabVirtualDirectory",
