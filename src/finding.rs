@@ -84,6 +84,25 @@ pub enum FindingKind {
     /// A web script whose name survives only in the `$I30` index slack of a drop folder: the
     /// file was deleted and its MFT record is gone or reused.
     DeletedWebScript,
+    /// A suspicious Exchange cmdlet in the MSExchange Management event log (mailbox export,
+    /// role assignment, mailbox permission, transport agent, mail forwarding).
+    ExchangeCmdlet,
+    /// A Windows Defender detection (1006/1007/1008/1015/1116/1117/1118/1119).
+    DefenderDetection,
+    /// Defender protection turned off or weakened (5001/5010/5012, 5007 settings changes).
+    DefenderTampering,
+    /// A process started by the IIS or UM worker, or an LSASS dump command line (Security
+    /// 4688, Sysmon 1).
+    SuspiciousProcess,
+    /// An account created or added to a group (Security 4720/4728/4732/4756).
+    AccountChange,
+    /// A scheduled task created (Security 4698).
+    ScheduledTask,
+    /// A tool or interpreter opening LSASS to read its memory (Sysmon 10).
+    LsassAccess,
+    /// A PowerShell script block (4104) that loads the Exchange snap-in, dumps LSASS or
+    /// downloads and runs code.
+    PowershellScriptBlock,
 }
 
 /// Where a listed name (an `ls` row, a deleted-web-script finding) comes from. Serialised in

@@ -64,6 +64,13 @@ impl From<std::io::Error> for Fail {
 
 fn main() -> ExitCode {
     let r = match Cli::parse().cmd {
+        Cmd::EvtxRecords {
+            max_memory,
+            max_records,
+        } => {
+            let code = deadbox::scan::evtx_child_main(max_memory, max_records);
+            return ExitCode::from(u8::try_from(code).unwrap_or(2));
+        }
         Cmd::Info {
             evidence,
             format: f,
@@ -120,6 +127,15 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Event logs are parsed in children of this executable (`__evtx-records`), so that a hostile
+/// EVTX file cannot end the scan; `None` (parsed in this process) when the executable's path
+/// is unknown.
+pub(crate) fn evtx_isolation() -> Option<deadbox::scan::EvtxIsolation> {
+    std::env::current_exe()
+        .ok()
+        .map(deadbox::scan::EvtxIsolation::new)
 }
 
 fn warn(m: impl std::fmt::Display) {
@@ -279,6 +295,9 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         .snapshots(a.snap.select())
         .exchange(!a.no_exchange)
         .only_exchange(a.only == Some(Only::Exchange));
+    if let Some(iso) = evtx_isolation() {
+        b = b.evtx_isolation(iso);
+    }
     if let Some(bar) = Bar::new("scanned").filter(|_| !a.quiet) {
         b = b.progress(Arc::new(bar));
     }
@@ -365,9 +384,11 @@ fn extract(a: ExtractArgs) -> Result<u8, Fail> {
     let selection = a.select.selection()?;
     let image = open_image(&a.evidence, a.vol.into())?;
     let only = if a.findings {
-        let scan = deadbox::scan::Scan::builder()
-            .selection(selection.clone())
-            .build()?;
+        let mut b = deadbox::scan::Scan::builder().selection(selection.clone());
+        if let Some(iso) = evtx_isolation() {
+            b = b.evtx_isolation(iso);
+        }
+        let scan = b.build()?;
         let mut found = Vec::new();
         scan.run_image(&image, &mut found)?;
         Some(deadbox::extract::streams_of(&found))

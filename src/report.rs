@@ -137,12 +137,20 @@ pub fn finding_time(f: &Finding) -> Option<FileTime> {
     let group = |g: &Option<crate::finding::detail::GroupStats>| {
         g.as_ref().and_then(|g| parse(&g.first_seen))
     };
+    let event = |e: &crate::finding::detail::EventHeader| FileTime::parse_rfc3339(&e.time);
     let from_detail = match &f.detail {
         Detail::HttpProxy(d) => parse(&d.time).or_else(|| group(&d.group)),
         Detail::EcpServer(d) => parse(&d.time).or_else(|| group(&d.group)),
         Detail::OabGenerator(d) => parse(&d.time).or_else(|| group(&d.group)),
         Detail::Iis(d) => parse(&d.time).or_else(|| group(&d.group)),
         Detail::ApplicationEvtx(d) => FileTime::parse_rfc3339(&d.time).or_else(|| group(&d.group)),
+        Detail::ExchangeCmdlet(d) => event(&d.event).or_else(|| group(&d.group)),
+        Detail::Defender(d) => event(&d.event).or_else(|| group(&d.group)),
+        Detail::Process(d) => event(&d.event).or_else(|| group(&d.group)),
+        Detail::Account(d) => event(&d.event).or_else(|| group(&d.group)),
+        Detail::ScheduledTask(d) => event(&d.event).or_else(|| group(&d.group)),
+        Detail::LsassAccess(d) => event(&d.event).or_else(|| group(&d.group)),
+        Detail::ScriptBlock(d) => event(&d.event).or_else(|| group(&d.group)),
         Detail::Group(g) => parse(&g.first_seen),
         Detail::DeletedWebScript(d) => Some(d.fn_.created),
         _ => None,
@@ -360,12 +368,17 @@ struct Page {
 }
 
 /// The log kinds the assessment reads, as `log_coverage` names them (prefixes).
-const LOG_KINDS: [&str; 5] = [
+const LOG_KINDS: [&str; 10] = [
     "httpproxy",
     "ecp_server",
     "oab_generator",
     "iis",
     "application_evtx",
+    "exchange_management_evtx",
+    "defender_evtx",
+    "security_evtx",
+    "sysmon_evtx",
+    "powershell_evtx",
 ];
 
 fn field(name: &'static str, value: impl ToString) -> Field {

@@ -1,5 +1,5 @@
 //! The Exchange/IIS log parsers (HttpProxy, ECP Server, OABGeneratorLog, IIS W3C, Application
-//! EVTX) and the byte parsers of the assessment (SOFTWARE hive, minidump module list, zip
+//! EVTX and the other event logs: MSExchange Management, Defender, Security, Sysmon, PowerShell) and the byte parsers of the assessment (SOFTWARE hive, minidump module list, zip
 //! central directory) on any bytes. The first byte picks the log kind; the rest is the file.
 #![no_main]
 
@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else {
         return;
     };
-    let kind = match pick % 6 {
+    let kind = match pick % 11 {
         0 => LogKind::HttpProxy {
             protocol: "Ecp".into(),
         },
@@ -20,7 +20,8 @@ fuzz_target!(|data: &[u8]| {
         2 => LogKind::EcpServer,
         3 => LogKind::OabGenerator,
         4 => LogKind::Iis,
-        _ => LogKind::ApplicationEvtx,
+        5 => LogKind::ApplicationEvtx,
+        n => LogKind::EventLog(exchange::EventLog::ALL[usize::from(n - 6) % 5]),
     };
     let report = exchange::check_log(&kind, body);
     assert!(report.traces.len() <= exchange::MAX_TRACES);

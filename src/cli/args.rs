@@ -18,6 +18,18 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Cmd {
+    /// Internal: parses one EVTX file read from stdin and writes its records as JSON lines
+    /// (the child process `scan` runs for each event log, so that the parser cannot take the
+    /// scan down).
+    #[command(name = "__evtx-records", hide = true)]
+    EvtxRecords {
+        /// Address-space limit this process applies to itself, in bytes.
+        #[arg(long)]
+        max_memory: u64,
+        /// Records written at most.
+        #[arg(long)]
+        max_records: u64,
+    },
     /// Container, partitions and NTFS volumes of an image.
     Info {
         /// Evidence file (raw/dd, split raw `.001`, E01, VHD, VHDX, VMDK, qcow2).

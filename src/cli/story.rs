@@ -16,6 +16,9 @@ use std::sync::Arc;
 /// bar unless quiet.
 fn scanner(sel: VolumeSelect, story: &StoryArgs) -> Result<deadbox::scan::Scan> {
     let mut b = deadbox::scan::Scan::builder().volumes(sel);
+    if let Some(iso) = crate::evtx_isolation() {
+        b = b.evtx_isolation(iso);
+    }
     if let Some(bar) = Bar::new("scanned").filter(|_| !story.quiet) {
         b = b.progress(Arc::new(bar));
     }

@@ -5,18 +5,16 @@
 //! `System.InvalidCastException`. Kind [`FindingKind::ProxylogonUmDeserialization`], severity
 //! **Medium**: the exception is what the exploit leaves, but a UM fault can raise it too, so
 //! it calls for a look at the time frame rather than proving compromise. Records with the
-//! same event id and exception text are grouped.
-
-use std::io::Cursor;
+//! same event id and exception text are grouped. The time is the event's own
+//! (`TimeCreated/@SystemTime`), the record header's only when the event has none.
 
 use serde_json::Value;
 
-use super::group::Grouper;
-use super::text::{truncate, Coverage, Diags};
-use super::{LogReport, Trace, MAX_EVTX_RECORDS, MAX_QUOTE};
+use super::eventlog::{EventLogChecker, Hit};
+use super::text::truncate;
+use super::{LogReport, MAX_EVTX_RECORDS, MAX_QUOTE};
 use crate::finding::detail::{ApplicationEvtxDetail, Detail};
 use crate::finding::{FindingKind, Severity};
-use crate::ntfs::{Diagnostic, DiagnosticKind};
 
 const PROVIDER: &str = "MSExchange Unified Messaging";
 const NEEDLE: &str = "System.InvalidCastException";
@@ -76,106 +74,52 @@ pub fn match_um_event(record: &Value) -> Option<String> {
 }
 
 /// Reads an `Application.evtx` from its bytes (at most [`MAX_EVTX_RECORDS`] records) and
-/// reports CVE-2021-26857 traces, the record count and the oldest/newest record time. An
+/// reports CVE-2021-26857 traces, the record count and the oldest/newest event time. An
 /// unreadable file or record becomes a diagnostic; a panic inside the EVTX parser is caught
 /// and reported as a diagnostic too.
 pub fn check_application_evtx(bytes: &[u8]) -> LogReport {
-    let mut report = LogReport::default();
-    let mut diags = Diags::default();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read(bytes, &mut report, &mut diags)
-    }));
-    if result.is_err() {
-        diags.push(Diagnostic::new(
-            DiagnosticKind::Unreadable,
-            "EVTX parser panicked; records read before it are reported",
-        ));
-    }
-    diags.finish(&mut report);
-    report
+    super::eventlog::check_records(EventLogChecker::application(), bytes, MAX_EVTX_RECORDS)
 }
 
-fn read(bytes: &[u8], report: &mut LogReport, diags: &mut Diags) {
-    let mut cov = Coverage::default();
-    let mut groups = Grouper::default();
-    let parser = match ::evtx::EvtxParser::from_read_seek(Cursor::new(bytes)) {
-        Ok(p) => p,
-        Err(e) => {
-            diags.push(Diagnostic::new(
-                DiagnosticKind::Unreadable,
-                format!("not a readable EVTX file: {e}"),
-            ));
-            return;
-        }
+/// The CVE-2021-26857 trace in one Application record, if it is one: what
+/// [`EventLogChecker::application`] runs on each record.
+pub(crate) fn check(record: &Value) -> Vec<Hit> {
+    let Some(text) = match_um_event(record) else {
+        return Vec::new();
     };
-    let mut parser = parser.with_configuration(::evtx::ParserSettings::new().num_threads(1));
-    for rec in parser.records_json_value() {
-        if report.entries >= MAX_EVTX_RECORDS {
-            diags.push(Diagnostic::new(
-                DiagnosticKind::Limit,
-                format!("record limit of {MAX_EVTX_RECORDS} reached: rest of the log not read"),
-            ));
-            break;
-        }
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                diags.push(Diagnostic::new(
-                    DiagnosticKind::Unreadable,
-                    format!("unreadable record: {e}"),
-                ));
-                continue;
-            }
-        };
-        report.entries = report.entries.saturating_add(1);
-        let time = rec.timestamp.to_string();
-        cov.see(&time);
-        let Some(text) = match_um_event(&rec.data) else {
-            continue;
-        };
-        let system = rec.data.get("Event").and_then(|e| e.get("System"));
-        let event_id = system.and_then(|s| s.get("EventID")).map(|v| {
-            let v = v.get("#text").unwrap_or(v);
-            v.as_u64()
-                .map_or_else(|| v.as_str().unwrap_or("").to_string(), |n| n.to_string())
-        });
-        let key = format!(
-            "{}\u{1}{}",
-            event_id.as_deref().unwrap_or(""),
-            text.lines().next().unwrap_or("")
-        );
-        let record_id = rec.event_record_id;
-        groups.push(
-            key,
-            None,
-            Some(record_id),
-            Severity::Medium,
-            Some(&time),
-            || Trace {
-                kind: FindingKind::ProxylogonUmDeserialization,
-                severity: Severity::Medium,
-                cve: vec!["CVE-2021-26857".into()],
-                title: format!(
-                    "CVE-2021-26857: {PROVIDER} error with {NEEDLE} (event {})",
-                    event_id.as_deref().unwrap_or("?")
-                ),
-                line: None,
-                record_id: Some(record_id),
-                quote: truncate(&rec.data.to_string(), MAX_QUOTE),
-                detail: Detail::ApplicationEvtx(ApplicationEvtxDetail {
-                    log: "Application.evtx".into(),
-                    time: time.clone(),
-                    provider: PROVIDER.into(),
-                    event_id: event_id.clone(),
-                    level: 2,
-                    message: text,
-                    group: None,
-                }),
-            },
-        );
-    }
-    groups.finish(report, diags);
-    cov.finish(report);
+    let system = record.get("Event").and_then(|e| e.get("System"));
+    let event_id = system.and_then(|s| s.get("EventID")).map(|v| {
+        let v = v.get("#text").unwrap_or(v);
+        v.as_u64()
+            .map_or_else(|| v.as_str().unwrap_or("").to_string(), |n| n.to_string())
+    });
+    let key = format!(
+        "{}\u{1}{}",
+        event_id.as_deref().unwrap_or(""),
+        text.lines().next().unwrap_or("")
+    );
+    vec![Hit {
+        key,
+        kind: FindingKind::ProxylogonUmDeserialization,
+        severity: Severity::Medium,
+        cve: vec!["CVE-2021-26857".into()],
+        title: format!(
+            "CVE-2021-26857: {PROVIDER} error with {NEEDLE} (event {})",
+            event_id.as_deref().unwrap_or("?")
+        ),
+        quote: truncate(&record.to_string(), MAX_QUOTE),
+        detail: Box::new(move |event| {
+            Detail::ApplicationEvtx(ApplicationEvtxDetail {
+                log: "Application.evtx".into(),
+                time: event.time,
+                provider: PROVIDER.into(),
+                event_id,
+                level: 2,
+                message: text,
+                group: None,
+            })
+        }),
+    }]
 }
 
 #[cfg(test)]

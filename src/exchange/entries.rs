@@ -7,7 +7,6 @@ use super::text::{
     col, decode, fields_header, for_each_csv_row, lines, norm_time, Coverage, Diags,
 };
 use super::{LogKind, LogReport, MAX_EVTX_RECORDS};
-use std::io::Cursor;
 
 /// One entry of a log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +32,7 @@ pub fn for_each_entry(
     match kind {
         LogKind::HttpProxy { .. } | LogKind::EcpServer | LogKind::OabGenerator => csv(bytes, f),
         LogKind::Iis => iis(bytes, f),
-        LogKind::ApplicationEvtx => evtx(bytes, f),
+        LogKind::ApplicationEvtx | LogKind::EventLog(_) => evtx(bytes, f),
     }
 }
 
@@ -101,52 +100,34 @@ fn iis(bytes: &[u8], f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
 
 fn evtx(bytes: &[u8], f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
     let mut untimed = 0u64;
-    // The crate is third-party code over untrusted bytes: a panic in it ends this log only.
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let Ok(p) = ::evtx::EvtxParser::from_read_seek(Cursor::new(bytes)) else {
-            return;
+    // The crate is third-party code over untrusted bytes: a panic in it ends this log only
+    // (read_records catches it).
+    let r = super::eventlog::read_records(bytes, MAX_EVTX_RECORDS, &mut |rec| {
+        let Ok(rec) = rec else {
+            untimed += 1;
+            return true;
         };
-        let mut p = p.with_configuration(::evtx::ParserSettings::new().num_threads(1));
-        for (n, rec) in p.records_json_value().enumerate() {
-            if n as u64 >= MAX_EVTX_RECORDS {
-                break;
-            }
-            let Ok(rec) = rec else {
-                untimed += 1;
-                continue;
-            };
-            let system = rec.data.get("Event").and_then(|e| e.get("System"));
-            let field = |name: &str| {
-                let v = system.and_then(|s| s.get(name))?;
-                let v = v.get("#text").unwrap_or(v);
-                Some(
-                    v.as_u64()
-                        .map_or_else(|| v.as_str().unwrap_or("").to_string(), |n| n.to_string()),
-                )
-            };
-            let provider = system
-                .and_then(|s| s.get("Provider"))
-                .and_then(|p| p.get("#attributes"))
-                .and_then(|a| a.get("Name"))
-                .and_then(|n| n.as_str())
-                .unwrap_or("?");
-            let text = format!(
-                "{provider} event {} ({})",
-                field("EventID").unwrap_or_else(|| "?".into()),
-                field("Level").map_or("no level".into(), |l| format!("level {l}"))
-            );
-            let e = LogEntry {
-                line: None,
-                record_id: Some(rec.event_record_id),
-                time: rec.timestamp.to_string(),
-                text: text.into(),
-            };
-            if !f(e) {
-                break;
-            }
+        let sys = super::eventlog::System::of(&rec.data);
+        let text = format!(
+            "{} event {} ({})",
+            sys.provider().unwrap_or_else(|| "?".into()),
+            sys.field("EventID").unwrap_or_else(|| "?".into()),
+            sys.field("Level")
+                .map_or("no level".into(), |l| format!("level {l}"))
+        );
+        let time = super::eventlog::event_time(&rec);
+        if time.starts_with("1601") {
+            untimed += 1;
+            return true;
         }
-    }));
-    untimed + u64::from(r.is_err())
+        f(LogEntry {
+            line: None,
+            record_id: Some(rec.record_id),
+            time,
+            text: text.into(),
+        })
+    });
+    untimed + u64::from(r.as_ref().is_err_and(|e| e.contains("panicked")))
 }
 
 #[cfg(test)]

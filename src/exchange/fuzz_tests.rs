@@ -164,6 +164,42 @@ fn mutated_evtx_never_panics() {
     run_evtx(&seed);
 }
 
+/// The event-log checks on mutated real samples of their own logs: never a panic, bounded.
+#[test]
+fn mutated_event_logs_never_panic() {
+    use super::eventlog::{check_event_log, EventLog};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/evtx");
+    for (name, log) in [
+        (
+            "msexchange_management_install_transportagent.evtx",
+            EventLog::ExchangeManagement,
+        ),
+        ("defender_1116_1117_atomic.evtx", EventLog::Defender),
+        ("sysmon_1_w3wp_cmd_webshell.evtx", EventLog::Sysmon),
+        ("sysmon_1_w3wp_cmd_webshell.evtx", EventLog::Security),
+        ("powershell_4104_minidump_lsass.evtx", EventLog::PowerShell),
+    ] {
+        let Ok(seed) = std::fs::read(dir.join(name)) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "corpus file {name} missing under CI=true"
+            );
+            eprintln!("corpus EVTX {name} missing: skipped");
+            continue;
+        };
+        let mut rng = Rng(0x5EED_0001);
+        for _ in 0..60 {
+            let r = check_event_log(log, &mutate(&mut rng, &seed));
+            assert!(r.traces.len() <= MAX_TRACES);
+            assert!(
+                !r.diagnostics.iter().any(|d| d.contains("panicked")),
+                "{name}: {:?}",
+                r.diagnostics
+            );
+        }
+    }
+}
+
 fn run_evtx(seed: &[u8]) {
     let mut rng = Rng(0x0BAD_5EED);
     for _ in 0..150 {

@@ -8,7 +8,10 @@
 //!    volume-rooted paths.
 //! 2. [`classify_log`] says which log check applies to a file, [`check_log`] runs it and returns
 //!    a [`LogReport`]: [`Trace`]s (repeated entries grouped), entry count, oldest and newest
-//!    entry time (log coverage), and capped diagnostics.
+//!    entry time (log coverage), and capped diagnostics. The event logs ([`eventlog`]:
+//!    MSExchange Management, Defender, Security, Sysmon, PowerShell, and `Application.evtx`)
+//!    are checked record by record by an [`EventLogChecker`], which also takes records parsed
+//!    elsewhere (the scan's isolated parser child).
 //! 3. File-level helpers: [`is_web_script`], [`drop_folder`], [`campaign_name`] (web-shell
 //!    locations and names), [`is_lsass_dump`] / [`lsass_name`] / [`minidump_modules`] (LSASS
 //!    dumps), [`archive_kind`] / [`zip_members`] (staged archives), [`timestomp_reasons`].
@@ -31,6 +34,7 @@ mod application;
 mod archive;
 mod ecp;
 mod entries;
+pub mod eventlog;
 mod group;
 mod httpproxy;
 mod iis;
@@ -49,6 +53,7 @@ pub use archive::{
     archive_kind, zip_entries, zip_member_data, zip_members, ArchiveKind, ZipEntry, MAX_ZIP_MEMBERS,
 };
 pub use entries::{for_each_entry, LogEntry};
+pub use eventlog::{check_event_log, EventLog, EventLogChecker, EvtxRecord};
 pub use minidump::{is_lsass_dump, is_minidump, minidump_modules, MAX_MINIDUMP_MODULES};
 pub use paths::{
     campaign_name, classify_log, default_install_dirs, drop_folder, is_web_script, lsass_name,
@@ -146,6 +151,16 @@ pub enum LogKind {
     Iis,
     /// `/Windows/System32/winevt/Logs/Application.evtx` (CVE-2021-26857).
     ApplicationEvtx,
+    /// Another event log with a check, `/Windows/System32/winevt/Logs/<name>.evtx` (see
+    /// [`eventlog`]).
+    EventLog(EventLog),
+}
+
+impl LogKind {
+    /// True for the EVTX logs (parsed by the `evtx` crate, records not lines).
+    pub fn is_evtx(&self) -> bool {
+        matches!(self, LogKind::ApplicationEvtx | LogKind::EventLog(_))
+    }
 }
 
 /// Runs the check of `kind` over the whole log. Never fails: unreadable parts become
@@ -157,6 +172,7 @@ pub fn check_log(kind: &LogKind, bytes: &[u8]) -> LogReport {
         LogKind::OabGenerator => oab::check(bytes),
         LogKind::Iis => iis::check(bytes),
         LogKind::ApplicationEvtx => application::check_application_evtx(bytes),
+        LogKind::EventLog(log) => eventlog::check_event_log(*log, bytes),
     }
 }
 

@@ -106,11 +106,18 @@ fn has_ext(name: &str, exts: &[&str]) -> bool {
 /// - `<install>/Logging/OABGeneratorLog/*.log` → [`LogKind::OabGenerator`]
 /// - `…/LogFiles/W3SVC<n>/*.log` anywhere (default `/inetpub/logs/LogFiles`) → [`LogKind::Iis`]
 /// - `/Windows/System32/winevt/Logs/Application.evtx` → [`LogKind::ApplicationEvtx`]
+/// - `/Windows/System32/winevt/Logs/` `MSExchange Management.evtx`, `Security.evtx`,
+///   `Microsoft-Windows-Windows Defender%4Operational.evtx`,
+///   `Microsoft-Windows-Sysmon%4Operational.evtx`,
+///   `Microsoft-Windows-PowerShell%4Operational.evtx` → [`LogKind::EventLog`]
 pub fn classify_log(path: &str, installs: &[String]) -> Option<LogKind> {
     let comps = components(path);
     let name = comps.last()?;
-    if comps == ["windows", "system32", "winevt", "logs", "application.evtx"] {
-        return Some(LogKind::ApplicationEvtx);
+    if comps.len() == 5 && comps[..4] == ["windows", "system32", "winevt", "logs"] {
+        if name == "application.evtx" {
+            return Some(LogKind::ApplicationEvtx);
+        }
+        return super::EventLog::from_file_name(name).map(LogKind::EventLog);
     }
     if !has_ext(name, &["log"]) {
         return None;
@@ -327,6 +334,23 @@ mod tests {
             classify_log("/Windows/System32/winevt/Logs/System.evtx", &i),
             None
         );
+        assert_eq!(
+            classify_log(
+                "/Windows/System32/winevt/Logs/MSExchange Management.evtx",
+                &i
+            ),
+            Some(LogKind::EventLog(
+                crate::exchange::EventLog::ExchangeManagement
+            ))
+        );
+        assert_eq!(
+            classify_log(
+                "/WINDOWS/system32/winevt/Logs/Microsoft-Windows-Sysmon%4Operational.evtx",
+                &i
+            ),
+            Some(LogKind::EventLog(crate::exchange::EventLog::Sysmon))
+        );
+        assert_eq!(classify_log("/Temp/Security.evtx", &i), None);
         assert_eq!(classify_log("", &i), None);
     }
 

@@ -51,6 +51,22 @@ pub enum Detail {
     ApplicationEvtx(ApplicationEvtxDetail),
     /// Only the group counters of a log trace that has no parsed fields.
     Group(GroupStats),
+    /// An Exchange cmdlet in the MSExchange Management event log (`exchange_cmdlet`,
+    /// `proxylogon_vdir_write`).
+    ExchangeCmdlet(ExchangeCmdletDetail),
+    /// A Defender event (`defender_detection`, `defender_tampering`).
+    Defender(DefenderDetail),
+    /// A process creation event, Security 4688 or Sysmon 1 (`suspicious_process`).
+    Process(ProcessDetail),
+    /// An account created or added to a group, Security 4720/4728/4732/4756
+    /// (`account_change`).
+    Account(AccountDetail),
+    /// A scheduled task created, Security 4698 (`scheduled_task`).
+    ScheduledTask(ScheduledTaskDetail),
+    /// LSASS opened to read its memory, Sysmon 10 (`lsass_access`).
+    LsassAccess(LsassAccessDetail),
+    /// A PowerShell script block, 4104 (`powershell_script_block`).
+    ScriptBlock(ScriptBlockDetail),
 }
 
 impl Detail {
@@ -91,6 +107,13 @@ impl Detail {
             Detail::OabGenerator(d) => Some((&mut d.log, &mut d.group)),
             Detail::Iis(d) => Some((&mut d.log, &mut d.group)),
             Detail::ApplicationEvtx(d) => Some((&mut d.log, &mut d.group)),
+            Detail::ExchangeCmdlet(d) => Some((&mut d.event.log, &mut d.group)),
+            Detail::Defender(d) => Some((&mut d.event.log, &mut d.group)),
+            Detail::Process(d) => Some((&mut d.event.log, &mut d.group)),
+            Detail::Account(d) => Some((&mut d.event.log, &mut d.group)),
+            Detail::ScheduledTask(d) => Some((&mut d.event.log, &mut d.group)),
+            Detail::LsassAccess(d) => Some((&mut d.event.log, &mut d.group)),
+            Detail::ScriptBlock(d) => Some((&mut d.event.log, &mut d.group)),
             _ => None,
         }
     }
@@ -254,11 +277,12 @@ pub struct LogDiagnosticsDetail {
     pub diagnostics: Vec<crate::ntfs::Diagnostic>,
 }
 
-/// Oldest and newest entry of a log folder.
+/// Oldest and newest entry of a log folder (of one file, for the event logs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogCoverageDetail {
     /// Log kind: `httpproxy/<Protocol>`, `ecp_server`, `oab_generator`, `iis`,
-    /// `application_evtx`.
+    /// `application_evtx`, `exchange_management_evtx`, `defender_evtx`, `security_evtx`,
+    /// `sysmon_evtx`, `powershell_evtx`.
     pub log: String,
     /// Time of the oldest entry, as the log gives it (RFC 3339 UTC), or null.
     pub oldest: Option<String>,
@@ -411,6 +435,203 @@ pub struct ApplicationEvtxDetail {
     pub level: u8,
     /// The event message text.
     pub message: String,
+    /// Group counters (`count`, `first_seen`, `last_seen`, `record_ids`).
+    #[serde(flatten)]
+    pub group: Option<GroupStats>,
+}
+
+/// The fields every event-log trace starts with (flattened into its detail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventHeader {
+    /// Log: the file name (`Security.evtx`, …) from the parser, its kind
+    /// (`security_evtx`, `sysmon_evtx`, `defender_evtx`, `powershell_evtx`,
+    /// `exchange_management_evtx`) in scan findings.
+    pub log: String,
+    /// When the event happened: `System/TimeCreated/@SystemTime` (RFC 3339 UTC), else the
+    /// record header's time.
+    pub time: String,
+    /// Event provider (`MSExchange CmdletLogs`, `Microsoft-Windows-Sysmon`, …).
+    pub provider: String,
+    /// Event id.
+    pub event_id: u64,
+    /// The computer that logged it, or null.
+    pub computer: Option<String>,
+    /// `System/EventRecordID` as the event gives it, or null. `location.record_id` is the
+    /// record header's id, the record's place in this file; the two differ in exported or
+    /// forwarded logs (the event keeps the id it had on the machine that logged it).
+    pub event_record_id: Option<u64>,
+}
+
+/// A cmdlet from the MSExchange Management event log (MSExchange CmdletLogs events 1 and 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExchangeCmdletDetail {
+    /// `log`, `time`, `provider`, `event_id`, `computer`.
+    #[serde(flatten)]
+    pub event: EventHeader,
+    /// The cmdlet (`Set-OabVirtualDirectory`, `New-MailboxExportRequest`, …).
+    pub cmdlet: String,
+    /// Its parameters as logged (`-Identity "x" -ExternalUrl "…"`; at most 4 KiB).
+    pub parameters: String,
+    /// True for event 1 (the cmdlet ran), false for event 6 (it failed), null otherwise.
+    pub succeeded: Option<bool>,
+    /// Who ran it (the caller as logged), or null.
+    pub user: Option<String>,
+    /// The process that ran it (`8372 w3wp#MSExchangePowerShellAppPool`), or null.
+    pub process: Option<String>,
+    /// The first line of the error, for a failed cmdlet, or null.
+    pub error: Option<String>,
+    /// Why it is suspicious.
+    pub reasons: Vec<String>,
+    /// Group counters (`count`, `first_seen`, `last_seen`, `record_ids`).
+    #[serde(flatten)]
+    pub group: Option<GroupStats>,
+}
+
+/// A Defender detection or a change to its protection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DefenderDetail {
+    /// `log`, `time`, `provider`, `event_id`, `computer`.
+    #[serde(flatten)]
+    pub event: EventHeader,
+    /// Threat name (`Backdoor:ASP/Ace.T`), or null.
+    pub threat: Option<String>,
+    /// Defender's severity of the threat (`Severe`, `High`, …), or null.
+    pub threat_severity: Option<String>,
+    /// Threat category (`Backdoor`, `Trojan`, `Tool`, …), or null.
+    pub category: Option<String>,
+    /// The detected resources as Windows paths (`file:_`/`containerfile:_` prefixes removed).
+    pub paths: Vec<String>,
+    /// The process Defender names, or null.
+    pub process: Option<String>,
+    /// The user Defender names, or null.
+    pub user: Option<String>,
+    /// The action or status (`Action Name`, `Status Description`), or null.
+    pub action: Option<String>,
+    /// For a settings change (5007): the new value (`…\DisableRealtimeMonitoring = 0x1`).
+    pub new_value: Option<String>,
+    /// For a settings change (5007): the old value.
+    pub old_value: Option<String>,
+    /// Why it matters.
+    pub reasons: Vec<String>,
+    /// Group counters (`count`, `first_seen`, `last_seen`, `record_ids`).
+    #[serde(flatten)]
+    pub group: Option<GroupStats>,
+}
+
+/// A process creation (Security 4688, Sysmon 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessDetail {
+    /// `log`, `time`, `provider`, `event_id`, `computer`.
+    #[serde(flatten)]
+    pub event: EventHeader,
+    /// The new process's image (`NewProcessName` / `Image`).
+    pub image: String,
+    /// Its command line (at most 4 KiB), or null when not logged.
+    pub command_line: Option<String>,
+    /// The parent's image (`ParentProcessName` / `ParentImage`), or null.
+    pub parent_image: Option<String>,
+    /// The parent's command line (Sysmon), or null.
+    pub parent_command_line: Option<String>,
+    /// The account it ran as, or null.
+    pub user: Option<String>,
+    /// Its process id as logged, or null.
+    pub process_id: Option<String>,
+    /// A PowerShell `-EncodedCommand` decoded (UTF-16LE base64; at most 4 KiB), or null.
+    pub decoded_command: Option<String>,
+    /// Why it is suspicious.
+    pub reasons: Vec<String>,
+    /// Group counters (`count`, `first_seen`, `last_seen`, `record_ids`).
+    #[serde(flatten)]
+    pub group: Option<GroupStats>,
+}
+
+/// An account created or added to a group (Security 4720, 4728, 4732, 4756).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountDetail {
+    /// `log`, `time`, `provider`, `event_id`, `computer`.
+    #[serde(flatten)]
+    pub event: EventHeader,
+    /// `account created` or `added to group`.
+    pub action: String,
+    /// The account (`DOMAIN\name`, or the member's name or SID).
+    pub account: String,
+    /// The account's SID, or null.
+    pub account_sid: Option<String>,
+    /// The group, for an addition (`Builtin\Administrators`), or null.
+    pub group_name: Option<String>,
+    /// The group's SID, or null.
+    pub group_sid: Option<String>,
+    /// Who did it (`DOMAIN\name` of the subject), or null.
+    pub subject: Option<String>,
+    /// Why it matters.
+    pub reasons: Vec<String>,
+    /// Group counters (`count`, `first_seen`, `last_seen`, `record_ids`).
+    #[serde(flatten)]
+    pub group: Option<GroupStats>,
+}
+
+/// A scheduled task created (Security 4698).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduledTaskDetail {
+    /// `log`, `time`, `provider`, `event_id`, `computer`.
+    #[serde(flatten)]
+    pub event: EventHeader,
+    /// The task's name (`\Microsoft\Windows\x`).
+    pub task_name: String,
+    /// The `<Command>` of its first `<Exec>` action, or null.
+    pub command: Option<String>,
+    /// The `<Arguments>` of that action, or null.
+    pub arguments: Option<String>,
+    /// Who created it (`DOMAIN\name`), or null.
+    pub subject: Option<String>,
+    /// Why it matters.
+    pub reasons: Vec<String>,
+    /// Group counters (`count`, `first_seen`, `last_seen`, `record_ids`).
+    #[serde(flatten)]
+    pub group: Option<GroupStats>,
+}
+
+/// A process opening LSASS to read its memory (Sysmon 10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LsassAccessDetail {
+    /// `log`, `time`, `provider`, `event_id`, `computer`, `event_record_id`.
+    #[serde(flatten)]
+    pub event: EventHeader,
+    /// The process that opened LSASS (`SourceImage`).
+    pub source_image: String,
+    /// Its process id, or null.
+    pub source_process_id: Option<String>,
+    /// The account it ran as (`SourceUser`, newer Sysmon), or null.
+    pub user: Option<String>,
+    /// `TargetImage` (`…\\lsass.exe`).
+    pub target_image: String,
+    /// The access granted (`0x1fffff`, `0x1410`, …).
+    pub granted_access: String,
+    /// The call stack of the open (`CallTrace`; at most 4 KiB).
+    pub call_trace: String,
+    /// Why it matters.
+    pub reasons: Vec<String>,
+    /// Group counters (`count`, `first_seen`, `last_seen`, `record_ids`).
+    #[serde(flatten)]
+    pub group: Option<GroupStats>,
+}
+
+/// A PowerShell script block (4104) that does something an intruder does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScriptBlockDetail {
+    /// `log`, `time`, `provider`, `event_id`, `computer`.
+    #[serde(flatten)]
+    pub event: EventHeader,
+    /// `ScriptBlockId`, or null.
+    pub script_block_id: Option<String>,
+    /// `MessageNumber/MessageTotal` (a long block is split across records), or null.
+    pub part: Option<String>,
+    /// The script's path, or null (typed or run from memory).
+    pub path: Option<String>,
+    /// What it does (`loads the Exchange snap-in`, `dumps LSASS memory`, …).
+    pub reasons: Vec<String>,
+    /// The text around the first match (at most 1 KiB).
+    pub excerpt: String,
     /// Group counters (`count`, `first_seen`, `last_seen`, `record_ids`).
     #[serde(flatten)]
     pub group: Option<GroupStats>,

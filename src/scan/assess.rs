@@ -141,7 +141,8 @@ fn install_finding(installs: &[String], source: String, location: Location) -> F
 }
 
 /// A stable name of a log kind for `detail.log`: `httpproxy/<Protocol>`, `ecp_server`,
-/// `oab_generator`, `iis`, `application_evtx`.
+/// `oab_generator`, `iis`, `application_evtx`, and the other event logs' names
+/// (`security_evtx`, …: [`exchange::EventLog::name`]).
 fn log_name(kind: &LogKind) -> String {
     match kind {
         LogKind::HttpProxy { protocol } => format!("httpproxy/{protocol}"),
@@ -149,6 +150,7 @@ fn log_name(kind: &LogKind) -> String {
         LogKind::OabGenerator => "oab_generator".into(),
         LogKind::Iis => "iis".into(),
         LogKind::ApplicationEvtx => "application_evtx".into(),
+        LogKind::EventLog(l) => l.name().into(),
     }
 }
 
@@ -614,6 +616,7 @@ pub(crate) fn check_one_log(
     bytes: crate::Result<&[u8]>,
     location: Location,
     facts: FileFacts,
+    iso: Option<&super::EvtxIsolation>,
 ) -> LogResult {
     let bytes = match bytes {
         Ok(b) => b,
@@ -628,7 +631,10 @@ pub(crate) fn check_one_log(
             )
         }
     };
-    let report = exchange::check_log(kind, bytes);
+    let report = match iso {
+        Some(iso) if kind.is_evtx() => super::isolate::check(kind, bytes, iso),
+        _ => exchange::check_log(kind, bytes),
+    };
     let mut out: Vec<Finding> = report
         .traces
         .iter()
@@ -657,8 +663,8 @@ pub(crate) fn check_one_log(
     (out, Some((path.to_string(), kind.clone(), report)))
 }
 
-/// The findings of checked logs, then one `log_coverage` finding per log folder (located by
-/// `location(folder)`).
+/// The findings of checked logs, then one `log_coverage` finding per log folder (per file for
+/// the event logs; located by `location(folder)`).
 pub(crate) fn coverage(
     results: Vec<LogResult>,
     location: &dyn Fn(&str) -> Location,
@@ -669,10 +675,15 @@ pub(crate) fn coverage(
     for (f, rep) in results {
         out.extend(f);
         if let Some((path, kind, r)) = rep {
-            let folder = path
-                .rsplit_once('/')
-                .map(|(d, _)| d.to_string())
-                .unwrap_or_default();
+            // Text logs roll over into many files of one folder: one coverage per folder. The
+            // event logs of all kinds share one folder, one file each: one coverage per file.
+            let folder = if kind.is_evtx() {
+                path.clone()
+            } else {
+                path.rsplit_once('/')
+                    .map(|(d, _)| d.to_string())
+                    .unwrap_or_default()
+            };
             let e = cover
                 .entry(folder)
                 .or_insert_with(|| (log_name(&kind), None, None, 0, 0));
@@ -725,6 +736,7 @@ pub(crate) fn check_logs(
     evidence: &str,
     max_in_memory: u64,
     budget: &super::budget::MemoryBudget,
+    iso: Option<&super::EvtxIsolation>,
 ) -> Vec<Finding> {
     let logs: Vec<_> = listing
         .items()
@@ -767,7 +779,7 @@ pub(crate) fn check_logs(
                 ))),
                 _ => vol.read_stream(s, &mut buf, max),
             };
-            let found = check_one_log(kind, item.path(), bytes, location, facts);
+            let found = check_one_log(kind, item.path(), bytes, location, facts, iso);
             drop(buf);
             drop(grant);
             found
@@ -879,6 +891,7 @@ pub(crate) fn check_collected_logs(
     logs: &[(std::path::PathBuf, String, LogKind)],
     evidence: &str,
     budget: &super::budget::MemoryBudget,
+    iso: Option<&super::EvtxIsolation>,
 ) -> Vec<Finding> {
     let results: Vec<LogResult> = logs
         .par_iter()
@@ -890,8 +903,8 @@ pub(crate) fn check_collected_logs(
                 ..FileFacts::default()
             };
             match read_bounded_in(host, Some(budget)) {
-                Ok((b, _grant)) => check_one_log(kind, vp, Ok(&b), location, facts),
-                Err(e) => check_one_log(kind, vp, Err(e), location, facts),
+                Ok((b, _grant)) => check_one_log(kind, vp, Ok(&b), location, facts, iso),
+                Err(e) => check_one_log(kind, vp, Err(e), location, facts, iso),
             }
         })
         .collect();

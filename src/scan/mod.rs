@@ -23,6 +23,7 @@
 mod assess;
 mod budget;
 mod collection;
+pub mod isolate;
 mod load;
 #[cfg(feature = "yara")]
 mod members;
@@ -33,6 +34,7 @@ mod rules;
 mod select;
 mod sink;
 
+pub use isolate::{child_main as evtx_child_main, EvtxIsolation};
 pub use load::HashList;
 /// Where the assessment reads the Exchange install path from (`MsiInstallPath`).
 pub const SOFTWARE_HIVE_PATH: &str = assess::SOFTWARE_HIVE;
@@ -80,6 +82,7 @@ pub struct ScanBuilder {
     progress: Option<progress::Handle>,
     exchange: bool,
     only_exchange: bool,
+    evtx_isolation: Option<EvtxIsolation>,
 }
 
 impl Default for ScanBuilder {
@@ -101,6 +104,7 @@ impl Default for ScanBuilder {
             progress: None,
             exchange: true,
             only_exchange: false,
+            evtx_isolation: None,
         }
     }
 }
@@ -186,6 +190,15 @@ impl ScanBuilder {
         if yes {
             self.exchange = true;
         }
+        self
+    }
+    /// Parses event logs (EVTX) in child processes (see [`isolate`]): a crash, an allocation
+    /// abort, the memory or the time limit of the `evtx` crate on one hostile file then ends
+    /// that child only, and becomes a diagnostic for that file while the scan goes on. Without
+    /// it (the default) they are parsed in this process, where a panic is caught but an
+    /// allocation failure aborts the process.
+    pub fn evtx_isolation(mut self, iso: EvtxIsolation) -> Self {
+        self.evtx_isolation = Some(iso);
         self
     }
     /// Reports progress to `p` (the library draws nothing itself).
@@ -587,8 +600,14 @@ impl Scan {
                     }
                 }
                 if self.process_loose(&name, jobs, &ctx, &mut out) && !logs.is_empty() {
-                    let found =
-                        self.in_pool(|| assess::check_collected_logs(&logs, &name, &self.budget));
+                    let found = self.in_pool(|| {
+                        assess::check_collected_logs(
+                            &logs,
+                            &name,
+                            &self.budget,
+                            self.cfg.evtx_isolation.as_ref(),
+                        )
+                    });
                     let _ = found.into_iter().all(|f| out.deliver(f));
                 }
             }
@@ -929,6 +948,7 @@ impl Scan {
                     evidence,
                     self.cfg.max_in_memory,
                     &self.budget,
+                    self.cfg.evtx_isolation.as_ref(),
                 ));
                 v
             });

@@ -197,6 +197,7 @@ fn log_label(kind: &LogKind) -> String {
         LogKind::OabGenerator => "OABGenerator".into(),
         LogKind::Iis => "IIS".into(),
         LogKind::ApplicationEvtx => "Application.evtx".into(),
+        LogKind::EventLog(l) => l.file_name().into(),
     }
 }
 
