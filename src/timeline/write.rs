@@ -616,3 +616,139 @@ pub const CSV_HEADER: [&str; 18] = [
     "evidence",
     "volume_offset",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at<'a>(path: &'a str, stream: Option<&'a str>, line: Option<u64>) -> At<'a> {
+        At {
+            evidence: "C:\\evidence \"x\".E01",
+            partition: Some(2),
+            volume_offset: None,
+            path,
+            stream,
+            mft_entry: Some(u64::MAX),
+            mft_sequence: None,
+            deleted: true,
+            line,
+            record_id: line.map(|l| l + 1),
+            snapshot: line.map(|_| 3),
+        }
+    }
+
+    #[test]
+    fn hand_written_lines_are_serdes_bytes() {
+        let t = FileTime::parse_rfc3339("2021-03-03T02:41:55.1234567Z").unwrap();
+        let names = [
+            "/plain/path.aspx",
+            "/tab\there \"quoted\" back\\slash \u{1}\u{1f}",
+            "/ünïcödé/名前/\u{202e}xpsa.gpj",
+            "",
+        ];
+        for (i, p) in names.iter().enumerate() {
+            let stream = (i % 2 == 1).then_some("ads:\n");
+            let line_no = (i % 2 == 0).then_some(i as u64 * 1000);
+            let (kind, severity) = if i == 1 {
+                (Some(FindingKind::WebShell), Some(Severity::Critical))
+            } else {
+                (None, None)
+            };
+            let line = Line {
+                time: t,
+                macb: "m.cb",
+                source: "mft_fn",
+                desc: p,
+                message: p,
+                at: at(p, stream, line_no),
+                kind,
+                severity,
+            };
+            let mut ours = Vec::new();
+            json_line(&line, &mut ours);
+            let mut serde = serde_json::to_vec(&line).unwrap();
+            serde.push(b'\n');
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&serde)
+            );
+            for ts in [micros(t), -5, 0] {
+                let sketch = Sketch {
+                    message: p,
+                    datetime: t,
+                    timestamp: ts,
+                    timestamp_desc: p,
+                    at: at(p, stream, line_no),
+                    source: "usn",
+                    macb: stream,
+                    kind,
+                    severity,
+                };
+                let mut ours = Vec::new();
+                json_line(&sketch, &mut ours);
+                let mut serde = serde_json::to_vec(&sketch).unwrap();
+                serde.push(b'\n');
+                assert_eq!(
+                    String::from_utf8_lossy(&ours),
+                    String::from_utf8_lossy(&serde)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_mft_line_fast_path_is_the_typed_line() {
+        let s = Subject {
+            partition: None,
+            path: "/inetpub/wwwroot/aspnet_client/\"x\".aspx".into(),
+            stream: Some("hidden.aspx".into()),
+            entry: 42,
+            sequence: 3,
+            deleted: true,
+        };
+        let s2 = Subject {
+            path: "/plain.aspx".into(),
+            stream: None,
+            deleted: false,
+            ..s.clone()
+        };
+        for subject in [&s, &s2] {
+            for macb in 1..16u8 {
+                let e = Event {
+                    time: FileTime(132_590_000_000_000_000),
+                    subject: 0,
+                    source: if macb % 2 == 0 {
+                        Source::StdInfo
+                    } else {
+                        Source::FileName
+                    },
+                    macb,
+                };
+                let mut f = Formatter::new(TimelineFormat::Jsonl).unwrap();
+                let mut fast = Vec::new();
+                f.mft("ev \"1\".img", Some(1 << 20), subject, &e, &mut |_, l| {
+                    fast.extend_from_slice(l)
+                });
+                // The same event written through the typed event's line.
+                let ev = super::super::mft_event_of("ev \"1\".img", Some(1 << 20), subject, &e);
+                let mut typed = Vec::new();
+                let line = Line {
+                    time: ev.time,
+                    macb: ev.macb.as_deref().unwrap(),
+                    source: ev.source.as_str(),
+                    desc: &ev.timestamp_desc,
+                    message: &ev.message,
+                    at: At::of(&ev),
+                    kind: None,
+                    severity: None,
+                };
+                typed.extend(serde_json::to_vec(&line).unwrap());
+                typed.push(b'\n');
+                assert_eq!(
+                    String::from_utf8_lossy(&fast),
+                    String::from_utf8_lossy(&typed)
+                );
+            }
+        }
+    }
+}
