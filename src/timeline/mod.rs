@@ -496,19 +496,24 @@ impl<'v> IndexedNames<'v> {
 /// Mode text as `fls -m` writes it for NTFS: the name's type (`r` file, `d` directory; `-`
 /// when the parent's index does not list the name, see [`IndexedNames`]), `/`, the entry's
 /// type and permissions (write bits cleared for read-only or system files).
-fn mode(i: &Item, indexed: &IndexedNames) -> String {
-    let t = if i.file.is_dir { 'd' } else { 'r' };
+fn mode(i: &Item, indexed: &IndexedNames) -> [u8; 12] {
+    let t = if i.file.is_dir { b'd' } else { b'r' };
     let listed = i
         .name
         .is_some_and(|n| indexed.lists(n.parent_entry, i.file.entry, &n.name, i.file.deleted));
-    let n = if listed { t } else { '-' };
+    let n = if listed { t } else { b'-' };
     let attrs = i.file.si.map_or(0, |s| s.attributes);
     let perm = if attrs & 0x1 != 0 || attrs & 0x4 != 0 {
-        "r-xr-xr-x"
+        b"r-xr-xr-x"
     } else {
-        "rwxrwxrwx"
+        b"rwxrwxrwx"
     };
-    format!("{n}/{t}{perm}")
+    let mut m = [0u8; 12];
+    m[0] = n;
+    m[1] = b'/';
+    m[2] = t;
+    m[3..].copy_from_slice(perm);
+    m
 }
 
 fn unix(t: FileTime) -> i64 {
@@ -519,16 +524,34 @@ fn unix(t: FileTime) -> i64 {
     }
 }
 
+/// Appends `v` in decimal (the bodyfile writes millions of numbers: no formatter).
+fn push_num(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    let mut v = v.unsigned_abs();
+    let mut t = [0u8; 20];
+    let mut i = t.len();
+    loop {
+        i -= 1;
+        t[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&t[i..]);
+}
+
 /// `atime|mtime|ctime|crtime` of times in NTFS order (created, modified, MFT modified,
 /// accessed).
-fn body_times(t: &[FileTime; 4]) -> String {
-    format!(
-        "{}|{}|{}|{}",
-        unix(t[3]),
-        unix(t[1]),
-        unix(t[2]),
-        unix(t[0])
-    )
+fn push_body_times(out: &mut Vec<u8>, t: &[FileTime; 4]) {
+    for (k, i) in [3usize, 1, 2, 0].into_iter().enumerate() {
+        if k > 0 {
+            out.push(b'|');
+        }
+        push_num(out, unix(t[i]));
+    }
 }
 
 /// The bodyfile lines of one row, as `fls -r -m /` writes them (see README "Timeline" for
@@ -541,48 +564,69 @@ fn body_lines(i: &Item, mount: &str, range: Range, indexed: &IndexedNames, out: 
     if f.entry == 5 || (i.name.is_none() && !f.deleted) {
         return;
     }
-    let del = if f.deleted { " (deleted)" } else { "" };
-    let uid = f.si.and_then(|s| s.owner_id).unwrap_or(0);
+    let del: &[u8] = if f.deleted { b" (deleted)" } else { b"" };
+    let uid = i64::from(f.si.and_then(|s| s.owner_id).unwrap_or(0));
     let in_range = |t: &[FileTime; 4]| t.iter().any(|t| range.contains(*t));
     let mode = mode(i, indexed);
+    // `|mode|uid|0|size|times\n`: the end of every line.
+    let tail = |out: &mut Vec<u8>, size: u64, times: &[FileTime; 4]| {
+        out.push(b'|');
+        out.extend_from_slice(&mode);
+        out.push(b'|');
+        push_num(out, uid);
+        out.extend_from_slice(b"|0|");
+        push_num(out, size as i64);
+        out.push(b'|');
+        push_body_times(out, times);
+        out.push(b'\n');
+    };
     let Some(n) = i.name else {
         // An orphan: TSK lists it by entry number under its virtual $OrphanFiles folder.
         if let Some(si) = f.si.filter(|s| in_range(&s.times)) {
-            let _ = writeln!(
-                out,
-                "0|{mount}/$OrphanFiles/OrphanFile-{e}{del}|{e}|{mode}|{uid}|0|{}|{}",
-                i.size(),
-                body_times(&si.times),
-                e = f.entry
-            );
+            out.extend_from_slice(b"0|");
+            out.extend_from_slice(mount.as_bytes());
+            out.extend_from_slice(b"/$OrphanFiles/OrphanFile-");
+            push_num(out, f.entry as i64);
+            out.extend_from_slice(del);
+            out.push(b'|');
+            push_num(out, f.entry as i64);
+            tail(out, i.size(), &si.times);
         }
         return;
     };
     // TSK's virtual folder for entries whose parent is gone is $OrphanFiles.
     let p = i.path();
-    let path = match p.strip_prefix("/$Orphan/") {
-        Some(rest) => format!("{mount}/$OrphanFiles/{rest}"),
-        None => format!("{mount}{p}"),
+    let push_path = |out: &mut Vec<u8>| {
+        out.extend_from_slice(b"0|");
+        out.extend_from_slice(mount.as_bytes());
+        match p.strip_prefix("/$Orphan/") {
+            Some(rest) => {
+                out.extend_from_slice(b"/$OrphanFiles/");
+                out.extend_from_slice(rest.as_bytes());
+            }
+            None => out.extend_from_slice(p.as_bytes()),
+        }
     };
     // fls writes, for every name of a file, the last $FILE_NAME attribute of its record.
     let n = f.names.last().unwrap_or(n);
     if carries_name(i) && in_range(&n.times) {
-        let size = 66 + 2 * n.name.encode_utf16().count();
-        let _ = writeln!(
-            out,
-            "0|{path} ($FILE_NAME){del}|{}-48-{}|{mode}|{uid}|0|{size}|{}",
-            f.entry,
-            n.attr_id,
-            body_times(&n.times)
-        );
+        let size = 66 + 2 * n.name.encode_utf16().count() as u64;
+        push_path(out);
+        out.extend_from_slice(b" ($FILE_NAME)");
+        out.extend_from_slice(del);
+        out.push(b'|');
+        push_num(out, f.entry as i64);
+        out.extend_from_slice(b"-48-");
+        push_num(out, i64::from(n.attr_id));
+        tail(out, size, &n.times);
     }
     let Some(si) = &f.si else { return };
     if !in_range(&si.times) {
         return;
     }
-    let (name, ty, size, id) = match (i.stream, i.is_dir_row) {
+    let (stream, ty, size, id) = match (i.stream, i.is_dir_row) {
         (_, true) => (
-            path,
+            None,
             144,
             f.index_root_size().unwrap_or(0),
             f.index_root_id().unwrap_or(0),
@@ -593,19 +637,23 @@ fn body_lines(i: &Item, mount: &str, range: Range, indexed: &IndexedNames, out: 
             } else {
                 128
             };
-            match &s.name {
-                Some(n) => (format!("{path}:{n}"), ty, s.size, s.attr_id),
-                None => (path, ty, s.size, s.attr_id),
-            }
+            (s.name.as_deref(), ty, s.size, s.attr_id)
         }
-        (None, _) => (path, 128, 0, 0),
+        (None, _) => (None, 128, 0, 0),
     };
-    let _ = writeln!(
-        out,
-        "0|{name}{del}|{}-{ty}-{id}|{mode}|{uid}|0|{size}|{}",
-        f.entry,
-        body_times(&si.times)
-    );
+    push_path(out);
+    if let Some(st) = stream {
+        out.push(b':');
+        out.extend_from_slice(st.as_bytes());
+    }
+    out.extend_from_slice(del);
+    out.push(b'|');
+    push_num(out, f.entry as i64);
+    out.push(b'-');
+    push_num(out, ty);
+    out.push(b'-');
+    push_num(out, i64::from(id));
+    tail(out, size, &si.times);
 }
 
 /// Writes the bodyfile of volume `v` (MFT order) to `out`. Paths are mounted at `/` for a
