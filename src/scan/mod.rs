@@ -50,7 +50,7 @@ use crate::hash::{digest, Algorithms, Digests, MultiHasher};
 use crate::image::SnapshotSelect;
 use crate::ntfs::{FileEntry, FileName, NtfsVolume, Stream};
 use crate::rows::times;
-use crate::sniff::{file_head, stream_head};
+use crate::sniff::{file_range, stream_range};
 use crate::volume::VolumeSelect;
 use crate::Image;
 use rayon::prelude::*;
@@ -575,7 +575,7 @@ impl Scan {
                     if self
                         .cfg
                         .selection
-                        .select_with(&shown, stream, size, false, || file_head(&p))
+                        .select_probing(&shown, stream, size, false, |o, n| file_range(&p, o, n))
                         .is_some()
                     {
                         jobs.push(Job::Loose {
@@ -878,13 +878,14 @@ impl Scan {
                     }
                     let Some(stream) = item.stream else { continue };
                     // Name, metadata and size decide first; the head is read only when they
-                    // do not (magic bytes), and only its first bytes.
-                    let selected = self.cfg.selection.select_with(
+                    // do not (magic bytes), and only its first bytes, except for a small
+                    // carrier or source file (head and tail probed for server code).
+                    let selected = self.cfg.selection.select_probing(
                         item.path(),
                         stream.name.as_deref(),
                         stream.size,
                         item.file.deleted,
-                        || stream_head(vol, stream),
+                        |o, n| stream_range(vol, stream, o, n),
                     );
                     if selected.is_some() {
                         jobs.push(Job::Ntfs {
