@@ -32,6 +32,21 @@ pub const PROBE_HEAD: usize = 32 << 10;
 /// Bytes read from the end of a carrier file for the probe (a script appended to a picture).
 pub const PROBE_TAIL: usize = 16 << 10;
 
+/// Whether a path is a compiled leftover of ASP.NET: an `App_Web_*.dll` page assembly or a
+/// `*.compiled` preservation file under a `Temporary ASP.NET Files` folder (normally
+/// `Windows/Microsoft.NET/Framework*/v*/Temporary ASP.NET Files/APP/HASH/HASH/`). They outlive
+/// the page they were compiled from: a web shell deleted from disk leaves its assembly there.
+pub fn compiled_leftover(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    if !lower.contains("/temporary asp.net files/")
+        && !lower.contains("\\temporary asp.net files\\")
+    {
+        return false;
+    }
+    let leaf = lower.rsplit(['/', '\\']).next().unwrap_or("");
+    (leaf.starts_with("app_web_") && leaf.ends_with(".dll")) || leaf.ends_with(".compiled")
+}
+
 /// Magic numbers that make a stream interesting whatever its name: minidumps and archives.
 /// (`"minidump"`, `"zip"`, `"7z"`, `"rar"`; see [`Magic::selects`]).
 pub fn interesting_magic(head: &[u8]) -> Option<&'static str> {
@@ -99,8 +114,10 @@ pub enum Reason {
     All,
     /// A web script extension (file or stream name).
     WebExtension,
-    /// A minidump or archive by its first bytes.
+    /// A minidump or archive by its first bytes; server code found in a carrier or source file.
     Magic(&'static str),
+    /// A compiled ASP.NET leftover (see [`compiled_leftover`]).
+    Compiled,
     /// Matched `--include`.
     Included,
 }
@@ -230,6 +247,9 @@ impl Selection {
         let web = |n: &str| extension(n).is_some_and(|e| WEB_EXTENSIONS.contains(&e.as_str()));
         if web(path) || stream.is_some_and(web) {
             return Some(Reason::WebExtension);
+        }
+        if stream.is_none() && compiled_leftover(path) {
+            return Some(Reason::Compiled);
         }
         if size == 0 {
             return None;
@@ -414,6 +434,22 @@ mod tests {
             s.select("/a/x.xml", None, note.len() as u64, false, note),
             None
         );
+        // compiled leftovers
+        let tmp = "/Windows/Microsoft.NET/Framework64/v4.0.30319/Temporary ASP.NET Files/owa/1a2b3c4d/5e6f7a8b";
+        for leaf in [
+            "App_Web_x.aspx.cdcab7d2.qwerty12.dll",
+            "x.aspx.cdcab7d2.compiled",
+        ] {
+            assert_eq!(
+                s.select(&format!("{tmp}/{leaf}"), None, 10, false, b""),
+                Some(Reason::Compiled)
+            );
+        }
+        assert_eq!(
+            s.select(&format!("{tmp}/assembly/other.dll"), None, 10, false, b""),
+            None
+        );
+        assert_eq!(s.select("/bin/App_Web_x.dll", None, 10, false, b""), None);
         // App_Code sources that use the web API
         let cs = b"using System.Web;\npublic class H : IHttpHandler {}";
         assert_eq!(
