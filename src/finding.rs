@@ -84,6 +84,9 @@ pub enum FindingKind {
     /// A web script whose name survives only in the `$I30` index slack of a drop folder: the
     /// file was deleted and its MFT record is gone or reused.
     DeletedWebScript,
+    /// A compiled ASP.NET page (`*.compiled` and its `App_Web_*.dll` under `Temporary ASP.NET
+    /// Files`) whose source page no longer exists on the volume.
+    OrphanCompiledPage,
 }
 
 /// Where a listed name (an `ls` row, a deleted-web-script finding) comes from. Serialised in

@@ -6,6 +6,8 @@
 #![cfg(feature = "yara")]
 
 mod common;
+#[path = "support/dotnet_pe.rs"]
+mod dotnet_pe;
 
 use deadbox::finding::{Finding, FindingKind, Severity};
 use deadbox::scan::Scan;
@@ -432,4 +434,116 @@ public class H : IHttpHandler {
         .map(|f| f.severity)
         .max();
     assert_eq!(client, Some(Severity::Medium));
+}
+
+/// A `.compiled` record as ASP.NET writes it beside a compiled page.
+fn compiled_record(virtual_path: &str, assembly: &str, type_name: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<preserve resultType="3" virtualPath="{virtual_path}" hash="fffffffe8d2a3b8c" filehash="5a1e6b2f3c4d0011" flags="110000" assembly="{assembly}" type="{type_name}">
+    <filedeps>
+        <filedep name="{virtual_path}" />
+    </filedeps>
+</preserve>
+"#
+    )
+}
+
+/// Compiled leftovers under `Temporary ASP.NET Files`: a page whose source is gone is an
+/// `orphan_compiled_page` finding, high when its `App_Web_*.dll` matches a compiled-page rule
+/// (the rule's own `yara_match` is there too), medium with a placeholder assembly that matches
+/// nothing; a page whose source is still in the web root raises nothing.
+#[test]
+fn orphaned_compiled_pages() {
+    let root = common::scratch().join("compiled-leftovers");
+    let _ = std::fs::remove_dir_all(&root);
+    let tmp = root.join("Windows/Microsoft.NET/Framework64/v4.0.30319/Temporary ASP.NET Files/owa/1a2b3c4d/5e6f7a8b");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let site = root.join("Program Files/Microsoft/Exchange Server/V15/FrontEnd/HttpProxy/owa/auth");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        site.join("logon.aspx"),
+        b"<%@ Page Language=\"C#\" %><html></html>",
+    )
+    .unwrap();
+    let shell = "App_Web_x.aspx.cdcab7d2.abcd1234";
+    std::fs::write(
+        tmp.join(format!("{shell}.dll")),
+        dotnet_pe::assembly(&dotnet_pe::Spec {
+            name: shell,
+            refs: &["mscorlib", "System", "System.Web"],
+            type_refs: &[("System.Web.UI", "Page")],
+            types: &[("ASP", "owa_auth_x_aspx")],
+            names: &[
+                "System.Diagnostics",
+                "Process",
+                "ProcessStartInfo",
+                "Start",
+                "get_Request",
+            ],
+            user_strings: &["cmd.exe", "/c "],
+        }),
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.join("x.aspx.cdcab7d2.compiled"),
+        compiled_record("/owa/auth/x.aspx", shell, "ASP.owa_auth_x_aspx"),
+    )
+    .unwrap();
+    // a deleted page whose assembly is a placeholder (no rule can match it)
+    let other = "App_Web_y.aspx.cdcab7d2.efgh5678";
+    std::fs::write(tmp.join(format!("{other}.dll")), b"MZ placeholder").unwrap();
+    std::fs::write(
+        tmp.join("y.aspx.cdcab7d2.compiled"),
+        compiled_record("/owa/auth/y.aspx", other, "ASP.owa_auth_y_aspx"),
+    )
+    .unwrap();
+    // the product's own page, still there
+    std::fs::write(
+        tmp.join("logon.aspx.cdcab7d2.compiled"),
+        compiled_record(
+            "/owa/auth/logon.aspx",
+            "App_Web_logon.aspx.cdcab7d2.ijkl9012",
+            "ASP.owa_auth_logon_aspx",
+        ),
+    )
+    .unwrap();
+    let findings = scan_dir(&root);
+    let orphans: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::OrphanCompiledPage)
+        .collect();
+    assert_eq!(orphans.len(), 2, "{findings:#?}");
+    let x = orphans
+        .iter()
+        .find(|f| f.location.path.ends_with("x.aspx.cdcab7d2.compiled"))
+        .unwrap();
+    assert_eq!(x.severity, Severity::High, "{x:#?}");
+    let detail = serde_json::to_value(&x.detail).unwrap();
+    assert_eq!(detail["virtual_path"], "/owa/auth/x.aspx");
+    assert_eq!(detail["assembly"], shell);
+    assert_eq!(detail["type"], "ASP.owa_auth_x_aspx");
+    assert_eq!(
+        detail["assembly_rules"][0],
+        "webshells_compiled:compiled_page_command_shell"
+    );
+    assert!(detail["assembly_path"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("{shell}.dll")));
+    let y = orphans
+        .iter()
+        .find(|f| f.location.path.ends_with("y.aspx.cdcab7d2.compiled"))
+        .unwrap();
+    assert_eq!(y.severity, Severity::Medium, "{y:#?}");
+    // the assembly's own rule hit is reported too
+    assert!(findings.iter().any(|f| f.kind == FindingKind::YaraMatch
+        && f.location.path.ends_with(&format!("{shell}.dll"))
+        && f.severity >= Severity::High));
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f.location.path.contains("logon.aspx.cdcab7d2")
+                && f.severity >= Severity::Medium)
+    );
 }

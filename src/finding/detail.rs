@@ -35,6 +35,8 @@ pub enum Detail {
     TimestompNote(TimestompNote),
     /// `deleted_web_script`.
     DeletedWebScript(DeletedWebScriptDetail),
+    /// `orphan_compiled_page`.
+    OrphanCompiledPage(OrphanCompiledPageDetail),
     /// A `diagnostic` that sums up the problems of reading one log.
     LogDiagnostics(LogDiagnosticsDetail),
     /// `log_coverage`.
@@ -245,6 +247,23 @@ pub struct DeletedWebScriptDetail {
     pub drop_folder: Option<String>,
     /// The campaign file name it has, or null.
     pub campaign_name: Option<String>,
+}
+
+/// A compiled page whose source is gone: what its `.compiled` file names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrphanCompiledPageDetail {
+    /// The source page's virtual path (`virtualPath`, e.g. `/owa/auth/x.aspx`).
+    pub virtual_path: String,
+    /// The assembly compiled from it (`assembly`, e.g. `App_Web_x.aspx.cdcab7d2.abcd1234`),
+    /// or null.
+    pub assembly: Option<String>,
+    /// The page's type (`type`, e.g. `ASP.owa_auth_x_aspx`), or null.
+    #[serde(rename = "type")]
+    pub type_name: Option<String>,
+    /// The assembly's path beside the `.compiled` file when it is there, else null.
+    pub assembly_path: Option<String>,
+    /// Web-shell rules that matched the assembly (`namespace:rule`), empty when none did.
+    pub assembly_rules: Vec<String>,
 }
 
 /// The problems of reading one log.
