@@ -547,3 +547,84 @@ fn orphaned_compiled_pages() {
                 && f.severity >= Severity::Medium)
     );
 }
+
+/// A zip inside a zip is opened one level deep (`OUTER!/INNER!/MEMBER`); a zip nested deeper is
+/// scanned as bytes and said so in a diagnostic; zip bombs (an extreme compression ratio, members
+/// whose data overlap) are refused with a diagnostic, without decompressing.
+#[test]
+fn nested_zips_and_bombs() {
+    let shell: &[u8] = br#"<%@ Page Language="Jscript"%><%eval(Request.Item["p"],"unsafe");%>"#;
+    let inner = zip(&[("deep/a.aspx", shell, true)]);
+    let outer = zip(&[("inner.zip", &inner, true), ("notes.txt", b"hello", false)]);
+    let three = zip(&[("outer.zip", &outer, true)]);
+    // 8 MiB of zeros deflate to about 8 KiB: 1,000:1
+    let zeros = vec![0u8; 8 << 20];
+    let bomb = zip(&[("big.bin", &zeros, true)]);
+    // two directory entries pointing at the same member data
+    let mut overlap = zip(&[("a.aspx", shell, true), ("b.aspx", shell, true)]);
+    let cd = u32::from_le_bytes(
+        overlap[overlap.len() - 6..overlap.len() - 2]
+            .try_into()
+            .unwrap(),
+    ) as usize;
+    let second = cd + 46 + "a.aspx".len();
+    overlap[second + 42..second + 46].copy_from_slice(&0u32.to_le_bytes());
+    let dir = common::scratch().join("zip-nesting");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, data) in [
+        ("outer.zip", &outer),
+        ("three.zip", &three),
+        ("bomb.zip", &bomb),
+        ("overlap.zip", &overlap),
+    ] {
+        std::fs::write(dir.join(name), data).unwrap();
+    }
+    let findings = scan_dir(&dir);
+    let paths: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::YaraMatch)
+        .map(|f| f.location.path.as_str())
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.ends_with("outer.zip!/inner.zip!/deep/a.aspx")),
+        "{paths:#?}"
+    );
+    // three levels: the innermost zip is not opened
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.contains("three.zip!/outer.zip!/inner.zip!/")),
+        "{paths:#?}"
+    );
+    let diag = |name: &str| -> Vec<&str> {
+        findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Diagnostic && f.location.path.ends_with(name))
+            .map(|f| f.title.as_str())
+            .collect()
+    };
+    assert!(
+        diag("three.zip")
+            .iter()
+            .any(|t| t.contains("nested more than 1 level")),
+        "{:#?}",
+        diag("three.zip")
+    );
+    assert!(
+        diag("bomb.zip").iter().any(|t| t.contains("zip bomb")),
+        "{:#?}",
+        diag("bomb.zip")
+    );
+    assert!(
+        diag("overlap.zip").iter().any(|t| t.contains("overlap")),
+        "{:#?}",
+        diag("overlap.zip")
+    );
+    assert!(
+        !paths.iter().any(|p| p.contains("overlap.zip!/")),
+        "{paths:#?}"
+    );
+}
