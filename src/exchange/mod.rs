@@ -46,7 +46,8 @@ mod fuzz_tests;
 
 pub use application::{check_application_evtx, match_um_event};
 pub use archive::{
-    archive_kind, zip_entries, zip_member_data, zip_members, ArchiveKind, ZipEntry, MAX_ZIP_MEMBERS,
+    archive_kind, archive_members, rar_members, sevenzip_members, zip_entries, zip_member_data,
+    zip_members, ArchiveKind, ZipEntry, MAX_LISTED_MEMBERS, MAX_ZIP_MEMBERS,
 };
 pub use entries::{for_each_entry, LogEntry};
 pub use minidump::{is_lsass_dump, is_minidump, minidump_modules, MAX_MINIDUMP_MODULES};
