@@ -628,3 +628,48 @@ fn nested_zips_and_bombs() {
         "{paths:#?}"
     );
 }
+
+/// Archives staged under the web root, `Windows/Temp` and `PerfLogs` of a triage collection:
+/// a dump inside (zip, or a real 7-Zip archive whose names are read from its header) is a high
+/// `staged_archive`, a web script inside a medium one; an archive elsewhere is not staged.
+#[test]
+fn staged_archives_in_collections() {
+    let root = common::scratch().join("staged-archives");
+    let _ = std::fs::remove_dir_all(&root);
+    for d in [
+        "inetpub/wwwroot/aspnet_client",
+        "Windows/Temp",
+        "PerfLogs",
+        "Users/a",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let dump = zip(&[("out/lsass.dmp", b"MDMP\x93\xa7 not a real dump", false)]);
+    std::fs::write(root.join("inetpub/wwwroot/aspnet_client/d.zip"), &dump).unwrap();
+    std::fs::write(
+        root.join("Windows/Temp/t.7z"),
+        std::fs::read(common::root().join("tests/data/archives/plain.7z")).unwrap(),
+    )
+    .unwrap();
+    let web = zip(&[("x.aspx", b"<%@ Page Language=\"C#\" %>", true)]);
+    std::fs::write(root.join("PerfLogs/w.zip"), &web).unwrap();
+    std::fs::write(root.join("Users/a/d.zip"), &dump).unwrap();
+    let findings = scan_dir(&root);
+    let staged = |leaf: &str| {
+        findings
+            .iter()
+            .find(|f| f.kind == FindingKind::StagedArchive && f.location.path.ends_with(leaf))
+    };
+    let d = staged("aspnet_client/d.zip").expect("zip under the web root");
+    assert_eq!(d.severity, Severity::High, "{d:#?}");
+    assert_eq!(d.location.path, "/inetpub/wwwroot/aspnet_client/d.zip");
+    let t = staged("Temp/t.7z").expect("7z in Windows/Temp");
+    assert_eq!(t.severity, Severity::High, "{t:#?}");
+    let members = serde_json::to_value(&t.detail).unwrap()["members"].clone();
+    assert!(
+        members.as_array().unwrap().iter().any(|m| m == "lsass.dmp"),
+        "{members}"
+    );
+    assert_eq!(staged("PerfLogs/w.zip").unwrap().severity, Severity::Medium);
+    assert!(staged("Users/a/d.zip").is_none());
+}

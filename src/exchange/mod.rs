@@ -28,7 +28,7 @@
 //! ```
 
 mod application;
-mod archive;
+pub(crate) mod archive;
 mod ecp;
 mod entries;
 mod group;

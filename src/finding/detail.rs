@@ -178,13 +178,19 @@ pub struct LsassDumpDetail {
     pub timestomp: Option<Vec<String>>,
 }
 
-/// An archive staged in ProgramData.
+/// An archive staged in ProgramData, a web root, `Windows/Temp`, `PerfLogs` or an Exchange
+/// folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StagedArchiveDetail {
     /// Archive format: `zip`, `7z` or `rar`.
     pub format: ArchiveKind,
-    /// Member names (the first 200) for a readable zip, else null.
+    /// Member names (the first 200) when they could be read (zip central directory, 7z plain
+    /// header, RAR file headers), else null.
     pub members: Option<Vec<String>>,
+    /// Why the member names could not be read (a compressed 7z header, encrypted RAR headers,
+    /// a damaged archive); absent when they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members_unread: Option<String>,
     /// Timestomp reasons of the file, when it looks timestomped (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestomp: Option<Vec<String>>,

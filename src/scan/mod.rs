@@ -33,6 +33,7 @@ mod progress;
 mod rules;
 mod select;
 mod sink;
+mod staged;
 
 pub use load::HashList;
 /// Where the assessment reads the Exchange install path from (`MsiInstallPath`).
