@@ -215,13 +215,17 @@ pub(crate) fn check_record(
     })
 }
 
+/// A `.compiled` record of a loose folder: host path, volume path (and stream) of a collected
+/// file, and the path shown in findings.
+pub(super) type LooseRecord = (std::path::PathBuf, Option<(String, Option<String>)>, String);
+
 impl super::Scan {
     /// The findings of the `.compiled` records of a loose folder: `(host path, volume path of
     /// a collection, shown path)`; `pages` holds the folder's web scripts.
     pub(super) fn loose_compiled_records(
         &self,
         evidence: &str,
-        records: &[(std::path::PathBuf, Option<(String, Option<String>)>, String)],
+        records: &[LooseRecord],
         pages: &WebIndex,
         hits: &HashMap<String, Vec<String>>,
     ) -> Vec<Finding> {
