@@ -263,7 +263,7 @@ impl Selection {
         let source = ext
             .as_deref()
             .is_some_and(|e| SOURCE_EXTENSIONS.contains(&e));
-        let probe = (carrier || source) && size <= MAX_PROBED_SIZE;
+        let probe = (carrier || source) && size <= MAX_PROBED_SIZE && !system_file(path);
         let head = read(
             0,
             if probe {
@@ -296,6 +296,19 @@ impl Selection {
         }
         None
     }
+}
+
+/// Whether a volume path is NTFS metadata (`/$MFT`, `/$LogFile`, `/$Extend/$UsnJrnl`, …; not
+/// `$Recycle.Bin`) or under `System Volume Information`: files that hold copies of other files'
+/// bytes (resident data in MFT records, the log's pages, shadow-copy stores), never probed as
+/// carriers, or every small web script on the volume would be found a second time in them.
+pub fn system_file(path: &str) -> bool {
+    let first = path
+        .split(['/', '\\'])
+        .find(|c| !c.is_empty())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    (first.starts_with('$') && first != "$recycle.bin") || first == "system volume information"
 }
 
 /// Case-insensitive search of an ASCII needle.
@@ -450,6 +463,17 @@ mod tests {
             None
         );
         assert_eq!(s.select("/bin/App_Web_x.dll", None, 10, false, b""), None);
+        // NTFS metadata holds copies of small files (resident data): never probed
+        assert_eq!(s.select("/$MFT", None, note.len() as u64, false, note), None);
+        assert_eq!(s.select("/$Extend/$UsnJrnl", Some("$J"), 10, false, note), None);
+        assert_eq!(
+            s.select("/System Volume Information/{3808876b-c176-4e48-b7ae-04046e6cc752}", None, 10, false, note),
+            None
+        );
+        assert_eq!(
+            s.select("/$Recycle.Bin/S-1-5-18/$R0AB12C.txt", None, note.len() as u64, false, note),
+            Some(Reason::Magic("embedded_server_script"))
+        );
         // App_Code sources that use the web API
         let cs = b"using System.Web;\npublic class H : IHttpHandler {}";
         assert_eq!(
