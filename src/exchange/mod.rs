@@ -11,7 +11,8 @@
 //!    entry time (log coverage), and capped diagnostics.
 //! 3. File-level helpers: [`is_web_script`], [`drop_folder`], [`campaign_name`] (web-shell
 //!    locations and names), [`is_lsass_dump`] / [`lsass_name`] / [`minidump_modules`] (LSASS
-//!    dumps), [`archive_kind`] / [`zip_members`] (staged archives), [`timestomp_reasons`].
+//!    dumps), [`archive_kind`] / [`zip_members`] / [`archive_members`] (staged archives: zip, 7z
+//!    and RAR member names), [`timestomp_reasons`].
 //!
 //! All parsers are bounded (see the `MAX_*` constants) and never panic on hostile bytes.
 //!

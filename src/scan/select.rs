@@ -464,14 +464,32 @@ mod tests {
         );
         assert_eq!(s.select("/bin/App_Web_x.dll", None, 10, false, b""), None);
         // NTFS metadata holds copies of small files (resident data): never probed
-        assert_eq!(s.select("/$MFT", None, note.len() as u64, false, note), None);
-        assert_eq!(s.select("/$Extend/$UsnJrnl", Some("$J"), 10, false, note), None);
         assert_eq!(
-            s.select("/System Volume Information/{3808876b-c176-4e48-b7ae-04046e6cc752}", None, 10, false, note),
+            s.select("/$MFT", None, note.len() as u64, false, note),
             None
         );
         assert_eq!(
-            s.select("/$Recycle.Bin/S-1-5-18/$R0AB12C.txt", None, note.len() as u64, false, note),
+            s.select("/$Extend/$UsnJrnl", Some("$J"), 10, false, note),
+            None
+        );
+        assert_eq!(
+            s.select(
+                "/System Volume Information/{3808876b-c176-4e48-b7ae-04046e6cc752}",
+                None,
+                10,
+                false,
+                note
+            ),
+            None
+        );
+        assert_eq!(
+            s.select(
+                "/$Recycle.Bin/S-1-5-18/$R0AB12C.txt",
+                None,
+                note.len() as u64,
+                false,
+                note
+            ),
             Some(Reason::Magic("embedded_server_script"))
         );
         // App_Code sources that use the web API
