@@ -11,8 +11,9 @@
 //! Both outlive the page: a web shell deleted from the web root leaves them there. After the
 //! walk of a volume (or folder), the scan checks every `.compiled` record whose virtual path
 //! is a web script against the web scripts that exist: a record whose page is on the volume
-//! under no folder ending in its virtual path is an `orphan_compiled_page` finding (medium;
-//! high when its assembly matched a web-shell rule in the same scan).
+//! under no path ending in its virtual path (or in its path inside the application, see
+//! [`WebIndex::has_page`]) is an `orphan_compiled_page` finding (medium; high when its
+//! assembly matched a web-shell rule in the same scan).
 
 use std::collections::HashMap;
 
@@ -113,10 +114,13 @@ impl WebIndex {
         self.count += 1;
     }
 
-    /// Whether a page exists whose path ends with `virtual_path` (case-insensitive): IIS maps
-    /// `/owa/auth/x.aspx` to `…/FrontEnd/HttpProxy/owa/auth/x.aspx`, `/x.aspx` to
-    /// `inetpub/wwwroot/x.aspx`. Without the site's configuration a page at the same virtual
-    /// path of another site also counts (the check errs towards "present").
+    /// Whether a page exists whose path ends with `virtual_path` (case-insensitive), or with
+    /// its path inside the application (the virtual path less its first folder): IIS maps
+    /// `/owa/auth/x.aspx` to `…/FrontEnd/HttpProxy/owa/auth/x.aspx` and `/x.aspx` to
+    /// `inetpub/wwwroot/x.aspx`, but an application may live in a folder of another name
+    /// (`/EWS` in `exchweb/ews`, `/Microsoft-Server-ActiveSync` in `sync`). Without the
+    /// site's configuration the check errs towards "present": a page at the same path of
+    /// another application also counts.
     pub fn has_page(&self, virtual_path: &str) -> bool {
         let v = virtual_path.replace('\\', "/").to_lowercase();
         let v = if v.starts_with('/') {
@@ -125,9 +129,13 @@ impl WebIndex {
             format!("/{v}")
         };
         let leaf = v.rsplit('/').next().unwrap_or("");
-        self.by_leaf
-            .get(leaf)
-            .is_some_and(|paths| paths.iter().any(|p| p.ends_with(&v)))
+        // "/app/auth/x.aspx" -> "/auth/x.aspx"; a page at the site's root has no application.
+        let inside = v[1..].find('/').map(|i| &v[i + 1..]);
+        self.by_leaf.get(leaf).is_some_and(|paths| {
+            paths
+                .iter()
+                .any(|p| p.ends_with(&v) || inside.is_some_and(|i| p.ends_with(i)))
+        })
     }
 }
 
@@ -361,7 +369,14 @@ mod tests {
         assert!(idx.has_page("/owa/auth/LOGON.aspx"));
         assert!(idx.has_page("/aspnet_client/y.aspx"));
         assert!(!idx.has_page("/owa/auth/x.aspx"));
-        assert!(!idx.has_page("/ecp/auth/logon.aspx"));
+        // another application's page at the same path inside it counts (errs towards present)
+        assert!(idx.has_page("/ecp/auth/logon.aspx"));
+        assert!(!idx.has_page("/ecp/x/logon.aspx"));
+        idx.add(
+            "/Program Files/Microsoft/Exchange Server/V15/ClientAccess/exchweb/ews/Exchange.asmx",
+        );
+        assert!(idx.has_page("/EWS/exchange.asmx"));
+        assert!(!idx.has_page("/z.aspx"));
         let loc = Location::new(
             "img",
             None,
