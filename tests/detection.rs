@@ -673,3 +673,70 @@ fn staged_archives_in_collections() {
     assert_eq!(staged("PerfLogs/w.zip").unwrap().severity, Severity::Medium);
     assert!(staged("Users/a/d.zip").is_none());
 }
+
+/// The leftovers of issue 15 on a real NTFS volume (`fixtures/ntfs-compiled.img.gz`, made by
+/// ntfs-3g): the compiled shell and the orphaned `.compiled` records (with MFT provenance), a
+/// picture one-liner found by the tail probe of a non-resident stream, a note without an
+/// extension, a shell two levels down in zips under the web root, a 7-Zip archive staged in
+/// `Windows/Temp`; the clean picture and the page that still exists raise nothing.
+#[test]
+fn compiled_leftovers_and_carriers_on_a_volume() {
+    let img = common::unpacked(&common::fixture("ntfs-compiled.img.gz"));
+    let scan = Scan::builder().build().unwrap();
+    let mut findings = Vec::new();
+    scan.run_path(&img, &mut findings).unwrap();
+    let find = |kind: FindingKind, end: &str| {
+        findings
+            .iter()
+            .filter(|f| f.kind == kind && f.location.path.ends_with(end))
+            .max_by_key(|f| f.severity)
+    };
+    let tmp = "/Windows/Microsoft.NET/Framework64/v4.0.30319/Temporary ASP.NET Files/owa/1a2b3c4d/5e6f7a8b/";
+    let dll = find(
+        FindingKind::YaraMatch,
+        "App_Web_x.aspx.cdcab7d2.x1y2z3w4.dll",
+    )
+    .unwrap();
+    assert_eq!(dll.severity, Severity::High);
+    assert!(dll.location.path.starts_with(tmp), "{}", dll.location.path);
+    assert_eq!(dll.location.partition, None);
+    let x = find(FindingKind::OrphanCompiledPage, "x.aspx.cdcab7d2.compiled").unwrap();
+    assert_eq!(x.severity, Severity::High);
+    assert!(x.location.mft_entry.is_some() && x.location.mft_sequence.is_some());
+    assert!(!x.location.deleted);
+    assert_eq!(x.location.volume_offset, Some(0));
+    let y = find(FindingKind::OrphanCompiledPage, "y.aspx.cdcab7d2.compiled").unwrap();
+    assert_eq!(y.severity, Severity::Medium);
+    assert!(find(
+        FindingKind::OrphanCompiledPage,
+        "logon.aspx.cdcab7d2.compiled"
+    )
+    .is_none());
+    assert!(
+        find(FindingKind::YaraMatch, "aspnet_client/pic.jpg")
+            .unwrap()
+            .severity
+            >= Severity::High
+    );
+    assert!(
+        find(FindingKind::YaraMatch, "aspnet_client/notes")
+            .unwrap()
+            .severity
+            >= Severity::High
+    );
+    assert!(!findings
+        .iter()
+        .any(|f| f.location.path.ends_with("clean.jpg")));
+    assert!(
+        find(FindingKind::YaraMatch, "backup.zip!/site.zip!/site/a.aspx")
+            .unwrap()
+            .severity
+            >= Severity::High
+    );
+    assert_eq!(
+        find(FindingKind::StagedArchive, "/Windows/Temp/t.7z")
+            .unwrap()
+            .severity,
+        Severity::High
+    );
+}

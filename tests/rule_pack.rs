@@ -653,3 +653,36 @@ fn compiled_page_rules() {
         assert!(medium_or_above(&hits).is_empty(), "{what}: {hits:?}");
     }
 }
+
+/// The compiled shell of `fixtures/ntfs-compiled.img` (`tests/data/compiled/`, copied in by
+/// `fixtures/build_compiled.sh`) is this helper's output; `DEADBOX_WRITE_FIXTURES=1` writes it
+/// again. It matches the compiled command-shell rule.
+#[test]
+fn committed_compiled_shell_is_current() {
+    let dll = dotnet_pe::assembly(&dotnet_pe::Spec {
+        name: "App_Web_x.aspx.cdcab7d2.x1y2z3w4",
+        refs: &["mscorlib", "System", "System.Web"],
+        type_refs: &[("System.Web.UI", "Page")],
+        types: &[("ASP", "owa_auth_x_aspx")],
+        names: &[
+            "System.Diagnostics",
+            "Process",
+            "ProcessStartInfo",
+            "Start",
+            "get_Request",
+            "set_RedirectStandardOutput",
+        ],
+        user_strings: &["cmd.exe", "/c "],
+    });
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/compiled/App_Web_x.aspx.cdcab7d2.x1y2z3w4.dll");
+    if std::env::var("DEADBOX_WRITE_FIXTURES").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &dll).unwrap();
+    }
+    assert_eq!(std::fs::read(&path).expect("committed assembly"), dll);
+    let (rules, _) = compile();
+    assert!(scan(&rules, &dll)
+        .iter()
+        .any(|h| h.rule == "webshells_compiled.compiled_page_command_shell"));
+}
