@@ -686,3 +686,42 @@ fn committed_compiled_shell_is_current() {
         .iter()
         .any(|h| h.rule == "webshells_compiled.compiled_page_command_shell"));
 }
+
+/// Real compiler output: page classes compiled by Mono's C# compiler into `App_Web_*.dll`
+/// assemblies (`tests/data/compiled/build_real.sh`, sources in `src/`): each shell is found by
+/// its compiled-page rule, the benign pages (a greeting, a page that runs a converter) are not.
+#[test]
+fn compiled_page_rules_on_real_assemblies() {
+    let (rules, _) = compile();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/compiled");
+    let cases = [
+        (
+            "App_Web_cmd.aspx.cdcab7d2.mcs00001.dll",
+            Some("compiled_page_command_shell"),
+        ),
+        (
+            "App_Web_x.aspx.cdcab7d2.mcs00002.dll",
+            Some("compiled_page_assembly_loader"),
+        ),
+        (
+            "App_Web_fm.aspx.cdcab7d2.mcs00003.dll",
+            Some("compiled_page_file_manager"),
+        ),
+        ("App_Web_default.aspx.cdcab7d2.mcs00004.dll", None),
+        ("App_Web_thumbs.aspx.cdcab7d2.mcs00005.dll", None),
+    ];
+    for (file, rule) in cases {
+        let hits = scan(
+            &rules,
+            &std::fs::read(dir.join(file)).expect("committed assembly"),
+        );
+        match rule {
+            Some(rule) => assert!(
+                hits.iter()
+                    .any(|h| h.rule == format!("webshells_compiled.{rule}") && h.rank() >= 2),
+                "{file}: {hits:?}"
+            ),
+            None => assert!(medium_or_above(&hits).is_empty(), "{file}: {hits:?}"),
+        }
+    }
+}
