@@ -311,59 +311,63 @@ pub fn system_file(path: &str) -> bool {
     (first.starts_with('$') && first != "$recycle.bin") || first == "system volume information"
 }
 
-/// Case-insensitive search of an ASCII needle.
-fn contains_nocase(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+/// Case-insensitive matchers of `patterns` (ASCII), built once.
+fn matcher(
+    cell: &'static std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
+    patterns: &[&str],
+) -> Option<&'static aho_corasick::AhoCorasick> {
+    cell.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(patterns)
+            .ok()
+    })
+    .as_ref()
 }
 
 /// Whether bytes of a carrier file hold server code: a page directive (`<%@`), a server script
 /// block (`runat="server"`, `runat=server`), or a `<% … %>` block that reads the request. Text
-/// about ASP with none of these (`<%` alone in prose) does not count.
+/// about ASP with none of these (`<%` alone in prose) does not count. One case-insensitive pass
+/// over the bytes (the probe reads up to 48 KiB of thousands of small files on a volume).
 pub fn carries_server_code(b: &[u8]) -> bool {
-    let mut i = 0;
-    while let Some(k) = b
-        .get(i..)
-        .and_then(|r| r.windows(2).position(|w| w == b"<%"))
-    {
-        let at = i + k + 2;
-        let rest = b.get(at..).unwrap_or_default();
+    static OPEN: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> =
+        std::sync::OnceLock::new();
+    static REQUEST: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> =
+        std::sync::OnceLock::new();
+    let (Some(open), Some(request)) = (
+        matcher(&OPEN, &["<%", "runat"]),
+        matcher(&REQUEST, &["request", "%>"]),
+    ) else {
+        return false;
+    };
+    for m in open.find_iter(b) {
+        let rest = &b[m.end()..];
+        if m.pattern().as_usize() == 1 {
+            // runat, then blanks, `=` and quotes, then `server`
+            let v: Vec<u8> = rest
+                .iter()
+                .take(16)
+                .filter(|c| !c.is_ascii_whitespace() && !matches!(c, b'=' | b'"' | b'\''))
+                .map(u8::to_ascii_lowercase)
+                .collect();
+            if v.starts_with(b"server") {
+                return true;
+            }
+            continue;
+        }
         let blanks = rest.iter().take_while(|c| c.is_ascii_whitespace()).count();
         if rest.get(blanks) == Some(&b'@') {
             return true;
         }
         // A block that reads the request before it closes (within 4 KiB).
         let block = &rest[..rest.len().min(4096)];
-        let end = block
-            .windows(2)
-            .position(|w| w == b"%>")
-            .unwrap_or(block.len());
-        if contains_nocase(&block[..end], b"request") {
+        if request
+            .find_iter(block)
+            .next()
+            .is_some_and(|r| r.pattern().as_usize() == 0)
+        {
             return true;
         }
-        i = at;
-    }
-    let mut i = 0;
-    while let Some(k) = b
-        .get(i..)
-        .and_then(|r| r.windows(5).position(|w| w.eq_ignore_ascii_case(b"runat")))
-    {
-        let at = i + k + 5;
-        let rest = b
-            .get(at..at + 16)
-            .or_else(|| b.get(at..))
-            .unwrap_or_default();
-        let v: Vec<u8> = rest
-            .iter()
-            .filter(|c| !c.is_ascii_whitespace() && !matches!(c, b'=' | b'"' | b'\''))
-            .map(u8::to_ascii_lowercase)
-            .collect();
-        if v.starts_with(b"server") {
-            return true;
-        }
-        i = at;
     }
     false
 }
@@ -371,14 +375,12 @@ pub fn carries_server_code(b: &[u8]) -> bool {
 /// Whether the start of a `.cs`/`.vb` source uses the ASP.NET API (a handler, module or page
 /// class that App_Code would compile into the site).
 pub fn uses_web_api(head: &[u8]) -> bool {
-    [
-        &b"System.Web"[..],
-        b"HttpContext",
-        b"IHttpHandler",
-        b"IHttpModule",
-    ]
-    .iter()
-    .any(|n| contains_nocase(head, n))
+    static API: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> = std::sync::OnceLock::new();
+    matcher(
+        &API,
+        &["System.Web", "HttpContext", "IHttpHandler", "IHttpModule"],
+    )
+    .is_some_and(|m| m.is_match(head))
 }
 
 /// Whether the first bytes of a stream (after a UTF-8 BOM and blanks) open a server-side script
