@@ -488,21 +488,23 @@ impl SevenZip<'_> {
         let d = self.defined(n)?;
         self.skip(4 * d as u64)
     }
-    /// StreamsInfo: pack info, folders, sub-streams; only walked over.
-    fn streams_info(&mut self) -> Result<()> {
-        let mut folders: Vec<(usize, bool)> = Vec::new(); // (out streams, has CRC)
+    /// StreamsInfo: pack info, folders, sub-streams; what the compressed header needs is kept.
+    fn streams_info(&mut self) -> Result<Streams> {
+        let mut info = Streams::default();
+        let mut has_crc: Vec<bool> = Vec::new();
         loop {
             match self.byte()? {
-                0x00 => return Ok(()),
+                0x00 => return Ok(info),
                 0x06 => {
-                    self.number()?; // pack position
+                    info.pack_pos = self.number()?;
                     let n = self.count()?;
                     loop {
                         match self.byte()? {
                             0x00 => break,
                             0x09 => {
                                 for _ in 0..n {
-                                    self.number()?;
+                                    let v = self.number()?;
+                                    info.pack_sizes.push(v);
                                 }
                             }
                             0x0A => self.digests(n)?,
@@ -518,10 +520,13 @@ impl SevenZip<'_> {
                     }
                     for _ in 0..n {
                         let coders = self.count()?;
+                        let mut folder = Folder::default();
                         let (mut ins, mut outs) = (0usize, 0usize);
                         for _ in 0..coders {
                             let flag = self.byte()?;
+                            let from = self.at;
                             self.skip(u64::from(flag & 0x0F))?;
+                            let id = self.b[from..self.at].to_vec();
                             if flag & 0x10 != 0 {
                                 ins += self.count()?;
                                 outs += self.count()?;
@@ -529,10 +534,14 @@ impl SevenZip<'_> {
                                 ins += 1;
                                 outs += 1;
                             }
+                            let mut props = Vec::new();
                             if flag & 0x20 != 0 {
                                 let len = self.number()?;
+                                let from = self.at;
                                 self.skip(len)?;
+                                props = self.b[from..self.at].to_vec();
                             }
+                            folder.coders.push((id, props));
                         }
                         let pairs = outs.saturating_sub(1);
                         for _ in 0..pairs {
@@ -545,22 +554,25 @@ impl SevenZip<'_> {
                                 self.number()?;
                             }
                         }
-                        folders.push((outs, false));
+                        folder.outs = outs;
+                        info.folders.push(folder);
                     }
                     self.expect(0x0C)?;
-                    for f in &folders {
-                        for _ in 0..f.0 {
-                            self.number()?;
+                    for f in info.folders.iter_mut() {
+                        for _ in 0..f.outs {
+                            let v = self.number()?;
+                            f.unpack.push(v);
                         }
                     }
+                    has_crc = vec![false; info.folders.len()];
                     loop {
                         match self.byte()? {
                             0x00 => break,
                             0x0A => {
                                 let all = self.b.get(self.at) == Some(&1);
-                                self.digests(folders.len())?;
+                                self.digests(info.folders.len())?;
                                 if all {
-                                    folders.iter_mut().for_each(|f| f.1 = true);
+                                    has_crc.iter_mut().for_each(|c| *c = true);
                                 }
                             }
                             _ => return Err(self.fail("unknown folder property")),
@@ -568,7 +580,7 @@ impl SevenZip<'_> {
                     }
                 }
                 0x08 => {
-                    let mut per: Vec<usize> = vec![1; folders.len()];
+                    let mut per: Vec<usize> = vec![1; info.folders.len()];
                     loop {
                         match self.byte()? {
                             0x00 => break,
@@ -587,8 +599,8 @@ impl SevenZip<'_> {
                             0x0A => {
                                 let n = per
                                     .iter()
-                                    .zip(&folders)
-                                    .map(|(p, f)| if *p == 1 && f.1 { 0 } else { *p })
+                                    .zip(&has_crc)
+                                    .map(|(p, c)| if *p == 1 && *c { 0 } else { *p })
                                     .sum();
                                 self.digests(n)?;
                             }
@@ -602,11 +614,68 @@ impl SevenZip<'_> {
     }
 }
 
+/// What a 7z StreamsInfo says of the packed streams and folders (enough to unpack a
+/// compressed header).
+#[derive(Default)]
+struct Streams {
+    pack_pos: u64,
+    pack_sizes: Vec<u64>,
+    folders: Vec<Folder>,
+}
+
+/// One 7z folder: its coders (method id, properties) and output sizes.
+#[derive(Default)]
+struct Folder {
+    coders: Vec<(Vec<u8>, Vec<u8>)>,
+    outs: usize,
+    unpack: Vec<u64>,
+}
+
+/// The header a `kEncodedHeader` points to, unpacked: one folder of one coder, LZMA
+/// (`03 01 01`) or Copy (`00`), as 7-Zip writes it; other methods (LZMA2, filters,
+/// encryption) are an error.
+fn unpack_header(archive: &[u8], info: &Streams, at: u64) -> Result<Vec<u8>> {
+    let folder = info
+        .folders
+        .first()
+        .ok_or_else(|| err("7z", at, "no folder"))?;
+    let size = *folder
+        .unpack
+        .last()
+        .ok_or_else(|| err("7z", at, "no unpack size"))?;
+    let packed = *info
+        .pack_sizes
+        .first()
+        .ok_or_else(|| err("7z", at, "no pack size"))?;
+    let start = info
+        .pack_pos
+        .checked_add(32)
+        .ok_or_else(|| err("7z", at, "bad pack position"))?;
+    let data = slice_at(archive, start, packed)
+        .ok_or_else(|| err("7z", start, "packed header past the end of the archive"))?;
+    match folder.coders.as_slice() {
+        [(id, props)] if id.as_slice() == [3, 1, 1] => {
+            super::lzma::decode(props, data, size, MAX_7Z_HEADER)
+        }
+        [(id, _)] if id.as_slice() == [0] => {
+            if size > MAX_7Z_HEADER {
+                return Err(Error::Limit(format!("7z: header of {size} bytes")));
+            }
+            Ok(data[..data.len().min(size as usize)].to_vec())
+        }
+        _ => Err(err(
+            "7z",
+            at,
+            "compressed header with a method other than LZMA: names not listed",
+        )),
+    }
+}
+
 /// Member names of a 7z archive, from its header (`kFilesInfo`/`kName`). 7-Zip compresses the
-/// header by default (`kEncodedHeader`, LZMA): its names are not readable without an LZMA
-/// decoder, which is an error saying so; archives made with `-mhc=off` and by most other tools
-/// list their names. Headers larger than [`MAX_7Z_HEADER`] are refused. At most
-/// [`MAX_LISTED_MEMBERS`] names.
+/// header by default (`kEncodedHeader`): a header packed with LZMA (what 7-Zip writes) or
+/// stored is unpacked first (`lzma.rs`); other methods (LZMA2, BCJ, AES: an encrypted header)
+/// are an error saying so. Headers larger than [`MAX_7Z_HEADER`] (packed or unpacked) are
+/// refused. At most [`MAX_LISTED_MEMBERS`] names.
 pub fn sevenzip_members(bytes: &[u8]) -> Result<Vec<String>> {
     if !bytes.starts_with(b"7z\xBC\xAF\x27\x1C") {
         return Err(err("7z", 0, "no 7z signature"));
@@ -627,10 +696,21 @@ pub fn sevenzip_members(bytes: &[u8]) -> Result<Vec<String>> {
         at: 0,
         base: start,
     };
+    let unpacked;
     match r.byte()? {
         0x01 => {}
         0x17 => {
-            return Err(r.fail("names in a compressed header (kEncodedHeader, LZMA): not listed"))
+            // kEncodedHeader: StreamsInfo of the packed header, which is then read instead.
+            let info = r.streams_info()?;
+            unpacked = unpack_header(bytes, &info, start)?;
+            if unpacked.first() != Some(&0x01) {
+                return Err(err("7z", start, "unpacked header is not a header"));
+            }
+            r = SevenZip {
+                b: &unpacked,
+                at: 1,
+                base: 0,
+            };
         }
         _ => return Err(r.fail("not a header")),
     }
@@ -646,7 +726,9 @@ pub fn sevenzip_members(bytes: &[u8]) -> Result<Vec<String>> {
                 let len = r.number()?;
                 r.skip(len)?;
             },
-            0x03 | 0x04 => r.streams_info()?,
+            0x03 | 0x04 => {
+                r.streams_info()?;
+            }
             0x05 => {
                 let files = r.count()?;
                 loop {
@@ -660,7 +742,7 @@ pub fn sevenzip_members(bytes: &[u8]) -> Result<Vec<String>> {
                     if kind != 0x11 {
                         continue;
                     }
-                    let data = &header[from..r.at];
+                    let data = &r.b[from..r.at];
                     if data.first() != Some(&0) {
                         return Err(err("7z", start + from as u64, "external names"));
                     }
@@ -841,7 +923,7 @@ pub(crate) mod tests {
     }
 
     /// Archives made by 7-Zip (`tests/data/archives/README.md`): names from plain headers in
-    /// several layouts; a compressed header is an error that says so; every truncation fails
+    /// several layouts and from LZMA-compressed headers; every truncation and byte flip fails
     /// cleanly.
     #[test]
     fn sevenzip_names() {
@@ -865,9 +947,30 @@ pub(crate) mod tests {
                 bad[i] ^= 0x5A;
             }
         }
+        // 7-Zip's default: the header compressed with LZMA, unpacked by `lzma.rs`
         let enc = include_bytes!("../../tests/data/archives/enc.7z");
-        let e = sevenzip_members(enc).unwrap_err().to_string();
-        assert!(e.contains("compressed header"), "{e}");
+        let mut names = sevenzip_members(enc).unwrap();
+        names.sort();
+        assert_eq!(names, want);
+        for n in 0..enc.len() {
+            let _ = sevenzip_members(&enc[..n]);
+        }
+        let mut bad = enc.to_vec();
+        for i in 32..bad.len() {
+            for x in [0x01, 0x80, 0xFF] {
+                bad[i] ^= x;
+                let _ = sevenzip_members(&bad);
+                bad[i] ^= x;
+            }
+        }
+        // a larger compressed header (301 names: matches and repeats in the LZMA stream)
+        let many = sevenzip_members(include_bytes!("../../tests/data/archives/many.7z")).unwrap();
+        assert_eq!(many.len(), 304); // 300 pages, 3 folders, lsass.dmp
+        assert!(many.contains(&"lsass.dmp".to_string()));
+        for i in [1, 150, 300] {
+            let page = format!("inetpub/wwwroot/aspnet_client/page_{i}.aspx");
+            assert!(many.contains(&page), "{page}");
+        }
     }
 
     /// A RAR 5 archive written by hand after the format's description: main header, two file

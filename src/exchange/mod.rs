@@ -35,6 +35,7 @@ mod entries;
 mod group;
 mod httpproxy;
 mod iis;
+mod lzma;
 mod minidump;
 mod oab;
 mod paths;

@@ -184,10 +184,10 @@ pub struct LsassDumpDetail {
 pub struct StagedArchiveDetail {
     /// Archive format: `zip`, `7z` or `rar`.
     pub format: ArchiveKind,
-    /// Member names (the first 200) when they could be read (zip central directory, 7z plain
-    /// header, RAR file headers), else null.
+    /// Member names (the first 200) when they could be read (zip central directory, 7z header,
+    /// RAR file headers), else null.
     pub members: Option<Vec<String>>,
-    /// Why the member names could not be read (a compressed 7z header, encrypted RAR headers,
+    /// Why the member names could not be read (an encrypted 7z header, encrypted RAR headers,
     /// a damaged archive); absent when they were.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members_unread: Option<String>,

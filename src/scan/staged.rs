@@ -179,19 +179,21 @@ mod tests {
             run("/inetpub/wwwroot/x.7z", seven).unwrap().0,
             Severity::High
         );
-        // a compressed 7z header: listed as unread, ranked by place
+        // a compressed 7z header (7-Zip's default) is unpacked for its names
         let enc = include_bytes!("../../tests/data/archives/enc.7z");
+        assert_eq!(run("/PerfLogs/x.7z", enc).unwrap().0, Severity::High);
+        // names that cannot be read: the finding says why, ranked by place
+        let mut broken = enc.to_vec();
+        let n = broken.len();
+        broken.truncate(n - 8);
         let loc = Location::new("img", None, None, "/PerfLogs/x.7z", None);
-        let f = staged_archive("/PerfLogs/x.7z", enc, &[], &loc, &FileFacts::default()).unwrap();
+        let f =
+            staged_archive("/PerfLogs/x.7z", &broken, &[], &loc, &FileFacts::default()).unwrap();
         assert_eq!(f.severity, Severity::Low);
         let Detail::StagedArchive(d) = &f.detail else {
             panic!()
         };
         assert!(d.members.is_none());
-        assert!(d
-            .members_unread
-            .as_deref()
-            .unwrap()
-            .contains("compressed header"));
+        assert!(d.members_unread.is_some());
     }
 }
