@@ -740,3 +740,45 @@ fn compiled_leftovers_and_carriers_on_a_volume() {
         Severity::High
     );
 }
+
+/// Zip members are decompressed into memory granted by the scan's one budget, for the size
+/// their directory entry declares: a member that decompresses to more than it declares is
+/// refused, and so is one that does not fit `--max-in-memory`, each with a diagnostic.
+#[test]
+fn zip_members_within_the_memory_budget() {
+    let text = vec![b'A'; 8 << 10];
+    let mut liar = zip(&[("big.txt", &text, true)]);
+    let cd = u32::from_le_bytes(liar[liar.len() - 6..liar.len() - 2].try_into().unwrap()) as usize;
+    liar[cd + 24..cd + 28].copy_from_slice(&100u32.to_le_bytes());
+    let fits = zip(&[("big.txt", &text, true)]);
+    let dir = common::scratch().join("zip-budget");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("liar.zip"), &liar).unwrap();
+    std::fs::write(dir.join("fits.zip"), &fits).unwrap();
+    let diag = |findings: &[Finding], name: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Diagnostic && f.location.path.ends_with(name))
+            .map(|f| f.title.clone())
+            .collect()
+    };
+    let all = scan_dir(&dir);
+    let d = diag(&all, "liar.zip");
+    assert!(
+        d.iter()
+            .any(|t| t.contains("more than the 100 bytes it declares")),
+        "{d:#?}"
+    );
+    assert!(diag(&all, "fits.zip").is_empty(), "{all:#?}");
+    // a budget smaller than the member
+    let scan = Scan::builder().max_in_memory(4 << 10).build().unwrap();
+    let mut small = Vec::new();
+    scan.run_path(&dir, &mut small).unwrap();
+    let d = diag(&small, "fits.zip");
+    assert!(
+        d.iter()
+            .any(|t| t.contains("did not fit the in-memory budget")),
+        "{d:#?}"
+    );
+}

@@ -6,7 +6,9 @@
 //! one level deep (`OUTER!/INNER.zip!/MEMBER`), within the outer archive's bounds; a zip
 //! nested deeper is scanned as bytes only, and said so in the archive's diagnostic. Zip bombs
 //! are refused without decompressing: members whose data overlap (the construction of
-//! non-recursive bombs) or that claim more than [`MAX_RATIO`]:1 compression.
+//! non-recursive bombs) or that claim more than [`MAX_RATIO`]:1 compression. A member is
+//! decompressed into memory granted by the scan's shared budget (`--max-in-memory`) for the
+//! size its directory entry declares, and refused when it turns out larger.
 
 use super::{diagnostic, rules, Job, Scan};
 use crate::exchange::{self, ArchiveKind};
@@ -158,11 +160,35 @@ impl Scan {
                 });
                 continue;
             }
-            let max = MAX_MEMBER_BYTES.min(MAX_EXPANDED_BYTES - walk.expanded);
+            // The member is decompressed into memory counted in the scan's shared budget, for
+            // the size its directory entry declares: one that turns out larger is refused.
+            let max = entry
+                .size
+                .min(MAX_MEMBER_BYTES)
+                .min(MAX_EXPANDED_BYTES - walk.expanded);
+            let Some(_grant) = self.budget.acquire(max) else {
+                walk.skip(|| {
+                    format!(
+                        "{}: {max} bytes did not fit the in-memory budget of {} bytes shared by all workers",
+                        entry.name,
+                        self.budget.limit()
+                    )
+                });
+                continue;
+            };
             let bytes = match exchange::zip_member_data(data, entry, max) {
                 Ok(b) => b,
                 Err(e) => {
-                    walk.skip(|| e.to_string());
+                    walk.skip(|| {
+                        if entry.size < MAX_MEMBER_BYTES && matches!(e, crate::Error::Limit(_)) {
+                            format!(
+                                "{}: decompresses to more than the {} bytes it declares",
+                                entry.name, entry.size
+                            )
+                        } else {
+                            e.to_string()
+                        }
+                    });
                     continue;
                 }
             };
