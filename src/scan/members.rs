@@ -2,7 +2,7 @@
 //! checked against the IOC and known-good lists and YARA-scanned (raw and, for web scripts,
 //! normalised) as a stream of its own. Its findings name it as `ARCHIVE!/MEMBER` in
 //! `location.path` and carry the member's size and hashes in `file` (with the archive file's
-//! owner; the times are the archive's, so they are left out). A zip inside a zip is opened
+//! owner and `$SI`/`$FN` times: the member lives in that file). A zip inside a zip is opened
 //! one level deep (`OUTER!/INNER.zip!/MEMBER`), within the outer archive's bounds; a zip
 //! nested deeper is scanned as bytes only, and said so in the archive's diagnostic. Zip bombs
 //! are refused without decompressing: members whose data overlap (the construction of
@@ -201,9 +201,12 @@ impl Scan {
                 md5: d.md5.clone(),
                 sha1: d.sha1.clone(),
                 sha256: d.sha256.clone(),
-                // The member lives in the archive's file: its owner is the file's.
+                // The member lives in the archive's file: its owner and times are the file's
+                // (so a member's finding sits on the timeline where its archive does).
                 owner: archive.owner.clone(),
                 owner_name: archive.owner_name.clone(),
+                si: archive.si,
+                fn_: archive.fn_,
                 ..FileFacts::default()
             };
             let hashes = [d.sha256.as_deref(), d.sha1.as_deref(), d.md5.as_deref()];
