@@ -207,7 +207,6 @@ impl Scan {
                 owner_name: archive.owner_name.clone(),
                 si: archive.si,
                 fn_: archive.fn_,
-                ..FileFacts::default()
             };
             let hashes = [d.sha256.as_deref(), d.sha1.as_deref(), d.md5.as_deref()];
             if self.known_good.lookup(&hashes).is_some() {
