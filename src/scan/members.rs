@@ -196,6 +196,8 @@ impl Scan {
             let mut loc = location.clone();
             loc.path = format!("{}!/{}", location.path, entry.name);
             let d = digest(set, &bytes);
+            // Every field is given today; the update keeps fields added later at their default.
+            #[allow(clippy::needless_update)]
             let facts = FileFacts {
                 size: bytes.len() as u64,
                 md5: d.md5.clone(),
@@ -207,6 +209,7 @@ impl Scan {
                 owner_name: archive.owner_name.clone(),
                 si: archive.si,
                 fn_: archive.fn_,
+                ..FileFacts::default()
             };
             let hashes = [d.sha256.as_deref(), d.sha1.as_deref(), d.md5.as_deref()];
             if self.known_good.lookup(&hashes).is_some() {
