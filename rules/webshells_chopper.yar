@@ -170,3 +170,22 @@ rule chopper_compiled_page
     condition:
         uint16(0) == 0x5A4D and $eval and $unsafe and any of ($page*) and filesize < 4MB
 }
+
+// A client of a one-liner: an HTML form whose text area holds server-side code that handles
+// request data (writes it to a file, evaluates it, saves an upload, starts a process), to be
+// posted to a web shell elsewhere. Not a shell itself, but an attacker's tool left on the
+// server (or a page that hands such code on).
+rule webshell_client_code_form
+{
+    meta:
+        description = "HTML form posting server-side code that writes, evaluates or runs request data (a client of a one-liner web shell)"
+        severity = "medium"
+        category = "webshell"
+        author = "deadbox"
+    strings:
+        $form = /<form[^>]{0,200}method\s*=\s*["']?post/ nocase
+        $code1 = /<textarea[^>]{0,200}>[^<]{0,2000}(StreamWriter|WriteAllText|\.SaveAs|eval|Execute|Process\s*\.\s*Start)\s*\([^<]{0,400}Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]/ nocase
+        $code2 = /<textarea[^>]{0,200}>[^<]{0,2000}Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(][^<]{0,400}(StreamWriter|WriteAllText|\.SaveAs|eval|Execute|Process\s*\.\s*Start)\s*\(/ nocase
+    condition:
+        uint16(0) != 0x5A4D and $form and any of ($code*)
+}

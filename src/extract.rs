@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::hash::{Algorithms, MultiHasher};
 use crate::ntfs::{Item, NtfsVolume};
 use crate::rows::times;
-use crate::sniff::stream_head;
+use crate::sniff::stream_range;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -368,14 +368,13 @@ pub fn export_image(
                     continue;
                 }
             } else {
-                let head = stream_head(vol, s);
                 if selection
-                    .select(
+                    .select_probing(
                         item.path(),
                         s.name.as_deref(),
                         s.size,
                         item.file.deleted,
-                        &head,
+                        |o, n| stream_range(vol, s, o, n),
                     )
                     .is_none()
                 {

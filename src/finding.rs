@@ -103,6 +103,9 @@ pub enum FindingKind {
     /// A PowerShell script block (4104) that loads the Exchange snap-in, dumps LSASS or
     /// downloads and runs code.
     PowershellScriptBlock,
+    /// A compiled ASP.NET page (`*.compiled` and its `App_Web_*.dll` under `Temporary ASP.NET
+    /// Files`) whose source page no longer exists on the volume.
+    OrphanCompiledPage,
 }
 
 /// Where a listed name (an `ls` row, a deleted-web-script finding) comes from. Serialised in

@@ -68,6 +68,10 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
         include_str!("../rules/webshells_database.yar"),
     ),
     (
+        "webshells_compiled.yar",
+        include_str!("../rules/webshells_compiled.yar"),
+    ),
+    (
         "webshells_recon.yar",
         include_str!("../rules/webshells_recon.yar"),
     ),

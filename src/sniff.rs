@@ -130,6 +130,39 @@ pub fn file_head(p: &Path) -> Vec<u8> {
     }
 }
 
+/// At most `len` bytes of an NTFS stream from `offset` (fewer at the end; what was read before
+/// an error, possibly nothing).
+pub fn stream_range(vol: &NtfsVolume, s: &Stream, offset: u64, len: usize) -> Vec<u8> {
+    if offset == 0 && len <= HEAD_LEN {
+        return stream_head(vol, s);
+    }
+    let len = (len as u64).min(s.size.saturating_sub(offset)) as usize;
+    let mut out = vec![0u8; len];
+    let mut r = vol.stream_reader(s);
+    let mut got = 0;
+    while got < len {
+        match r.read_at(offset + got as u64, &mut out[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    out.truncate(got);
+    out
+}
+
+/// At most `len` bytes of a host file from `offset` (fewer at the end; empty when it cannot be
+/// opened; what was read before an error).
+pub fn file_range(p: &Path, offset: u64, len: usize) -> Vec<u8> {
+    use std::io::{Seek, SeekFrom};
+    let mut b = Vec::with_capacity(len.min(1 << 20));
+    if let Ok(mut f) = crate::evidence::open_loose(p) {
+        if f.seek(SeekFrom::Start(offset)).is_ok() {
+            let _ = f.take(len as u64).read_to_end(&mut b);
+        }
+    }
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

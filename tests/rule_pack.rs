@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use deadbox::rule_pack::BUILTIN_RULES;
+
+#[path = "support/dotnet_pe.rs"]
+mod dotnet_pe;
 use yara_x::{Compiler, MetaValue, Rules, Scanner};
 
 const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
@@ -452,4 +455,273 @@ fn oab_vdir_dump_in_utf16_detected() {
             .any(|h| h.category == "oab_vdir" && h.severity == "critical"),
         "{hits:?}"
     );
+}
+
+/// The hand-made test assembly is a .NET assembly to YARA-X's `dotnet` module: its name,
+/// references, classes and user strings are read (the compiled-page rules depend on them).
+#[test]
+fn test_assembly_is_read_by_the_dotnet_module() {
+    let dll = dotnet_pe::assembly(&dotnet_pe::Spec {
+        name: "App_Web_x.aspx.cdcab7d2.abcd1234",
+        refs: &["mscorlib", "System.Web"],
+        type_refs: &[("System.Web.UI", "Page")],
+        types: &[("ASP", "owa_auth_x_aspx")],
+        names: &["get_Request"],
+        user_strings: &["cmd.exe"],
+    });
+    let mut compiler = Compiler::new();
+    compiler
+        .add_source(
+            r#"import "dotnet"
+rule t { condition:
+  dotnet.is_dotnet and dotnet.assembly.name == "App_Web_x.aspx.cdcab7d2.abcd1234" and
+  for any r in dotnet.assembly_refs : (r.name == "System.Web") and
+  for any c in dotnet.classes : (c.namespace == "ASP" and c.name == "owa_auth_x_aspx") and
+  for any s in dotnet.user_strings : (s == "c\x00m\x00d\x00.\x00e\x00x\x00e\x00")
+}"#,
+        )
+        .unwrap();
+    let rules = compiler.build();
+    let mut scanner = Scanner::new(&rules);
+    let results = scanner.scan(&dll).expect("scan");
+    assert_eq!(results.matching_rules().count(), 1);
+}
+
+/// A compiled page for the rules of `webshells_compiled.yar`: an `App_Web_*` assembly (or, with
+/// `asp_class`, any name and a class in the `ASP` namespace) referencing `refs`.
+fn compiled_page(asp_class: bool, refs: &[&str], names: &[&str], user: &[&str]) -> Vec<u8> {
+    dotnet_pe::assembly(&dotnet_pe::Spec {
+        name: if asp_class {
+            "Precompiled.Site"
+        } else {
+            "App_Web_shell.aspx.cdcab7d2.x1y2z3w4"
+        },
+        refs,
+        type_refs: &[("System.Web.UI", "Page")],
+        types: &[(if asp_class { "ASP" } else { "" }, "shell_aspx")],
+        names,
+        user_strings: user,
+    })
+}
+
+/// Each compiled-page rule finds the metadata of its family, at high, in a hand-made assembly;
+/// compiled benign pages and .NET programs that are not compiled pages stay quiet.
+#[test]
+fn compiled_page_rules() {
+    let (rules, _) = compile();
+    let web = &["mscorlib", "System", "System.Web"][..];
+    let cases: &[(&str, Vec<u8>)] = &[
+        (
+            "compiled_page_command_shell",
+            compiled_page(
+                false,
+                web,
+                &[
+                    "System.Diagnostics",
+                    "Process",
+                    "ProcessStartInfo",
+                    "Start",
+                    "get_Request",
+                    "get_Item",
+                ],
+                &["cmd.exe", "/c "],
+            ),
+        ),
+        (
+            "compiled_page_command_shell",
+            compiled_page(
+                true,
+                web,
+                &[
+                    "System.Diagnostics",
+                    "Process",
+                    "Start",
+                    "get_Text",
+                    "set_RedirectStandardOutput",
+                ],
+                &["output"],
+            ),
+        ),
+        (
+            "compiled_page_jscript_eval",
+            compiled_page(
+                false,
+                &["mscorlib", "System.Web", "Microsoft.JScript"],
+                &[
+                    "Microsoft.JScript",
+                    "Eval",
+                    "JScriptEvaluate",
+                    "LateBinding",
+                ],
+                &["Request", "Item", "unsafe"],
+            ),
+        ),
+        (
+            "compiled_page_assembly_loader",
+            compiled_page(
+                false,
+                web,
+                &[
+                    "System.Reflection",
+                    "Assembly",
+                    "Load",
+                    "CreateInstance",
+                    "get_Request",
+                    "BinaryRead",
+                    "TransformFinalBlock",
+                    "get_Session",
+                ],
+                &["k"],
+            ),
+        ),
+        (
+            "compiled_page_file_manager",
+            compiled_page(
+                false,
+                web,
+                &[
+                    "GetLogicalDrives",
+                    "GetFiles",
+                    "GetDirectories",
+                    "Delete",
+                    "SaveAs",
+                    "get_QueryString",
+                ],
+                &["path"],
+            ),
+        ),
+        (
+            "compiled_page_os_procedures",
+            compiled_page(
+                false,
+                web,
+                &["SqlConnection", "SqlCommand", "get_Form"],
+                &["exec master..xp_cmdshell '"],
+            ),
+        ),
+    ];
+    for (rule, dll) in cases {
+        let hits = scan(&rules, dll);
+        assert!(
+            hits.iter()
+                .any(|h| h.rule == format!("webshells_compiled.{rule}") && h.rank() >= 2),
+            "{rule}: {hits:?}"
+        );
+    }
+    let quiet: &[(&str, Vec<u8>)] = &[
+        // a compiled page that reads the request and writes a response
+        (
+            "benign page",
+            compiled_page(
+                false,
+                web,
+                &["get_Request", "get_QueryString", "Write", "get_Response"],
+                &["Hello "],
+            ),
+        ),
+        // a compiled page that runs a converter it names itself, output not sent back
+        (
+            "thumbnail page",
+            compiled_page(
+                false,
+                web,
+                &[
+                    "System.Diagnostics",
+                    "Process",
+                    "Start",
+                    "get_Request",
+                    "WaitForExit",
+                ],
+                &["convert.exe"],
+            ),
+        ),
+        // a .NET program (not a compiled page) that starts cmd.exe for a web request
+        (
+            "service",
+            dotnet_pe::assembly(&dotnet_pe::Spec {
+                name: "Contoso.Agent",
+                refs: web,
+                type_refs: &[("System", "Object")],
+                types: &[("Contoso", "Agent")],
+                names: &["System.Diagnostics", "Process", "Start", "get_Request"],
+                user_strings: &["cmd.exe"],
+            }),
+        ),
+    ];
+    for (what, dll) in quiet {
+        let hits = scan(&rules, dll);
+        assert!(medium_or_above(&hits).is_empty(), "{what}: {hits:?}");
+    }
+}
+
+/// The compiled shell of `fixtures/ntfs-compiled.img` (`tests/data/compiled/`, copied in by
+/// `fixtures/build_compiled.sh`) is this helper's output; `DEADBOX_WRITE_FIXTURES=1` writes it
+/// again. It matches the compiled command-shell rule.
+#[test]
+fn committed_compiled_shell_is_current() {
+    let dll = dotnet_pe::assembly(&dotnet_pe::Spec {
+        name: "App_Web_x.aspx.cdcab7d2.x1y2z3w4",
+        refs: &["mscorlib", "System", "System.Web"],
+        type_refs: &[("System.Web.UI", "Page")],
+        types: &[("ASP", "owa_auth_x_aspx")],
+        names: &[
+            "System.Diagnostics",
+            "Process",
+            "ProcessStartInfo",
+            "Start",
+            "get_Request",
+            "set_RedirectStandardOutput",
+        ],
+        user_strings: &["cmd.exe", "/c "],
+    });
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/compiled/App_Web_x.aspx.cdcab7d2.x1y2z3w4.dll");
+    if std::env::var("DEADBOX_WRITE_FIXTURES").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &dll).unwrap();
+    }
+    assert_eq!(std::fs::read(&path).expect("committed assembly"), dll);
+    let (rules, _) = compile();
+    assert!(scan(&rules, &dll)
+        .iter()
+        .any(|h| h.rule == "webshells_compiled.compiled_page_command_shell"));
+}
+
+/// Real compiler output: page classes compiled by Mono's C# compiler into `App_Web_*.dll`
+/// assemblies (`tests/data/compiled/build_real.sh`, sources in `src/`): each shell is found by
+/// its compiled-page rule, the benign pages (a greeting, a page that runs a converter) are not.
+#[test]
+fn compiled_page_rules_on_real_assemblies() {
+    let (rules, _) = compile();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/compiled");
+    let cases = [
+        (
+            "App_Web_cmd.aspx.cdcab7d2.mcs00001.dll",
+            Some("compiled_page_command_shell"),
+        ),
+        (
+            "App_Web_x.aspx.cdcab7d2.mcs00002.dll",
+            Some("compiled_page_assembly_loader"),
+        ),
+        (
+            "App_Web_fm.aspx.cdcab7d2.mcs00003.dll",
+            Some("compiled_page_file_manager"),
+        ),
+        ("App_Web_default.aspx.cdcab7d2.mcs00004.dll", None),
+        ("App_Web_thumbs.aspx.cdcab7d2.mcs00005.dll", None),
+    ];
+    for (file, rule) in cases {
+        let hits = scan(
+            &rules,
+            &std::fs::read(dir.join(file)).expect("committed assembly"),
+        );
+        match rule {
+            Some(rule) => assert!(
+                hits.iter()
+                    .any(|h| h.rule == format!("webshells_compiled.{rule}") && h.rank() >= 2),
+                "{file}: {hits:?}"
+            ),
+            None => assert!(medium_or_above(&hits).is_empty(), "{file}: {hits:?}"),
+        }
+    }
 }

@@ -14,7 +14,8 @@
 //!    elsewhere (the scan's isolated parser child).
 //! 3. File-level helpers: [`is_web_script`], [`drop_folder`], [`campaign_name`] (web-shell
 //!    locations and names), [`is_lsass_dump`] / [`lsass_name`] / [`minidump_modules`] (LSASS
-//!    dumps), [`archive_kind`] / [`zip_members`] (staged archives), [`timestomp_reasons`].
+//!    dumps), [`archive_kind`] / [`zip_members`] / [`archive_members`] (staged archives: zip, 7z
+//!    and RAR member names), [`timestomp_reasons`].
 //!
 //! All parsers are bounded (see the `MAX_*` constants) and never panic on hostile bytes.
 //!
@@ -31,13 +32,14 @@
 //! ```
 
 mod application;
-mod archive;
+pub(crate) mod archive;
 mod ecp;
 mod entries;
 pub mod eventlog;
 mod group;
 mod httpproxy;
 mod iis;
+mod lzma;
 mod minidump;
 mod oab;
 mod paths;
@@ -50,7 +52,8 @@ mod fuzz_tests;
 
 pub use application::{check_application_evtx, match_um_event};
 pub use archive::{
-    archive_kind, zip_entries, zip_member_data, zip_members, ArchiveKind, ZipEntry, MAX_ZIP_MEMBERS,
+    archive_kind, archive_members, rar_members, sevenzip_members, zip_entries, zip_member_data,
+    zip_members, ArchiveKind, ZipEntry, MAX_LISTED_MEMBERS, MAX_ZIP_MEMBERS,
 };
 pub use entries::{for_each_entry, LogEntry};
 pub use eventlog::{check_event_log, EventLog, EventLogChecker, EvtxRecord};

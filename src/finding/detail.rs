@@ -35,6 +35,8 @@ pub enum Detail {
     TimestompNote(TimestompNote),
     /// `deleted_web_script`.
     DeletedWebScript(DeletedWebScriptDetail),
+    /// `orphan_compiled_page`.
+    OrphanCompiledPage(OrphanCompiledPageDetail),
     /// A `diagnostic` that sums up the problems of reading one log.
     LogDiagnostics(LogDiagnosticsDetail),
     /// `log_coverage`.
@@ -199,13 +201,19 @@ pub struct LsassDumpDetail {
     pub timestomp: Option<Vec<String>>,
 }
 
-/// An archive staged in ProgramData.
+/// An archive staged in ProgramData, a web root, `Windows/Temp`, `PerfLogs` or an Exchange
+/// folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StagedArchiveDetail {
     /// Archive format: `zip`, `7z` or `rar`.
     pub format: ArchiveKind,
-    /// Member names (the first 200) for a readable zip, else null.
+    /// Member names (the first 200) when they could be read (zip central directory, 7z header,
+    /// RAR file headers), else null.
     pub members: Option<Vec<String>>,
+    /// Why the member names could not be read (an encrypted 7z header, encrypted RAR headers,
+    /// a damaged archive); absent when they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members_unread: Option<String>,
     /// Timestomp reasons of the file, when it looks timestomped (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestomp: Option<Vec<String>>,
@@ -268,6 +276,23 @@ pub struct DeletedWebScriptDetail {
     pub drop_folder: Option<String>,
     /// The campaign file name it has, or null.
     pub campaign_name: Option<String>,
+}
+
+/// A compiled page whose source is gone: what its `.compiled` file names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrphanCompiledPageDetail {
+    /// The source page's virtual path (`virtualPath`, e.g. `/owa/auth/x.aspx`).
+    pub virtual_path: String,
+    /// The assembly compiled from it (`assembly`, e.g. `App_Web_x.aspx.cdcab7d2.abcd1234`),
+    /// or null.
+    pub assembly: Option<String>,
+    /// The page's type (`type`, e.g. `ASP.owa_auth_x_aspx`), or null.
+    #[serde(rename = "type")]
+    pub type_name: Option<String>,
+    /// The assembly's path beside the `.compiled` file when it is there, else null.
+    pub assembly_path: Option<String>,
+    /// Web-shell rules that matched the assembly (`namespace:rule`), empty when none did.
+    pub assembly_rules: Vec<String>,
 }
 
 /// The problems of reading one log.

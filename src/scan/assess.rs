@@ -9,8 +9,7 @@ use super::{diagnostic, Job};
 use crate::exchange::{self, LogKind, LogReport};
 use crate::finding::detail::{
     DeletedWebScriptDetail, Detail, DirectoryRef, ExchangeInstallDetail, LogCoverageDetail,
-    LogDiagnosticsDetail, LsassDumpDetail, MftReference, StagedArchiveDetail, TimestompDetail,
-    WebShellDetail,
+    LogDiagnosticsDetail, LsassDumpDetail, MftReference, TimestompDetail, WebShellDetail,
 };
 use crate::finding::{FileFacts, Finding, FindingKind, Location, Severity, Source};
 use crate::ntfs::{Listing, NtfsVolume};
@@ -259,61 +258,15 @@ pub(crate) fn assess_stream(
                 }),
             });
         }
-        // Archives staged in ProgramData.
+        // Archives staged in ProgramData, the web roots, Windows/Temp, PerfLogs, Exchange.
         if ntfs {
-            if let Some(kind) = exchange::archive_kind(d) {
-                let comps = lower_components(&path);
-                if comps.first().map(String::as_str) == Some("programdata") {
-                    let members = if kind == exchange::ArchiveKind::Zip {
-                        exchange::zip_members(d).ok()
-                    } else {
-                        None
-                    };
-                    let suspicious_member = members.as_ref().is_some_and(|m| {
-                        m.iter().any(|n| {
-                            let n = n.to_lowercase();
-                            n.contains("lsass")
-                                || n.ends_with(".dmp")
-                                || n.ends_with(".pst")
-                                || n.ends_with(".ost")
-                                || n.ends_with(".ntds")
-                                || n.contains("ntds.dit")
-                        })
-                    });
-                    let root = comps.len() == 2;
-                    let severity = if suspicious_member {
-                        Severity::High
-                    } else if root {
-                        Severity::Medium
-                    } else {
-                        Severity::Low
-                    };
-                    out.push(Finding {
-                        kind: FindingKind::StagedArchive,
-                        severity,
-                        title: format!(
-                            "{kind} archive in ProgramData{}",
-                            if suspicious_member {
-                                " holding a dump or mailbox export"
-                            } else if root {
-                                " (root: staging location)"
-                            } else {
-                                ""
-                            }
-                        ),
-                        location: location.clone(),
-                        file: Some(facts.clone()),
-                        cve: Vec::new(),
-                        rule: None,
-                        quote: None,
-                        detail: Detail::StagedArchive(StagedArchiveDetail {
-                            format: kind,
-                            members: members.map(|m| m.into_iter().take(200).collect()),
-                            timestomp: None,
-                        }),
-                    });
-                }
-            }
+            out.extend(super::staged::staged_archive(
+                &path,
+                d,
+                &ctx.installs,
+                location,
+                facts,
+            ));
         }
     }
 

@@ -23,6 +23,7 @@
 mod assess;
 mod budget;
 mod collection;
+mod compiled;
 pub mod isolate;
 mod load;
 #[cfg(feature = "yara")]
@@ -33,6 +34,7 @@ mod progress;
 mod rules;
 mod select;
 mod sink;
+mod staged;
 
 pub use isolate::{child_main as evtx_child_main, EvtxIsolation};
 pub use load::HashList;
@@ -52,7 +54,7 @@ use crate::hash::{digest, Algorithms, Digests, MultiHasher};
 use crate::image::SnapshotSelect;
 use crate::ntfs::{FileEntry, FileName, NtfsVolume, Stream};
 use crate::rows::times;
-use crate::sniff::{file_head, stream_head};
+use crate::sniff::{file_range, stream_range};
 use crate::volume::VolumeSelect;
 use crate::Image;
 use rayon::prelude::*;
@@ -289,6 +291,9 @@ struct Out<'s> {
     /// With every snapshot scanned: the findings of the states of one volume, held back and
     /// merged until the last state is scanned.
     group: Option<Group>,
+    /// Compiled page assemblies that matched web-shell rules (lowercased path → rules), for
+    /// the check of orphaned compiled pages after the walk.
+    compiled_hits: std::collections::HashMap<String, Vec<String>>,
 }
 
 /// Findings held back by [`Out`]: in order of first sight, with an index by content.
@@ -319,6 +324,7 @@ impl<'s> Out<'s> {
             failed: None,
             snapshot: None,
             group: None,
+            compiled_hits: std::collections::HashMap::new(),
         }
     }
 
@@ -350,6 +356,12 @@ impl<'s> Out<'s> {
             return false;
         }
         f.location.snapshot = self.snapshot;
+        if let Some((path, rule)) = compiled::assembly_hit(&f) {
+            let rules = self.compiled_hits.entry(path).or_default();
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
         if let Some(g) = &mut self.group {
             let key = same_key(&f);
             match g.index.get(&key) {
@@ -573,6 +585,8 @@ impl Scan {
                 }
                 let mut jobs = Vec::new();
                 let mut logs = Vec::new();
+                let mut pages = compiled::WebIndex::default();
+                let mut records = Vec::new();
                 for (p, size) in files {
                     let vpath = root.as_deref().and_then(|r| collection::volume_path(r, &p));
                     let shown = match &vpath {
@@ -580,6 +594,13 @@ impl Scan {
                         None => p.display().to_string(),
                     };
                     let stream = vpath.as_ref().and_then(|(_, s)| s.as_deref());
+                    if self.cfg.exchange && stream.is_none() {
+                        if crate::exchange::is_web_script(&shown) {
+                            pages.add(&shown);
+                        } else if compiled::is_compiled_record(&shown) {
+                            records.push((p.clone(), vpath.clone(), shown.clone()));
+                        }
+                    }
                     if self.cfg.exchange && vpath.as_ref().is_some_and(|(_, s)| s.is_none()) {
                         if let Some(kind) = crate::exchange::classify_log(&shown, &ctx.installs) {
                             logs.push((p.clone(), shown.clone(), kind));
@@ -588,7 +609,7 @@ impl Scan {
                     if self
                         .cfg
                         .selection
-                        .select_with(&shown, stream, size, false, || file_head(&p))
+                        .select_probing(&shown, stream, size, false, |o, n| file_range(&p, o, n))
                         .is_some()
                     {
                         jobs.push(Job::Loose {
@@ -599,7 +620,15 @@ impl Scan {
                         });
                     }
                 }
-                if self.process_loose(&name, jobs, &ctx, &mut out) && !logs.is_empty() {
+                let done = self.process_loose(&name, jobs, &ctx, &mut out);
+                if done && !records.is_empty() {
+                    let found =
+                        self.loose_compiled_records(&name, &records, &pages, &out.compiled_hits);
+                    if !found.into_iter().all(|f| out.deliver(f)) {
+                        return out.end();
+                    }
+                }
+                if done && !logs.is_empty() {
                     let found = self.in_pool(|| {
                         assess::check_collected_logs(
                             &logs,
@@ -874,6 +903,9 @@ impl Scan {
         // What the assessment reads after the walk: logs and drop folders, by entry.
         let mut logs: Vec<u64> = Vec::new();
         let mut drops: Vec<u64> = Vec::new();
+        // What the orphaned-compiled-page check reads after the walk.
+        let mut pages = compiled::WebIndex::default();
+        let mut records: Vec<u64> = Vec::new();
         let ctx = &ctx;
         let completed = vol.walk_batches_in(
             self.pool.as_ref(),
@@ -882,7 +914,19 @@ impl Scan {
                 let mut jobs = Vec::new();
                 let mut batch_logs = Vec::new();
                 let mut batch_drops = Vec::new();
+                let mut batch_pages = Vec::new();
+                let mut batch_records = Vec::new();
                 for item in listing.items() {
+                    if self.cfg.exchange && !item.is_dir_row {
+                        // Live web scripts and `.compiled` records, for the orphan check.
+                        if item.stream.is_some_and(|s| s.name.is_none()) {
+                            if !item.file.deleted && crate::exchange::is_web_script(item.path()) {
+                                batch_pages.push(item.path().to_string());
+                            } else if compiled::is_compiled_record(item.path()) {
+                                batch_records.push(item.file.entry);
+                            }
+                        }
+                    }
                     if self.cfg.exchange {
                         if item.is_dir_row {
                             let probe = format!("{}/x.aspx", item.path());
@@ -897,13 +941,14 @@ impl Scan {
                     }
                     let Some(stream) = item.stream else { continue };
                     // Name, metadata and size decide first; the head is read only when they
-                    // do not (magic bytes), and only its first bytes.
-                    let selected = self.cfg.selection.select_with(
+                    // do not (magic bytes), and only its first bytes, except for a small
+                    // carrier or source file (head and tail probed for server code).
+                    let selected = self.cfg.selection.select_probing(
                         item.path(),
                         stream.name.as_deref(),
                         stream.size,
                         item.file.deleted,
-                        || stream_head(vol, stream),
+                        |o, n| stream_range(vol, stream, o, n),
                     );
                     if selected.is_some() {
                         jobs.push(Job::Ntfs {
@@ -920,12 +965,24 @@ impl Scan {
                     b.advance(listing.files.len() as u64, stats.bytes);
                 }
                 batch_logs.dedup();
-                (findings, stats, batch_logs, batch_drops)
+                batch_records.dedup();
+                (
+                    findings,
+                    stats,
+                    batch_logs,
+                    batch_drops,
+                    batch_pages,
+                    batch_records,
+                )
             },
-            |(findings, stats, batch_logs, batch_drops)| {
+            |(findings, stats, batch_logs, batch_drops, batch_pages, batch_records)| {
                 out.count(stats);
                 logs.extend(batch_logs);
                 drops.extend(batch_drops);
+                for p in &batch_pages {
+                    pages.add(p);
+                }
+                records.extend(batch_records);
                 findings.into_iter().all(|f| out.deliver(f))
             },
         );
@@ -934,6 +991,20 @@ impl Scan {
         }
         if !completed {
             return false;
+        }
+        if self.cfg.exchange && !records.is_empty() {
+            records.sort_unstable();
+            records.dedup();
+            let hits = &out.compiled_hits;
+            let found = self.in_pool(|| {
+                let listing = vol.listing_of(&tree, &records);
+                self.volume_compiled_records(evidence, vol, &listing, &pages, hits)
+            });
+            for f in found {
+                if !out.deliver(f) {
+                    return false;
+                }
+            }
         }
         if self.cfg.exchange {
             drops.dedup();
