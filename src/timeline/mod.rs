@@ -245,6 +245,34 @@ fn merged(times: &[FileTime; 4], range: Range) -> impl Iterator<Item = (FileTime
     out.into_iter()
 }
 
+/// The MFT events of one row inside `range` (its `$SI` times, and its name's `$FN` times on
+/// the row that carries the name), with the row; `None` when it has none.
+pub(crate) fn row_events(
+    i: &Item,
+    partition: Option<u32>,
+    range: Range,
+) -> Option<(Subject, Vec<RowEvent>)> {
+    let mut ev = Vec::new();
+    if let Some(si) = &i.file.si {
+        ev.extend(merged(&si.times, range).map(|(t, b)| (t, Source::StdInfo, b)));
+    }
+    if let (Some(n), true) = (i.name, carries_name(i)) {
+        ev.extend(merged(&n.times, range).map(|(t, b)| (t, Source::FileName, b)));
+    }
+    if ev.is_empty() {
+        return None;
+    }
+    let s = Subject {
+        partition,
+        path: i.path().to_string(),
+        stream: i.stream_name().map(str::to_string),
+        entry: i.file.entry,
+        sequence: i.file.sequence,
+        deleted: i.file.deleted,
+    };
+    Some((s, ev))
+}
+
 /// True for the row that carries an entry name's `$FILE_NAME` times: the directory row, or
 /// the first stream (or the only row) of a file.
 fn carries_name(i: &Item) -> bool {
@@ -290,23 +318,8 @@ impl Timeline {
             |listing| {
                 let mut rows: Vec<(Subject, Vec<RowEvent>)> = Vec::new();
                 for i in listing.items() {
-                    let mut ev = Vec::new();
-                    if let Some(si) = &i.file.si {
-                        ev.extend(merged(&si.times, range).map(|(t, b)| (t, Source::StdInfo, b)));
-                    }
-                    if let (Some(n), true) = (i.name, carries_name(&i)) {
-                        ev.extend(merged(&n.times, range).map(|(t, b)| (t, Source::FileName, b)));
-                    }
-                    if ev.is_empty() {
+                    let Some((s, ev)) = row_events(&i, part, range) else {
                         continue;
-                    }
-                    let s = Subject {
-                        partition: part,
-                        path: i.path().to_string(),
-                        stream: i.stream_name().map(str::to_string),
-                        entry: i.file.entry,
-                        sequence: i.file.sequence,
-                        deleted: i.file.deleted,
                     };
                     rows.push((s, ev));
                 }
@@ -524,12 +537,9 @@ fn unix(t: FileTime) -> i64 {
     }
 }
 
-/// Appends `v` in decimal (the bodyfile writes millions of numbers: no formatter).
-fn push_num(out: &mut Vec<u8>, v: i64) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    let mut v = v.unsigned_abs();
+/// Appends `v` in decimal (the bodyfile and JSON lines write millions of numbers: no
+/// formatter).
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64) {
     let mut t = [0u8; 20];
     let mut i = t.len();
     loop {
@@ -541,6 +551,14 @@ fn push_num(out: &mut Vec<u8>, v: i64) {
         }
     }
     out.extend_from_slice(&t[i..]);
+}
+
+/// [`push_u64`] with a sign.
+fn push_num(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, v.unsigned_abs());
 }
 
 /// `atime|mtime|ctime|crtime` of times in NTFS order (created, modified, MFT modified,

@@ -14,9 +14,7 @@
 //! line twice.
 
 use super::write::Formatter;
-use super::{
-    sources, Event, Options, Range, Source, Subject, Timeline, TimelineEvent, TimelineFormat,
-};
+use super::{sources, Event, Options, Range, Timeline, TimelineEvent, TimelineFormat};
 use crate::finding::Finding;
 use crate::ntfs::{NtfsVolume, Tree};
 use crate::{Error, Image, Result};
@@ -344,27 +342,8 @@ fn walk_volume(
             let mut text: Vec<u8> = Vec::new();
             let mut r = 0u64;
             for i in listing.items() {
-                let mut ev = Vec::new();
-                if let Some(si) = &i.file.si {
-                    ev.extend(
-                        super::merged(&si.times, range).map(|(t, b)| (t, Source::StdInfo, b)),
-                    );
-                }
-                if let (Some(n), true) = (i.name, super::carries_name(&i)) {
-                    ev.extend(
-                        super::merged(&n.times, range).map(|(t, b)| (t, Source::FileName, b)),
-                    );
-                }
-                if ev.is_empty() {
+                let Some((s, ev)) = super::row_events(&i, part, range) else {
                     continue;
-                }
-                let s = Subject {
-                    partition: part,
-                    path: i.path().to_string(),
-                    stream: i.stream_name().map(str::to_string),
-                    entry: i.file.entry,
-                    sequence: i.file.sequence,
-                    deleted: i.file.deleted,
                 };
                 for (time, source, macb) in ev {
                     let e = Event {

@@ -209,18 +209,7 @@ fn json_str(b: &mut Vec<u8>, s: &str) {
 }
 
 fn json_num(b: &mut Vec<u8>, v: u64) {
-    let mut t = [0u8; 20];
-    let mut i = t.len();
-    let mut v = v;
-    loop {
-        i -= 1;
-        t[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    b.extend_from_slice(&t[i..]);
+    super::push_u64(b, v);
 }
 
 fn json_opt_num(b: &mut Vec<u8>, v: Option<u64>) {
