@@ -62,7 +62,31 @@ pub fn looks_like_server_script(name_is_web: bool, data: &[u8]) -> bool {
     }
     let head = &data[..data.len().min(64 << 10)];
     let text = decode(head);
-    memfind(&text, b"<%").is_some() || find_nocase(&text, b"runat").is_some()
+    // In binary data `<%` is common (two random bytes: 64 KiB of random data holds it more
+    // often than not, which made every compressed or encrypted file a "script" to normalise
+    // — 4 MiB each). A marker counts only where code follows it: of the next 128 bytes (or
+    // to the end) no NUL and at least 3 in 4 ASCII text (random bytes: about 2 in 5; code is
+    // ASCII even where its comments are not), a closing `>` among them.
+    let texty = |at: usize| {
+        let w = &text[at..text.len().min(at + 128)];
+        let ascii = w
+            .iter()
+            .filter(|&&c| matches!(c, b'\t' | b'\n' | b'\r' | 0x20..=0x7e))
+            .count();
+        !w.contains(&0) && ascii * 4 >= w.len() * 3 && memchr(b'>', w).is_some()
+    };
+    let mut from = 0;
+    // At most 256 markers are looked at: a file of `<%` pairs stays cheap.
+    for _ in 0..256 {
+        let Some(p) = memfind(&text[from..], b"<%") else {
+            break;
+        };
+        if texty(from + p) {
+            return true;
+        }
+        from += p + 2;
+    }
+    find_nocase(&text, b"runat").is_some_and(|p| texty(p.saturating_sub(64)))
 }
 
 /// The normalised text of a web script (see the module documentation).
@@ -949,7 +973,7 @@ fn trim_start(s: &[u8]) -> &[u8] {
 }
 
 fn memchr(c: u8, s: &[u8]) -> Option<usize> {
-    s.iter().position(|&x| x == c)
+    memchr::memchr(c, s)
 }
 
 fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -969,10 +993,25 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn find_nocase(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, _) = needle.split_first()?;
     if hay.len() < needle.len() {
         return None;
     }
-    (0..=hay.len() - needle.len()).find(|&i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
+    let last = hay.len() - needle.len();
+    let mut i = 0;
+    // Jump between the first letter's two cases (memchr2), then compare.
+    while i <= last {
+        let p = memchr::memchr2(
+            first.to_ascii_lowercase(),
+            first.to_ascii_uppercase(),
+            &hay[i..=last],
+        )?;
+        if hay[i + p..i + p + needle.len()].eq_ignore_ascii_case(needle) {
+            return Some(i + p);
+        }
+        i += p + 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -1132,5 +1171,22 @@ mod tests {
         assert!(t.elapsed().as_secs() < 10);
         assert!(!looks_like_server_script(false, b"plain text"));
         assert!(looks_like_server_script(false, b"GIF89a<%eval(x)%>"));
+        assert!(looks_like_server_script(
+            false,
+            b"\x89PNG\r\n\x1a\n\x00\x00 junk <%@ Page Language=\"C#\" %>"
+        ));
+        assert!(looks_like_server_script(false, b"<form runat=\"server\">"));
+        // Random bytes hold `<%` often; binary around it is not a script.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = Vec::with_capacity(64 << 10);
+        while random.len() < 64 << 10 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            random.extend_from_slice(&x.to_le_bytes());
+        }
+        random[1000..1002].copy_from_slice(b"<%");
+        assert!(memfind(&random, b"<%").is_some());
+        assert!(!looks_like_server_script(false, &random));
     }
 }
