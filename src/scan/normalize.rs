@@ -799,8 +799,8 @@ fn inline(toks: Vec<Tok>, lang: Lang, budget: usize) -> Vec<Tok> {
         let next2 = toks.get(k + 2);
         let assign = match next {
             Some(Tok::Punct(b'=')) => !next2.is_some_and(|t| t.is_punct(b'=')),
-            Some(Tok::Punct(b'+' | b'-' | b'*' | b'/' | b'&' | b'|')) => {
-                next2.is_some_and(|t| t.is_punct(b'=') || t == next.unwrap())
+            Some(op @ Tok::Punct(b'+' | b'-' | b'*' | b'/' | b'&' | b'|')) => {
+                next2.is_some_and(|t| t.is_punct(b'=') || t == op)
             }
             _ => false,
         };
