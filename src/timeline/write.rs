@@ -364,27 +364,12 @@ pub(crate) struct Formatter {
     /// The 32 descriptions of MFT events (2 attributes x 16 MACB sets) as JSON strings,
     /// made once.
     descs_json: Vec<Vec<u8>>,
+    /// The same as CSV cells.
+    descs_csv: Vec<Vec<u8>>,
     /// The last evidence name and its JSON string.
     evidence: (String, Vec<u8>),
     /// The line being written.
     line: Vec<u8>,
-    /// CSV records are written through here, one at a time, and taken out of `csv_out`.
-    csv: csv::Writer<Shared>,
-    csv_out: Shared,
-}
-
-/// A buffer the CSV writer writes into and the formatter takes lines out of.
-#[derive(Clone, Default)]
-struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 impl Formatter {
@@ -404,7 +389,6 @@ impl Formatter {
                 macb_desc(i % 16, src)
             })
             .collect();
-        let csv_out = Shared::default();
         let descs_json = descs
             .iter()
             .map(|d: &String| {
@@ -413,27 +397,29 @@ impl Formatter {
                 b
             })
             .collect();
+        let descs_csv = descs
+            .iter()
+            .map(|d: &String| {
+                let mut b = Vec::new();
+                csv_text(&mut b, d, true);
+                b
+            })
+            .collect();
         Ok(Formatter {
             format,
             descs_json,
+            descs_csv,
             evidence: (String::new(), b"\"\"".to_vec()),
             line: Vec::with_capacity(1024),
-            csv: csv::Writer::from_writer(csv_out.clone()),
-            csv_out,
         })
     }
 
     /// The CSV header line (nothing for the JSON formats).
     pub(crate) fn header(&mut self, b: &mut Vec<u8>) {
         if self.format == TimelineFormat::Csv {
-            let _ = self.csv.write_record(CSV_HEADER);
-            self.take_csv(b);
+            b.extend_from_slice(CSV_HEADER.join(",").as_bytes());
+            b.push(b'\n');
         }
-    }
-
-    fn take_csv(&mut self, b: &mut Vec<u8>) {
-        let _ = self.csv.flush();
-        b.append(&mut self.csv_out.0.borrow_mut());
     }
 
     /// The line(s) of an MFT event of row `s`, each handed to `emit` with its number within
@@ -501,8 +487,33 @@ impl Formatter {
                 }
             }
             TimelineFormat::Csv | TimelineFormat::Bodyfile => {
-                let ev = super::mft_event_of(evidence, offset, s, e);
-                self.csv_record(&ev, &mut b);
+                // The typed event's record (csv_event) written straight from the row.
+                let d = e.macb as usize % 16 + 16 * (e.source == Source::FileName) as usize;
+                e.time.push_rfc3339(&mut b);
+                b.push(b',');
+                b.extend_from_slice(&macb_bytes(e.macb));
+                b.push(b',');
+                b.extend_from_slice(src_name(e.source).as_bytes());
+                b.push(b',');
+                csv_opt(&mut b, s.partition.map(u64::from));
+                b.push(b',');
+                csv_text(&mut b, &s.path, true);
+                b.push(b',');
+                csv_text(&mut b, s.stream.as_deref().unwrap_or(""), true);
+                b.push(b',');
+                super::push_u64(&mut b, s.entry);
+                b.push(b',');
+                super::push_u64(&mut b, u64::from(s.sequence));
+                b.extend_from_slice(if s.deleted { b",true" } else { b",false" });
+                b.extend_from_slice(b",,,,,,");
+                b.extend_from_slice(&self.descs_csv[d]);
+                b.push(b',');
+                csv_text(&mut b, &mft_message(s), true);
+                b.push(b',');
+                csv_text(&mut b, evidence, true);
+                b.push(b',');
+                csv_opt(&mut b, offset);
+                b.push(b'\n');
                 emit(0, &b);
             }
         }
@@ -539,42 +550,88 @@ impl Formatter {
                 };
                 json_line(&sketch, b);
             }
-            TimelineFormat::Csv | TimelineFormat::Bodyfile => self.csv_record(e, b),
+            TimelineFormat::Csv | TimelineFormat::Bodyfile => csv_event(e, b),
         }
     }
+}
 
-    fn csv_record(&mut self, ev: &TimelineEvent, b: &mut Vec<u8>) {
-        let opt = |v: Option<String>| v.unwrap_or_default();
-        let l = &ev.location;
-        // Cells that start like a formula are defused, as in every CSV deadbox writes.
-        let cell = |s: &str| crate::output::csv_cell(s).into_owned();
-        let _ = self.csv.write_record([
-            ev.time.to_string(),
-            ev.macb.clone().unwrap_or_else(|| "....".into()),
-            ev.source.as_str().to_string(),
-            opt(l.partition.map(|p| p.to_string())),
-            cell(&l.path),
-            cell(l.stream.as_deref().unwrap_or("")),
-            opt(l.mft_entry.map(|v| v.to_string())),
-            opt(l.mft_sequence.map(|v| v.to_string())),
-            l.deleted.to_string(),
-            opt(l.line.map(|v| v.to_string())),
-            opt(l.record_id.map(|v| v.to_string())),
-            opt(l.snapshot.map(|v| v.to_string())),
-            opt(ev.finding.map(|k| {
-                serde_json::to_value(k)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            })),
-            opt(ev.severity.map(|s| s.as_str().to_string())),
-            cell(&ev.timestamp_desc),
-            cell(&ev.message),
-            cell(&l.evidence),
-            opt(l.volume_offset.map(|v| v.to_string())),
-        ]);
-        self.take_csv(b);
+/// One CSV cell as the `csv` crate writes it (quoted, inner quotes doubled, when it holds a
+/// comma, a quote or a line break), defused first when `defuse` (text from the image that
+/// starts like a spreadsheet formula, as every CSV deadbox writes).
+fn csv_text(b: &mut Vec<u8>, s: &str, defuse: bool) {
+    let prefix = defuse && s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let quote = s.bytes().any(|c| matches!(c, b',' | b'"' | b'\r' | b'\n'));
+    if quote {
+        b.push(b'"');
     }
+    if prefix {
+        b.push(b'\'');
+    }
+    if quote {
+        for c in s.bytes() {
+            if c == b'"' {
+                b.push(b'"');
+            }
+            b.push(c);
+        }
+        b.push(b'"');
+    } else {
+        b.extend_from_slice(s.as_bytes());
+    }
+}
+
+fn csv_opt(b: &mut Vec<u8>, v: Option<u64>) {
+    if let Some(v) = v {
+        super::push_u64(b, v);
+    }
+}
+
+/// The CSV record of `ev` ([`CSV_HEADER`]'s columns), written by hand: the timeline writes
+/// millions (a unit test compares it with the `csv` crate's record).
+fn csv_event(ev: &TimelineEvent, b: &mut Vec<u8>) {
+    let l = &ev.location;
+    ev.time.push_rfc3339(b);
+    b.push(b',');
+    b.extend_from_slice(ev.macb.as_deref().unwrap_or("....").as_bytes());
+    b.push(b',');
+    b.extend_from_slice(ev.source.as_str().as_bytes());
+    b.push(b',');
+    csv_opt(b, l.partition.map(u64::from));
+    b.push(b',');
+    csv_text(b, &l.path, true);
+    b.push(b',');
+    csv_text(b, l.stream.as_deref().unwrap_or(""), true);
+    b.push(b',');
+    csv_opt(b, l.mft_entry);
+    b.push(b',');
+    csv_opt(b, l.mft_sequence.map(u64::from));
+    b.push(b',');
+    b.extend_from_slice(if l.deleted { b"true" } else { b"false" });
+    b.push(b',');
+    csv_opt(b, l.line);
+    b.push(b',');
+    csv_opt(b, l.record_id);
+    b.push(b',');
+    csv_opt(b, l.snapshot.map(|v| v as u64));
+    b.push(b',');
+    if let Some(k) = ev.finding {
+        if let Ok(serde_json::Value::String(k)) = serde_json::to_value(k) {
+            csv_text(b, &k, false);
+        }
+    }
+    b.push(b',');
+    if let Some(s) = ev.severity {
+        b.extend_from_slice(s.as_str().as_bytes());
+    }
+    b.push(b',');
+    csv_text(b, &ev.timestamp_desc, true);
+    b.push(b',');
+    csv_text(b, &ev.message, true);
+    b.push(b',');
+    csv_text(b, &l.evidence, true);
+    b.push(b',');
+    csv_opt(b, l.volume_offset);
+    b.push(b'\n');
 }
 
 fn src_name(s: Source) -> &'static str {
@@ -737,7 +794,100 @@ mod tests {
                     String::from_utf8_lossy(&fast),
                     String::from_utf8_lossy(&typed)
                 );
+                let mut f = Formatter::new(TimelineFormat::Csv).unwrap();
+                let mut fast = Vec::new();
+                f.mft("=ev,1.img", Some(1 << 20), subject, &e, &mut |_, l| {
+                    fast.extend_from_slice(l)
+                });
+                let ev = super::super::mft_event_of("=ev,1.img", Some(1 << 20), subject, &e);
+                let mut typed = Vec::new();
+                csv_event(&ev, &mut typed);
+                assert_eq!(
+                    String::from_utf8_lossy(&fast),
+                    String::from_utf8_lossy(&typed)
+                );
             }
         }
+    }
+
+    #[test]
+    fn hand_written_csv_records_are_the_csv_crates() {
+        let t = FileTime::parse_rfc3339("2021-03-03T02:41:55.1234567Z").unwrap();
+        let texts = [
+            "/plain/path.aspx",
+            "=cmd|' /C calc'!A0",
+            "-2+3",
+            "a,b \"c\"\r\nd",
+            "@x,\"y\"",
+            "",
+            "ünï,cödé \u{202e}",
+        ];
+        for (i, text) in texts.iter().enumerate() {
+            let mut location = crate::finding::Location::new(
+                text,
+                (i % 2 == 0).then_some(3),
+                (i % 3 == 0).then_some(1 << 20),
+                text,
+                (i % 2 == 1).then_some((7, 2, i % 4 == 1)),
+            );
+            location.stream = (i % 3 == 1).then(|| text.to_string());
+            location.line = (i % 2 == 0).then_some(12);
+            location.record_id = (i == 3).then_some(99);
+            location.snapshot = (i == 4).then_some(2);
+            let ev = TimelineEvent {
+                time: t,
+                source: EventSource::Log,
+                timestamp_desc: text.to_string(),
+                macb: (i % 2 == 0).then(|| "m.c.".to_string()),
+                message: text.to_string(),
+                location,
+                finding: (i == 2).then_some(FindingKind::WebShell),
+                severity: (i == 2).then_some(Severity::High),
+            };
+            let mut ours = Vec::new();
+            csv_event(&ev, &mut ours);
+            // The reference: the csv crate writing the cells as strings.
+            let opt = |v: Option<String>| v.unwrap_or_default();
+            let cell = |s: &str| crate::output::csv_cell(s).into_owned();
+            let l = &ev.location;
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record([
+                ev.time.to_string(),
+                ev.macb.clone().unwrap_or_else(|| "....".into()),
+                ev.source.as_str().to_string(),
+                opt(l.partition.map(|p| p.to_string())),
+                cell(&l.path),
+                cell(l.stream.as_deref().unwrap_or("")),
+                opt(l.mft_entry.map(|v| v.to_string())),
+                opt(l.mft_sequence.map(|v| v.to_string())),
+                l.deleted.to_string(),
+                opt(l.line.map(|v| v.to_string())),
+                opt(l.record_id.map(|v| v.to_string())),
+                opt(l.snapshot.map(|v| v.to_string())),
+                opt(ev.finding.map(|k| {
+                    serde_json::to_value(k)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                })),
+                opt(ev.severity.map(|s| s.as_str().to_string())),
+                cell(&ev.timestamp_desc),
+                cell(&ev.message),
+                cell(&l.evidence),
+                opt(l.volume_offset.map(|v| v.to_string())),
+            ])
+            .unwrap();
+            let theirs = w.into_inner().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&theirs),
+                "{text:?}"
+            );
+        }
+        let mut h = Vec::new();
+        Formatter::new(TimelineFormat::Csv).unwrap().header(&mut h);
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(CSV_HEADER).unwrap();
+        assert_eq!(h, w.into_inner().unwrap());
     }
 }
