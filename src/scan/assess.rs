@@ -704,20 +704,7 @@ pub(crate) fn check_logs(
     let results: Vec<LogResult> = logs
         .par_iter()
         .map(|(item, s, kind)| {
-            let location = Location::new(
-                evidence,
-                vol.partition(),
-                Some(vol.offset()),
-                item.path(),
-                Some((item.file.entry, item.file.sequence, item.file.deleted)),
-            );
-            let facts = FileFacts {
-                size: s.size,
-                si: item.file.si.map(|x| crate::rows::times(&x.times)),
-                fn_: item.name.map(|n| crate::rows::times(&n.times)),
-                ..FileFacts::default()
-            }
-            .with_owner(vol.file_owner(item.file));
+            let (location, facts) = item_provenance(evidence, vol, item, s);
             let mut buf = Vec::new();
             let max = max_in_memory.min(MAX_LOG_BYTES);
             // Logs are read in parallel: one assembled in memory is counted in the scan's
@@ -864,4 +851,29 @@ pub(crate) fn check_collected_logs(
     coverage(results, &|folder: &str| {
         Location::new(evidence, None, None, folder, None)
     })
+}
+
+/// Where a stream of a volume item is (location) and what the file is (size, times, owner),
+/// as a finding about it reports them.
+pub(super) fn item_provenance(
+    evidence: &str,
+    vol: &NtfsVolume,
+    item: &crate::ntfs::Item<'_>,
+    s: &crate::ntfs::Stream,
+) -> (Location, FileFacts) {
+    let location = Location::new(
+        evidence,
+        vol.partition(),
+        Some(vol.offset()),
+        item.path(),
+        Some((item.file.entry, item.file.sequence, item.file.deleted)),
+    );
+    let facts = FileFacts {
+        size: s.size,
+        si: item.file.si.map(|x| crate::rows::times(&x.times)),
+        fn_: item.name.map(|n| crate::rows::times(&n.times)),
+        ..FileFacts::default()
+    }
+    .with_owner(vol.file_owner(item.file));
+    (location, facts)
 }

@@ -290,20 +290,7 @@ impl super::Scan {
         });
         for item in items.take(MAX_COMPILED_RECORDS) {
             let Some(s) = item.stream else { continue };
-            let location = Location::new(
-                evidence,
-                vol.partition(),
-                Some(vol.offset()),
-                item.path(),
-                Some((item.file.entry, item.file.sequence, item.file.deleted)),
-            );
-            let facts = FileFacts {
-                size: s.size,
-                si: item.file.si.map(|x| crate::rows::times(&x.times)),
-                fn_: item.name.map(|n| crate::rows::times(&n.times)),
-                ..FileFacts::default()
-            }
-            .with_owner(vol.file_owner(item.file));
+            let (location, facts) = super::assess::item_provenance(evidence, vol, &item, s);
             let bytes = crate::sniff::stream_range(vol, s, 0, MAX_COMPILED_BYTES);
             out.extend(check_record(&bytes, &location, &facts, pages, hits));
         }

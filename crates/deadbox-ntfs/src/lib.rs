@@ -1419,18 +1419,30 @@ impl NtfsVolume {
             while done < bytes {
                 let n = (bytes - done).min(CHUNK);
                 let vol_off = self.cluster_offset(lcn, done)?;
-                match self.region.slice(vol_off, n as usize) {
-                    Some(s) => f(s)?,
-                    None => {
-                        scratch.resize(n as usize, 0);
-                        self.region.read_exact_at(vol_off, &mut scratch)?;
-                        f(&scratch)?;
-                    }
-                }
+                self.visit_extent(vol_off, n as usize, &mut scratch, f)?;
                 done += n;
             }
         }
         Ok(())
+    }
+
+    /// Hands `f` the `n` bytes at volume offset `vol_off`: borrowed from the memory map where
+    /// the evidence has them there, else read into `scratch`.
+    fn visit_extent(
+        &self,
+        vol_off: u64,
+        n: usize,
+        scratch: &mut Vec<u8>,
+        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        match self.region.slice(vol_off, n) {
+            Some(s) => f(s),
+            None => {
+                scratch.resize(n, 0);
+                self.region.read_exact_at(vol_off, scratch)?;
+                f(scratch)
+            }
+        }
     }
 
     fn visit_plain(
@@ -1472,14 +1484,7 @@ impl NtfsVolume {
                 emit_zeros(n, f)?;
             } else {
                 let vol_off = self.cluster_offset(run.lcn.unwrap_or(0), pos - run.vcn * cs)?;
-                match self.region.slice(vol_off, n as usize) {
-                    Some(s) => f(s)?,
-                    None => {
-                        scratch.resize(n as usize, 0);
-                        self.region.read_exact_at(vol_off, &mut scratch)?;
-                        f(&scratch)?;
-                    }
-                }
+                self.visit_extent(vol_off, n as usize, &mut scratch, f)?;
             }
             pos += n;
         }
