@@ -35,10 +35,11 @@ rule chopper_jscript_eval_obfuscated
     strings:
         // second argument of eval() built from escapes, concatenation or char codes
         // (\x75 or \u0075 style; written so that "eval" is the pattern's atom, not the
-        // escape, which is frequent in other text)
-        $esc = /eval\s*\([^;]{1,400},\s*["'][a-z]{0,5}\\[xu]0{0,2}[0-9a-f]{2}/ nocase
-        $concat = /eval\s*\([^;]{1,400},\s*["'][a-z\\0-9]{1,24}["']\s*\+\s*["']/ nocase
-        $charcode = /eval\s*\([^;]{1,400},\s*String\.fromCharCode\s*\(/ nocase
+        // escape, which is frequent in other text). Case-sensitive: JScript's eval is
+        // lowercase, and ASP.NET data binding writes `Eval(` in every other benign page.
+        $esc = /eval\s*\([^;]{1,400},\s*["'][a-zA-Z]{0,5}\\[xu]0{0,2}[0-9a-fA-F]{2}/
+        $concat = /eval\s*\([^;]{1,400},\s*["'][a-zA-Z\\0-9]{1,24}["']\s*\+\s*["']/
+        $charcode = /eval\s*\([^;]{1,400},\s*String\.fromCharCode\s*\(/
         // "unsafe" spelled with escapes anywhere near an eval
         $unsafe_x = "\\x75\\x6e\\x73\\x61\\x66\\x65" nocase
         $unsafe_u = "\\u0075\\u006e\\u0073\\u0061\\u0066\\u0065" nocase
@@ -102,7 +103,7 @@ rule chopper_csharp_jscriptevaluate
         author = "deadbox"
     strings:
         $eval = "JScriptEvaluate" nocase
-        $req = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params|\.Headers|\.Cookies|\.InputStream)/ nocase
+        $req = /[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.BinaryRead|\.InputStream|\.Params|\.QueryString|\.Headers|\.Cookies)/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase

@@ -11,7 +11,7 @@ rule cmdshell_process_start_shell
         author = "deadbox"
     strings:
         $p1 = "ProcessStartInfo" nocase
-        $p2 = /Process\s*\.\s*Start\s*\(/ nocase
+        $p2 = "Process.Start(" nocase
         $p3 = /\.StartInfo\s*\.\s*FileName/ nocase
         $sh1 = "cmd.exe" nocase
         $sh2 = "\"cmd\"" nocase
@@ -19,7 +19,7 @@ rule cmdshell_process_start_shell
         $use1 = "RedirectStandardOutput" nocase
         $use2 = "StandardOutput.ReadToEnd" nocase
         $use3 = /["' ]\/c\s/ nocase
-        $use5 = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params)/ nocase
+        $use5 = /[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.BinaryRead|\.InputStream|\.Params|\.QueryString|\.Headers|\.Cookies)/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase
@@ -44,7 +44,7 @@ rule cmdshell_process_start_request
         $t2 = /Process\s*\.\s*Start\s*\(\s*[^;]{0,80}\.(Text|Value)\s*[\),+]/ nocase
         $t3 = /\.(Arguments|FileName)\s*=\s*[^;\r\n]{0,80}\.(Text|Value)\s*[;\r\n+]/ nocase
         $proc1 = "ProcessStartInfo" nocase
-        $proc2 = /Process\s*\.\s*Start\s*\(/ nocase
+        $proc2 = "Process.Start(" nocase
         $proc3 = /\.StartInfo\s*\.\s*(FileName|Arguments)/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
@@ -67,7 +67,7 @@ rule cmdshell_wscript_shell
         $clsid_obj = "72C24DD5-D70A-438B-8A42-98424B88AFB8" nocase
         $x1 = /\.Exec\s*\(/ nocase
         $x2 = /\.Run\s*[\( ]/ nocase
-        $req = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString)/ nocase
+        $req = /[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.BinaryRead|\.InputStream|\.Params|\.QueryString|\.Headers|\.Cookies)/ nocase
         $runat = /runat\s*=\s*["']?server/ nocase
         $srv = "Server.CreateObject" nocase
         $dir = /<%@\s{0,8}(Page|Language)/ nocase
@@ -92,7 +92,7 @@ rule cmdshell_powershell_runspace
         $ps1 = "RunspaceFactory" nocase
         $ps2 = /PowerShell\s*\.\s*Create\s*\(/ nocase
         $add = /\.(AddScript|AddCommand)\s*\(/ nocase
-        $in1 = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params)/ nocase
+        $in1 = /[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.BinaryRead|\.InputStream|\.Params|\.QueryString|\.Headers|\.Cookies)/ nocase
         $in2 = /\.(AddScript|AddCommand)\s*\(\s*[^;)]{0,80}\.Text\s*[\),]/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase

@@ -17,14 +17,15 @@ rule database_console_request_connection
         category = "database"
         author = "deadbox"
     strings:
-        $conn1 = /(SqlConnection|OleDbConnection|OdbcConnection|MySqlConnection|OracleConnection|NpgsqlConnection)\s*\([^;]{0,240}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $conn1 = /(Sql|OleDb|Odbc|MySql|Oracle|Npgsql)Connection\s*\([^;]{0,240}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $conn2 = /\.ConnectionString\s*=\s*[^;\n]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $conn3 = /\.Open\s*[\( ]\s*\(*\s*request\s*(\.\s*(querystring|form|item)\s*)?\(/ nocase
         // the credentials of a connection string from the request or a form field, by
         // string.Format ("...Password={2}...", txtHost.Value, ...) or by concatenation
         $conn4 = /(password|pwd)\s*=\s*\{\d\}[^"\n]{0,160}"\s*,\s*\(*\s*(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.(Text|Value)\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $conn5 = /(password|pwd)\s*=\s*["']\s*[+&]\s*\(*\s*(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.(Text|Value)\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
-        $sql1 = /(SqlCommand|OleDbCommand|OdbcCommand|MySqlCommand|OracleCommand|SqlDataAdapter|OleDbDataAdapter|OdbcDataAdapter|MySqlDataAdapter)\s*\(\s*\(*\s*(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_.]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $sql1 = /(Sql|OleDb|Odbc|MySql|Oracle)Command\s*\(\s*\(*\s*(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_.]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $sql5 = /(Sql|OleDb|Odbc|MySql)DataAdapter\s*\(\s*\(*\s*(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_.]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $sql2 = /\.CommandText\s*=\s*\(*\s*(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_.]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $sql3 = /\.Execute\s*[\( ]\s*\(*\s*request\s*(\.\s*(querystring|form|item)\s*)?\(/ nocase
         // SQL text built from the request: "select * from " + txtTable.Text

@@ -21,8 +21,8 @@ rule filemanager_browse_upload_delete_download
         $dl2 = /Content-Disposition["']?\s*,\s*["']attachment/ nocase
         $up1 = /\.SaveAs\s*\(/ nocase
         $up2 = "PostedFile" nocase
-        $up3 = /Request\s*\.\s*Files/ nocase
-        $req = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params|\.Cookies)/ nocase
+        $up3 = "Request.Files" nocase
+        $req = /[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.BinaryRead|\.InputStream|\.Params|\.QueryString|\.Headers|\.Cookies)/ nocase
         // reach beyond the application's own folders: drives, or paths straight from the request
         $reach1 = "GetLogicalDrives" nocase
         $reach2 = "DriveInfo" nocase
@@ -70,8 +70,8 @@ rule filemanager_upload_to_own_folder
         author = "deadbox"
     strings:
         $src1 = "PostedFile" nocase
-        $src2 = /Request\s*\.\s*Files/ nocase
-        $dst1 = /Request\s*\.\s*PhysicalPath/ nocase
+        $src2 = "Request.Files" nocase
+        $dst1 = "Request.PhysicalPath" nocase
         $dst2 = /MapPath\s*\(\s*["']\.?\/?["']\s*\)/ nocase
         $dst3 = /SaveAs\s*\([^;]{0,120}[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.QueryString|\.Params|\.Files)/ nocase
         $dst4 = /MapPath\s*\(\s*Request\s*[\.\[\(]/ nocase
@@ -98,7 +98,7 @@ rule filemanager_timestomp
     strings:
         $f = /File\s*\.\s*Set(CreationTime|LastWriteTime|LastAccessTime)\s*\(/ nocase
         $d = /Directory\s*\.\s*Set(CreationTime|LastWriteTime|LastAccessTime)\s*\(/ nocase
-        $req = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString|\.Params)/ nocase
+        $req = /[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.BinaryRead|\.InputStream|\.Params|\.QueryString|\.Headers|\.Cookies)/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase
@@ -122,7 +122,7 @@ rule filemanager_classic_asp_fso
         $chg2 = /\.DeleteFolder\s*[\( ]/ nocase
         $chg3 = "ADODB.Stream" nocase
         $chg4 = /\.CreateTextFile\s*\(/ nocase
-        $req = /[^A-Za-z]Request\s*(\(|\.Form|\.QueryString|\.BinaryRead)/ nocase
+        $req = /[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.BinaryRead|\.InputStream|\.Params|\.QueryString|\.Headers|\.Cookies)/ nocase
     condition:
         uint16(0) != 0x5A4D and $fso and 2 of ($list*) and 2 of ($chg*) and $req
 }
@@ -141,9 +141,29 @@ rule filemanager_request_path_browser
     strings:
         // the folder is the request value itself (or MapPath of it), not a folder of the
         // application in which the request only picks a name (MapPath("~/gallery/" + …))
-        $enum = /(GetFiles|GetDirectories|GetFileSystemInfos|GetFileSystemEntries|EnumerateFiles|EnumerateDirectories|DirectoryInfo)\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
-        $act1 = /(File|Directory)\s*\.\s*(Delete|Move|Copy|SetAttributes|SetCreationTime|SetLastWriteTime)\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
-        $act2 = /(WriteAllBytes|WriteAllText|AppendAllText|StreamWriter|CreateText|OpenWrite|TransmitFile|WriteFile|SaveAs|FileStream)\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        // one pattern per method, not one alternation: each is then found by its method's
+        // name, not by the request tail ("Request", ".Text"), common in text and markup
+        $enum1 = /GetFiles\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $enum2 = /GetDirectories\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $enum3 = /GetFileSystemInfos\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $enum4 = /GetFileSystemEntries\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $enum5 = /EnumerateFiles\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $enum6 = /EnumerateDirectories\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $enum7 = /DirectoryInfo\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $act1 = /File\s*\.\s*(Delete|Move|Copy|SetAttributes|SetCreationTime|SetLastWriteTime)\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $act6 = /Directory\s*\.\s*(Delete|Move|Copy|SetAttributes|SetCreationTime|SetLastWriteTime)\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        // one pattern per method, not one alternation: each is then found by its method's
+        // name, not by the request tail ("Request", ".Text"), common in text and markup
+        $write1 = /WriteAllBytes\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $write2 = /WriteAllText\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $write3 = /AppendAllText\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $write4 = /StreamWriter\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $write5 = /CreateText\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $write6 = /OpenWrite\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $write7 = /TransmitFile\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $write8 = /WriteFile\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $write9 = /SaveAs\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $write10 = /FileStream\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $act3 = /DriveInfo\s*\.\s*GetDrives/ nocase
         $act4 = "GetLogicalDrives" nocase
         // a file created only to be closed again: probing which folders are writable
@@ -152,7 +172,7 @@ rule filemanager_request_path_browser
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase
     condition:
-        uint16(0) != 0x5A4D and any of ($ss*) and $enum and any of ($act*)
+        uint16(0) != 0x5A4D and any of ($ss*) and any of ($enum*) and any of ($act*, $write*)
 }
 
 rule filemanager_request_path_and_content_writer
@@ -165,13 +185,22 @@ rule filemanager_request_path_and_content_writer
     strings:
         // the file is the request value itself (or MapPath of it), not a file of the
         // application whose name the request only completes
-        $path = /(StreamWriter|CreateText|WriteAllText|WriteAllBytes|AppendAllText|FileStream|File\s*\.\s*Create|FileInfo)\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        // one pattern per method, not one alternation: each is then found by its method's
+        // name, not by the request tail ("Request", ".Text"), common in text and markup
+        $path1 = /StreamWriter\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $path2 = /CreateText\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $path3 = /WriteAllText\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $path4 = /WriteAllBytes\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $path5 = /AppendAllText\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $path6 = /FileStream\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $path7 = /File\s*\.\s*Create\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
+        $path8 = /FileInfo\s*\(\s*\(*\s*((Server\s*\.\s*)?MapPath\s*\(\s*\(*\s*)?([A-Za-z_][A-Za-z0-9_]{0,20}\s*\.\s*){0,3}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $content = /\.(Write|WriteLine)\s*\(\s*\(*\s*(this\s*\.\s*)?(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|[A-Za-z0-9_]{1,60}\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase
         $ss1 = /runat\s*=\s*["']?server/ nocase
         $ss2 = /<%@\s{0,8}(Page|WebHandler|WebService|Control)/ nocase
         $ss3 = "IHttpHandler" nocase
     condition:
-        uint16(0) != 0x5A4D and any of ($ss*) and $path and $content
+        uint16(0) != 0x5A4D and any of ($ss*) and any of ($path*) and $content
 }
 
 rule filemanager_writes_script_next_to_itself

@@ -75,7 +75,7 @@ rule loader_session_assembly_payload
         $inv2 = /\.Equals\s*\(\s*(this|Context|HttpContext\.Current)\s*\)/
         $load1 = /Assembly\]?\s*\.\s*Load\s*\(/ nocase
         $load2 = /GetMethod\s*\(\s*["']Load["']/ nocase
-        $sess = /Session\s*(\[|\(|\.Add\s*\()/ nocase
+        $sess = /(Session|Application)\s*(\[|\(|\.Add\s*\()/ nocase
     condition:
         uint16(0) != 0x5A4D and ($inv1 or ($inv2 and any of ($load*) and $sess))
 }

@@ -44,7 +44,7 @@ rule obfuscated_script_control_eval
         $x2 = /\.AddCode\s*[\( ]/ nocase
         $x3 = /\.Eval\s*[\( ]/ nocase
         $obj = /CreateObject\s*\(\s*["']MSScriptControl/ nocase
-        $req = /[^A-Za-z]Request\s*(\(|\[|\.Form|\.Item|\.QueryString)/ nocase
+        $req = /[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.BinaryRead|\.InputStream|\.Params|\.QueryString|\.Headers|\.Cookies)/ nocase
     condition:
         uint16(0) != 0x5A4D and $ctl and $obj and any of ($x*) and $req
 }

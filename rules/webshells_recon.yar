@@ -28,11 +28,14 @@ rule recon_registry_browser
         category = "recon"
         author = "deadbox"
     strings:
-        $h1 = /Registry\s*\.\s*LocalMachine/ nocase
-        $h2 = /Registry\s*\.\s*ClassesRoot/ nocase
-        $h3 = /Registry\s*\.\s*CurrentUser/ nocase
-        $h4 = /Registry\s*\.\s*Users/ nocase
-        $h5 = /Registry\s*\.\s*CurrentConfig/ nocase
+        // literals, not `Registry\s*\.\s*X` regexes: "registry" is a common word, and a
+        // literal's atom is verified by one comparison; the normalised form of a script (which
+        // these rules also see) has no whitespace around the dot
+        $h1 = "Registry.LocalMachine" nocase
+        $h2 = "Registry.ClassesRoot" nocase
+        $h3 = "Registry.CurrentUser" nocase
+        $h4 = "Registry.Users" nocase
+        $h5 = "Registry.CurrentConfig" nocase
         $walk1 = "GetSubKeyNames" nocase
         $walk2 = "GetValueNames" nocase
         $open_req = /OpenSubKey\s*\([^;]{0,200}(Request\s*(\.\s*(QueryString|Form|Params|Item|Cookies|Headers)\s*)?[\[\(]|\.Text\s*([\),;+\]&]|\.Trim|\.ToString))/ nocase

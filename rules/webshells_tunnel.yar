@@ -32,7 +32,7 @@ rule tunnel_socket_relay
         $sock2 = /new\s+(System\.Net\.Sockets\.)?TcpClient\s*\(/ nocase
         $conn = /\.(Connect|BeginConnect|ConnectAsync)\s*\(/ nocase
         $req1 = /Request\s*\.\s*(QueryString|Headers|Form|Params|Item|BinaryRead|InputStream)/ nocase
-        $req2 = /[^A-Za-z]Request\s*\[/ nocase
+        $req2 = /[^A-Za-z]Request\s*(\[|\(|\.Form|\.Item|\.BinaryRead|\.InputStream|\.Params|\.QueryString|\.Headers|\.Cookies)/ nocase
         $send = /\.(Send|Write|BeginSend)\s*\(/ nocase
         $recv = /\.(Receive|Read|BeginReceive)\s*\(/ nocase
         $keep1 = /(Session|Application)\s*(\[|\(|\.Add\s*\()/ nocase

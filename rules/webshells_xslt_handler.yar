@@ -53,7 +53,7 @@ rule xslt_script_dangerous_code
         $script = "msxsl:script" nocase
         $x1 = /eval\s*\([^;]{0,160}Request/
         $x2 = /eval\s*\([^;]{1,400},\s*["']unsafe["']/
-        $x3 = /Process\s*\.\s*Start\s*\(/ nocase
+        $x3 = "Process.Start(" nocase
         $x4 = "ProcessStartInfo" nocase
         $x5 = /Assembly\]?\s*\.\s*Load\s*\(/ nocase
     condition:
@@ -79,7 +79,7 @@ rule handler_executes_request_data
         $direct4 = /JScriptEvaluate\s*\([^;]{0,160}Request/ nocase
         $direct5 = /CompileAssemblyFromSource\s*\([^;]{0,160}Request/ nocase
         $proc1 = "ProcessStartInfo" nocase
-        $proc2 = /Process\s*\.\s*Start\s*\(/ nocase
+        $proc2 = "Process.Start(" nocase
         $shell1 = "cmd.exe" nocase
         $shell2 = "powershell" nocase
         $shell3 = "\"cmd\"" nocase

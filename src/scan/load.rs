@@ -9,6 +9,17 @@ use std::path::Path;
 #[derive(Debug, Clone, Default)]
 pub struct HashList {
     map: HashMap<String, String>,
+    /// Which digest lengths it holds: bit 0 MD5, bit 1 SHA-1, bit 2 SHA-256.
+    kinds: u8,
+}
+
+fn kind_bit(hex_len: usize) -> u8 {
+    match hex_len {
+        32 => 1,
+        40 => 2,
+        64 => 4,
+        _ => 0,
+    }
 }
 
 impl HashList {
@@ -36,6 +47,7 @@ impl HashList {
                 "{hash:?} is not an MD5, SHA-1 or SHA-256"
             )));
         }
+        self.kinds |= kind_bit(h.len());
         self.map.insert(h, comment.trim().to_string());
         Ok(())
     }
@@ -63,6 +75,12 @@ impl HashList {
         Ok(self.map.len() - before)
     }
 
+    /// Whether the list holds a hash of `hex_len` hex digits (32 MD5, 40 SHA-1, 64 SHA-256):
+    /// a scan computes only the digests its lists can match.
+    pub fn holds_len(&self, hex_len: usize) -> bool {
+        self.kinds & kind_bit(hex_len) != 0
+    }
+
     /// The comment of the first of `hashes` that is listed.
     pub fn lookup<'a>(&'a self, hashes: &[Option<&str>]) -> Option<(&'a str, &'a str)> {
         hashes.iter().flatten().find_map(|h| {
@@ -70,5 +88,22 @@ impl HashList {
                 .get_key_value(*h)
                 .map(|(k, v)| (k.as_str(), v.as_str()))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HashList;
+
+    #[test]
+    fn a_list_says_which_digests_it_can_match() {
+        let mut l = HashList::new();
+        assert!(!l.holds_len(32) && !l.holds_len(40) && !l.holds_len(64));
+        l.insert(&"ab".repeat(32), "sha256").unwrap();
+        assert!(l.holds_len(64) && !l.holds_len(32) && !l.holds_len(40));
+        l.insert(&"CD".repeat(16), "md5").unwrap();
+        assert!(l.holds_len(32) && !l.holds_len(40));
+        assert!(l.insert("abc", "neither").is_err());
+        assert!(!l.holds_len(3) && !l.holds_len(40));
     }
 }

@@ -1161,13 +1161,12 @@ impl Scan {
         let job = jobs[0];
         let described: Vec<_> = jobs.iter().map(|j| describe(evidence, j)).collect();
         let mut set = self.cfg.hashes;
-        if !self.iocs.is_empty() || !self.known_good.is_empty() {
-            set.sha256 = true;
-            if self.iocs_need_all() {
-                set.md5 = true;
-                set.sha1 = true;
-            }
-        }
+        // The hash lists are matched on the digests they hold: the built-in IOCs are all
+        // SHA-256, so a scan with `--hashes none` computes SHA-256 alone (not MD5 and SHA-1
+        // too, which cost as much again as the rule pack on plain text).
+        set.sha256 |= self.lists_hold(64);
+        set.sha1 |= self.lists_hold(40);
+        set.md5 |= self.lists_hold(32);
         let each_diag = |msg: &str| -> (Vec<Vec<Finding>>, bool) {
             let v = described
                 .iter()
@@ -1301,9 +1300,9 @@ impl Scan {
         (per_job, false)
     }
 
-    fn iocs_need_all(&self) -> bool {
-        // Lists may hold MD5 or SHA-1 entries: compute those too when any is present.
-        self.iocs.len() + self.known_good.len() > 0
+    /// Whether the IOC or known-good lists hold digests of `hex_len` hex digits.
+    fn lists_hold(&self, hex_len: usize) -> bool {
+        self.iocs.holds_len(hex_len) || self.known_good.holds_len(hex_len)
     }
 
     /// The bytes of one job. `note` is set when a loose file was found to have changed size
