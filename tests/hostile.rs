@@ -543,3 +543,59 @@ fn names_times_streams_bomb_through_the_cli() {
     );
     let _ = std::fs::remove_file(&img);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Logs read as streams, line by line.
+// ---------------------------------------------------------------------------------------------
+
+/// A collected IIS log of 1.5 GiB: a hole of zeros (one endless "line", free to plant as a
+/// sparse file) and then real lines. Read whole, it was refused (over the 1 GiB a log could
+/// take in memory) or would cost 1.5 GiB; streamed, the lines after the hole are checked
+/// under a 2 GiB address-space limit, and the cut line is reported.
+#[test]
+fn a_log_past_a_gigabyte_of_zeros_is_streamed_line_by_line() {
+    let dir = common::scratch().join("streamed-log");
+    let logs = dir.join("inetpub/logs/LogFiles/W3SVC1");
+    std::fs::create_dir_all(&logs).unwrap();
+    let log = logs.join("u_ex210303.log");
+    let hole: u64 = 3 << 29;
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::File::create(&log).unwrap();
+        f.seek(SeekFrom::Start(hole)).unwrap();
+        f.write_all(
+            b"\n#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username \
+              c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\r\n\
+              2021-03-03 01:00:05 10.0.0.10 POST /aspnet_client/system_web/Ab3dEf9h.aspx - 443 - \
+              203.0.113.5 antSword/v2.1 - 200 0 0 15\r\n",
+        )
+        .unwrap();
+    }
+    let out = cli(&[
+        "scan",
+        "--format",
+        "jsonl",
+        "--quiet",
+        dir.to_str().unwrap(),
+    ]);
+    let found = common::jsonl(&out.stdout);
+    let iis: Vec<_> = found
+        .iter()
+        .filter(|f| f["kind"] == "iis_suspicious_request")
+        .collect();
+    assert_eq!(iis.len(), 1, "{found:#?}");
+    assert_eq!(iis[0]["location"]["line"], 3, "{:#?}", iis[0]);
+    assert!(
+        iis[0]["title"].as_str().unwrap().contains("Ab3dEf9h.aspx"),
+        "{:#?}",
+        iis[0]
+    );
+    let cut = found.iter().any(|f| {
+        f["kind"] == "diagnostic"
+            && f.to_string()
+                .contains("1 line(s) longer than 1048576 bytes")
+    });
+    assert!(cut, "the cut line is reported: {found:#?}");
+    assert_eq!(out.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -116,13 +116,13 @@ pub(crate) fn url_param_with_tag(s: &str, from: usize) -> Option<(String, String
     None
 }
 
-pub(crate) fn check(bytes: &[u8]) -> LogReport {
+pub(crate) fn check(src: &mut dyn std::io::Read) -> LogReport {
     let mut report = LogReport::default();
     let mut cov = Coverage::default();
     let mut diags = Diags::default();
     let mut groups = Grouper::default();
     for_each_csv_row(
-        bytes,
+        src,
         "virtualdirectory",
         &mut report,
         &mut cov,
@@ -198,7 +198,7 @@ mod tests {
         let not_vdir =
             "2021-03-03T06:02:00Z,EXCH01,ecp,\"S:CMD=Set-Mailbox.CustomAttribute1='<b>x</b>'\"\r\n";
         let log = format!("{HDR}{bad}{bad}{benign}{encoded}{not_vdir}");
-        let r = check(log.as_bytes());
+        let r = check(&mut log.as_bytes());
         assert_eq!(r.entries, 5);
         assert_eq!(r.traces.len(), 2, "{:#?}", r.traces);
         let t = &r.traces[0];

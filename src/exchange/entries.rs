@@ -4,7 +4,7 @@
 //! headers, time columns and EVTX reader), and the same bounds ([`MAX_EVTX_RECORDS`]).
 
 use super::text::{
-    col, decode, fields_header, for_each_csv_row, lines, norm_time, Coverage, Diags,
+    col, fields_header, for_each_csv_row, for_each_line, norm_time, Coverage, Diags,
 };
 use super::{LogKind, LogReport, MAX_EVTX_RECORDS};
 
@@ -30,18 +30,31 @@ pub fn for_each_entry(
     f: &mut dyn FnMut(LogEntry<'_>) -> bool,
 ) -> u64 {
     match kind {
-        LogKind::HttpProxy { .. } | LogKind::EcpServer | LogKind::OabGenerator => csv(bytes, f),
-        LogKind::Iis => iis(bytes, f),
         LogKind::ApplicationEvtx | LogKind::EventLog(_) => evtx(bytes, f),
+        text => for_each_text_entry(text, &mut &bytes[..], f).unwrap_or(0),
     }
 }
 
-fn csv(bytes: &[u8], f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
+/// [`for_each_entry`] for a text log (`None` for an EVTX kind), read from `src` line by line
+/// (see [`super::check_text_log`]): the log is never held whole.
+pub fn for_each_text_entry(
+    kind: &LogKind,
+    src: &mut dyn std::io::Read,
+    f: &mut dyn FnMut(LogEntry<'_>) -> bool,
+) -> Option<u64> {
+    Some(match kind {
+        LogKind::HttpProxy { .. } | LogKind::EcpServer | LogKind::OabGenerator => csv(src, f),
+        LogKind::Iis => iis(src, f),
+        LogKind::ApplicationEvtx | LogKind::EventLog(_) => return None,
+    })
+}
+
+fn csv(src: &mut dyn std::io::Read, f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
     let (mut report, mut cov, mut diags) =
         (LogReport::default(), Coverage::default(), Diags::default());
     let (mut untimed, mut go) = (0u64, true);
     // The empty needle makes every row "wanted": each is split and its time column read.
-    for_each_csv_row(bytes, "", &mut report, &mut cov, &mut diags, |row| {
+    for_each_csv_row(src, "", &mut report, &mut cov, &mut diags, |row| {
         if !go {
             return;
         }
@@ -60,20 +73,19 @@ fn csv(bytes: &[u8], f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
     untimed
 }
 
-fn iis(bytes: &[u8], f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
-    let text = decode(bytes);
+fn iis(src: &mut dyn std::io::Read, f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
     let (mut date, mut time) = (None, None);
     let mut untimed = 0u64;
-    for (line_no, line) in lines(&text) {
+    for_each_line(src, &mut |line_no, line| {
         if line.starts_with('#') {
             if let Some(h) = fields_header(line) {
                 date = col(&h, "date");
                 time = col(&h, "time");
             }
-            continue;
+            return true;
         }
         if line.trim().is_empty() {
-            continue;
+            return true;
         }
         let rec: Vec<&str> = line.split(' ').collect();
         let at = |c: Option<usize>| c.and_then(|i| rec.get(i).copied());
@@ -83,7 +95,7 @@ fn iis(bytes: &[u8], f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
         };
         let Some(t) = t else {
             untimed += 1;
-            continue;
+            return true;
         };
         let e = LogEntry {
             line: Some(line_no),
@@ -91,10 +103,8 @@ fn iis(bytes: &[u8], f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
             time: t,
             text: line.into(),
         };
-        if !f(e) {
-            break;
-        }
-    }
+        f(e)
+    });
     untimed
 }
 

@@ -55,7 +55,7 @@ pub(crate) fn classify_anchor(anchor: &str, is_ecp: bool, status: Option<&str>) 
     Some(Anchor::Ssrf)
 }
 
-pub(crate) fn check(protocol: &str, bytes: &[u8]) -> LogReport {
+pub(crate) fn check(protocol: &str, src: &mut dyn std::io::Read) -> LogReport {
     let mut report = LogReport::default();
     let mut cov = Coverage::default();
     let mut diags = Diags::default();
@@ -63,7 +63,7 @@ pub(crate) fn check(protocol: &str, bytes: &[u8]) -> LogReport {
     let is_ecp = protocol.eq_ignore_ascii_case("ecp");
     let mut warned_header = false;
     for_each_csv_row(
-        bytes,
+        src,
         "serverinfo~",
         &mut report,
         &mut cov,
@@ -266,7 +266,7 @@ mod tests {
                 "exch01",
             ),
         ];
-        let r = check("Owa", &log(&rows));
+        let r = check("Owa", &mut &log(&rows)[..]);
         assert_eq!(r.entries, 7);
         assert_eq!(r.traces.len(), 2, "{:#?}", r.traces);
         let t = &r.traces[0];
@@ -316,7 +316,7 @@ mod tests {
             "500",
             "exch01",
         );
-        let r = check("Ecp", &log(&[ok.clone(), failed]));
+        let r = check("Ecp", &mut &log(&[ok.clone(), failed])[..]);
         assert_eq!(r.traces.len(), 2);
         assert_eq!(r.traces[0].kind, FindingKind::ProxylogonVdirWrite);
         assert_eq!(r.traces[0].severity, Severity::Critical);
@@ -324,7 +324,7 @@ mod tests {
         // A failed reset is still an SSRF trace.
         assert_eq!(r.traces[1].kind, FindingKind::ProxylogonSsrf);
         // Outside the Ecp folder the reset rule does not apply.
-        let r = check("Owa", &log(&[ok]));
+        let r = check("Owa", &mut &log(&[ok])[..]);
         assert_eq!(r.traces[0].kind, FindingKind::ProxylogonSsrf);
     }
 
@@ -335,7 +335,7 @@ mod tests {
             #Fields: DateTime,UserAgent,UrlStem,ClientIpAddress,AnchorMailbox,HttpStatus\n\
             2021-03-03T02:00:00Z,\"a \"\"b\"\", c\",/ews/exchange.asmx,198.51.100.2,ServerInfo~e.c:444/ews/exchange.asmx?#,200\n\
             2021-03-03T02:00:01Z,ua,/ews/exchange.asmx,198.51.100.3,ServerInfo~e.c/Autodiscover/x,200\n";
-        let r = check("Ews", log.as_bytes());
+        let r = check("Ews", &mut log.as_bytes());
         assert_eq!(r.entries, 3);
         assert_eq!(r.traces.len(), 2);
         assert_eq!(
@@ -350,7 +350,10 @@ mod tests {
 
     #[test]
     fn no_header_is_a_diagnostic() {
-        let r = check("Owa", b"2021-03-03T01:00:00Z,ServerInfo~x/ecp/y\n");
+        let r = check(
+            "Owa",
+            &mut &b"2021-03-03T01:00:00Z,ServerInfo~x/ecp/y\n"[..],
+        );
         assert!(r.traces.is_empty());
         assert_eq!(r.entries, 1);
         assert_eq!(r.diagnostics.len(), 1);

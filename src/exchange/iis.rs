@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use super::group::Grouper;
 use super::paths::campaign_name;
-use super::text::{col, decode, fields_header, lines, norm_time, percent_decode, quote};
+use super::text::{col, fields_header, for_each_line, norm_time, percent_decode, quote};
 use super::text::{no_time, Coverage, Diags};
 use super::{is_web_script, LogReport, Trace};
 use crate::finding::detail::{Detail, IisDetail};
@@ -153,26 +153,25 @@ pub(crate) fn suspicious_agent(ua: &str) -> bool {
         || (l.contains("chrome/51.0.2704.103") && l.contains("linux"))
 }
 
-pub(crate) fn check(bytes: &[u8]) -> LogReport {
+pub(crate) fn check(src: &mut dyn std::io::Read) -> LogReport {
     let mut report = LogReport::default();
     let mut cov = Coverage::default();
     let mut diags = Diags::default();
     let mut groups = Grouper::default();
     let mut pairs: HashMap<String, (u64, u64)> = HashMap::new();
     let mut pairs_full = false;
-    let text = decode(bytes);
     let mut header: Vec<String> = Vec::new();
     let mut cols: [Option<usize>; 9] = [None; 9];
-    for (line_no, line) in lines(&text) {
+    let stats = for_each_line(src, &mut |line_no, line| {
         if line.starts_with('#') {
             if let Some(h) = fields_header(line) {
                 header = h;
                 cols = COL_NAMES.map(|n| col(&header, n));
             }
-            continue;
+            return true;
         }
         if line.trim().is_empty() {
-            continue;
+            return true;
         }
         report.entries = report.entries.saturating_add(1);
         let rec: Vec<&str> = line.split(' ').collect();
@@ -189,7 +188,7 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
                 )
                 .at_line(line_no),
             );
-            continue;
+            return true;
         }
         if rec.len() != header.len() {
             diags.push(
@@ -233,7 +232,7 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
         let mut reasons = uri_reasons(&uri, query, post);
         let agent = post && suspicious_agent(&ua);
         let severity = match (reasons.is_empty(), agent) {
-            (true, false) => continue,
+            (true, false) => return true,
             (true, true) => Severity::Medium,
             (false, false) => Severity::High,
             (false, true) => Severity::Critical,
@@ -281,7 +280,9 @@ pub(crate) fn check(bytes: &[u8]) -> LogReport {
                 }),
             }
         });
-    }
+        true
+    });
+    stats.report(&mut diags);
     if pairs_full {
         diags.push(Diagnostic::new(
             DiagnosticKind::Limit,
@@ -430,7 +431,7 @@ mod tests {
             ),
         ];
         let log = format!("{HDR}{}", rows.concat());
-        let r = check(log.as_bytes());
+        let r = check(&mut log.as_bytes());
         assert_eq!(r.entries, 13);
         assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
         assert_eq!(r.traces.len(), 5, "{:#?}", r.traces);
@@ -482,7 +483,7 @@ mod tests {
 
     #[test]
     fn missing_header_and_short_rows() {
-        let r = check(b"2021-03-03 01:00:00 POST /aspnet_client/x.aspx\n#Fields: date time cs-method cs-uri-stem\n2021-03-03 01:00:00 POST\n");
+        let r = check(&mut &b"2021-03-03 01:00:00 POST /aspnet_client/x.aspx\n#Fields: date time cs-method cs-uri-stem\n2021-03-03 01:00:00 POST\n"[..]);
         assert_eq!(r.entries, 2);
         assert!(r.traces.is_empty());
         assert_eq!(r.diagnostics.len(), 2);

@@ -55,7 +55,7 @@ pub use archive::{
     archive_kind, archive_members, rar_members, sevenzip_members, zip_entries, zip_member_data,
     zip_members, ArchiveKind, ZipEntry, MAX_LISTED_MEMBERS, MAX_ZIP_MEMBERS,
 };
-pub use entries::{for_each_entry, LogEntry};
+pub use entries::{for_each_entry, for_each_text_entry, LogEntry};
 pub use eventlog::{check_event_log, EventLog, EventLogChecker, EvtxRecord};
 pub use minidump::{is_lsass_dump, is_minidump, minidump_modules, MAX_MINIDUMP_MODULES};
 pub use paths::{
@@ -170,13 +170,24 @@ impl LogKind {
 /// diagnostics, and everything read before them still counts.
 pub fn check_log(kind: &LogKind, bytes: &[u8]) -> LogReport {
     match kind {
-        LogKind::HttpProxy { protocol } => httpproxy::check(protocol, bytes),
-        LogKind::EcpServer => ecp::check(bytes),
-        LogKind::OabGenerator => oab::check(bytes),
-        LogKind::Iis => iis::check(bytes),
         LogKind::ApplicationEvtx => application::check_application_evtx(bytes),
         LogKind::EventLog(log) => eventlog::check_event_log(*log, bytes),
+        text => check_text_log(text, &mut &bytes[..]).unwrap_or_default(),
     }
+}
+
+/// Runs the check of a text log (`kind` not [`LogKind::is_evtx`]; `None` for an EVTX kind)
+/// over the log read from `src`, line by line: memory is one 64 KiB chunk and one line (at
+/// most 1 MiB; a longer line is checked up to there, with a diagnostic) whatever the log's
+/// size. A read error ends the log with a diagnostic; the lines before it count.
+pub fn check_text_log(kind: &LogKind, src: &mut dyn std::io::Read) -> Option<LogReport> {
+    Some(match kind {
+        LogKind::HttpProxy { protocol } => httpproxy::check(protocol, src),
+        LogKind::EcpServer => ecp::check(src),
+        LogKind::OabGenerator => oab::check(src),
+        LogKind::Iis => iis::check(src),
+        LogKind::ApplicationEvtx | LogKind::EventLog(_) => return None,
+    })
 }
 
 #[cfg(test)]

@@ -39,13 +39,13 @@ pub(crate) fn inside_oab(path: &str) -> bool {
         .is_some_and(|i| c.len() > i + 2)
 }
 
-pub(crate) fn check(bytes: &[u8]) -> LogReport {
+pub(crate) fn check(src: &mut dyn std::io::Read) -> LogReport {
     let mut report = LogReport::default();
     let mut cov = Coverage::default();
     let mut diags = Diags::default();
     let mut groups = Grouper::default();
     for_each_csv_row(
-        bytes,
+        src,
         "download failed and temporary file",
         &mut report,
         &mut cov,
@@ -136,7 +136,7 @@ mod tests {
             r"C:\PROGRAM FILES\Microsoft\Exchange Server\V15\clientaccess\oab\shell.aspx",
         );
         log += "2021-03-03T05:02:00Z,1,1,Information,OAB generation finished\r\n";
-        let r = check(log.as_bytes());
+        let r = check(&mut log.as_bytes());
         assert_eq!(r.entries, 5);
         assert_eq!(r.traces.len(), 2, "{:#?}", r.traces);
         let t = &r.traces[0];

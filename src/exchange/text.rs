@@ -8,23 +8,232 @@ use deadbox_evidence::bytes::utf16le_lossy;
 use super::{LogReport, MAX_DIAGNOSTICS, MAX_QUOTE};
 use crate::ntfs::{Diagnostic, DiagnosticKind};
 
-/// Decodes a text log: UTF-16LE when it starts with its BOM, else UTF-8 (lossy, BOM dropped).
-pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        return Cow::Owned(utf16le_lossy(rest));
-    }
-    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
-    String::from_utf8_lossy(bytes)
+/// Longest line kept whole, in bytes of the file: a longer one is cut there and the rest of it
+/// (to its line break) is read past without being kept. IIS and Exchange lines are a few KiB;
+/// a "log" of one endless line (a sparse file of zeros costs nothing to plant) stays bounded.
+pub(crate) const MAX_LINE: usize = 1 << 20;
+/// Bytes read from a log at a time.
+const CHUNK: usize = 64 << 10;
+
+/// What reading a log line by line met: lines cut at [`MAX_LINE`], and the read error that
+/// ended it early.
+#[derive(Debug, Default)]
+pub(crate) struct LineStats {
+    pub(crate) lines: u64,
+    pub(crate) cut: u64,
+    pub(crate) error: Option<std::io::Error>,
 }
 
-/// Lines of a decoded log with their 1-based numbers, `\r` stripped.
-pub(crate) fn lines(text: &str) -> impl Iterator<Item = (u64, &str)> {
-    text.split('\n').enumerate().map(|(i, l)| {
-        (
-            (i as u64).saturating_add(1),
-            l.strip_suffix('\r').unwrap_or(l),
-        )
-    })
+impl LineStats {
+    /// The diagnostics of what was met, into `diags`.
+    pub(crate) fn report(&self, diags: &mut Diags) {
+        if self.cut > 0 {
+            diags.push(Diagnostic::new(
+                DiagnosticKind::Limit,
+                format!(
+                    "{} line(s) longer than {MAX_LINE} bytes: checked up to there, the rest of each skipped",
+                    self.cut
+                ),
+            ));
+        }
+        if let Some(e) = &self.error {
+            diags.push(Diagnostic::new(
+                DiagnosticKind::Corrupt,
+                format!(
+                    "read error after line {}: {e}; the rest not read",
+                    self.lines
+                ),
+            ));
+        }
+    }
+}
+
+/// Calls `f` with every line of the text log read from `src` and its 1-based number, `\r`
+/// stripped, until `f` returns `false`: UTF-16LE when the log starts with its BOM, else UTF-8
+/// (lossy, BOM dropped), decoded line by line. Memory is one chunk and one line (at most
+/// [`MAX_LINE`]) whatever the log's size: logs are streamed, never read whole. As with
+/// `split('\n')`, the text after the last line break is a last (possibly empty) line.
+pub(crate) fn for_each_line(
+    src: &mut dyn std::io::Read,
+    f: &mut dyn FnMut(u64, &str) -> bool,
+) -> LineStats {
+    let mut stats = LineStats::default();
+    let mut chunk = vec![0u8; CHUNK];
+    let mut line: Vec<u8> = Vec::new();
+    let (mut utf16, mut started, mut skipping) = (false, false, false);
+    // UTF-16: a code unit split across two reads waits here.
+    let mut carry: Option<u8> = None;
+    let mut head: Vec<u8> = Vec::new();
+    let mut emit = |line: &mut Vec<u8>, utf16: bool, stats: &mut LineStats| -> bool {
+        stats.lines = stats.lines.saturating_add(1);
+        let text: Cow<'_, str> = if utf16 {
+            Cow::Owned(utf16le_lossy(line))
+        } else {
+            String::from_utf8_lossy(line)
+        };
+        let go = f(stats.lines, text.strip_suffix('\r').unwrap_or(&text));
+        line.clear();
+        go
+    };
+    loop {
+        let n = match src.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                stats.error = Some(e);
+                break;
+            }
+        };
+        let data = &chunk[..n];
+        if !started {
+            // The BOM decides the encoding: gather the first three bytes.
+            head.extend_from_slice(data);
+            if head.len() < 3 {
+                continue;
+            }
+            started = true;
+            let (skip, u) = bom(&head);
+            utf16 = u;
+            let first = std::mem::take(&mut head);
+            if !feed(
+                &first[skip..],
+                utf16,
+                &mut carry,
+                &mut line,
+                &mut skipping,
+                &mut stats,
+                &mut emit,
+            ) {
+                return stats;
+            }
+            continue;
+        }
+        if !feed(
+            data,
+            utf16,
+            &mut carry,
+            &mut line,
+            &mut skipping,
+            &mut stats,
+            &mut emit,
+        ) {
+            return stats;
+        }
+    }
+    if !started {
+        // Fewer than three bytes in all.
+        let (skip, u) = bom(&head);
+        utf16 = u;
+        if !feed(
+            &head[skip..],
+            utf16,
+            &mut carry,
+            &mut line,
+            &mut skipping,
+            &mut stats,
+            &mut emit,
+        ) {
+            return stats;
+        }
+    }
+    if let Some(b) = carry {
+        // An odd last byte: lossy, as the whole-text decoder did.
+        if !skipping && line.len() < MAX_LINE {
+            line.push(b);
+        }
+    }
+    emit(&mut line, utf16, &mut stats);
+    stats
+}
+
+/// The length of a byte-order mark at the start of `head`, and whether it says UTF-16LE.
+fn bom(head: &[u8]) -> (usize, bool) {
+    if head.starts_with(&[0xFF, 0xFE]) {
+        (2, true)
+    } else if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        (3, false)
+    } else {
+        (0, false)
+    }
+}
+
+/// Splits `data` into the current line and the lines it completes (see [`for_each_line`]).
+fn feed(
+    mut data: &[u8],
+    utf16: bool,
+    carry: &mut Option<u8>,
+    line: &mut Vec<u8>,
+    skipping: &mut bool,
+    stats: &mut LineStats,
+    emit: &mut dyn FnMut(&mut Vec<u8>, bool, &mut LineStats) -> bool,
+) -> bool {
+    let keep = |part: &[u8], line: &mut Vec<u8>, skipping: &mut bool, stats: &mut LineStats| {
+        if *skipping {
+            return;
+        }
+        let room = MAX_LINE.saturating_sub(line.len());
+        if part.len() > room {
+            // Cut on a code-unit boundary.
+            let room = if utf16 { room & !1 } else { room };
+            line.extend_from_slice(&part[..room]);
+            *skipping = true;
+            stats.cut = stats.cut.saturating_add(1);
+        } else {
+            line.extend_from_slice(part);
+        }
+    };
+    if utf16 {
+        if let Some(b) = carry.take() {
+            let Some((&next, rest)) = data.split_first() else {
+                *carry = Some(b);
+                return true;
+            };
+            data = rest;
+            if [b, next] == [b'\n', 0] {
+                *skipping = false;
+                if !emit(line, true, stats) {
+                    return false;
+                }
+            } else {
+                keep(&[b, next], line, skipping, stats);
+            }
+        }
+        let even = data.len() & !1;
+        let (mut from, mut at) = (0, 0);
+        // memchr finds the candidate bytes fast (logs of gigabytes, debug builds too); a line
+        // break is a 0x0A at an even offset followed by a zero byte.
+        while let Some(p) = memchr::memchr(b'\n', &data[at..even]) {
+            let i = at + p;
+            if i % 2 == 1 || data[i + 1] != 0 {
+                at = i + 1;
+                continue;
+            }
+            keep(&data[from..i], line, skipping, stats);
+            *skipping = false;
+            if !emit(line, true, stats) {
+                return false;
+            }
+            from = i + 2;
+            at = from;
+        }
+        keep(&data[from..even], line, skipping, stats);
+        if even < data.len() {
+            *carry = Some(data[even]);
+        }
+    } else {
+        let mut from = 0;
+        while let Some(p) = memchr::memchr(b'\n', &data[from..]) {
+            keep(&data[from..from + p], line, skipping, stats);
+            *skipping = false;
+            if !emit(line, false, stats) {
+                return false;
+            }
+            from += p + 1;
+        }
+        keep(&data[from..], line, skipping, stats);
+    }
+    true
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
@@ -339,26 +548,25 @@ pub(crate) fn contains_ci(hay: &str, needle: &str) -> bool {
 /// Rows that do not contain `needle` (lowercase ASCII, compared ignoring case) cannot match
 /// the caller's check: only their time is read, and `f` is not called for them.
 pub(crate) fn for_each_csv_row(
-    bytes: &[u8],
+    src: &mut dyn std::io::Read,
     needle: &str,
     report: &mut LogReport,
     cov: &mut Coverage,
     diags: &mut Diags,
     mut f: impl FnMut(&Row<'_>),
 ) {
-    let text = decode(bytes);
     let mut header: Vec<String> = Vec::new();
     let mut time_col = None;
-    for (line_no, line) in lines(&text) {
+    let stats = for_each_line(src, &mut |line_no, line| {
         if line.starts_with('#') {
             if let Some(h) = fields_header(line) {
                 header = h;
                 time_col = col(&header, "datetime").or_else(|| col(&header, "date-time"));
             }
-            continue;
+            return true;
         }
         if line.trim().is_empty() {
-            continue;
+            return true;
         }
         report.entries = report.entries.saturating_add(1);
         let wanted = contains_ci(line, needle);
@@ -386,7 +594,9 @@ pub(crate) fn for_each_csv_row(
                 time,
             });
         }
-    }
+        true
+    });
+    stats.report(diags);
 }
 
 #[cfg(test)]
@@ -453,13 +663,20 @@ mod tests {
             #Fields: Msg,DateTime\nhello,2021-03-04T00:00:00Z\nNEEDLE,2021-03-02T00:00:00Z\nno time\n";
         let (mut r, mut c, mut d) = (LogReport::default(), Coverage::default(), Diags::default());
         let mut seen = Vec::new();
-        for_each_csv_row(log.as_bytes(), "needle", &mut r, &mut c, &mut d, |row| {
-            seen.push((
-                row.line_no,
-                row.get("msg").map(str::to_string),
-                row.time.clone(),
-            ));
-        });
+        for_each_csv_row(
+            &mut log.as_bytes(),
+            "needle",
+            &mut r,
+            &mut c,
+            &mut d,
+            |row| {
+                seen.push((
+                    row.line_no,
+                    row.get("msg").map(str::to_string),
+                    row.time.clone(),
+                ));
+            },
+        );
         c.finish(&mut r);
         d.finish(&mut r);
         assert_eq!(r.entries, 5);
@@ -479,13 +696,112 @@ mod tests {
         assert!(contains_ci("é", ""));
     }
 
+    /// All lines of `bytes` read through `for_each_line`, `step` bytes per read.
+    fn read_lines(bytes: &[u8], step: usize) -> (Vec<(u64, String)>, LineStats) {
+        struct Dribble<'a>(&'a [u8], usize);
+        impl std::io::Read for Dribble<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.1.min(buf.len()).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut out = Vec::new();
+        let stats = for_each_line(&mut Dribble(bytes, step), &mut |n, l| {
+            out.push((n, l.to_string()));
+            true
+        });
+        (out, stats)
+    }
+
+    fn owned(v: &[(u64, &str)]) -> Vec<(u64, String)> {
+        v.iter().map(|(n, s)| (*n, s.to_string())).collect()
+    }
+
     #[test]
-    fn decoding_and_truncation() {
-        assert_eq!(decode(b"\xEF\xBB\xBFab"), "ab");
-        assert_eq!(decode(&[0xFF, 0xFE, b'a', 0, b'b', 0, 1]), "ab");
+    fn lines_are_decoded_as_they_are_read() {
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("a\r\nbé\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .chain([1])
+            .collect();
+        // Every read size, down to one byte: BOMs and UTF-16 code units split across reads.
+        for step in [1, 2, 3, 5, 64 << 10] {
+            assert_eq!(
+                read_lines(b"a\r\nb\n", step).0,
+                owned(&[(1, "a"), (2, "b"), (3, "")])
+            );
+            assert_eq!(read_lines(b"\xEF\xBB\xBFab", step).0, owned(&[(1, "ab")]));
+            assert_eq!(
+                read_lines(&utf16, step).0,
+                owned(&[(1, "a"), (2, "bé"), (3, "")])
+            );
+            assert_eq!(read_lines(b"", step).0, owned(&[(1, "")]));
+            assert_eq!(read_lines(&[0xFF, 0xFE], step).0, owned(&[(1, "")]));
+            assert_eq!(read_lines(b"x\xFFy", step).0, owned(&[(1, "x\u{FFFD}y")]));
+        }
         assert_eq!(truncate("aé", 2), "a");
         assert_eq!(percent_decode("%3Cscript%3e+x%zz%", true), "<script> x%zz%");
-        let l: Vec<_> = lines("a\r\nb\n").collect();
-        assert_eq!(l, vec![(1, "a"), (2, "b"), (3, "")]);
+    }
+
+    #[test]
+    fn an_endless_line_is_cut_and_read_past_in_bounded_memory() {
+        // 3 MiB of one line (a sparse "log" of zeros), then a real line.
+        let mut log = vec![b'z'; 3 << 20];
+        log.extend_from_slice(b"\nlast");
+        for step in [4096, 64 << 10, 1 << 20] {
+            let (lines, stats) = read_lines(&log, step);
+            assert_eq!(lines.len(), 2);
+            assert_eq!(lines[0].1.len(), MAX_LINE);
+            assert_eq!(lines[1], (2, "last".to_string()));
+            assert_eq!(stats.cut, 1);
+            let mut diags = Diags::default();
+            stats.report(&mut diags);
+            assert_eq!(diags.list.len(), 1);
+            assert!(diags.list[0].message.contains("longer than"));
+        }
+        // UTF-16: cut on a code-unit boundary.
+        let mut log16 = vec![0xFF, 0xFE];
+        log16.extend(std::iter::repeat_n([b'z', 0], (MAX_LINE / 2) + 7).flatten());
+        let (lines, stats) = read_lines(&log16, 4099);
+        assert_eq!(stats.cut, 1);
+        assert_eq!(lines[0].1.len(), MAX_LINE / 2);
+    }
+
+    #[test]
+    fn a_read_error_ends_the_log_with_a_diagnostic() {
+        struct Broken(u8);
+        impl std::io::Read for Broken {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(std::io::Error::other("bad sector"));
+                }
+                self.0 -= 1;
+                buf[..4].copy_from_slice(b"ab\nc");
+                Ok(4)
+            }
+        }
+        let mut seen = Vec::new();
+        let stats = for_each_line(&mut Broken(2), &mut |n, l| {
+            seen.push((n, l.to_string()));
+            true
+        });
+        // The lines before the error count; the line it cut is still given.
+        assert_eq!(seen, owned(&[(1, "ab"), (2, "cab"), (3, "c")]));
+        let mut diags = Diags::default();
+        stats.report(&mut diags);
+        assert!(
+            diags.list[0].message.contains("bad sector"),
+            "{:?}",
+            diags.list
+        );
+        // A caller stops the reading by returning false.
+        let mut n = 0;
+        for_each_line(&mut &b"a\nb\nc\n"[..], &mut |_, _| {
+            n += 1;
+            n < 2
+        });
+        assert_eq!(n, 2);
     }
 }

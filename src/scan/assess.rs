@@ -571,8 +571,37 @@ pub(crate) fn check_one_log(
     facts: FileFacts,
     iso: Option<&super::EvtxIsolation>,
 ) -> LogResult {
-    let bytes = match bytes {
-        Ok(b) => b,
+    let report = bytes.map(|bytes| match iso {
+        Some(iso) if kind.is_evtx() => super::isolate::check(kind, bytes, iso),
+        _ => exchange::check_log(kind, bytes),
+    });
+    log_result(kind, path, report, location, facts)
+}
+
+/// The check of a text log (`kind` not EVTX) streamed from `src` line by line: whatever its
+/// size, nothing of it is held but one chunk and one line (see [`exchange::check_text_log`]).
+fn check_text_log(
+    kind: &LogKind,
+    path: &str,
+    src: crate::Result<&mut dyn std::io::Read>,
+    location: Location,
+    facts: FileFacts,
+) -> LogResult {
+    let report = src.map(|src| exchange::check_text_log(kind, src).unwrap_or_default());
+    log_result(kind, path, report, location, facts)
+}
+
+/// The findings of one checked log (its traces and a diagnostic summing up its problems),
+/// and its report for the coverage findings.
+fn log_result(
+    kind: &LogKind,
+    path: &str,
+    report: crate::Result<exchange::LogReport>,
+    location: Location,
+    facts: FileFacts,
+) -> LogResult {
+    let report = match report {
+        Ok(r) => r,
         Err(e) => {
             return (
                 vec![diagnostic(
@@ -583,10 +612,6 @@ pub(crate) fn check_one_log(
                 None,
             )
         }
-    };
-    let report = match iso {
-        Some(iso) if kind.is_evtx() => super::isolate::check(kind, bytes, iso),
-        _ => exchange::check_log(kind, bytes),
     };
     let mut out: Vec<Finding> = report
         .traces
@@ -705,6 +730,10 @@ pub(crate) fn check_logs(
         .par_iter()
         .map(|(item, s, kind)| {
             let (location, facts) = item_provenance(evidence, vol, item, s);
+            if !kind.is_evtx() {
+                let mut src = vol.stream_reader(s);
+                return check_text_log(kind, item.path(), Ok(&mut src), location, facts);
+            }
             let mut buf = Vec::new();
             let max = max_in_memory.min(MAX_LOG_BYTES);
             // Logs are read in parallel: one assembled in memory is counted in the scan's
@@ -842,6 +871,13 @@ pub(crate) fn check_collected_logs(
                 size,
                 ..FileFacts::default()
             };
+            if !kind.is_evtx() {
+                // Streamed: a collected log is read line by line, never whole.
+                return match crate::evidence::open_loose(host) {
+                    Ok(mut f) => check_text_log(kind, vp, Ok(&mut f), location, facts),
+                    Err(e) => check_text_log(kind, vp, Err(e), location, facts),
+                };
+            }
             match read_bounded_in(host, Some(budget)) {
                 Ok((b, _grant)) => check_one_log(kind, vp, Ok(&b), location, facts, iso),
                 Err(e) => check_one_log(kind, vp, Err(e), location, facts, iso),

@@ -102,6 +102,20 @@ impl<'v> LogWalk<'v> {
             };
             let rec = Some((i.file.entry, i.file.sequence, i.file.deleted));
             let loc = location(&self.evidence, self.vol, i.path(), rec);
+            if !kind.is_evtx() {
+                // Text logs are streamed line by line, never held whole.
+                let mut src = self.vol.stream_reader(s);
+                log_events(
+                    &kind,
+                    &mut |f| {
+                        exchange::for_each_text_entry(&kind, &mut src, f);
+                    },
+                    &loc,
+                    range,
+                    out,
+                );
+                continue;
+            }
             let mut buf = Vec::new();
             let bytes = match self.vol.read_stream(s, &mut buf, MAX_LOG_BYTES) {
                 Ok(b) => b,
@@ -114,7 +128,15 @@ impl<'v> LogWalk<'v> {
                     continue;
                 }
             };
-            log_events(&kind, bytes, &loc, range, out);
+            log_events(
+                &kind,
+                &mut |f| {
+                    exchange::for_each_entry(&kind, bytes, f);
+                },
+                &loc,
+                range,
+                out,
+            );
         }
     }
 }
@@ -134,10 +156,10 @@ fn note_event(loc: &Location, time: Option<FileTime>, message: String) -> Timeli
     }
 }
 
-/// The events of every entry of one log.
+/// The events of every entry of one log, whose entries `each` visits.
 fn log_events(
     kind: &LogKind,
-    bytes: &[u8],
+    each: &mut dyn FnMut(&mut dyn FnMut(exchange::LogEntry<'_>) -> bool),
     loc: &Location,
     range: Range,
     out: &mut Vec<TimelineEvent>,
@@ -145,7 +167,7 @@ fn log_events(
     let desc = format!("Log entry ({})", log_label(kind));
     let mut n = 0usize;
     let mut last = None;
-    exchange::for_each_entry(kind, bytes, &mut |e| {
+    each(&mut |e| {
         let Some(t) = FileTime::parse_rfc3339(&e.time) else {
             return true;
         };
