@@ -36,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sources: Sources {
             index_slack: true,
             log_entries: true,
+            ..Sources::default()
         },
         ..Options::default()
     };

@@ -281,3 +281,42 @@ fn a_large_log_through_the_child() {
         .unwrap();
     assert_eq!(cov.detail.to_value()["entries"], 10_000);
 }
+
+/// `isolate::for_each_record` (what the checks and `timeline --all-log-entries` read event
+/// logs through): the same records as the in-process parser, in order; a caller that stops
+/// early stops the child without a problem reported; a child that cannot start is a problem.
+#[test]
+fn records_through_the_child_are_the_records_of_the_parser() {
+    use deadbox::exchange::eventlog::read_records;
+    use deadbox::scan::isolate::for_each_record;
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let bytes = std::fs::read(corpus.join("evtx/defender_1116_1117_atomic.evtx")).unwrap();
+    let mut inside = Vec::new();
+    read_records(&bytes, u64::MAX, &mut |r| {
+        inside.push(r.map(|r| (r.record_id, r.data.to_string())));
+        true
+    })
+    .unwrap();
+    let mut child = Vec::new();
+    let problem = for_each_record(&bytes, &real_child(), &mut |r| {
+        child.push(r.map(|r| (r.record_id, r.data.to_string())));
+        true
+    });
+    assert_eq!(problem, None);
+    assert!(inside.len() > 1, "{}", inside.len());
+    assert_eq!(inside, child);
+    let mut n = 0;
+    let problem = for_each_record(&bytes, &real_child(), &mut |_| {
+        n += 1;
+        false
+    });
+    assert_eq!((n, problem), (1, None));
+    let problem = for_each_record(
+        &bytes,
+        &EvtxIsolation::new("/nonexistent/deadbox"),
+        &mut |_| panic!("no record without a child"),
+    );
+    assert!(problem.is_some_and(|(_, m)| m.contains("could not start")));
+}

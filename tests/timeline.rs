@@ -643,6 +643,7 @@ fn spilled_runs_write_the_same_bytes_as_the_in_memory_sort() {
         sources: Sources {
             index_slack: true,
             log_entries: true,
+            ..Sources::default()
         },
         ..Options::default()
     };

@@ -85,6 +85,7 @@ impl TimelineArgs {
             sources: Sources {
                 index_slack: self.index_slack,
                 log_entries: self.all_log_entries,
+                evtx_isolation: crate::evtx_isolation(),
             },
             no_usn: self.no_usn,
             no_snapshots: self.no_snapshots,

@@ -113,31 +113,41 @@ fn evtx(bytes: &[u8], f: &mut dyn FnMut(LogEntry<'_>) -> bool) -> u64 {
     // The crate is third-party code over untrusted bytes: a panic in it ends this log only
     // (read_records catches it).
     let r = super::eventlog::read_records(bytes, MAX_EVTX_RECORDS, &mut |rec| {
-        let Ok(rec) = rec else {
-            untimed += 1;
-            return true;
-        };
-        let sys = super::eventlog::System::of(&rec.data);
-        let text = format!(
-            "{} event {} ({})",
-            sys.provider().unwrap_or_else(|| "?".into()),
-            sys.field("EventID").unwrap_or_else(|| "?".into()),
-            sys.field("Level")
-                .map_or("no level".into(), |l| format!("level {l}"))
-        );
-        let time = super::eventlog::event_time(&rec);
-        if time.starts_with("1601") {
-            untimed += 1;
-            return true;
-        }
-        f(LogEntry {
-            line: None,
-            record_id: Some(rec.record_id),
-            time,
-            text: text.into(),
-        })
+        evtx_entry(rec.as_ref().ok(), &mut untimed, f)
     });
     untimed + u64::from(r.as_ref().is_err_and(|e| e.contains("panicked")))
+}
+
+/// Gives `f` the entry of one EVTX record (`None`: one that could not be read), or counts it
+/// in `untimed` when it has no time; returns what `f` returned (`true` to go on).
+pub(crate) fn evtx_entry(
+    rec: Option<&super::EvtxRecord>,
+    untimed: &mut u64,
+    f: &mut dyn FnMut(LogEntry<'_>) -> bool,
+) -> bool {
+    let Some(rec) = rec else {
+        *untimed += 1;
+        return true;
+    };
+    let sys = super::eventlog::System::of(&rec.data);
+    let text = format!(
+        "{} event {} ({})",
+        sys.provider().unwrap_or_else(|| "?".into()),
+        sys.field("EventID").unwrap_or_else(|| "?".into()),
+        sys.field("Level")
+            .map_or("no level".into(), |l| format!("level {l}"))
+    );
+    let time = super::eventlog::event_time(rec);
+    if time.starts_with("1601") {
+        *untimed += 1;
+        return true;
+    }
+    f(LogEntry {
+        line: None,
+        record_id: Some(rec.record_id),
+        time,
+        text: text.into(),
+    })
 }
 
 #[cfg(test)]

@@ -40,6 +40,9 @@ mod group;
 mod httpproxy;
 mod iis;
 mod lzma;
+/// The LZMA decoder of packed 7z headers, for the fuzz targets (`fuzz/`) only.
+#[cfg(fuzzing)]
+pub use lzma::decode as lzma_decode;
 mod minidump;
 mod oab;
 mod paths;
@@ -55,6 +58,7 @@ pub use archive::{
     archive_kind, archive_members, rar_members, sevenzip_members, zip_entries, zip_member_data,
     zip_members, ArchiveKind, ZipEntry, MAX_LISTED_MEMBERS, MAX_ZIP_MEMBERS,
 };
+pub(crate) use entries::evtx_entry;
 pub use entries::{for_each_entry, for_each_text_entry, LogEntry};
 pub use eventlog::{check_event_log, EventLog, EventLogChecker, EvtxRecord};
 pub use minidump::{is_lsass_dump, is_minidump, minidump_modules, MAX_MINIDUMP_MODULES};

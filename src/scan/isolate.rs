@@ -168,6 +168,26 @@ pub(crate) fn check(kind: &LogKind, bytes: &[u8], iso: &EvtxIsolation) -> LogRep
     let Some(mut checker) = EventLogChecker::for_kind(kind) else {
         return crate::exchange::check_log(kind, bytes);
     };
+    let problem = for_each_record(bytes, iso, &mut |r| {
+        checker.record(r);
+        true
+    });
+    if let Some((kind, message)) = problem {
+        checker.problem(kind, message);
+    }
+    checker.finish()
+}
+
+/// Parses the EVTX file `bytes` in a child process (see the module docs) and gives `f` each
+/// record as it arrives (or why one could not be read), until `f` returns `false` (the child
+/// is then killed). Returns what ended the child early, if anything did: the record limit,
+/// the time or memory limit, its death; the records given before it stand. The scan's event
+/// log checks and `timeline --all-log-entries` read event logs through it.
+pub fn for_each_record(
+    bytes: &[u8],
+    iso: &EvtxIsolation,
+    f: &mut dyn FnMut(Result<EvtxRecord, String>) -> bool,
+) -> Option<(DiagnosticKind, String)> {
     let limit = iso
         .max_memory
         .saturating_add((bytes.len() as u64).saturating_mul(2));
@@ -187,14 +207,13 @@ pub(crate) fn check(kind: &LogKind, bytes: &[u8], iso: &EvtxIsolation) -> LogRep
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
-            checker.problem(
+            return Some((
                 DiagnosticKind::Unreadable,
                 format!(
                     "not read: the EVTX parser process {} could not start: {e}",
                     iso.exe.display()
                 ),
-            );
-            return checker.finish();
+            ));
         }
     };
     let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
@@ -205,6 +224,7 @@ pub(crate) fn check(kind: &LogKind, bytes: &[u8], iso: &EvtxIsolation) -> LogRep
     let mut records = 0u64;
     let mut end: Option<Option<String>> = None;
     let mut broken: Option<String> = None;
+    let mut stopped = false;
     let mut first_err = String::new();
     std::thread::scope(|s| {
         // The file goes in on its own thread: the child writes while it reads.
@@ -256,9 +276,9 @@ pub(crate) fn check(kind: &LogKind, bytes: &[u8], iso: &EvtxIsolation) -> LogRep
                 match serde_json::from_slice::<Line>(&buf) {
                     Ok(Line::Record(rec)) => {
                         records += 1;
-                        checker.record(Ok(rec));
+                        stopped = !f(Ok(rec));
                     }
-                    Ok(Line::Unreadable(e)) => checker.record(Err(e)),
+                    Ok(Line::Unreadable(e)) => stopped = !f(Err(e)),
                     Ok(Line::End(e)) => {
                         end = Some(e);
                         break;
@@ -266,14 +286,19 @@ pub(crate) fn check(kind: &LogKind, bytes: &[u8], iso: &EvtxIsolation) -> LogRep
                     // A torn last line (the child died while writing it) is no record: its
                     // death is reported. A whole line that does not read back (JSON nested
                     // deeper than serde_json's limit) is one unreadable record.
-                    Err(e) if buf.last() == Some(&b'\n') => checker.record(Err(format!(
-                        "record not readable from the parser process: {e}"
-                    ))),
+                    Err(e) if buf.last() == Some(&b'\n') => {
+                        stopped = !f(Err(format!(
+                            "record not readable from the parser process: {e}"
+                        )))
+                    }
                     Err(_) => {}
+                }
+                if stopped {
+                    break;
                 }
             }
         }
-        if broken.is_some() {
+        if broken.is_some() || stopped {
             if let Ok(mut c) = child.lock() {
                 let _ = c.kill();
             }
@@ -289,33 +314,33 @@ pub(crate) fn check(kind: &LogKind, bytes: &[u8], iso: &EvtxIsolation) -> LogRep
         .unwrap_or_default();
     let after = format!("{records} record(s) read before are checked");
     match end {
-        Some(None) => {}
+        _ if stopped => None,
+        Some(None) => None,
         Some(Some(e)) => {
             let kind = if e.starts_with("record limit") {
                 DiagnosticKind::Limit
             } else {
                 DiagnosticKind::Unreadable
             };
-            checker.problem(kind, e);
+            Some((kind, e))
         }
-        None if timed_out.load(Ordering::Relaxed) => checker.problem(
+        None if timed_out.load(Ordering::Relaxed) => Some((
             DiagnosticKind::Limit,
             format!(
                 "EVTX parser process killed at the time limit of {} s; {after}",
                 timeout.as_secs()
             ),
-        ),
+        )),
         None => {
             let how = broken.unwrap_or_else(|| describe(status));
-            checker.problem(
+            Some((
                 DiagnosticKind::Unreadable,
                 format!(
                     "EVTX parser process failed: {how}, memory limit {limit} bytes{stderr_line}; {after}"
                 ),
-            );
+            ))
         }
     }
-    checker.finish()
 }
 
 /// How a child ended, in words.

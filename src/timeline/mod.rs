@@ -309,9 +309,9 @@ impl Timeline {
     ) {
         let part = v.partition();
         self.note_volume(v);
-        let logs = sources
-            .log_entries
-            .then(|| sources::LogWalk::new(v, &self.evidence));
+        let logs = sources.log_entries.then(|| {
+            sources::LogWalk::new(v, &self.evidence).isolated(sources.evtx_isolation.clone())
+        });
         let evidence = self.evidence.clone();
         v.walk_batches(
             tree,
@@ -739,7 +739,7 @@ pub(crate) fn mft_event_of(
 }
 
 /// What [`build`] reads besides the MFT times of every volume.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// Times kept.
     pub range: Range,
@@ -773,7 +773,7 @@ pub fn build(
         for d in tree.diagnostics() {
             warn(format!("{part}{}", d.message));
         }
-        tl.add_volume_with(v, &tree, opts.range, opts.sources);
+        tl.add_volume_with(v, &tree, opts.range, opts.sources.clone());
         if !opts.no_usn && !v.is_loose_mft() {
             tl.add_usn(v, &tree, opts.range);
         }

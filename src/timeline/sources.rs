@@ -9,7 +9,7 @@ use crate::ntfs::{FileTime, Listing, NtfsVolume, StreamKind, Tree};
 use crate::Image;
 
 /// Which sources [`Timeline::add_volume_with`] reads in its walk besides the MFT times.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sources {
     /// The names carved from the slack of every directory's `$I30` index (their `$FILE_NAME`
     /// copy's times), flagged `i30_slack`.
@@ -17,6 +17,10 @@ pub struct Sources {
     /// Every entry (line or EVTX record) of the logs the assessment reads, not only those a
     /// finding points to.
     pub log_entries: bool,
+    /// Parse the event logs read for `log_entries` in child processes (as the scan does with
+    /// [`crate::scan::ScanBuilder::evtx_isolation`]), so that the EVTX parser cannot end this
+    /// process; `None`: in this process.
+    pub evtx_isolation: Option<crate::scan::EvtxIsolation>,
 }
 
 /// Largest log read for its entries (as the assessment's bound).
@@ -73,6 +77,7 @@ pub struct LogWalk<'v> {
     vol: &'v NtfsVolume,
     installs: Vec<String>,
     evidence: String,
+    iso: Option<crate::scan::EvtxIsolation>,
 }
 
 impl<'v> LogWalk<'v> {
@@ -82,7 +87,14 @@ impl<'v> LogWalk<'v> {
             vol,
             installs: install_dirs(vol),
             evidence: evidence.to_string(),
+            iso: None,
         }
+    }
+
+    /// Event logs parsed in child processes (see [`Sources::evtx_isolation`]).
+    pub fn isolated(mut self, iso: Option<crate::scan::EvtxIsolation>) -> Self {
+        self.iso = iso;
+        self
     }
 
     /// The Exchange install folders found.
@@ -128,15 +140,29 @@ impl<'v> LogWalk<'v> {
                     continue;
                 }
             };
+            let mut problem = None;
             log_events(
                 &kind,
-                &mut |f| {
-                    exchange::for_each_entry(&kind, bytes, f);
+                &mut |f| match &self.iso {
+                    // The crate parses attacker-controlled bytes: in a child process, as the
+                    // scan does, when the caller asked for it.
+                    Some(iso) => {
+                        let mut untimed = 0;
+                        problem = crate::scan::isolate::for_each_record(bytes, iso, &mut |r| {
+                            exchange::evtx_entry(r.as_ref().ok(), &mut untimed, f)
+                        });
+                    }
+                    None => {
+                        exchange::for_each_entry(&kind, bytes, f);
+                    }
                 },
                 &loc,
                 range,
                 out,
             );
+            if let Some((_, message)) = problem {
+                out.push(note_event(&loc, i.file.si.map(|x| x.times[1]), message));
+            }
         }
     }
 }

@@ -331,7 +331,7 @@ fn walk_volume(
     let logs = opts
         .sources
         .log_entries
-        .then(|| sources::LogWalk::new(v, evidence));
+        .then(|| sources::LogWalk::new(v, evidence).isolated(opts.sources.evtx_isolation.clone()));
     v.walk_batches(
         tree,
         |listing| {
