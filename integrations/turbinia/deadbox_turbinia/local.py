@@ -287,11 +287,24 @@ class LocalStack:
     return [t for t in (status or {}).get('tasks', []) if t.get('name') == 'DeadboxTask']
 
   def done(self, status):
-    """True when the request and its deadbox task are finished."""
-    if not status or status.get('status') not in DONE_STATES:
+    """True when the request and its deadbox task are finished.
+
+    Finished also when the request's status still says `pending` but every one of its tasks
+    has a result and its FinalizeRequestTask (which Turbinia runs after all the others) ran:
+    Turbinia 20240820 keeps the request's task counters in Redis by read-modify-write, so
+    two workers reporting at the same moment can lose an increment (seen here: a request
+    with two successful tasks counted as one, `pending` for good).
+    """
+    if not status:
       return False
     tasks = self.deadbox_tasks(status)
-    return bool(tasks) and all(t.get('successful') is not None for t in tasks)
+    if not tasks or any(t.get('successful') is None for t in tasks):
+      return False
+    if status.get('status') in DONE_STATES:
+      return True
+    every = status.get('tasks') or []
+    final = [t for t in every if t.get('name') == 'FinalizeRequestTask']
+    return bool(final) and all(t.get('successful') is not None for t in every)
 
   def wait(self, request_ids, timeout):
     """Waits for every request; returns {id: status}. Raises TimeoutError naming the late."""
