@@ -59,11 +59,9 @@ pub(crate) fn for_each_line(
 ) -> LineStats {
     let mut stats = LineStats::default();
     let mut chunk = vec![0u8; CHUNK];
-    let mut line: Vec<u8> = Vec::new();
-    let (mut utf16, mut started, mut skipping) = (false, false, false);
-    // UTF-16: a code unit split across two reads waits here.
-    let mut carry: Option<u8> = None;
+    // The first bytes, until the BOM (or its absence) is known.
     let mut head: Vec<u8> = Vec::new();
+    let mut split: Option<Splitter> = None;
     let mut emit = |line: &mut Vec<u8>, utf16: bool, stats: &mut LineStats| -> bool {
         stats.lines = stats.lines.saturating_add(1);
         let text: Cow<'_, str> = if utf16 {
@@ -85,65 +83,41 @@ pub(crate) fn for_each_line(
                 break;
             }
         };
-        let data = &chunk[..n];
-        if !started {
-            // The BOM decides the encoding: gather the first three bytes.
+        let mut data = &chunk[..n];
+        let first;
+        if split.is_none() {
             head.extend_from_slice(data);
             if head.len() < 3 {
                 continue;
             }
-            started = true;
-            let (skip, u) = bom(&head);
-            utf16 = u;
-            let first = std::mem::take(&mut head);
-            if !feed(
-                &first[skip..],
-                utf16,
-                &mut carry,
-                &mut line,
-                &mut skipping,
-                &mut stats,
-                &mut emit,
-            ) {
+            first = std::mem::take(&mut head);
+            let (skip, utf16) = bom(&first);
+            split = Some(Splitter::new(utf16));
+            data = &first[skip..];
+        }
+        if let Some(sp) = split.as_mut() {
+            if !sp.feed(data, &mut stats, &mut emit) {
                 return stats;
             }
-            continue;
-        }
-        if !feed(
-            data,
-            utf16,
-            &mut carry,
-            &mut line,
-            &mut skipping,
-            &mut stats,
-            &mut emit,
-        ) {
-            return stats;
         }
     }
-    if !started {
-        // Fewer than three bytes in all.
-        let (skip, u) = bom(&head);
-        utf16 = u;
-        if !feed(
-            &head[skip..],
-            utf16,
-            &mut carry,
-            &mut line,
-            &mut skipping,
-            &mut stats,
-            &mut emit,
-        ) {
-            return stats;
+    let mut sp = match split {
+        Some(sp) => sp,
+        None => {
+            // Fewer than three bytes in all.
+            let (skip, utf16) = bom(&head);
+            let mut sp = Splitter::new(utf16);
+            if !sp.feed(&head[skip..], &mut stats, &mut emit) {
+                return stats;
+            }
+            sp
         }
-    }
-    if let Some(b) = carry {
+    };
+    if let Some(b) = sp.carry.take() {
         // An odd last byte: lossy, as the whole-text decoder did.
-        if !skipping && line.len() < MAX_LINE {
-            line.push(b);
-        }
+        sp.keep(&[b], &mut stats);
     }
-    emit(&mut line, utf16, &mut stats);
+    emit(&mut sp.line, sp.utf16, &mut stats);
     stats
 }
 
@@ -158,45 +132,79 @@ fn bom(head: &[u8]) -> (usize, bool) {
     }
 }
 
-/// Splits `data` into the current line and the lines it completes (see [`for_each_line`]).
-fn feed(
-    mut data: &[u8],
+/// Cuts the bytes of a log into lines (see [`for_each_line`]).
+struct Splitter {
     utf16: bool,
-    carry: &mut Option<u8>,
-    line: &mut Vec<u8>,
-    skipping: &mut bool,
-    stats: &mut LineStats,
-    emit: &mut dyn FnMut(&mut Vec<u8>, bool, &mut LineStats) -> bool,
-) -> bool {
-    let keep = |part: &[u8], line: &mut Vec<u8>, skipping: &mut bool, stats: &mut LineStats| {
-        if *skipping {
+    /// UTF-16: a code unit split across two reads waits here.
+    carry: Option<u8>,
+    /// The current line, at most [`MAX_LINE`] bytes.
+    line: Vec<u8>,
+    /// The current line was cut: the rest of it, to its line break, is read past.
+    skipping: bool,
+}
+
+type Emit<'a> = dyn FnMut(&mut Vec<u8>, bool, &mut LineStats) -> bool + 'a;
+
+impl Splitter {
+    fn new(utf16: bool) -> Self {
+        Splitter {
+            utf16,
+            carry: None,
+            line: Vec::new(),
+            skipping: false,
+        }
+    }
+
+    /// Adds `part` (no line break in it) to the current line, up to [`MAX_LINE`].
+    fn keep(&mut self, part: &[u8], stats: &mut LineStats) {
+        if self.skipping {
             return;
         }
-        let room = MAX_LINE.saturating_sub(line.len());
+        let room = MAX_LINE.saturating_sub(self.line.len());
         if part.len() > room {
             // Cut on a code-unit boundary.
-            let room = if utf16 { room & !1 } else { room };
-            line.extend_from_slice(&part[..room]);
-            *skipping = true;
+            let room = if self.utf16 { room & !1 } else { room };
+            self.line.extend_from_slice(&part[..room]);
+            self.skipping = true;
             stats.cut = stats.cut.saturating_add(1);
         } else {
-            line.extend_from_slice(part);
+            self.line.extend_from_slice(part);
         }
-    };
-    if utf16 {
-        if let Some(b) = carry.take() {
+    }
+
+    /// Ends the current line with `part` and gives it to `emit`.
+    fn end_line(&mut self, part: &[u8], stats: &mut LineStats, emit: &mut Emit<'_>) -> bool {
+        self.keep(part, stats);
+        self.skipping = false;
+        emit(&mut self.line, self.utf16, stats)
+    }
+
+    /// Splits `data` into the current line and the lines it completes; `false` when `emit`
+    /// asked to stop.
+    fn feed(&mut self, mut data: &[u8], stats: &mut LineStats, emit: &mut Emit<'_>) -> bool {
+        if !self.utf16 {
+            let mut from = 0;
+            while let Some(p) = memchr::memchr(b'\n', &data[from..]) {
+                if !self.end_line(&data[from..from + p], stats, emit) {
+                    return false;
+                }
+                from += p + 1;
+            }
+            self.keep(&data[from..], stats);
+            return true;
+        }
+        if let Some(b) = self.carry.take() {
             let Some((&next, rest)) = data.split_first() else {
-                *carry = Some(b);
+                self.carry = Some(b);
                 return true;
             };
             data = rest;
             if [b, next] == [b'\n', 0] {
-                *skipping = false;
-                if !emit(line, true, stats) {
+                if !self.end_line(&[], stats, emit) {
                     return false;
                 }
             } else {
-                keep(&[b, next], line, skipping, stats);
+                self.keep(&[b, next], stats);
             }
         }
         let even = data.len() & !1;
@@ -209,31 +217,18 @@ fn feed(
                 at = i + 1;
                 continue;
             }
-            keep(&data[from..i], line, skipping, stats);
-            *skipping = false;
-            if !emit(line, true, stats) {
+            if !self.end_line(&data[from..i], stats, emit) {
                 return false;
             }
             from = i + 2;
             at = from;
         }
-        keep(&data[from..even], line, skipping, stats);
+        self.keep(&data[from..even], stats);
         if even < data.len() {
-            *carry = Some(data[even]);
+            self.carry = Some(data[even]);
         }
-    } else {
-        let mut from = 0;
-        while let Some(p) = memchr::memchr(b'\n', &data[from..]) {
-            keep(&data[from..from + p], line, skipping, stats);
-            *skipping = false;
-            if !emit(line, false, stats) {
-                return false;
-            }
-            from += p + 1;
-        }
-        keep(&data[from..], line, skipping, stats);
+        true
     }
-    true
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
