@@ -101,3 +101,4 @@ pub use deadbox_ntfs as ntfs;
 pub use deadbox_ntfs::image;
 pub use deadbox_ntfs::volume;
 pub use deadbox_ntfs::Image;
+pub use deadbox_ntfs::{MemoryBudget, OpenOptions};

@@ -295,6 +295,9 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         .snapshots(a.snap.select())
         .exchange(!a.no_exchange)
         .only_exchange(a.only == Some(Only::Exchange));
+    if let Some(m) = a.max_memory {
+        b = b.max_memory(m);
+    }
     if let Some(iso) = evtx_isolation() {
         b = b.evtx_isolation(iso);
     }

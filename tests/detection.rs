@@ -743,7 +743,8 @@ fn compiled_leftovers_and_carriers_on_a_volume() {
 
 /// Zip members are decompressed into memory granted by the scan's one budget, for the size
 /// their directory entry declares: a member that decompresses to more than it declares is
-/// refused, and so is one that does not fit `--max-in-memory`, each with a diagnostic.
+/// refused, and so is one that does not fit `--max-memory` or is larger than `--max-in-memory`,
+/// each with a diagnostic.
 #[test]
 fn zip_members_within_the_memory_budget() {
     let text = vec![b'A'; 8 << 10];
@@ -771,14 +772,21 @@ fn zip_members_within_the_memory_budget() {
         "{d:#?}"
     );
     assert!(diag(&all, "fits.zip").is_empty(), "{all:#?}");
-    // a budget smaller than the member
-    let scan = Scan::builder().max_in_memory(4 << 10).build().unwrap();
-    let mut small = Vec::new();
-    scan.run_path(&dir, &mut small).unwrap();
-    let d = diag(&small, "fits.zip");
-    assert!(
-        d.iter()
-            .any(|t| t.contains("did not fit the in-memory budget")),
-        "{d:#?}"
-    );
+    // a budget smaller than the member, and a per-member limit smaller than it
+    let cases = [
+        (
+            Scan::builder().max_memory(4 << 10),
+            "did not fit the memory budget",
+        ),
+        (
+            Scan::builder().max_in_memory(4 << 10),
+            "more than the in-memory limit (--max-in-memory)",
+        ),
+    ];
+    for (builder, says) in cases {
+        let mut small = Vec::new();
+        builder.build().unwrap().run_path(&dir, &mut small).unwrap();
+        let d = diag(&small, "fits.zip");
+        assert!(d.iter().any(|t| t.contains(says)), "{says}: {d:#?}");
+    }
 }

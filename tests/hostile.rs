@@ -268,15 +268,15 @@ fn fifos_and_devices_are_never_read() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 6. One in-memory budget for all workers.
+// 6. One memory budget for all workers.
 // ---------------------------------------------------------------------------------------------
 
 /// Ten loose files of 40 MiB scanned by 8 workers: with a 1 GiB limit each worker holds its
-/// file (peak anonymous memory ~8 × 40 MiB); with `--max-in-memory` 48 MiB, one budget shared
+/// file (peak anonymous memory ~8 × 40 MiB); with `--max-memory` 48 MiB, one budget shared
 /// by all workers, one file is held at a time: peak ≤ 48 MiB + the baseline, and every file is
 /// still scanned (workers wait for the budget rather than cut work that fits it alone).
 #[test]
-fn max_in_memory_is_one_budget_for_all_workers() {
+fn max_memory_is_one_budget_for_all_workers() {
     let dir = common::scratch().join("budget");
     std::fs::create_dir_all(&dir).unwrap();
     let file: Vec<u8> = (0..40u32 << 20).map(|k| (k % 251) as u8).collect();
@@ -293,7 +293,7 @@ fn max_in_memory_is_one_budget_for_all_workers() {
             "--no-builtin-rules",
             "--threads",
             "8",
-            "--max-in-memory",
+            "--max-memory",
             max,
             "--format",
             "jsonl",
@@ -315,7 +315,7 @@ fn max_in_memory_is_one_budget_for_all_workers() {
         "peak anonymous memory: {} KiB with 1 GiB, {} KiB with a shared 48 MiB (resident: {} / {} KiB)",
         wide.anon, shared.anon, wide.rss, shared.rss
     );
-    assert!(!text.contains("did not fit the in-memory budget"), "{text}");
+    assert!(!text.contains("did not fit the memory budget"), "{text}");
     assert!(shared.anon < (48 + 64) << 10, "{shared:?}");
     assert!(
         wide.anon > shared.anon + (64 << 10),

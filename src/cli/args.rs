@@ -267,6 +267,12 @@ pub struct ScanArgs {
     /// Largest stream stored in pieces that is assembled in memory for YARA, in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub max_in_memory: u64,
+    /// The run's one memory budget, in bytes, shared by all workers: streams, logs and archive
+    /// members assembled in memory, each volume's namespace and paths, MFT batches in flight,
+    /// directory indexes being read. Work that does not fit is cut with a diagnostic.
+    /// [default: a quarter of the machine's memory, at most 4 GiB]
+    #[arg(long, value_name = "BYTES")]
+    pub max_memory: Option<u64>,
     /// Largest stream read at all, in bytes.
     #[arg(long, default_value_t = 64 << 30)]
     pub max_read: u64,

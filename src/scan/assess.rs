@@ -742,7 +742,7 @@ pub(crate) fn check_logs(
             let grant = assembled.then(|| budget.acquire(s.size));
             let bytes = match grant {
                 Some(None) => Err(crate::Error::Limit(format!(
-                    "not read: its {} bytes did not fit the in-memory budget of {} bytes shared by all workers",
+                    "not read: its {} bytes did not fit the memory budget (--max-memory) of {} bytes shared by all workers",
                     s.size,
                     budget.limit()
                 ))),
@@ -837,7 +837,7 @@ fn read_bounded_in<'b>(
     let grant = match budget {
         Some(b) => Some(b.acquire(len).ok_or_else(|| {
             crate::Error::Limit(format!(
-                "{}: not read: its {len} bytes did not fit the in-memory budget of {} bytes shared by all workers",
+                "{}: not read: its {len} bytes did not fit the memory budget (--max-memory) of {} bytes shared by all workers",
                 path.display(),
                 b.limit()
             ))

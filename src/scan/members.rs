@@ -166,10 +166,19 @@ impl Scan {
                 .size
                 .min(MAX_MEMBER_BYTES)
                 .min(MAX_EXPANDED_BYTES - walk.expanded);
+            if max > self.cfg.max_in_memory {
+                walk.skip(|| {
+                    format!(
+                        "{}: {max} bytes, more than the in-memory limit (--max-in-memory) of {} bytes",
+                        entry.name, self.cfg.max_in_memory
+                    )
+                });
+                continue;
+            }
             let Some(_grant) = self.budget.acquire(max) else {
                 walk.skip(|| {
                     format!(
-                        "{}: {max} bytes did not fit the in-memory budget of {} bytes shared by all workers",
+                        "{}: {max} bytes did not fit the memory budget (--max-memory) of {} bytes shared by all workers",
                         entry.name,
                         self.budget.limit()
                     )

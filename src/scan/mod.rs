@@ -21,7 +21,7 @@
 //! `web_shell` ranking then rests on the IOC list and the location signals.
 
 mod assess;
-mod budget;
+use deadbox_evidence::budget;
 mod collection;
 mod compiled;
 pub mod isolate;
@@ -51,7 +51,7 @@ use crate::evidence::{self, open_read_only};
 use crate::finding::detail::{Detail, IocHashDetail};
 use crate::finding::{FileFacts, Finding, FindingKind, Location, Severity};
 use crate::hash::{digest, Algorithms, Digests, MultiHasher};
-use crate::image::SnapshotSelect;
+use crate::image::{OpenOptions, SnapshotSelect};
 use crate::ntfs::{FileEntry, FileName, NtfsVolume, Stream};
 use crate::rows::times;
 use crate::sniff::{file_range, stream_range};
@@ -77,6 +77,7 @@ pub struct ScanBuilder {
     hashes: Algorithms,
     threads: Option<usize>,
     max_in_memory: u64,
+    max_memory: Option<u64>,
     max_read: u64,
     volumes: VolumeSelect,
     snapshots: SnapshotSelect,
@@ -99,6 +100,7 @@ impl Default for ScanBuilder {
             hashes: Algorithms::default(),
             threads: None,
             max_in_memory: 1 << 30,
+            max_memory: None,
             max_read: 64 << 30,
             volumes: VolumeSelect::default(),
             snapshots: SnapshotSelect::Live,
@@ -148,12 +150,21 @@ impl ScanBuilder {
         self
     }
     /// Largest non-contiguous stream assembled in memory for YARA (default 1 GiB); larger
-    /// ones are hashed by streaming. It is also the one budget of bytes assembled in memory
-    /// at once by all workers together (streams, loose files of a folder, logs the assessment
-    /// reads): a stream waits for the budget, or, where it cannot wait, is hashed only with a
-    /// diagnostic.
+    /// ones are hashed by streaming. The bytes assembled are drawn from the run's memory
+    /// budget ([`ScanBuilder::max_memory`]).
     pub fn max_in_memory(mut self, bytes: u64) -> Self {
         self.max_in_memory = bytes;
+        self
+    }
+    /// The run's one memory budget, shared by all workers and everything that holds
+    /// evidence-derived data: streams, loose files, logs and archive members assembled in
+    /// memory, each volume's namespace and path strings, the MFT batches the walk keeps in
+    /// flight and the directory indexes being read (default
+    /// [`deadbox_evidence::budget::default_limit`]: a quarter of the machine's memory, at most
+    /// 4 GiB). Work that does not fit waits for memory to be returned or, where it cannot
+    /// wait, is cut with a diagnostic that says what was not done; the rest goes on.
+    pub fn max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory = Some(bytes);
         self
     }
     /// Largest stream read at all (default 64 GiB).
@@ -241,7 +252,9 @@ impl ScanBuilder {
             compiled,
             iocs,
             known_good,
-            budget: budget::MemoryBudget::new(self.max_in_memory),
+            budget: Arc::new(budget::MemoryBudget::new(
+                self.max_memory.unwrap_or_else(budget::default_limit),
+            )),
             cfg: self,
             pool,
         })
@@ -461,8 +474,10 @@ pub struct Scan {
     known_good: HashList,
     cfg: ScanBuilder,
     pool: Option<rayon::ThreadPool>,
-    /// `max_in_memory`, one budget for all workers (and all runs of this scan).
-    budget: budget::MemoryBudget,
+    /// `max_memory`, one budget for all workers (and all runs of this scan): assembled
+    /// streams, logs and archive members, each volume's namespace and paths, MFT batches in
+    /// flight and directory indexes.
+    budget: Arc<budget::MemoryBudget>,
 }
 
 impl std::fmt::Debug for Scan {
@@ -643,7 +658,7 @@ impl Scan {
             return out.end();
         }
         let ev = evidence::open(target)?;
-        match Image::from_evidence(target, ev.clone(), self.cfg.volumes) {
+        match Image::from_evidence_with(target, ev.clone(), &self.open_options()) {
             Ok(image) => {
                 self.scan_image(&name, &image, &mut out);
                 out.end()
@@ -779,13 +794,28 @@ impl Scan {
         }
     }
 
+    /// How this scan opens evidence: its volume selection and memory budget.
+    fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            select: self.cfg.volumes,
+            budget: Some(self.budget.clone()),
+            ..OpenOptions::default()
+        }
+    }
+
     /// Scans the live volumes and/or shadow copies [`ScanBuilder::snapshots`] selects; with
     /// every snapshot, findings seen in several states of a volume are reported once.
     fn scan_views(&self, evidence_name: &str, image: &Image, out: &mut Out<'_>) {
         let vol_diag =
             |m: &str| diagnostic(Location::new(evidence_name, None, None, "", None), None, m);
         let storage = match &self.cfg.vss_storage {
-            Some(p) => match Image::open(p, VolumeSelect::default()) {
+            Some(p) => match Image::open_with(
+                p,
+                &OpenOptions {
+                    select: VolumeSelect::default(),
+                    ..self.open_options()
+                },
+            ) {
                 Ok(i) => Some(i),
                 Err(e) => {
                     let m = format!("VSS storage {}: {e}", p.display());
@@ -1320,7 +1350,7 @@ impl Scan {
     ) -> Result<Bytes<'b>> {
         let cut = |size: u64| {
             Note::Cut(format!(
-                "not scanned by YARA: its {size} bytes did not fit the in-memory budget of {} bytes shared by all workers (streams assembled beside it held the rest); hashed only",
+                "not scanned by YARA: its {size} bytes did not fit the memory budget (--max-memory) of {} bytes shared by all workers (streams assembled beside it held the rest); hashed only",
                 self.budget.limit()
             ))
         };
@@ -1566,6 +1596,7 @@ mod tests {
         let scan = Scan::builder()
             .builtin_rules(false)
             .max_in_memory(64)
+            .max_memory(64)
             .build()
             .unwrap();
         let job = |size| Job::Loose {
@@ -1591,7 +1622,7 @@ mod tests {
         let b = scan.load(&j, &mut buf, set, &mut note, &mut grant).unwrap();
         assert!(matches!(b, Bytes::Streamed(_)));
         assert!(
-            matches!(&note, Some(Note::Cut(m)) if m.contains("did not fit the in-memory budget of 64 bytes"))
+            matches!(&note, Some(Note::Cut(m)) if m.contains("did not fit the memory budget (--max-memory) of 64 bytes"))
         );
         drop(held);
         // A FIFO in its place.

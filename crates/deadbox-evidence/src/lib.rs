@@ -30,6 +30,7 @@
 
 #![deny(missing_docs)]
 
+pub mod budget;
 pub mod bytes;
 mod common;
 pub mod error;
@@ -40,6 +41,7 @@ mod vhd;
 mod vhdx;
 mod vmdk;
 
+pub use budget::MemoryBudget;
 pub use error::{Error, Result};
 pub use ewf::{verify, EwfImage, VerifyReport, CHUNK_CACHE_BYTES};
 pub use qcow2::Qcow2Image;

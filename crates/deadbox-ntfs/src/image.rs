@@ -2,7 +2,7 @@
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::volume::{self, Layout, VolumeSelect};
-use crate::NtfsVolume;
+use crate::{Limits, MemoryBudget, NtfsVolume};
 use deadbox_evidence::error::Result;
 use deadbox_evidence::{self as evidence, Evidence};
 use std::path::{Path, PathBuf};
@@ -16,6 +16,39 @@ pub struct Image {
     layout: Layout,
     volumes: Vec<NtfsVolume>,
     diagnostics: Vec<Diagnostic>,
+    options: OpenOptions,
+}
+
+/// How [`Image::open_with`] opens evidence: which volumes, the NTFS reader's bounds, and the
+/// run's memory budget its volumes (and their shadow copies) draw on
+/// ([`NtfsVolume::with_budget`]).
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Which volumes to open.
+    pub select: VolumeSelect,
+    /// Bounds of the NTFS reader.
+    pub limits: Limits,
+    /// The run's memory budget; `None` for no budget.
+    pub budget: Option<Arc<MemoryBudget>>,
+}
+
+impl OpenOptions {
+    /// The defaults with `select`.
+    pub fn select(select: VolumeSelect) -> Self {
+        OpenOptions {
+            select,
+            ..OpenOptions::default()
+        }
+    }
+
+    /// Opens the volume in `region` with these bounds and budget.
+    fn open_volume(&self, region: evidence::Region, partition: Option<u32>) -> Result<NtfsVolume> {
+        let v = NtfsVolume::open_with_limits(region, partition, self.limits)?;
+        Ok(match &self.budget {
+            Some(b) => v.with_budget(b.clone()),
+            None => v,
+        })
+    }
 }
 
 impl Image {
@@ -23,8 +56,13 @@ impl Image {
     /// table and opens every selected NTFS volume. A volume that fails to open is a diagnostic
     /// when others open; the call fails only when none does.
     pub fn open(path: &Path, select: VolumeSelect) -> Result<Self> {
+        Self::open_with(path, &OpenOptions::select(select))
+    }
+
+    /// [`Image::open`] with the given bounds and memory budget.
+    pub fn open_with(path: &Path, options: &OpenOptions) -> Result<Self> {
         let evidence = evidence::open(path)?;
-        Self::from_evidence(path, evidence, select)
+        Self::from_evidence_with(path, evidence, options)
     }
 
     /// Like [`Image::open`], on evidence opened by the caller.
@@ -33,11 +71,24 @@ impl Image {
         evidence: Arc<dyn Evidence>,
         select: VolumeSelect,
     ) -> Result<Self> {
+        Self::from_evidence_with(path, evidence, &OpenOptions::select(select))
+    }
+
+    /// [`Image::from_evidence`] with the given bounds and memory budget.
+    pub fn from_evidence_with(
+        path: &Path,
+        evidence: Arc<dyn Evidence>,
+        options: &OpenOptions,
+    ) -> Result<Self> {
+        let select = options.select;
         // A loose `$MFT` (a triage collection's copy) opens as one volume of records only.
         if select == VolumeSelect::default()
             && crate::loose::loose_mft_record_size(evidence.as_ref()).is_some()
         {
-            let v = NtfsVolume::open_loose_mft(evidence.clone())?;
+            let mut v = NtfsVolume::open_loose_mft(evidence.clone())?;
+            if let Some(b) = &options.budget {
+                v = v.with_budget(b.clone());
+            }
             let diagnostics = v
                 .open_diagnostics()
                 .iter()
@@ -58,6 +109,7 @@ impl Image {
                 },
                 volumes: vec![v],
                 diagnostics,
+                options: options.clone(),
             });
         }
         let layout = if select.offset.is_some() {
@@ -75,7 +127,7 @@ impl Image {
         let mut diagnostics = layout.diagnostics.clone();
         let mut first_err = None;
         for s in spots {
-            match NtfsVolume::open(s.region.clone(), s.partition) {
+            match options.open_volume(s.region.clone(), s.partition) {
                 Ok(v) => {
                     diagnostics.extend(v.open_diagnostics().iter().map(|d| {
                         Diagnostic::new(DiagnosticKind::Corrupt, d.message.clone())
@@ -110,6 +162,7 @@ impl Image {
             layout,
             volumes,
             diagnostics,
+            options: options.clone(),
         })
     }
 
@@ -292,7 +345,7 @@ impl Image {
             for n in numbers {
                 match s
                     .snapshot_region(n)
-                    .and_then(|r| NtfsVolume::open(r, v.partition()))
+                    .and_then(|r| self.options.open_volume(r, v.partition()))
                 {
                     Ok(snap) => views.push(VolumeView::Snapshot(Box::new(
                         snap.as_snapshot(n, v.offset()),

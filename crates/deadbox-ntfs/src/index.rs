@@ -28,6 +28,10 @@ pub(crate) const MAX_ENTRIES_PER_NODE: usize = 4096;
 /// Most live entries read from one directory (a directory of millions of files exists; the
 /// bound keeps a looping or hostile index from growing without end).
 const MAX_ENTRIES: usize = 4 << 20;
+/// Most bytes of memory reading a directory index takes per byte of it, at worst: an entry of
+/// 88 bytes (a one-character name) becomes an [`IndexEntry`] of ~150 bytes, and its key is
+/// kept once more to tell stale slack copies from live entries.
+const INDEX_WIDENING: u64 = 4;
 /// Most names carved from one directory's slack (real directories have a few hundred at most).
 const MAX_SLACK: usize = 65_536;
 /// Most index blocks read from one directory's allocation (64 Ki blocks of 4 KiB: 256 MiB of
@@ -195,6 +199,24 @@ impl NtfsVolume {
         let Some(block_size) = le_u32(root, 8) else {
             out.errors.push("$I30 index root truncated".into());
             return out;
+        };
+        // Counted in the run's memory budget while it is read: at worst INDEX_WIDENING times
+        // its bytes (entries with their names, the set of live keys, the block being read).
+        let on_disk =
+            (root.len() as u64).saturating_add(ix.allocation.as_ref().map_or(0, |a| a.size));
+        let need = on_disk.saturating_mul(INDEX_WIDENING);
+        let _memory = match &self.budget {
+            Some(b) => match b.acquire(need) {
+                Some(g) => Some(g),
+                None => {
+                    out.errors.push(format!(
+                        "index not read: its {on_disk} bytes take up to {need} bytes in memory, more than the memory budget of {} bytes has room for",
+                        b.limit()
+                    ));
+                    return out;
+                }
+            },
+            None => None,
         };
         let cs = self.geometry.cluster_size;
         // VCNs of index blocks count clusters, or 512-byte units when blocks are smaller than

@@ -73,9 +73,10 @@ pub mod volume;
 pub mod vss;
 
 pub use deadbox_evidence as evidence;
+pub use deadbox_evidence::budget::MemoryBudget;
 pub use deadbox_evidence::{Error, Result};
 pub use diagnostic::{Diagnostic, DiagnosticKind, DiagnosticLocation};
-pub use image::Image;
+pub use image::{Image, OpenOptions};
 pub use index::{DirIndex, IndexEntry, IndexSource};
 pub use reader::StreamReader;
 pub use record::{FileName, StdInfo};
@@ -217,6 +218,10 @@ const ATTR_FLAG_SPARSE: u16 = 0x8000;
 /// Bytes of MFT read and parsed per batch of the bulk walk (4096 records of 1 KiB; fewer when
 /// records are larger, so a boot sector claiming 64 KiB records cannot make batches of 256 MiB).
 const BATCH_BYTES: u64 = 4 << 20;
+/// Most bytes of memory a batch of the walk takes per byte of MFT records, at worst: a data run
+/// takes 2 bytes on disk at the least and 32 in memory ([`Run`]); names, times and flags widen
+/// less. Used to size the walk's share of the memory budget.
+const ENTRY_WIDENING: u64 = 16;
 
 /// Most names (hard links) kept per file: the NTFS limit.
 const MAX_NAMES: usize = 1024;
@@ -439,6 +444,8 @@ pub struct NtfsVolume {
     tree: std::sync::OnceLock<Arc<Tree>>,
     /// For a shadow copy: its number and the live volume's offset in the evidence.
     snapshot: Option<(usize, u64)>,
+    /// The run's memory budget ([`NtfsVolume::with_budget`]), when one was given.
+    budget: Option<Arc<MemoryBudget>>,
 }
 
 /// Is there an NTFS boot sector at the start of `region`?
@@ -500,6 +507,7 @@ impl NtfsVolume {
             secure: std::sync::OnceLock::new(),
             tree: std::sync::OnceLock::new(),
             snapshot: None,
+            budget: None,
         };
         if geometry.size > vol.region.len() {
             vol.diagnostics.push(WalkDiagnostic {
@@ -552,6 +560,27 @@ impl NtfsVolume {
     /// them); `None` for a live volume.
     pub fn snapshot(&self) -> Option<usize> {
         self.snapshot.map(|s| s.0)
+    }
+
+    /// Draws this volume's long-lived memory from `budget`, the run's one memory budget: the
+    /// namespace ([`NtfsVolume::tree`], charged as built), the paths of all its names (at most
+    /// half of what is left, and [`Limits::max_total_path_bytes`]: names past it are listed
+    /// under `/$Orphan`), the MFT batches [`NtfsVolume::walk_batches`] keeps in flight (fewer
+    /// when the budget is small) and each directory index while it is read
+    /// ([`NtfsVolume::dir_index`]: one that does not fit is not read, with an error saying so).
+    pub fn with_budget(mut self, budget: Arc<MemoryBudget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The memory budget given by [`NtfsVolume::with_budget`].
+    pub fn budget(&self) -> Option<&Arc<MemoryBudget>> {
+        self.budget.as_ref()
+    }
+
+    /// The resource bounds this volume was opened with.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// Marks this volume (opened over [`vss::Shadows::snapshot_region`]) as snapshot `number`
@@ -971,7 +1000,32 @@ impl NtfsVolume {
             tree.set_names(base, &names);
             tree.set_extensions(base, ext_entries);
         }
-        tree.resolve_all();
+        match &self.budget {
+            Some(budget) => {
+                let (namespace, fit) = budget.charge(tree.heap_bytes() as u64);
+                if !fit {
+                    tree.diagnostics.push(WalkDiagnostic {
+                        entry: None,
+                        offset: Some(self.region.start()),
+                        message: format!(
+                            "the namespace of this volume ({} records) takes {} bytes, more than the memory budget of {} bytes had left; it is kept (every listing needs it), and the paths of its names get no room: they are listed under /$Orphan",
+                            tree.len(),
+                            namespace.bytes(),
+                            budget.limit()
+                        ),
+                    });
+                }
+                let room = budget.available() / 2;
+                let mut paths = budget.reserve_up_to(self.limits.max_total_path_bytes.min(room));
+                let used = tree.resolve_all_within(paths.bytes(), budget.limit());
+                paths.shrink_to(used);
+                tree.hold(namespace);
+                tree.hold(paths);
+            }
+            None => {
+                tree.resolve_all();
+            }
+        }
         tree
     }
 
@@ -1062,8 +1116,17 @@ impl NtfsVolume {
         let (_, n_batches) = self.batches();
         let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
         // Batches in flight: a slow one (a large stream) holds back the output, not the workers,
-        // until this many are done behind it.
-        let window = (4 * threads).max(4) as u64;
+        // until this many are done behind it. Under a memory budget, as many as half of what is
+        // left holds at their worst (at least one, so that the walk goes on).
+        let wanted = (4 * threads).max(4) as u64;
+        let (window, _in_flight) = match &self.budget {
+            Some(b) => {
+                let per = BATCH_BYTES * ENTRY_WIDENING;
+                let r = b.reserve_up_to((wanted * per).min(b.available() / 2));
+                ((r.bytes() / per).clamp(1, wanted), Some(r))
+            }
+            None => (wanted, None),
+        };
         let (tx, rx) = std::sync::mpsc::channel::<Done<R>>();
         let map: &(dyn Fn(Listing) -> R + Sync) = &map;
         let job = Drive {
@@ -2172,5 +2235,114 @@ mod tests {
         assert!(comps.contains(&vec!["a/b", ".."]));
         assert!(comps.contains(&vec!["$Orphan", "lost"]));
         assert_components_make_paths(&listing);
+    }
+
+    /// The run's memory budget, on a real volume: with room to spare the listing and the root's
+    /// index are those read without a budget, the namespace and its paths are held in it while
+    /// the volume lives and all returned after; with room for half the paths, the names past
+    /// it are listed under `/$Orphan` with a diagnostic that names the budget, and every entry
+    /// is still listed; with no room, the namespace is kept (charged past the budget, said so)
+    /// and a directory index that does not fit is not read, with an error.
+    #[test]
+    fn the_run_budget_bounds_namespace_paths_walk_and_indexes() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ntfs-basic.img");
+        let open = |budget: Option<Arc<MemoryBudget>>| {
+            Image::open_with(
+                &path,
+                &OpenOptions {
+                    budget,
+                    ..OpenOptions::default()
+                },
+            )
+            .unwrap()
+        };
+        // (entry, path) of every name, and the walk's diagnostics.
+        let list = |vol: &NtfsVolume| {
+            let tree = vol.shared_tree();
+            let mut rows = std::collections::BTreeSet::new();
+            vol.walk_batches(
+                &tree,
+                |l| {
+                    l.items()
+                        .map(|i| (i.file.entry, i.path().to_string()))
+                        .collect::<Vec<_>>()
+                },
+                |r| {
+                    rows.extend(r);
+                    true
+                },
+            );
+            (rows, tree.diagnostics().to_vec())
+        };
+        let root = |vol: &NtfsVolume| {
+            let tree = vol.shared_tree();
+            let e = vol.file_entry(&tree, 5).unwrap().unwrap();
+            vol.dir_index(&e)
+        };
+        let free = open(None);
+        let (rows, _) = list(&free.volumes()[0]);
+        let index = root(&free.volumes()[0]);
+        assert!(index.entries.len() > 10 && index.errors.is_empty());
+        let heap = free.volumes()[0].shared_tree().heap_bytes() as u64;
+        let path_bytes: u64 = rows
+            .iter()
+            .filter(|(e, _)| *e != 5)
+            .map(|(_, p)| p.len() as u64)
+            .sum();
+
+        let ample = Arc::new(MemoryBudget::new(1 << 30));
+        {
+            let img = open(Some(ample.clone()));
+            let vol = &img.volumes()[0];
+            assert_eq!(list(vol).0, rows);
+            assert_eq!(root(vol), index);
+            let held = (1 << 30) - ample.available();
+            assert!(
+                held >= heap && held <= heap + path_bytes,
+                "{held} {heap} {path_bytes}"
+            );
+        }
+        assert_eq!(ample.available(), 1 << 30);
+
+        // Half the paths: room is half of what the namespace leaves.
+        let tight = Arc::new(MemoryBudget::new(heap + path_bytes));
+        let img = open(Some(tight.clone()));
+        let (cut, diags) = list(&img.volumes()[0]);
+        let entries = |r: &std::collections::BTreeSet<(u64, String)>| {
+            r.iter()
+                .map(|(e, _)| *e)
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        assert_eq!(entries(&cut), entries(&rows));
+        let orphans = cut
+            .iter()
+            .filter(|(_, p)| p.starts_with("/$Orphan/"))
+            .count();
+        assert!(
+            orphans > 0 && orphans < cut.len(),
+            "{orphans} of {}",
+            cut.len()
+        );
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.message.contains("the room the memory budget of")),
+            "{diags:#?}"
+        );
+        drop(img);
+        assert_eq!(tight.available(), heap + path_bytes);
+
+        // No room at all.
+        let none = Arc::new(MemoryBudget::new(1));
+        let img = open(Some(none.clone()));
+        let (all_orphans, diags) = list(&img.volumes()[0]);
+        assert_eq!(entries(&all_orphans), entries(&rows));
+        assert!(diags
+            .iter()
+            .any(|d| d.message.contains("the namespace of this volume")));
+        let ix = root(&img.volumes()[0]);
+        assert!(ix.entries.is_empty());
+        assert!(ix.errors[0].contains("index not read"), "{:?}", ix.errors);
     }
 }

@@ -118,6 +118,7 @@ impl NtfsVolume {
             secure: std::sync::OnceLock::new(),
             tree: std::sync::OnceLock::new(),
             snapshot: None,
+            budget: None,
         };
         if len % record_size != 0 {
             vol.diagnostics.push(crate::WalkDiagnostic {

@@ -11,6 +11,8 @@
 
 use super::record::FileName;
 use super::{Limits, WalkDiagnostic};
+use deadbox_evidence::budget::Reservation;
+use std::sync::Arc;
 
 /// Encoded "what a path hangs from": a directory's node index, or one of these.
 const UNRESOLVED: u32 = u32::MAX;
@@ -105,6 +107,9 @@ pub struct Tree {
     /// Problems met building the namespace (and reading the MFT for it).
     pub(crate) diagnostics: Vec<WalkDiagnostic>,
     limits: Limits,
+    /// Memory of the run's budget held as long as the namespace lives (the namespace itself
+    /// and the bytes of all its paths).
+    memory: Vec<Arc<Reservation>>,
 }
 
 impl Tree {
@@ -250,8 +255,20 @@ impl Tree {
     /// the bytes of every name's path: a name whose path would take the total past
     /// [`Limits::max_total_path_bytes`] is hung under `/$Orphan` instead (one diagnostic).
     pub(crate) fn resolve_all(&mut self) {
+        self.resolve_all_within(u64::MAX, 0);
+    }
+
+    /// Keeps `r` (returned to the budget when the namespace is dropped).
+    pub(crate) fn hold(&mut self, r: Reservation) {
+        self.memory.push(Arc::new(r));
+    }
+
+    /// [`Tree::resolve_all`] with at most `room` bytes of paths in total (the room the run's
+    /// memory budget of `budget` bytes gave, when below [`Limits::max_total_path_bytes`]).
+    /// Returns the bytes of all paths.
+    pub(crate) fn resolve_all_within(&mut self, room: u64, budget: u64) -> u64 {
         let mut chain = Vec::new();
-        let max_total = self.limits.max_total_path_bytes;
+        let max_total = self.limits.max_total_path_bytes.min(room);
         let mut total = 0u64;
         // (names moved, first entry moved)
         let mut cut: Option<(u64, u64)> = None;
@@ -287,14 +304,20 @@ impl Tree {
             }
         }
         if let Some((moved, from)) = cut {
+            let why = if max_total < self.limits.max_total_path_bytes {
+                format!(" (the room the memory budget of {budget} bytes had left for them)")
+            } else {
+                String::new()
+            };
             self.diagnostics.push(WalkDiagnostic {
                 entry: Some(from),
                 offset: None,
                 message: format!(
-                    "the paths of this volume's names take more than {max_total} bytes in total; {moved} names, from entry {from} on, are listed under /$Orphan by their own name"
+                    "the paths of this volume's names take more than {max_total} bytes in total{why}; {moved} names, from entry {from} on, are listed under /$Orphan by their own name"
                 ),
             });
         }
+        total
     }
 
     /// Resolves the path of directory `fi` (as a parent): sets `dir_up`/`dir_len` of it and
