@@ -599,3 +599,62 @@ fn a_log_past_a_gigabyte_of_zeros_is_streamed_line_by_line() {
     assert_eq!(out.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 7. One memory budget for the whole run, on a volume.
+// ---------------------------------------------------------------------------------------------
+
+/// A generated volume of 100,000 MFT records scanned with room to spare (1 GiB) and with a run
+/// budget of 4 MiB, below what its namespace alone takes: the small-budget run still ends
+/// (exit 0/1 under `ulimit -v`), reads every stream the other run reads, and says what it cut
+/// (the namespace charged past the budget, the names listed under `/$Orphan` for want of room
+/// for their paths), where the roomy run cuts nothing.
+#[test]
+fn a_tiny_max_memory_cuts_work_with_diagnostics_and_the_scan_goes_on() {
+    let Some(v) = synth_volume::synth_volume(100_000) else {
+        return;
+    };
+    let img = v.path.to_str().unwrap();
+    let run = |budget: u64| {
+        let b = budget.to_string();
+        let out = cli(&[
+            "scan",
+            img,
+            "--all-files",
+            "--no-builtin-rules",
+            "--hashes",
+            "sha256",
+            "--max-memory",
+            &b,
+            "--format",
+            "jsonl",
+        ]);
+        let streams: u64 = out
+            .stderr
+            .split(" streams (")
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no stream count in {}", out.stderr));
+        let budget_diags: Vec<String> = common::jsonl(&out.stdout)
+            .iter()
+            .map(|r| r["title"].as_str().unwrap_or_default().to_string())
+            .filter(|t| t.contains("memory budget"))
+            .collect();
+        (streams, budget_diags)
+    };
+    let (roomy, none) = run(1 << 30);
+    assert!(none.is_empty(), "{none:#?}");
+    assert!(roomy > 90_000, "{roomy}");
+    let (tight, cut) = run(4 << 20);
+    assert_eq!(tight, roomy);
+    assert!(
+        cut.iter()
+            .any(|t| t.contains("the namespace of this volume")),
+        "{cut:#?}"
+    );
+    assert!(
+        cut.iter().any(|t| t.contains("listed under /$Orphan")),
+        "{cut:#?}"
+    );
+}

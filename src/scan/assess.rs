@@ -53,6 +53,7 @@ pub(crate) fn discover(
     listing: &Listing,
     evidence: &str,
     max_in_memory: u64,
+    budget: &super::budget::MemoryBudget,
 ) -> (Vec<String>, Vec<Finding>) {
     let mut out = Vec::new();
     let loc = |path: &str, record: Option<(u64, u16, bool)>| {
@@ -67,10 +68,21 @@ pub(crate) fn discover(
     let mut hives: Vec<_> = hive.collect();
     hives.sort_by_key(|i| i.file.deleted);
     if let Some((item, s)) = hives.first().and_then(|i| Some((i, i.stream?))) {
+        let max = max_in_memory.min(MAX_LOG_BYTES);
+        // Read whole into memory counted in the run's budget.
+        let grant = budget.acquire(s.size.min(max));
         let mut buf = Vec::new();
-        let paths = vol
-            .read_stream(s, &mut buf, max_in_memory.min(MAX_LOG_BYTES))
-            .and_then(exchange::msi_install_paths);
+        let paths = match &grant {
+            Some(_) => vol
+                .read_stream(s, &mut buf, max)
+                .and_then(exchange::msi_install_paths),
+            None => Err(crate::Error::Invalid(format!(
+                "not read: its {} bytes did not fit the memory budget (--max-memory) of {} bytes shared by all workers",
+                s.size,
+                budget.limit()
+            ))),
+        };
+        drop(grant);
         match paths {
             Ok(paths) => {
                 add_installs(&mut installs, &paths);

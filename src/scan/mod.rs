@@ -921,7 +921,8 @@ impl Scan {
             wanted.sort_unstable();
             wanted.dedup();
             let few = vol.listing_of(&tree, &wanted);
-            let (installs, found) = assess::discover(vol, &few, evidence, self.cfg.max_in_memory);
+            let (installs, found) =
+                assess::discover(vol, &few, evidence, self.cfg.max_in_memory, &self.budget);
             ctx.installs = installs;
             for f in found {
                 if !out.deliver(f) {

@@ -31,7 +31,7 @@ const MAX_ENTRIES: usize = 4 << 20;
 /// Most bytes of memory reading a directory index takes per byte of it, at worst: an entry of
 /// 88 bytes (a one-character name) becomes an [`IndexEntry`] of ~150 bytes, and its key is
 /// kept once more to tell stale slack copies from live entries.
-const INDEX_WIDENING: u64 = 4;
+pub(crate) const INDEX_WIDENING: u64 = 4;
 /// Most names carved from one directory's slack (real directories have a few hundred at most).
 const MAX_SLACK: usize = 65_536;
 /// Most index blocks read from one directory's allocation (64 Ki blocks of 4 KiB: 256 MiB of

@@ -2345,4 +2345,62 @@ mod tests {
         assert!(ix.entries.is_empty());
         assert!(ix.errors[0].contains("index not read"), "{:?}", ix.errors);
     }
+
+    /// Every directory index of a volume read at once on 8 threads, under a budget that holds
+    /// the largest one and a half: the budget is never passed (workers wait for each other's
+    /// indexes to be returned) and every index is read whole, as without a budget.
+    #[test]
+    fn directory_indexes_read_in_parallel_share_the_budget() {
+        use rayon::prelude::*;
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ntfs-shells.img");
+        let read_all = |budget: Option<Arc<MemoryBudget>>| {
+            let img = Image::open_with(
+                &path,
+                &OpenOptions {
+                    budget,
+                    ..OpenOptions::default()
+                },
+            )
+            .unwrap();
+            let vol = &img.volumes()[0];
+            let tree = vol.shared_tree();
+            let held = vol.budget().map_or(0, |b| b.limit() - b.available());
+            let dirs: Vec<FileEntry> = (0..vol.record_count())
+                .filter_map(|e| vol.file_entry(&tree, e).ok().flatten())
+                .filter(|f| f.is_dir && f.index.is_some())
+                .collect();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(8)
+                .build()
+                .unwrap();
+            let indexes: Vec<DirIndex> =
+                pool.install(|| dirs.par_iter().map(|d| vol.dir_index(d)).collect());
+            let need: Vec<u64> = dirs
+                .iter()
+                .map(|d| {
+                    let ix = d.index.as_ref().unwrap();
+                    index::INDEX_WIDENING
+                        * (ix.root.as_ref().map_or(0, |r| r.len() as u64)
+                            + ix.allocation.as_ref().map_or(0, |a| a.size))
+                })
+                .collect();
+            (indexes, need, held)
+        };
+        let (free, need, _) = read_all(None);
+        assert!(free.len() >= 5, "{}", free.len());
+        let largest = *need.iter().max().unwrap();
+        // What the namespace and its paths hold (reserved first, while the volume lives).
+        let (_, _, held) = read_all(Some(Arc::new(MemoryBudget::new(1 << 30))));
+        // Twice that, so that the paths get the same room (half of what is left), and 1.5 of
+        // the largest index: the indexes cannot all be held at once.
+        let limit = 2 * held + largest * 3 / 2;
+        let room = limit - held;
+        assert!(need.iter().sum::<u64>() > room, "{need:?} {room}");
+        let budget = Arc::new(MemoryBudget::new(limit));
+        let (shared, _, again) = read_all(Some(budget.clone()));
+        assert_eq!(again, held);
+        assert_eq!(shared, free);
+        assert!(budget.peak() <= limit, "{} > {limit}", budget.peak());
+    }
 }

@@ -313,7 +313,7 @@ impl Tree {
                 entry: Some(from),
                 offset: None,
                 message: format!(
-                    "the paths of this volume's names take more than {max_total} bytes in total{why}; {moved} names, from entry {from} on, are listed under /$Orphan by their own name"
+                    "the paths of this volume's names take more than {max_total} bytes in total{why}; {moved} names, from entry {from} on, are listed under /$Orphan by their own name (checks that go by path, such as web-script folders, do not see where they are)"
                 ),
             });
         }
