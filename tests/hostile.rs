@@ -712,14 +712,15 @@ fn runs_record(rec: &mut [u8], entry: u64) -> usize {
     runs
 }
 
-/// A generated volume whose 60,000 records each hold ~290 data runs: what the walk holds per
+/// A generated volume whose 60,000 records each hold ~340 data runs: what the walk holds per
 /// record is ~10 times the record. Held whole, the MFT would take ~600 MB; the streaming walk
 /// keeps a window of batches (4,096 records each) in flight, 4 per thread, and under a run
 /// budget only as many as half the budget holds at their worst (16 × the MFT bytes of a
 /// batch). With 8 threads and a 128 MiB budget (one batch in flight) the scan's anonymous
-/// memory stays under the budget plus 64 MiB (the allocator keeps some freed batches in its per-thread arenas), far below the same scan with 8 threads and a
-/// roomy budget (32 batches wanted, ~8 built at once; measured: 387–388 MiB against 125–162 MiB), and
-/// both give the same findings.
+/// memory stays under the budget plus 64 MiB (the allocator keeps some freed batches in its
+/// per-thread arenas), far below the same scan with 8 threads and a roomy budget (32 batches
+/// wanted, ~8 built at once; measured: 387–388 MiB against 125–162 MiB), and both give the
+/// same findings.
 #[test]
 fn records_widened_in_memory_stay_within_the_run_budget() {
     let Some(v) = synth_volume::synth_volume(60_000) else {
