@@ -9,7 +9,7 @@ use deadbox::output::{
 };
 use deadbox::rows::{FileRow, HashRow};
 use deadbox::volume::VolumeSelect;
-use deadbox::Image;
+use deadbox::{Image, MemoryBudget, OpenOptions};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,7 +22,7 @@ mod progress;
 #[path = "cli/story.rs"]
 mod story;
 
-use args::{Cli, Cmd, ExtractArgs, Format, Only, ScanArgs, SnapArgs};
+use args::{Cli, Cmd, ExtractArgs, Format, MemArgs, Only, ScanArgs, SnapArgs};
 use progress::Bar;
 
 /// The format asked for; by default a table on a terminal, JSON lines otherwise.
@@ -80,26 +80,29 @@ fn main() -> ExitCode {
             evidence,
             vol,
             snap,
+            mem,
             format: f,
             index_slack,
-        } => ls(&evidence, vol.into(), &snap, format(f), index_slack),
+        } => ls(&evidence, vol.into(), &snap, mem, format(f), index_slack),
         Cmd::Hash {
             evidence,
             vol,
             snap,
+            mem,
             format: f,
             hashes,
             max_read,
         } => Algorithms::parse(&hashes)
             .map_err(Fail::from)
-            .and_then(|set| hash(&evidence, vol.into(), &snap, format(f), set, max_read)),
+            .and_then(|set| hash(&evidence, vol.into(), &snap, mem, format(f), set, max_read)),
         Cmd::Cat {
             evidence,
             path,
             entry,
             vol,
             snap,
-        } => cat(&evidence, path, entry, vol.into(), &snap),
+            mem,
+        } => cat(&evidence, path, entry, vol.into(), &snap, mem),
         Cmd::Scan(args) => scan(args),
         Cmd::Extract(args) => extract(args),
         Cmd::Verify {
@@ -155,12 +158,25 @@ fn each_volume(
     path: &Path,
     sel: VolumeSelect,
     snap: &SnapArgs,
+    mem: MemArgs,
     quiet: bool,
     f: impl FnMut(&NtfsVolume) -> Result<bool, Fail>,
 ) -> Result<bool, Fail> {
     let w = &mut |m: String| warn(m);
     let w = (!quiet).then_some(w as &mut dyn FnMut(String));
-    output::each_volume(path, sel, snap.select(), snap.vss_storage.as_deref(), w, f)
+    let options = OpenOptions {
+        select: sel,
+        budget: Some(Arc::new(MemoryBudget::new(mem.bytes()))),
+        ..OpenOptions::default()
+    };
+    output::each_volume(
+        &options,
+        path,
+        snap.select(),
+        snap.vss_storage.as_deref(),
+        w,
+        f,
+    )
 }
 
 fn info(path: &Path, storage: Option<&Path>, f: output::Format) -> Result<u8, Fail> {
@@ -217,11 +233,12 @@ fn ls(
     path: &Path,
     sel: VolumeSelect,
     snap: &SnapArgs,
+    mem: MemArgs,
     f: output::Format,
     index_slack: bool,
 ) -> Result<u8, Fail> {
     let mut w = stdout_rows::<FileRow>(f);
-    each_volume(path, sel, snap, false, |v| {
+    each_volume(path, sel, snap, mem, false, |v| {
         let tree = volume_tree(v);
         let warn = &mut |m| warn(format_args!("{}{m}", part(v)));
         output::list_volume(v, &tree, index_slack, &mut w, warn)?;
@@ -235,13 +252,14 @@ fn hash(
     path: &Path,
     sel: VolumeSelect,
     snap: &SnapArgs,
+    mem: MemArgs,
     f: output::Format,
     set: Algorithms,
     max_read: u64,
 ) -> Result<u8, Fail> {
     let mut w = stdout_rows::<HashRow>(f);
     let bar = Bar::new("hashed");
-    each_volume(path, sel, snap, false, |v| {
+    each_volume(path, sel, snap, mem, false, |v| {
         let tree = volume_tree(v);
         let p = bar.as_ref().map(|b| b as &dyn deadbox::scan::Progress);
         let warn = &mut |m| warn(format_args!("{}{m}", part(v)));
@@ -258,13 +276,14 @@ fn cat(
     entry: Option<String>,
     sel: VolumeSelect,
     snap: &SnapArgs,
+    mem: MemArgs,
 ) -> Result<u8, Fail> {
     let (target, by_entry) = match (spec, entry) {
         (Some(p), None) => (p, false),
         (None, Some(e)) => (e, true),
         _ => return Err(Fail::Error("give either a PATH or --entry N".into())),
     };
-    let found = each_volume(path, sel, snap, true, |v| {
+    let found = each_volume(path, sel, snap, mem, true, |v| {
         Ok(output::write_stream(
             v,
             &target,
@@ -295,9 +314,7 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         .snapshots(a.snap.select())
         .exchange(!a.no_exchange)
         .only_exchange(a.only == Some(Only::Exchange));
-    if let Some(m) = a.max_memory {
-        b = b.max_memory(m);
-    }
+    b = b.max_memory(a.mem.bytes());
     if let Some(iso) = evtx_isolation() {
         b = b.evtx_isolation(iso);
     }

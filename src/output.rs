@@ -587,20 +587,26 @@ pub fn write_stream(
     }
 }
 
-/// Opens the image at `path` (volumes `sel`) and calls `f` with every volume `snapshots`
-/// selects — live volumes and shadow copies, whose storage may be on the image at `storage` —
+/// Opens the image at `path` with `options` (volumes, bounds, memory budget; the shadow-copy
+/// storage image too) and calls `f` with every volume `snapshots` selects — live volumes and shadow copies, whose storage may be on the image at `storage` —
 /// until `f` returns true; returns whether it did. The image's diagnostics and those of its
 /// shadow copies go to `warn` (prefixed with the path), when given.
 pub fn each_volume<E: From<Error>>(
+    options: &crate::OpenOptions,
     path: &Path,
-    sel: crate::volume::VolumeSelect,
     snapshots: crate::image::SnapshotSelect,
     storage: Option<&Path>,
     mut warn: Option<&mut dyn FnMut(String)>,
     mut f: impl FnMut(&NtfsVolume) -> std::result::Result<bool, E>,
 ) -> std::result::Result<bool, E> {
-    let mut open = |p: &Path, sel| -> Result<crate::Image> {
-        let image = crate::Image::open(p, sel)?;
+    let mut open = |p: &Path, select| -> Result<crate::Image> {
+        let image = crate::Image::open_with(
+            p,
+            &crate::OpenOptions {
+                select,
+                ..options.clone()
+            },
+        )?;
         if let Some(w) = warn.as_mut() {
             image
                 .diagnostics()
@@ -609,7 +615,7 @@ pub fn each_volume<E: From<Error>>(
         }
         Ok(image)
     };
-    let image = open(path, sel)?;
+    let image = open(path, options.select)?;
     let storage = match storage {
         Some(p) => Some(open(p, crate::volume::VolumeSelect::default())?),
         None => None,

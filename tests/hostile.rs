@@ -626,7 +626,8 @@ fn a_log_past_a_gigabyte_of_zeros_is_streamed_line_by_line() {
 /// budget of 4 MiB, below what its namespace alone takes: the small-budget run still ends
 /// (exit 0/1 under `ulimit -v`), reads every stream the other run reads, and says what it cut
 /// (the namespace charged past the budget, the names listed under `/$Orphan` for want of room
-/// for their paths), where the roomy run cuts nothing.
+/// for their paths), where the roomy run cuts nothing; `ls` under the same budget lists every
+/// entry.
 #[test]
 fn a_tiny_max_memory_cuts_work_with_diagnostics_and_the_scan_goes_on() {
     let Some(v) = synth_volume::synth_volume(100_000) else {
@@ -674,6 +675,30 @@ fn a_tiny_max_memory_cuts_work_with_diagnostics_and_the_scan_goes_on() {
     assert!(
         cut.iter().any(|t| t.contains("listed under /$Orphan")),
         "{cut:#?}"
+    );
+    // `ls` draws on a budget too: every entry is still listed, under `/$Orphan`, and the
+    // warnings say why.
+    let ls = |budget: &str| {
+        let out = cli(&["ls", img, "--format", "jsonl", "--max-memory", budget]);
+        let rows = common::jsonl(&out.stdout);
+        let entries: std::collections::BTreeSet<u64> = rows
+            .iter()
+            .map(|r| r["mft_entry"].as_u64().unwrap())
+            .collect();
+        let orphans = rows
+            .iter()
+            .filter(|r| r["path"].as_str().unwrap().starts_with("/$Orphan/"))
+            .count();
+        (entries, orphans, rows.len(), out.stderr)
+    };
+    let (all, few, n, _) = ls("1073741824");
+    let (cut_entries, orphans, cut_n, warnings) = ls("4194304");
+    assert_eq!(cut_entries, all);
+    assert_eq!(cut_n, n);
+    assert!(few < 100 && orphans + 1 >= n, "{few} {orphans} of {n}");
+    assert!(
+        warnings.contains("the namespace of this volume"),
+        "{warnings}"
     );
 }
 

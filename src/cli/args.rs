@@ -48,6 +48,8 @@ pub enum Cmd {
         vol: VolArgs,
         #[command(flatten)]
         snap: SnapArgs,
+        #[command(flatten)]
+        mem: MemArgs,
         #[arg(long, value_enum)]
         format: Option<Format>,
         /// Also list the names carved from the slack of directory indexes ($I30): deleted or
@@ -63,6 +65,8 @@ pub enum Cmd {
         vol: VolArgs,
         #[command(flatten)]
         snap: SnapArgs,
+        #[command(flatten)]
+        mem: MemArgs,
         #[arg(long, value_enum)]
         format: Option<Format>,
         /// Hashes to compute (comma-separated: md5,sha1,sha256).
@@ -96,6 +100,8 @@ pub enum Cmd {
         vol: VolArgs,
         #[command(flatten)]
         snap: SnapArgs,
+        #[command(flatten)]
+        mem: MemArgs,
     },
     /// The USN change journal ($Extend/$UsnJrnl:$J) with full paths, or a loose $J file.
     Usn {
@@ -267,12 +273,8 @@ pub struct ScanArgs {
     /// Largest stream stored in pieces that is assembled in memory for YARA, in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub max_in_memory: u64,
-    /// The run's one memory budget, in bytes, shared by all workers: streams, logs and archive
-    /// members assembled in memory, each volume's namespace and paths, MFT batches in flight,
-    /// directory indexes being read. Work that does not fit is cut with a diagnostic.
-    /// [default: a quarter of the machine's memory, at most 4 GiB]
-    #[arg(long, value_name = "BYTES")]
-    pub max_memory: Option<u64>,
+    #[command(flatten)]
+    pub mem: MemArgs,
     /// Largest stream read at all, in bytes.
     #[arg(long, default_value_t = 64 << 30)]
     pub max_read: u64,
@@ -362,6 +364,25 @@ impl From<VolArgs> for VolumeSelect {
             partition: v.partition,
             offset: v.offset,
         }
+    }
+}
+
+/// The run's memory budget.
+#[derive(Args, Clone, Copy)]
+pub struct MemArgs {
+    /// The run's one memory budget, in bytes, shared by all workers: each volume's namespace
+    /// and paths, MFT batches in flight, directory indexes being read, and (scan) streams,
+    /// logs and archive members assembled in memory. Work that does not fit is cut with a
+    /// diagnostic. [default: a quarter of the machine's memory, at most 4 GiB]
+    #[arg(long, value_name = "BYTES")]
+    pub max_memory: Option<u64>,
+}
+
+impl MemArgs {
+    /// The budget, in bytes.
+    pub fn bytes(self) -> u64 {
+        self.max_memory
+            .unwrap_or_else(deadbox::evidence::budget::default_limit)
     }
 }
 
