@@ -202,8 +202,20 @@ impl NtfsVolume {
         };
         // Counted in the run's memory budget while it is read: at worst INDEX_WIDENING times
         // its bytes (entries with their names, the set of live keys, the block being read).
-        let on_disk =
-            (root.len() as u64).saturating_add(ix.allocation.as_ref().map_or(0, |a| a.size));
+        // Blocks that can be read: the allocated clusters (holes hold no block), at most the
+        // stream's size and MAX_BLOCKS blocks.
+        let cs = self.geometry.cluster_size;
+        let allocation = ix.allocation.as_ref().map_or(0, |a| {
+            let mapped = a
+                .runs()
+                .iter()
+                .filter(|r| r.lcn.is_some())
+                .fold(0u64, |t, r| t.saturating_add(r.len.saturating_mul(cs)));
+            mapped
+                .min(a.size)
+                .min(MAX_BLOCKS.saturating_mul(u64::from(block_size)))
+        });
+        let on_disk = (root.len() as u64).saturating_add(allocation);
         let need = on_disk.saturating_mul(INDEX_WIDENING);
         let _memory = match &self.budget {
             Some(b) => match b.acquire(need) {
@@ -218,7 +230,6 @@ impl NtfsVolume {
             },
             None => None,
         };
-        let cs = self.geometry.cluster_size;
         // VCNs of index blocks count clusters, or 512-byte units when blocks are smaller than
         // a cluster.
         let vcn_unit = if u64::from(block_size) >= cs { cs } else { 512 };

@@ -2403,4 +2403,44 @@ mod tests {
         assert_eq!(shared, free);
         assert!(budget.peak() <= limit, "{} > {limit}", budget.peak());
     }
+
+    /// A directory whose `$INDEX_ALLOCATION` claims a terabyte of holes is charged for the
+    /// blocks it can hold (its allocated clusters), not for its claimed size: it is read under a
+    /// 64 MiB budget, as without one.
+    #[test]
+    fn an_index_of_holes_is_charged_for_its_clusters_only() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ntfs-shells.img");
+        let budget = Arc::new(MemoryBudget::new(64 << 20));
+        let img = Image::open_with(
+            &path,
+            &OpenOptions {
+                budget: Some(budget),
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap();
+        let vol = &img.volumes()[0];
+        let tree = vol.shared_tree();
+        let root = vol.file_entry(&tree, 5).unwrap().unwrap();
+        let mut claims = root.clone();
+        let a = claims.index.as_mut().unwrap().allocation.as_mut().unwrap();
+        a.size = 1 << 40;
+        if let Content::NonResident { runs, .. } = &mut a.content {
+            let end = runs.last().map_or(0, |r| r.vcn + r.len);
+            runs.push(Run {
+                vcn: end,
+                lcn: None,
+                len: (1 << 40) / vol.geometry().cluster_size,
+            });
+        }
+        let (real, claimed) = (vol.dir_index(&root), vol.dir_index(&claims));
+        assert!(real.errors.is_empty() && real.entries.len() > 5);
+        assert!(
+            !claimed.errors.iter().any(|e| e.contains("index not read")),
+            "{:?}",
+            claimed.errors
+        );
+        assert_eq!(claimed.entries, real.entries);
+    }
 }
