@@ -178,3 +178,78 @@ fn nested_ri_lists_are_refused() {
         None
     );
 }
+
+/// The nested-`ri` hive of [`nested_ri_lists_are_refused`] as the `SOFTWARE` hive of a triage
+/// collection, under the key the assessment looks up (`Microsoft`'s subkeys): `deadbox scan`
+/// of the folder ends within a minute under a 2 GiB address-space limit, exit 0/1, with a
+/// diagnostic naming the nesting (400 million list visits before).
+#[test]
+fn a_nested_ri_hive_in_a_collection_through_the_cli() {
+    use regf_writer::{ListKind, RegfWriter};
+    const N: usize = 20_000;
+    let mut w = RegfWriter::new();
+    let setup = w.key("Setup", true, &[], ListKind::Lf, &[], false);
+    let v15 = w.key("v15", true, &[(setup, "Setup")], ListKind::Lf, &[], false);
+    let ex = w.key(
+        "ExchangeServer",
+        true,
+        &[(v15, "v15")],
+        ListKind::Lf,
+        &[],
+        false,
+    );
+    let ms = w.key(
+        "Microsoft",
+        true,
+        &[(ex, "ExchangeServer")],
+        ListKind::Lf,
+        &[],
+        false,
+    );
+    let root = w.key("ROOT", true, &[(ms, "Microsoft")], ListKind::Lf, &[], true);
+    let empty_li = w.alloc(b"li\0\0");
+    let ri = |target: u32| {
+        let mut v = b"ri".to_vec();
+        v.extend_from_slice(&(N as u16).to_le_bytes());
+        for _ in 0..N {
+            v.extend_from_slice(&target.to_le_bytes());
+        }
+        v
+    };
+    let inner = w.alloc(&ri(empty_li));
+    let outer = w.alloc(&ri(inner));
+    let mut hive = w.finish(root);
+    let ms_abs = 4096 + ms as usize + 4;
+    hive[ms_abs + 28..ms_abs + 32].copy_from_slice(&outer.to_le_bytes());
+
+    let dir = std::env::temp_dir().join(format!("deadbox-ri-{}", std::process::id()));
+    let config = dir.join("C/Windows/System32/config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("SOFTWARE"), &hive).unwrap();
+    let start = std::time::Instant::now();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 2097152 && exec timeout 120 \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_deadbox"))
+        .args(["scan", "--format", "jsonl", "--quiet"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{:?} after {took:?}: {stderr}",
+        out.status
+    );
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("SOFTWARE hive unreadable")
+                && l.contains("ri list inside an ri list")),
+        "{stdout}"
+    );
+}
