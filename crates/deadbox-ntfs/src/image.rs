@@ -274,10 +274,12 @@ impl Image {
                 };
                 candidates.iter().copied().find(|c| other(c) && names_it(c))
             };
-            let shadows = match store {
-                Some(s) => crate::vss::Shadows::open_with_storage(v.region(), s.region()),
-                None => crate::vss::Shadows::open(v.region()),
-            };
+            let shadows = crate::vss::Shadows::open_in(
+                v.region(),
+                store.map(|s| s.region()),
+                crate::vss::VssLimits::default(),
+                self.options.budget.as_ref(),
+            );
             if let Ok(Some(s)) = shadows {
                 out.push(VolumeShadows {
                     volume: i,

@@ -40,6 +40,7 @@
 
 use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::time::FileTime;
+use deadbox_evidence::budget::{MemoryBudget, Reservation};
 use deadbox_evidence::bytes::{le_u32, le_u64};
 use deadbox_evidence::{Error, Evidence, Format, Region, Result};
 use std::collections::{HashMap, HashSet};
@@ -596,6 +597,8 @@ struct Inner {
     /// Why a store could not be read, per store.
     broken: Vec<Option<String>>,
     sizes: Vec<u64>,
+    /// The descriptors' share of the run's memory budget.
+    _memory: Option<Reservation>,
 }
 
 /// The shadow copies of one volume: the catalog, and the stores once the storage is known.
@@ -629,6 +632,27 @@ impl Shadows {
         storage: Option<&Region>,
         limits: VssLimits,
     ) -> Result<Option<Shadows>> {
+        Self::open_in(volume, storage, limits, None)
+    }
+
+    /// [`Shadows::open_with_limits`] drawing the block descriptors' memory from the run's
+    /// `budget`: at most half of what it has left (fewer descriptors than
+    /// [`VssLimits::max_descriptors`] when that is smaller; past it the store is an error), held
+    /// while the snapshots can be read.
+    pub fn open_in(
+        volume: &Region,
+        storage: Option<&Region>,
+        limits: VssLimits,
+        run_budget: Option<&Arc<MemoryBudget>>,
+    ) -> Result<Option<Shadows>> {
+        let mut limits = limits;
+        let per = std::mem::size_of::<BlockDescriptor>() as u64;
+        let mut memory = run_budget.map(|b| {
+            let want = (limits.max_descriptors as u64).saturating_mul(per);
+            let r = b.reserve_up_to(want.min(b.available() / 2));
+            limits.max_descriptors = usize::try_from(r.bytes() / per).unwrap_or(usize::MAX);
+            r
+        });
         let Some(header) = read_header(volume)? else {
             return Ok(None);
         };
@@ -769,12 +793,16 @@ impl Shadows {
                     }
                     sizes.push(s.3);
                 }
+                if let Some(r) = memory.as_mut() {
+                    r.shrink_to((limits.max_descriptors - budget) as u64 * per);
+                }
                 Some(Arc::new(Inner {
                     volume: volume.clone(),
                     storage,
                     stores,
                     broken,
                     sizes,
+                    _memory: memory.take(),
                 }))
             }
         };
@@ -1255,6 +1283,47 @@ mod tests {
         assert_eq!(e[1].original, BLOCK);
         assert_eq!(e[1].store, 9 * BLOCK);
         assert!(e[2].is_forwarder());
+    }
+
+    /// The block descriptors draw on the run's memory budget: with room, the snapshots read as
+    /// without a budget and hold their descriptors' bytes until dropped; with room for one
+    /// descriptor, the stores are errors that say so and the snapshots are still listed.
+    #[test]
+    fn descriptors_draw_on_the_run_budget() {
+        let (v, _) = synthetic_volume();
+        let r = Region::whole(Arc::new(MemoryEvidence::new(v)));
+        let free = Shadows::open(&r).unwrap().unwrap();
+        let read = |s: &Shadows, n| {
+            let snap = s.snapshot(n).unwrap();
+            let mut b = vec![0u8; snap.len() as usize];
+            snap.read_exact_at(0, &mut b).unwrap();
+            b
+        };
+        let ample = Arc::new(MemoryBudget::new(1 << 30));
+        let s = Shadows::open_in(&r, None, VssLimits::default(), Some(&ample))
+            .unwrap()
+            .unwrap();
+        assert!(s.diagnostics().is_empty(), "{:?}", s.diagnostics());
+        for n in 1..=2 {
+            assert_eq!(read(&s, n), read(&free, n));
+        }
+        let held = (1 << 30) - ample.available();
+        assert!(held > 0 && held % std::mem::size_of::<BlockDescriptor>() as u64 == 0);
+        drop(s);
+        assert_eq!(ample.available(), 1 << 30);
+        let per = std::mem::size_of::<BlockDescriptor>() as u64;
+        let tight = Arc::new(MemoryBudget::new(2 * per));
+        let s = Shadows::open_in(&r, None, VssLimits::default(), Some(&tight))
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.snapshots().len(), 2);
+        assert!(
+            s.diagnostics()
+                .iter()
+                .any(|d| d.message.contains("more than 1 block descriptors")),
+            "{:?}",
+            s.diagnostics()
+        );
     }
 
     #[test]
