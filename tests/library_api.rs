@@ -8,7 +8,7 @@ use deadbox::finding::{Finding, FindingKind, Severity};
 use deadbox::output::{self, FindingPrinter, Format};
 use deadbox::scan::{FindingSink, Scan, SinkError, SinkResult};
 use deadbox::volume::VolumeSelect;
-use deadbox::Image;
+use deadbox::{Image, OpenOptions};
 use std::sync::Arc;
 
 fn shells() -> std::path::PathBuf {
@@ -45,6 +45,45 @@ fn an_image_opened_once_scans_like_its_path() {
         scan.run_image(&image, &mut again).unwrap();
         assert_eq!(texts(&by_image), texts(&again));
     }
+}
+
+/// An image opened with the scan's memory budget draws its namespace from it: with room, the
+/// same findings as the path; with 4 KiB, the namespace is charged past the budget and the
+/// scan says so (and still runs).
+#[test]
+fn an_image_opened_with_the_scan_budget_shares_it() {
+    let path = shells();
+    let open = |scan: &Scan| {
+        Image::open_with(
+            &path,
+            &OpenOptions {
+                budget: Some(scan.budget().clone()),
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let scan = Scan::builder().max_memory(1 << 30).build().unwrap();
+    let mut by_path = Vec::new();
+    scan.run_path(&path, &mut by_path).unwrap();
+    let image = open(&scan);
+    let mut by_image = Vec::new();
+    scan.run_image(&image, &mut by_image).unwrap();
+    assert_eq!(texts(&by_path), texts(&by_image));
+    assert!(scan.budget().available() < 1 << 30, "the namespace is held");
+    drop(image);
+    assert_eq!(scan.budget().available(), 1 << 30);
+
+    let tiny = Scan::builder().max_memory(4 << 10).build().unwrap();
+    let image = open(&tiny);
+    let mut cut = Vec::new();
+    tiny.run_image(&image, &mut cut).unwrap();
+    assert!(
+        cut.iter().any(|f| f.kind == FindingKind::Diagnostic
+            && f.title.contains("the namespace of this volume")),
+        "{:#?}",
+        texts(&cut)
+    );
 }
 
 #[test]

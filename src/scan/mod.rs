@@ -688,10 +688,18 @@ impl Scan {
         self.run_path(target, sink)
     }
 
+    /// The run's memory budget ([`ScanBuilder::max_memory`]): give it to
+    /// [`Image::open_with`] (`OpenOptions::budget`) so that an image the caller opens for
+    /// [`Scan::run_image`] draws its namespace, paths, walk and indexes from it too.
+    pub fn budget(&self) -> &Arc<budget::MemoryBudget> {
+        &self.budget
+    }
+
     /// Scans an image the caller already opened (every volume it holds, as selected when it
     /// was opened; the builder's [`ScanBuilder::volumes`] does not apply). Findings name
     /// [`Image::path`] as their evidence. Gives the same findings as [`Scan::run_path`] on the
-    /// image's path.
+    /// image's path. The image's volumes draw on the memory budget they were opened with (see
+    /// [`Scan::budget`]); streams assembled for the scan draw on this scan's.
     pub fn run_image(&self, image: &Image, sink: &mut dyn FindingSink) -> Result<Summary> {
         let mut out = Out::new(sink);
         self.scan_image(&image.path().display().to_string(), image, &mut out);
