@@ -24,6 +24,9 @@ mod assess;
 use deadbox_evidence::budget;
 mod collection;
 mod compiled;
+/// The `.compiled` record parser and the web-script index, for the fuzz targets.
+#[cfg(fuzzing)]
+pub use compiled::{parse_compiled, WebIndex};
 pub mod isolate;
 mod load;
 #[cfg(feature = "yara")]
@@ -78,6 +81,7 @@ pub struct ScanBuilder {
     threads: Option<usize>,
     max_in_memory: u64,
     max_memory: Option<u64>,
+    shared_budget: Option<Arc<budget::MemoryBudget>>,
     max_read: u64,
     volumes: VolumeSelect,
     snapshots: SnapshotSelect,
@@ -101,6 +105,7 @@ impl Default for ScanBuilder {
             threads: None,
             max_in_memory: 1 << 30,
             max_memory: None,
+            shared_budget: None,
             max_read: 64 << 30,
             volumes: VolumeSelect::default(),
             snapshots: SnapshotSelect::Live,
@@ -165,6 +170,13 @@ impl ScanBuilder {
     /// wait, is cut with a diagnostic that says what was not done; the rest goes on.
     pub fn max_memory(mut self, bytes: u64) -> Self {
         self.max_memory = Some(bytes);
+        self
+    }
+    /// Draws on an existing memory budget (shared with images the caller opened with it, or
+    /// with other scans) instead of one of its own; [`ScanBuilder::max_memory`] then does not
+    /// apply.
+    pub fn memory_budget(mut self, budget: Arc<budget::MemoryBudget>) -> Self {
+        self.shared_budget = Some(budget);
         self
     }
     /// Largest stream read at all (default 64 GiB).
@@ -252,9 +264,12 @@ impl ScanBuilder {
             compiled,
             iocs,
             known_good,
-            budget: Arc::new(budget::MemoryBudget::new(
-                self.max_memory.unwrap_or_else(budget::default_limit),
-            )),
+            budget: match &self.shared_budget {
+                Some(b) => b.clone(),
+                None => Arc::new(budget::MemoryBudget::new(
+                    self.max_memory.unwrap_or_else(budget::default_limit),
+                )),
+            },
             cfg: self,
             pool,
         })
