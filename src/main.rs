@@ -377,7 +377,15 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         };
         worst = worst.max(s.max_severity);
         if let Some(r) = &a.report {
-            story::scan_report(ev, a.vol.into(), &s, &keep.kept, r, &mut |m| warn(m))?;
+            story::scan_report(
+                ev,
+                a.vol.into(),
+                scan.budget(),
+                &s,
+                &keep.kept,
+                r,
+                &mut |m| warn(m),
+            )?;
         }
         if !a.quiet {
             eprintln!(

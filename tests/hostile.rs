@@ -626,8 +626,8 @@ fn a_log_past_a_gigabyte_of_zeros_is_streamed_line_by_line() {
 /// budget of 4 MiB, below what its namespace alone takes: the small-budget run still ends
 /// (exit 0/1 under `ulimit -v`), reads every stream the other run reads, and says what it cut
 /// (the namespace charged past the budget, the names listed under `/$Orphan` for want of room
-/// for their paths), where the roomy run cuts nothing; `ls` under the same budget lists every
-/// entry.
+/// for their paths), where the roomy run cuts nothing; `ls` and `timeline` under the same
+/// budget list every entry.
 #[test]
 fn a_tiny_max_memory_cuts_work_with_diagnostics_and_the_scan_goes_on() {
     let Some(v) = synth_volume::synth_volume(100_000) else {
@@ -696,6 +696,27 @@ fn a_tiny_max_memory_cuts_work_with_diagnostics_and_the_scan_goes_on() {
     assert_eq!(cut_entries, all);
     assert_eq!(cut_n, n);
     assert!(few < 100 && orphans + 1 >= n, "{few} {orphans} of {n}");
+    assert!(
+        warnings.contains("the namespace of this volume"),
+        "{warnings}"
+    );
+    // So does `timeline`: the same number of bodyfile lines, names under `/$Orphan`.
+    let bodyfile = |budget: &str| {
+        let out = cli(&[
+            "timeline",
+            img,
+            "--format",
+            "bodyfile",
+            "--max-memory",
+            budget,
+            "--quiet",
+        ]);
+        (out.stdout.split(|&b| b == b'\n').count(), out.stderr)
+    };
+    let (lines, _) = bodyfile("1073741824");
+    let (cut_lines, warnings) = bodyfile("4194304");
+    assert!(lines > 100_000, "{lines}");
+    assert_eq!(cut_lines, lines);
     assert!(
         warnings.contains("the namespace of this volume"),
         "{warnings}"

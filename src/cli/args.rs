@@ -180,6 +180,8 @@ pub struct StoryArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub mem: MemArgs,
 }
 
 /// `deadbox report`'s arguments.

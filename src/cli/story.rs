@@ -8,14 +8,20 @@ use deadbox::report::Framing;
 use deadbox::scan::{FindingSink, SinkResult, Summary};
 use deadbox::timeline::{self, parse_time, Center, Options, Range, Sources};
 use deadbox::volume::VolumeSelect;
-use deadbox::{Image, Result};
+use deadbox::{Image, MemoryBudget, OpenOptions, Result};
 use std::path::Path;
 use std::sync::Arc;
 
 /// The scan of `deadbox timeline`/`report`: built-in rules and `story.rules`, with a progress
 /// bar unless quiet.
-fn scanner(sel: VolumeSelect, story: &StoryArgs) -> Result<deadbox::scan::Scan> {
-    let mut b = deadbox::scan::Scan::builder().volumes(sel);
+fn scanner(
+    sel: VolumeSelect,
+    story: &StoryArgs,
+    budget: &Arc<MemoryBudget>,
+) -> Result<deadbox::scan::Scan> {
+    let mut b = deadbox::scan::Scan::builder()
+        .volumes(sel)
+        .memory_budget(budget.clone());
     if let Some(iso) = crate::evtx_isolation() {
         b = b.evtx_isolation(iso);
     }
@@ -26,11 +32,28 @@ fn scanner(sel: VolumeSelect, story: &StoryArgs) -> Result<deadbox::scan::Scan> 
     b.build()
 }
 
-/// The findings of an opened image (its volumes' namespaces are kept for the timeline).
-pub fn image_findings(image: &Image, story: &StoryArgs) -> Result<(Vec<Finding>, Summary)> {
+/// The findings of an opened image (its volumes' namespaces are kept for the timeline); the
+/// scan draws on `budget`, the run's memory budget.
+pub fn image_findings(
+    image: &Image,
+    story: &StoryArgs,
+    budget: &Arc<MemoryBudget>,
+) -> Result<(Vec<Finding>, Summary)> {
     let mut out: Vec<Finding> = Vec::new();
-    let summary = scanner(VolumeSelect::default(), story)?.run_image(image, &mut out)?;
+    let summary = scanner(VolumeSelect::default(), story, budget)?.run_image(image, &mut out)?;
     Ok((out, summary))
+}
+
+/// Opens the image at `path` (volumes `sel`) drawing on the run's memory budget.
+pub fn open_image(path: &Path, sel: VolumeSelect, budget: &Arc<MemoryBudget>) -> Result<Image> {
+    Image::open_with(
+        path,
+        &OpenOptions {
+            select: sel,
+            budget: Some(budget.clone()),
+            ..OpenOptions::default()
+        },
+    )
 }
 
 /// The range of `--around`/`--window`, intersected with `from`/`to`.
@@ -67,7 +90,8 @@ impl TimelineArgs {
                 .map(|s| parse_time(s, true))
                 .transpose()?,
         };
-        let image = Image::open(&self.evidence, self.vol.into())?;
+        let budget = Arc::new(MemoryBudget::new(self.story.mem.bytes()));
+        let image = open_image(&self.evidence, self.vol.into(), &budget)?;
         let bodyfile = matches!(self.format, TimelineFormat::Bodyfile);
         // A bodyfile holds MFT times only; findings are needed for the other formats and for
         // an --around that names one.
@@ -78,7 +102,7 @@ impl TimelineArgs {
         let findings = if self.no_scan || (bodyfile && !around_finding) {
             Vec::new()
         } else {
-            image_findings(&image, &self.story)?.0
+            image_findings(&image, &self.story, &budget)?.0
         };
         let opts = Options {
             range: range(&image, &self.story, &findings, bounds)?,
@@ -124,18 +148,19 @@ impl ReportArgs {
         let framing = framing(&self.story, self.verify)?;
         let sel = self.vol.into();
         let path = &self.evidence;
+        let budget = Arc::new(MemoryBudget::new(self.story.mem.bytes()));
         // An image is opened once: the scan and the timeline share its namespaces. A loose
         // file or a folder is scanned by path.
         let image = if path.is_dir() {
             None
         } else {
-            Image::open(path, sel).ok()
+            open_image(path, sel, &budget).ok()
         };
         let (found, summary) = match &image {
-            Some(img) => image_findings(img, &self.story)?,
+            Some(img) => image_findings(img, &self.story, &budget)?,
             None => {
                 let mut out: Vec<Finding> = Vec::new();
-                let summary = scanner(sel, &self.story)?.run_path(path, &mut out)?;
+                let summary = scanner(sel, &self.story, &budget)?.run_path(path, &mut out)?;
                 (out, summary)
             }
         };
@@ -179,13 +204,28 @@ pub fn check_report(report: Option<&Path>, evidence: usize) -> Result<()> {
 pub fn scan_report(
     evidence: &Path,
     sel: VolumeSelect,
+    budget: &Arc<MemoryBudget>,
     summary: &Summary,
     findings: &[Finding],
     out: &Path,
     warn: &mut dyn FnMut(String),
 ) -> Result<()> {
     let framing = Framing::default();
-    deadbox::report::for_evidence(evidence, sel, summary, findings, &framing, out, warn)
+    // The image is opened again (the scan's is gone), within the same memory budget.
+    let image = if evidence.is_dir() {
+        None
+    } else {
+        open_image(evidence, sel, budget).ok()
+    };
+    deadbox::report::for_image(
+        evidence,
+        image.as_ref(),
+        summary,
+        findings,
+        &framing,
+        out,
+        warn,
+    )
 }
 
 /// A sink that hands each finding on and, when `on`, keeps a copy (for `scan --report`).
