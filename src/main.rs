@@ -365,7 +365,16 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
     let (mut worst, mut failed) = (None, 0usize);
     for ev in &a.evidence {
         // One unreadable piece of evidence does not stop the others; it makes the exit code 2.
-        let s = match scan.run_path(ev, &mut keep) {
+        // With --report, an image is opened once, within the scan's budget: the report's
+        // timeline reuses the namespaces the scan built instead of walking the MFT again.
+        let image = (a.report.is_some() && !ev.is_dir())
+            .then(|| story::open_image(ev, a.vol.into(), scan.budget()).ok())
+            .flatten();
+        let run = match &image {
+            Some(image) => scan.run_image(image, &mut keep),
+            None => scan.run_path(ev, &mut keep),
+        };
+        let s = match run {
             Ok(s) => s,
             Err(e @ deadbox::Error::Output(_)) => return Err(e.into()),
             Err(e) if a.evidence.len() > 1 => {
@@ -377,15 +386,7 @@ fn scan(a: ScanArgs) -> Result<u8, Fail> {
         };
         worst = worst.max(s.max_severity);
         if let Some(r) = &a.report {
-            story::scan_report(
-                ev,
-                a.vol.into(),
-                scan.budget(),
-                &s,
-                &keep.kept,
-                r,
-                &mut |m| warn(m),
-            )?;
+            story::scan_report(ev, image.as_ref(), &s, &keep.kept, r, &mut |m| warn(m))?;
         }
         if !a.quiet {
             eprintln!(

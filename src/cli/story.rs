@@ -200,32 +200,18 @@ pub fn check_report(report: Option<&Path>, evidence: usize) -> Result<()> {
     }
 }
 
-/// `scan --report`: the report of `evidence`, scanned into `summary` and `findings`.
+/// `scan --report`: the report of `evidence` (the image the scan read, `None` for a loose file
+/// or a folder), scanned into `summary` and `findings`.
 pub fn scan_report(
     evidence: &Path,
-    sel: VolumeSelect,
-    budget: &Arc<MemoryBudget>,
+    image: Option<&Image>,
     summary: &Summary,
     findings: &[Finding],
     out: &Path,
     warn: &mut dyn FnMut(String),
 ) -> Result<()> {
     let framing = Framing::default();
-    // The image is opened again (the scan's is gone), within the same memory budget.
-    let image = if evidence.is_dir() {
-        None
-    } else {
-        open_image(evidence, sel, budget).ok()
-    };
-    deadbox::report::for_image(
-        evidence,
-        image.as_ref(),
-        summary,
-        findings,
-        &framing,
-        out,
-        warn,
-    )
+    deadbox::report::for_image(evidence, image, summary, findings, &framing, out, warn)
 }
 
 /// A sink that hands each finding on and, when `on`, keeps a copy (for `scan --report`).
