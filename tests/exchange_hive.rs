@@ -134,6 +134,23 @@ fn ri_amplification_is_bounded() {
     assert!(h.string_value("Big/Nothing", "x").is_err());
 }
 
+/// Allocates an `ri` list of `n` entries all pointing at an `ri` list of `n` entries all pointing
+/// at one empty `li` list; returns (inner, outer).
+fn nested_ri(w: &mut regf_writer::RegfWriter, n: usize) -> (u32, u32) {
+    let empty_li = w.alloc(b"li\0\0");
+    let ri = |target: u32| {
+        let mut v = b"ri".to_vec();
+        v.extend_from_slice(&(n as u16).to_le_bytes());
+        for _ in 0..n {
+            v.extend_from_slice(&target.to_le_bytes());
+        }
+        v
+    };
+    let inner = w.alloc(&ri(empty_li));
+    let outer = w.alloc(&ri(inner));
+    (inner, outer)
+}
+
 /// Nested `ri` lists (which Windows never writes): an `ri` of 20,000 entries all pointing at a
 /// second `ri` of 20,000 entries all pointing at one empty `li` made 400 million list visits
 /// from a 160 KB hive (three levels of such lists, 8·10^12). Refused: the lookup is an error
@@ -146,17 +163,7 @@ fn nested_ri_lists_are_refused() {
     let leaf = w.key("Leaf", true, &[], ListKind::Lf, &[], false);
     let big = w.key("Big", true, &[(leaf, "Leaf")], ListKind::Lf, &[], false);
     let root = w.key("ROOT", true, &[(big, "Big")], ListKind::Lf, &[], true);
-    let empty_li = w.alloc(b"li\0\0");
-    let ri = |target: u32| {
-        let mut v = b"ri".to_vec();
-        v.extend_from_slice(&(N as u16).to_le_bytes());
-        for _ in 0..N {
-            v.extend_from_slice(&target.to_le_bytes());
-        }
-        v
-    };
-    let inner = w.alloc(&ri(empty_li));
-    let outer = w.alloc(&ri(inner));
+    let (inner, outer) = nested_ri(&mut w, N);
     let mut hive = w.finish(root);
     assert!(hive.len() < 200_000, "{}", hive.len());
     // Point Big's subkey list at the outer ri.
@@ -207,17 +214,7 @@ fn a_nested_ri_hive_in_a_collection_through_the_cli() {
         false,
     );
     let root = w.key("ROOT", true, &[(ms, "Microsoft")], ListKind::Lf, &[], true);
-    let empty_li = w.alloc(b"li\0\0");
-    let ri = |target: u32| {
-        let mut v = b"ri".to_vec();
-        v.extend_from_slice(&(N as u16).to_le_bytes());
-        for _ in 0..N {
-            v.extend_from_slice(&target.to_le_bytes());
-        }
-        v
-    };
-    let inner = w.alloc(&ri(empty_li));
-    let outer = w.alloc(&ri(inner));
+    let (_, outer) = nested_ri(&mut w, N);
     let mut hive = w.finish(root);
     let ms_abs = 4096 + ms as usize + 4;
     hive[ms_abs + 28..ms_abs + 32].copy_from_slice(&outer.to_le_bytes());

@@ -442,6 +442,25 @@ fn file_name_value(name: &str) -> Vec<u8> {
     f
 }
 
+/// A writable copy, named `name` in the scratch folder, of the generated volume of `records`
+/// MFT records: the plan, the copy's path, the file opened for writing, the `$MFT`'s byte
+/// offset and the record size. `None` where mkntfs is missing.
+fn synth_copy(
+    records: u64,
+    name: &str,
+) -> Option<(synth_volume::Synth, PathBuf, std::fs::File, u64, usize)> {
+    let v = synth_volume::synth_volume(records)?;
+    let img = common::scratch().join(name);
+    std::fs::copy(&v.path, &img).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&img)
+        .unwrap();
+    let (mft, rs) = mft_geometry(&f);
+    Some((v, img, f, mft, rs))
+}
+
 /// Byte offset of the `$MFT` and the MFT record size of the volume in `f`, from its boot sector.
 fn mft_geometry(f: &std::fs::File) -> (u64, usize) {
     use std::os::unix::fs::FileExt;
@@ -464,18 +483,10 @@ fn mft_geometry(f: &std::fs::File) -> (u64, usize) {
 /// rows' errors; `scan --all-files` finishes under the memory limit.
 #[test]
 fn names_times_streams_bomb_through_the_cli() {
-    let Some(v) = synth_volume::synth_volume(2048) else {
+    let Some((_, img, f, mft, rs)) = synth_copy(2048, "names-streams.img") else {
         return;
     };
-    let img = common::scratch().join("names-streams.img");
-    std::fs::copy(&v.path, &img).unwrap();
     use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&img)
-        .unwrap();
-    let (mft, rs) = mft_geometry(&f);
     const BASE: u64 = 600;
     let mut rec = vec![0u8; rs];
     let mut si = vec![0u8; 72];
@@ -769,18 +780,10 @@ fn runs_record(rec: &mut [u8], entry: u64) -> usize {
 /// same findings.
 #[test]
 fn records_widened_in_memory_stay_within_the_run_budget() {
-    let Some(v) = synth_volume::synth_volume(60_000) else {
+    let Some((v, img, f, mft, rs)) = synth_copy(60_000, "runs-bomb.img") else {
         return;
     };
-    let img = common::scratch().join("runs-bomb.img");
-    std::fs::copy(&v.path, &img).unwrap();
     use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&img)
-        .unwrap();
-    let (mft, rs) = mft_geometry(&f);
     let first = synth_volume::FIRST;
     let mut all = vec![0u8; rs * (v.records - first) as usize];
     let mut runs = 0;
