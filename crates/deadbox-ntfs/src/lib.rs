@@ -141,7 +141,7 @@ pub mod fuzzing {
     /// Returns what was parsed or read.
     pub fn vss(data: &[u8]) -> usize {
         use super::vss;
-        use deadbox_evidence::{Evidence, MemoryEvidence, Region};
+        use deadbox_evidence::{MemoryEvidence, Region};
         let Some((&pick, rest)) = data.split_first() else {
             return 0;
         };
@@ -167,7 +167,22 @@ pub mod fuzzing {
             }
             return found;
         }
-        let (mut v, blocks) = vss::synthetic_volume();
+        // The synthetic volume is built once; each input patches a copy in a buffer kept
+        // between inputs (allocating and faulting in 2 MiB per input was most of the time).
+        static BASE: std::sync::OnceLock<(Vec<u8>, [usize; 6])> = std::sync::OnceLock::new();
+        thread_local! {
+            static BUF: std::cell::RefCell<Option<std::sync::Arc<[u8]>>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let (base, blocks) = BASE.get_or_init(vss::synthetic_volume);
+        let mut bytes = BUF
+            .with(|b| b.borrow_mut().take())
+            .filter(|b| b.len() == base.len())
+            .unwrap_or_else(|| std::sync::Arc::from(base.as_slice()));
+        let Some(v) = std::sync::Arc::get_mut(&mut bytes) else {
+            return 0;
+        };
+        v.copy_from_slice(base);
         let mut p = rest;
         while let [which, lo, hi, len, tail @ ..] = p {
             let block = blocks[*which as usize % blocks.len()];
@@ -179,7 +194,19 @@ pub mod fuzzing {
                 break;
             }
         }
-        let region = Region::whole(std::sync::Arc::new(MemoryEvidence::new(v)));
+        let read = read_snapshots(Region::whole(std::sync::Arc::new(MemoryEvidence::new(
+            bytes.clone(),
+        ))));
+        // Everything that held the buffer is gone: keep it for the next input.
+        BUF.with(|b| *b.borrow_mut() = Some(bytes));
+        read
+    }
+
+    /// Opens the shadow copies in `region` and reads every block of every snapshot (see
+    /// [`vss`]); returns the reads that succeeded.
+    fn read_snapshots(region: deadbox_evidence::Region) -> usize {
+        use super::vss;
+        use deadbox_evidence::Evidence;
         let Ok(Some(shadows)) = vss::Shadows::open(&region) else {
             return 0;
         };
