@@ -250,3 +250,24 @@ fn a_nested_ri_hive_in_a_collection_through_the_cli() {
         "{stdout}"
     );
 }
+
+/// 20,000 subkeys that all point at one key with a 30,000-character name, and the real key
+/// last: a lookup compares stored name lengths before decoding (each child decoded and
+/// lowercased was 6·10^8 character operations per path step), and still finds the key.
+#[test]
+fn long_names_are_not_decoded_for_every_child() {
+    use regf_writer::{ListKind, RegfWriter};
+    let mut w = RegfWriter::new();
+    let long_name = "L".repeat(30_000);
+    let long = w.key(&long_name, true, &[], ListKind::Lf, &[], false);
+    let leaf = w.key("Leaf", true, &[], ListKind::Lf, &[], false);
+    let mut kids: Vec<(u32, &str)> = vec![(long, long_name.as_str()); 20_000];
+    kids.push((leaf, "Leaf"));
+    let big = w.key("Big", true, &kids, ListKind::Lf, &[], false);
+    let root = w.key("ROOT", true, &[(big, "Big")], ListKind::Lf, &[], true);
+    let hive = w.finish(root);
+    let h = Hive::new(&hive).unwrap();
+    assert_eq!(h.string_value("Big/Leaf", "x").unwrap(), None);
+    assert_eq!(h.string_value("Big/Nothing", "x").unwrap(), None);
+    assert!(h.string_value("Big/Leaf/Deeper", "x").unwrap().is_none());
+}

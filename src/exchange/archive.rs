@@ -492,8 +492,18 @@ impl SevenZip<'_> {
     fn streams_info(&mut self) -> Result<Streams> {
         let mut info = Streams::default();
         let mut has_crc: Vec<bool> = Vec::new();
+        // Pack info, folders and sub-streams come once each (7-Zip writes them so): repeated,
+        // each empty sub-streams section would redo work per folder (a million folders and
+        // millions of 2-byte sections in a header that LZMA packs to a few KB).
+        let mut seen = [false; 3];
         loop {
-            match self.byte()? {
+            let id = self.byte()?;
+            if let Some(k) = id.checked_sub(0x06).filter(|&k| k < 3) {
+                if std::mem::replace(&mut seen[usize::from(k)], true) {
+                    return Err(self.fail(&format!("section {id:#x} repeated")));
+                }
+            }
+            match id {
                 0x00 => return Ok(info),
                 0x06 => {
                     info.pack_pos = self.number()?;
@@ -925,6 +935,37 @@ pub(crate) mod tests {
     /// Archives made by 7-Zip (`tests/data/archives/README.md`): names from plain headers in
     /// several layouts and from LZMA-compressed headers; every truncation and byte flip fails
     /// cleanly.
+    #[test]
+    fn repeated_streams_sections_are_refused() {
+        // A header (0x01) whose main streams info (0x04) has one folder, then sub-streams
+        // sections (0x08 0x00) over and over: each was redone per folder.
+        let mut h = vec![
+            0x01, 0x04, 0x07, 0x0B, 0x01, 0x00, 0x01, 0x01, 0x00, 0x0C, 0x05, 0x00,
+        ];
+        for _ in 0..1000 {
+            h.extend([0x08, 0x00]);
+        }
+        h.extend([0x00, 0x00]);
+        let mut a = b"7z\xBC\xAF\x27\x1C\x00\x04".to_vec();
+        a.extend([0u8; 4]); // start header CRC (not checked)
+        a.extend(0u64.to_le_bytes());
+        a.extend((h.len() as u64).to_le_bytes());
+        a.extend([0u8; 4]);
+        a.extend(&h);
+        let e = sevenzip_members(&a).unwrap_err().to_string();
+        assert!(e.contains("section 0x8 repeated"), "{e}");
+        // Once is fine.
+        let end = 12 + 2;
+        let mut once = a[..32 + end].to_vec();
+        once.extend([0x00, 0x00]);
+        once[20..28].copy_from_slice(&((end + 2) as u64).to_le_bytes());
+        assert!(
+            sevenzip_members(&once).is_ok(),
+            "{:?}",
+            sevenzip_members(&once)
+        );
+    }
+
     #[test]
     fn sevenzip_names() {
         let want = ["inetpub", "inetpub/x.aspx", "lsass.dmp", "notes ü.txt"];

@@ -90,6 +90,18 @@ impl<'a> Hive<'a> {
         Ok(c)
     }
 
+    /// Characters (compressed names) or UTF-16 units of a key or value name as stored: an
+    /// ASCII name can only equal one of its length, ignoring case, so longer ones are not
+    /// decoded (a hive of a million subkeys pointing at one key of a 64 KiB name made every
+    /// lookup decode and lowercase 64 GB).
+    fn stored_len(len_bytes: u64, compressed: bool) -> u64 {
+        if compressed {
+            len_bytes
+        } else {
+            len_bytes / 2
+        }
+    }
+
     fn key_name(nk: &[u8]) -> String {
         let flags = le_u16(nk, 2).unwrap_or(0);
         let len = u64::from(le_u16(nk, 72).unwrap_or(0));
@@ -150,9 +162,17 @@ impl<'a> Hive<'a> {
         let limit = (n as usize).min(MAX_SUBKEYS);
         self.list(list, 0, limit, &mut children)?;
         let want = name.to_lowercase();
+        let ascii = want.is_ascii().then_some(want.len() as u64);
         for child in children {
             // A damaged child is skipped: its siblings can still be the one looked for.
             if let Ok(c) = self.nk(child) {
+                let stored = Self::stored_len(
+                    u64::from(le_u16(c, 72).unwrap_or(0)),
+                    le_u16(c, 2).unwrap_or(0) & 0x20 != 0,
+                );
+                if ascii.is_some_and(|n| n != stored) {
+                    continue;
+                }
                 if Self::key_name(c).to_lowercase() == want {
                     return Ok(Some(child));
                 }
@@ -190,6 +210,7 @@ impl<'a> Hive<'a> {
             ));
         }
         let want = name.to_lowercase();
+        let ascii = want.is_ascii().then_some(want.len() as u64);
         for i in 0..count {
             let Some(vk_off) = le_u32(list, i * 4) else {
                 break;
@@ -202,6 +223,9 @@ impl<'a> Hive<'a> {
             }
             let name_len = u64::from(le_u16(vk, 2).unwrap_or(0));
             let flags = le_u16(vk, 16).unwrap_or(0);
+            if ascii.is_some_and(|n| n != Self::stored_len(name_len, flags & 1 != 0)) {
+                continue;
+            }
             let raw = slice_at(vk, 20, name_len).unwrap_or_default();
             let vname = if flags & 1 != 0 {
                 raw.iter().map(|&b| char::from(b)).collect()
