@@ -257,6 +257,15 @@ const BATCH_BYTES: u64 = 4 << 20;
 /// less. Used to size the walk's share of the memory budget.
 const ENTRY_WIDENING: u64 = 16;
 
+/// Bytes of non-resident attribute lists a volume reads in all, at most this many times the
+/// size of its MFT plus [`ATTR_LIST_READ_EXTRA`]. Each list is at most
+/// [`Limits::max_attr_list`], but the runs of every file's list can point at the same clusters:
+/// 50,000 records (100 MB of MFT) naming one 16 MiB list made 800 GB of reads. Real lists take
+/// a few KiB each, read two or three times (namespace, walk, lazy access).
+const ATTR_LIST_READ_FACTOR: u64 = 8;
+/// See [`ATTR_LIST_READ_FACTOR`].
+const ATTR_LIST_READ_EXTRA: u64 = 256 << 20;
+
 /// Most names (hard links) kept per file: the NTFS limit.
 const MAX_NAMES: usize = 1024;
 
@@ -480,6 +489,8 @@ pub struct NtfsVolume {
     snapshot: Option<(usize, u64)>,
     /// The run's memory budget ([`NtfsVolume::with_budget`]), when one was given.
     budget: Option<Arc<MemoryBudget>>,
+    /// Bytes of non-resident attribute lists read so far (see [`ATTR_LIST_READ_FACTOR`]).
+    attr_list_read: std::sync::atomic::AtomicU64,
 }
 
 /// Is there an NTFS boot sector at the start of `region`?
@@ -542,6 +553,7 @@ impl NtfsVolume {
             tree: std::sync::OnceLock::new(),
             snapshot: None,
             budget: None,
+            attr_list_read: std::sync::atomic::AtomicU64::new(0),
         };
         if geometry.size > vol.region.len() {
             vol.diagnostics.push(WalkDiagnostic {
@@ -777,6 +789,19 @@ impl NtfsVolume {
                     return Err(Error::Limit(format!(
                         "attribute list of {size} bytes (limit {})",
                         self.limits.max_attr_list
+                    )));
+                }
+                let cap = self
+                    .mft_size
+                    .saturating_mul(ATTR_LIST_READ_FACTOR)
+                    .saturating_add(ATTR_LIST_READ_EXTRA);
+                let before = self
+                    .attr_list_read
+                    .fetch_add(*size, std::sync::atomic::Ordering::Relaxed);
+                if before.saturating_add(*size) > cap {
+                    return Err(Error::Limit(format!(
+                        "attribute list of {size} bytes not read: the attribute lists of this volume took more than {cap} bytes in all ({ATTR_LIST_READ_FACTOR} × the MFT + {} MiB; lists sharing clusters?)",
+                        ATTR_LIST_READ_EXTRA >> 20
                     )));
                 }
                 let mut out = vec![0u8; *size as usize];
@@ -2476,5 +2501,37 @@ mod tests {
             claimed.errors
         );
         assert_eq!(claimed.entries, real.entries);
+    }
+
+    /// Attribute lists whose runs all point at the same clusters: each is read (at most
+    /// `max_attr_list`), but the volume stops reading them past 8 × its MFT + 256 MiB in all,
+    /// with an error naming the cause.
+    #[test]
+    fn aliased_attribute_lists_are_read_up_to_a_volume_cap() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/ntfs-basic.img");
+        let image = Image::open(&path, volume::VolumeSelect::default()).unwrap();
+        let vol = &image.volumes()[0];
+        let cs = vol.geometry().cluster_size;
+        let size = 1u64 << 20;
+        let list = record::AttrListBody::NonResident {
+            runs: vec![Run {
+                vcn: 0,
+                lcn: Some(0),
+                len: size / cs,
+            }],
+            size,
+        };
+        let cap = vol.mft_size * ATTR_LIST_READ_FACTOR + ATTR_LIST_READ_EXTRA;
+        let mut read = 0u64;
+        let err = loop {
+            match vol.read_attr_list(&list) {
+                Ok(b) => read += b.len() as u64,
+                Err(e) => break e.to_string(),
+            }
+            assert!(read <= cap, "{read}");
+        };
+        assert!(read + size > cap && read <= cap, "{read} of {cap}");
+        assert!(err.contains("lists sharing clusters"), "{err}");
     }
 }

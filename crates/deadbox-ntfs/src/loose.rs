@@ -119,6 +119,7 @@ impl NtfsVolume {
             tree: std::sync::OnceLock::new(),
             snapshot: None,
             budget: None,
+            attr_list_read: std::sync::atomic::AtomicU64::new(0),
         };
         if len % record_size != 0 {
             vol.diagnostics.push(crate::WalkDiagnostic {

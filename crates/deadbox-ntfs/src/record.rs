@@ -8,6 +8,7 @@
 use super::runs::{decode_runs, Run};
 use crate::time::FileTime;
 use deadbox_evidence::bytes::{le_u16, le_u32, le_u64, utf16le_name};
+use std::collections::HashSet;
 
 /// Attribute type codes used by deadbox.
 pub(crate) const AT_STANDARD_INFORMATION: u32 = 0x10;
@@ -464,17 +465,50 @@ pub(crate) fn tsk_attr_ids(
 ) -> Vec<(u32, String, u16)> {
     let mut next = list_id;
     let mut kept: Vec<(u32, &[u16], u64)> = Vec::new();
+    // Every prefix of every kept name, by type, length and a running hash: a name without NUL
+    // units matches a kept one exactly when it is one of its prefixes, found in one probe
+    // (comparing each entry with every kept name cost 65,536 entries × 255 names × 255 units
+    // per file). A hash collision only changes a renumbered id.
+    let mut prefixes: HashSet<(u32, usize, u64)> = HashSet::new();
+    let running = |name: &[u16], mut each: Option<&mut dyn FnMut(usize, u64)>| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        if let Some(f) = each.as_mut() {
+            f(0, h);
+        }
+        for (k, &u) in name.iter().enumerate() {
+            h = (h ^ u64::from(u)).wrapping_mul(0x0100_0000_01b3);
+            if let Some(f) = each.as_mut() {
+                f(k + 1, h);
+            }
+        }
+        h
+    };
     for e in entries {
         next = next.max(e.id);
-        let found = kept.iter().any(|(t, n, _)| {
-            *t == e.type_code
-                && e.name
-                    .iter()
-                    .enumerate()
-                    .all(|(k, u)| n.get(k).copied().unwrap_or(0) == *u)
-        });
-        if !found && kept.len() < 255 {
+        if kept.len() >= 255 {
+            continue;
+        }
+        let found = if e.name.contains(&0) {
+            // NUL units compare equal to the end of a shorter kept name (rare: compared in full).
+            kept.iter().any(|(t, n, _)| {
+                *t == e.type_code
+                    && e.name
+                        .iter()
+                        .enumerate()
+                        .all(|(k, u)| n.get(k).copied().unwrap_or(0) == *u)
+            })
+        } else {
+            prefixes.contains(&(e.type_code, e.name.len(), running(&e.name, None)))
+        };
+        if !found {
             kept.push((e.type_code, &e.name, e.entry));
+            let t = e.type_code;
+            running(
+                &e.name,
+                Some(&mut |k, h| {
+                    prefixes.insert((t, k, h));
+                }),
+            );
         }
     }
     kept.into_iter()
@@ -568,6 +602,77 @@ mod tests {
         assert_eq!(tsk_attr_ids(0, &list, 27), [(AT_DATA, "x".to_string(), 3)]);
         // Nothing outside the base record: nothing renumbered.
         assert!(tsk_attr_ids(5, &[entry(AT_DATA, "", 27, 1)], 27).is_empty());
+    }
+
+    /// The hashed prefix lookup gives the ids the comparison with every kept name gave, on
+    /// random lists of short names over a small alphabet (NUL units included), and a list of
+    /// 65,536 entries with 254-unit names finishes (it made 4·10^9 unit comparisons).
+    #[test]
+    fn hashed_prefixes_match_the_plain_comparison() {
+        fn reference(
+            list_id: u16,
+            entries: &[AttrListEntry],
+            base: u64,
+        ) -> Vec<(u32, String, u16)> {
+            let mut next = list_id;
+            let mut kept: Vec<(u32, &[u16], u64)> = Vec::new();
+            for e in entries {
+                next = next.max(e.id);
+                let found = kept.iter().any(|(t, n, _)| {
+                    *t == e.type_code
+                        && e.name
+                            .iter()
+                            .enumerate()
+                            .all(|(k, u)| n.get(k).copied().unwrap_or(0) == *u)
+                });
+                if !found && kept.len() < 255 {
+                    kept.push((e.type_code, &e.name, e.entry));
+                }
+            }
+            kept.into_iter()
+                .filter(|(_, _, entry)| *entry != base)
+                .map(|(t, n, _)| {
+                    next = next.wrapping_add(1);
+                    (t, String::from_utf16_lossy(n), next)
+                })
+                .collect()
+        }
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rnd = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for _ in 0..2000 {
+            let n = rnd(40) as usize;
+            let list: Vec<AttrListEntry> = (0..n)
+                .map(|_| AttrListEntry {
+                    type_code: [AT_DATA, AT_FILE_NAME, 0x100][rnd(3) as usize],
+                    start_vcn: 0,
+                    entry: 27 + rnd(3),
+                    sequence: 1,
+                    id: rnd(20) as u16,
+                    name: (0..rnd(4))
+                        .map(|_| [0u16, 0x61, 0x62][rnd(3) as usize])
+                        .collect(),
+                })
+                .collect();
+            assert_eq!(tsk_attr_ids(3, &list, 27), reference(3, &list, 27));
+        }
+        let big: Vec<AttrListEntry> = (0..65_536u32)
+            .map(|i| AttrListEntry {
+                type_code: AT_DATA,
+                start_vcn: 0,
+                entry: 28,
+                sequence: 1,
+                id: 1,
+                name: std::iter::repeat_n(0x61u16, 253)
+                    .chain([0x62 + (i % 254) as u16])
+                    .collect(),
+            })
+            .collect();
+        assert_eq!(tsk_attr_ids(0, &big, 27).len(), 254);
     }
 
     #[test]
