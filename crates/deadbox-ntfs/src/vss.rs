@@ -535,6 +535,27 @@ fn build_entries(listed: Vec<BlockDescriptor>) -> Vec<BlockDescriptor> {
     out
 }
 
+/// Most descriptors kept for one block of one store. Windows writes one copy of a block per
+/// store and a few overlays; every read of a block goes through all of its descriptors (for
+/// each of its 32 sectors, and again to see whether a newer store holds it), so a million
+/// overlays listed for one block made each 16 KiB read cost 10^9 steps.
+pub const MAX_DESCRIPTORS_PER_BLOCK: usize = 64;
+
+/// Keeps at most [`MAX_DESCRIPTORS_PER_BLOCK`] descriptors per block (the first listed) of
+/// `entries` (sorted by block); returns how many were dropped.
+fn cap_per_block(entries: &mut Vec<BlockDescriptor>) -> usize {
+    let before = entries.len();
+    let mut run = (u64::MAX, 0usize);
+    entries.retain(|d| {
+        if d.original != run.0 {
+            run = (d.original, 0);
+        }
+        run.1 += 1;
+        run.1 <= MAX_DESCRIPTORS_PER_BLOCK
+    });
+    before - entries.len()
+}
+
 /// Facts about one snapshot, as `deadbox info` lists them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SnapshotInfo {
@@ -937,8 +958,18 @@ fn read_store(
     };
     let bm = read_bitmap(bitmap, diags)?;
     let previous = read_bitmap(previous_bitmap, diags)?;
+    let mut entries = build_entries(listed);
+    let dropped = cap_per_block(&mut entries);
+    if dropped > 0 {
+        diags.push(Diagnostic::new(
+            DiagnosticKind::Corrupt,
+            format!(
+                "VSS store: {dropped} block descriptors past {MAX_DESCRIPTORS_PER_BLOCK} for one block left out"
+            ),
+        ));
+    }
     let mut store = Store {
-        entries: build_entries(listed),
+        entries,
         bitmap: bm,
         previous,
         null_targets: HashSet::new(),
@@ -1283,6 +1314,23 @@ mod tests {
         assert_eq!(e[1].original, BLOCK);
         assert_eq!(e[1].store, 9 * BLOCK);
         assert!(e[2].is_forwarder());
+    }
+
+    #[test]
+    fn descriptors_per_block_are_capped() {
+        let d = |original, flags| BlockDescriptor {
+            original,
+            relative: 0,
+            store: 9 * BLOCK,
+            flags,
+            bitmap: 1,
+        };
+        let mut e: Vec<BlockDescriptor> = (0..1000).map(|_| d(BLOCK, 2)).collect();
+        e.push(d(2 * BLOCK, 0));
+        e.extend((0..3).map(|_| d(3 * BLOCK, 2)));
+        assert_eq!(cap_per_block(&mut e), 1000 - MAX_DESCRIPTORS_PER_BLOCK);
+        assert_eq!(e.len(), MAX_DESCRIPTORS_PER_BLOCK + 4);
+        assert_eq!(e.iter().filter(|x| x.original == 3 * BLOCK).count(), 3);
     }
 
     /// The block descriptors draw on the run's memory budget: with room, the snapshots read as
