@@ -16,7 +16,7 @@
 //! assembly matched a web-shell rule in the same scan).
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 use crate::finding::detail::{Detail, OrphanCompiledPageDetail};
 use crate::finding::{FileFacts, Finding, FindingKind, Location, Severity};
@@ -113,9 +113,7 @@ pub const MAX_SUFFIX_PARTS: usize = 8;
 impl WebIndex {
     /// The hash of a run of lowercased path components.
     fn key(&self, parts: &[&str]) -> u64 {
-        let mut h = self.keys.build_hasher();
-        parts.hash(&mut h);
-        h.finish()
+        self.keys.hash_one(parts)
     }
 
     /// Remembers a live web script's path (volume or host path).
