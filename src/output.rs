@@ -819,6 +819,25 @@ impl ImageInfo {
         let storage = storage
             .map(|p| crate::Image::open(p, crate::volume::VolumeSelect::default()))
             .transpose()?;
+        Self::build(path, image.as_ref(), storage.as_ref())
+    }
+
+    /// What `info` shows about an image the caller opened with every volume selected (the
+    /// default [`crate::volume::VolumeSelect`]), without opening it again; with another
+    /// selection the evidence is read again at `image.path()`, so that every volume is shown.
+    pub fn of_image(image: &crate::Image) -> Result<Self> {
+        if image.options().select == crate::volume::VolumeSelect::default() {
+            Self::build(image.path(), Ok(image), None)
+        } else {
+            Self::read(image.path())
+        }
+    }
+
+    fn build(
+        path: &Path,
+        image: std::result::Result<&crate::Image, &Error>,
+        storage: Option<&crate::Image>,
+    ) -> Result<Self> {
         let (ev, layout) = match &image {
             Ok(i) => (i.evidence().clone(), i.layout().clone()),
             Err(_) => {
@@ -834,7 +853,7 @@ impl ImageInfo {
         let mut shadow_diags = Vec::new();
         for s in image
             .as_ref()
-            .map(|i| i.shadows(storage.as_ref()))
+            .map(|i| i.shadows(storage))
             .unwrap_or_default()
         {
             let Some(v) = volumes.get_mut(s.volume) else {

@@ -76,7 +76,7 @@ pub fn for_image(
     warn: &mut dyn FnMut(String),
 ) -> Result<()> {
     let info = match &image {
-        Some(_) => Some(ImageInfo::read(path)?),
+        Some(img) => Some(ImageInfo::of_image(img)?),
         None => None,
     };
     let verify = match (&image, framing.verify) {

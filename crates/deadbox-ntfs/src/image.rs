@@ -166,6 +166,11 @@ impl Image {
         })
     }
 
+    /// How the image was opened: its volume selection, bounds and memory budget.
+    pub fn options(&self) -> &OpenOptions {
+        &self.options
+    }
+
     /// The evidence path as given.
     pub fn path(&self) -> &Path {
         &self.path
