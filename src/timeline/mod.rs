@@ -13,7 +13,7 @@ use crate::volume::VolumeSelect;
 use crate::{Error, Image, Result};
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 mod around;
 mod sources;
@@ -455,8 +455,13 @@ fn tsk_accepts(e: &crate::ntfs::IndexEntry) -> bool {
 
 struct IndexedNames<'v> {
     vol: &'v NtfsVolume,
-    dirs: std::sync::Mutex<std::collections::HashMap<u64, Arc<DirNames>>>,
+    /// Per parent entry, its names once read (`None`: not a readable directory). A cell per
+    /// parent, so that workers asking for the same directory at once read its index once.
+    dirs: std::sync::Mutex<std::collections::HashMap<u64, DirCell>>,
 }
+
+/// The names of one parent's index, read once (`None`: not a readable directory).
+type DirCell = Arc<OnceLock<Option<Arc<DirNames>>>>;
 
 impl<'v> IndexedNames<'v> {
     fn new(vol: &'v NtfsVolume) -> Self {
@@ -476,9 +481,12 @@ impl<'v> IndexedNames<'v> {
     /// The names of directory `parent`'s index; `None` when it cannot be read as a directory
     /// (nothing to compare with: not flagged).
     fn of(&self, parent: u64) -> Option<Arc<DirNames>> {
-        if let Some(d) = self.dirs.lock().ok()?.get(&parent) {
-            return Some(d.clone());
-        }
+        let cell = self.dirs.lock().ok()?.entry(parent).or_default().clone();
+        cell.get_or_init(|| self.read(parent)).clone()
+    }
+
+    /// Reads the names of directory `parent`'s index.
+    fn read(&self, parent: u64) -> Option<Arc<DirNames>> {
         let dir = self.vol.file(parent).ok().filter(|d| d.is_dir)?;
         let ix = self.vol.dir_index(&dir);
         let key = |e: &crate::ntfs::IndexEntry| (e.entry, Self::hash(&e.name.name));
@@ -491,7 +499,6 @@ impl<'v> IndexedNames<'v> {
                 .map(key)
                 .collect(),
         });
-        self.dirs.lock().ok()?.insert(parent, d.clone());
         Some(d)
     }
 
