@@ -511,6 +511,11 @@ pub(crate) fn tsk_attr_ids(
             );
         }
     }
+    renumber(kept, next, base)
+}
+
+/// The ids of the kept (type, name, entry) that live outside record `base`: `next` + 1, + 2, …
+fn renumber(kept: Vec<(u32, &[u16], u64)>, mut next: u16, base: u64) -> Vec<(u32, String, u16)> {
     kept.into_iter()
         .filter(|(_, _, entry)| *entry != base)
         .map(|(t, n, _)| {
@@ -629,13 +634,7 @@ mod tests {
                     kept.push((e.type_code, &e.name, e.entry));
                 }
             }
-            kept.into_iter()
-                .filter(|(_, _, entry)| *entry != base)
-                .map(|(t, n, _)| {
-                    next = next.wrapping_add(1);
-                    (t, String::from_utf16_lossy(n), next)
-                })
-                .collect()
+            renumber(kept, next, base)
         }
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut rnd = |m: u64| {
